@@ -1,0 +1,64 @@
+// What the account forms accept. Parsing turns a request body into typed values or into one
+// plain message per field, and always keeps what the person typed (passwords excepted).
+import { z } from 'zod';
+import { MAX_PASSWORD_LENGTH } from './passwords.js';
+
+const MAX_EMAIL_LENGTH = 254;
+
+const text = z.preprocess((value) => (typeof value === 'string' ? value : ''), z.string());
+
+export const emailField = text
+  .transform((value) => value.normalize('NFC').trim().toLowerCase())
+  .pipe(
+    z
+      .string()
+      .min(1, 'Enter your email address.')
+      .max(MAX_EMAIL_LENGTH, `Use an email address of at most ${MAX_EMAIL_LENGTH} characters.`)
+      .pipe(z.email('Enter an email address like name@example.com.')),
+  );
+
+// Only presence and an upper bound here: the rules for new passwords live in passwords.ts.
+const passwordField = (missing: string) =>
+  text.pipe(
+    z
+      .string()
+      .min(1, missing)
+      .max(MAX_PASSWORD_LENGTH * 4, `Use at most ${MAX_PASSWORD_LENGTH} characters.`),
+  );
+
+const rememberField = z.preprocess((value) => value === 'on' || value === 'true' || value === '1', z.boolean());
+
+export const signUpForm = z.object({
+  email: emailField,
+  password: passwordField('Choose a password.'),
+  passwordConfirmation: passwordField('Type the password again.'),
+  next: text,
+});
+
+export const signInForm = z.object({
+  email: emailField,
+  password: passwordField('Enter your password.'),
+  remember: rememberField,
+  next: text,
+});
+
+export type FieldErrors = Record<string, string>;
+
+export type Parsed<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors };
+
+export function parseForm<T>(form: z.ZodType<T>, body: unknown): Parsed<T> {
+  const result = form.safeParse(body ?? {});
+  if (result.success) return { ok: true, data: result.data };
+  const errors: FieldErrors = {};
+  for (const issue of result.error.issues) {
+    const field = String(issue.path[0] ?? 'form');
+    errors[field] ??= issue.message;
+  }
+  return { ok: false, errors };
+}
+
+/** The email as typed, for showing back in the form; bounded so a huge value is not echoed. */
+export function typedEmail(body: unknown): string {
+  const value = (body as { email?: unknown } | undefined)?.email;
+  return typeof value === 'string' ? value.slice(0, MAX_EMAIL_LENGTH) : '';
+}

@@ -1,0 +1,46 @@
+// Passport with the password strategy. One Passport instance per app, so apps built side by
+// side (tests, several instances in one process) share no state.
+import passport from 'passport';
+import { Strategy as LocalStrategy } from 'passport-local';
+import type { AccountsService } from './service.js';
+import { emailField } from './forms.js';
+import type { User } from './repository.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    // What a signed-in request carries: the account's row, password hash left out.
+    interface User {
+      id: string;
+      email: string;
+      role: 'USER' | 'ADMIN';
+    }
+  }
+}
+
+function publicUser(user: User): Express.User {
+  return { id: user.id, email: user.email, role: user.role };
+}
+
+export function createPassport(accounts: AccountsService): passport.PassportStatic {
+  const instance = new passport.Passport() as passport.PassportStatic;
+  instance.use(
+    new LocalStrategy({ usernameField: 'email', passwordField: 'password' }, (email, password, done) => {
+      const parsedEmail = emailField.safeParse(email);
+      if (!parsedEmail.success) return done(null, false);
+      accounts.authenticate(parsedEmail.data, password).then(
+        (user) => done(null, user ? publicUser(user) : false),
+        (error: unknown) => done(error),
+      );
+    }),
+  );
+  instance.serializeUser((user, done) => done(null, user.id));
+  instance.deserializeUser((id: string, done) => {
+    accounts.findUser(id).then(
+      // A deleted account simply ends the session.
+      (user) => done(null, user ? publicUser(user) : false),
+      (error: unknown) => done(error),
+    );
+  });
+  return instance;
+}

@@ -1,0 +1,118 @@
+// Sign-up, sign-in (the password step), sign-out and the account page.
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { PassportStatic } from 'passport';
+import { noStore, safeLocalPath } from '../core/security.js';
+import { applyRememberMe, type SessionLifetime } from '../core/sessions.js';
+import { flash } from '../core/views.js';
+import { parseForm, signInForm, signUpForm, typedEmail, type FieldErrors } from './forms.js';
+import type { AccountsService } from './service.js';
+
+const SIGN_IN_FAILED = 'Incorrect email or password.';
+
+/** Sends anonymous visitors to the sign-in page, remembering where they were going. */
+export const requireSignedIn: RequestHandler = (req, res, next) => {
+  if (req.user) return next();
+  res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+};
+
+const redirectIfSignedIn: RequestHandler = (req, res, next) => {
+  if (!req.user) return next();
+  res.redirect(303, safeLocalPath(req.query.next));
+};
+
+function nextFrom(source: unknown): string {
+  const next = (source as { next?: unknown } | undefined)?.next;
+  return typeof next === 'string' ? safeLocalPath(next, '') : '';
+}
+
+function renderForm(
+  res: Response,
+  view: 'accounts/signup' | 'accounts/login',
+  status: number,
+  values: { email: string; next: string; remember?: boolean },
+  errors: FieldErrors = {},
+): void {
+  res.status(status).render(view, { title: view === 'accounts/signup' ? 'Sign up' : 'Sign in', values, errors });
+}
+
+function logIn(req: Request, user: Express.User): Promise<void> {
+  // Passport regenerates the session here, so an ID planted before sign-in is worthless.
+  return new Promise((resolve, reject) => {
+    req.logIn(user, (error: unknown) => {
+      if (!error) resolve();
+      else reject(error instanceof Error ? error : new Error('sign-in failed', { cause: error }));
+    });
+  });
+}
+
+export function accountsRouter(deps: {
+  accounts: AccountsService;
+  passport: PassportStatic;
+  lifetime: SessionLifetime;
+}): Router {
+  const { accounts, passport, lifetime } = deps;
+  const router = Router();
+
+  router.get('/signup', redirectIfSignedIn, (req, res) => {
+    renderForm(res, 'accounts/signup', 200, { email: '', next: nextFrom(req.query) });
+  });
+
+  router.post('/signup', async (req, res) => {
+    const values = { email: typedEmail(req.body), next: nextFrom(req.body) };
+    const form = parseForm(signUpForm, req.body);
+    if (!form.ok) return renderForm(res, 'accounts/signup', 422, values, form.errors);
+    const result = await accounts.signUp(form.data);
+    if (!result.ok) {
+      const status = result.errors.email ? 409 : 422;
+      return renderForm(res, 'accounts/signup', status, { ...values, email: form.data.email }, result.errors);
+    }
+    await logIn(req, { id: result.user.id, email: result.user.email, role: result.user.role });
+    applyRememberMe(req, false, lifetime);
+    flash(req, { kind: 'success', text: 'Welcome! Your account is ready.' });
+    res.redirect(303, safeLocalPath(values.next));
+  });
+
+  router.get('/login', redirectIfSignedIn, (req, res) => {
+    renderForm(res, 'accounts/login', 200, { email: '', next: nextFrom(req.query) });
+  });
+
+  router.post('/login', (req, res, next) => {
+    const values = { email: typedEmail(req.body), next: nextFrom(req.body), remember: false };
+    const form = parseForm(signInForm, req.body);
+    if (!form.ok) {
+      // Only missing fields get their own message; anything else is the one generic failure.
+      const missing = Object.fromEntries(
+        Object.entries(form.errors).filter(([, message]) => message.startsWith('Enter your')),
+      );
+      if (Object.keys(missing).length) return renderForm(res, 'accounts/login', 422, values, missing);
+      return renderForm(res, 'accounts/login', 401, values, { form: SIGN_IN_FAILED });
+    }
+    values.remember = form.data.remember;
+    const authenticate = passport.authenticate('local', { session: false }, (error: unknown, user: Express.User | false) => {
+      if (error) return next(error);
+      if (!user) return renderForm(res, 'accounts/login', 401, values, { form: SIGN_IN_FAILED });
+      logIn(req, user)
+        .then(() => {
+          applyRememberMe(req, form.data.remember, lifetime);
+          res.redirect(303, safeLocalPath(form.data.next));
+        })
+        .catch(next);
+    }) as RequestHandler;
+    void authenticate(req, res, next);
+  });
+
+  router.post('/logout', (req, res, next) => {
+    // Passport drops the user and regenerates the session: the old ID is destroyed in the store.
+    req.logOut((error) => {
+      if (error) return next(error);
+      flash(req, { kind: 'info', text: 'You are signed out.' });
+      res.redirect(303, '/login');
+    });
+  });
+
+  router.get('/account', requireSignedIn, noStore, (_req, res) => {
+    res.render('accounts/account', { title: 'Your account' });
+  });
+
+  return router;
+}

@@ -1,0 +1,57 @@
+// Account rules: who may sign up, and whose password is right. Knows nothing of HTTP.
+import {
+  hashNeedsUpgrade,
+  hashPassword,
+  normalisePassword,
+  passwordProblem,
+  spendVerificationTime,
+  verifyPassword,
+} from './passwords.js';
+import { EmailTakenError, type AccountsRepository, type User } from './repository.js';
+
+export type SignUpResult =
+  | { ok: true; user: User }
+  | { ok: false; errors: Partial<Record<'email' | 'password' | 'passwordConfirmation', string>> };
+
+export function accountsService(users: AccountsRepository) {
+  return {
+    async signUp(input: { email: string; password: string; passwordConfirmation: string }): Promise<SignUpResult> {
+      const password = normalisePassword(input.password);
+      const problem = passwordProblem(password, input.email);
+      if (problem) return { ok: false, errors: { password: problem } };
+      if (password !== normalisePassword(input.passwordConfirmation)) {
+        return { ok: false, errors: { passwordConfirmation: 'The two passwords do not match.' } };
+      }
+      try {
+        const user = await users.create({ email: input.email, passwordHash: await hashPassword(password) });
+        return { ok: true, user };
+      } catch (error) {
+        if (error instanceof EmailTakenError) {
+          return { ok: false, errors: { email: 'An account with this email already exists. Sign in instead.' } };
+        }
+        throw error;
+      }
+    },
+
+    /** The user whose email and password these are, or null; takes as long either way. */
+    async authenticate(email: string, rawPassword: string): Promise<User | null> {
+      const password = normalisePassword(rawPassword);
+      const user = await users.findByEmail(email);
+      if (!user) {
+        await spendVerificationTime(password);
+        return null;
+      }
+      if (!(await verifyPassword(user.passwordHash, password))) return null;
+      if (hashNeedsUpgrade(user.passwordHash)) {
+        await users.updatePasswordHash(user.id, await hashPassword(password));
+      }
+      return user;
+    },
+
+    findUser(id: string): Promise<User | null> {
+      return users.findById(id);
+    },
+  };
+}
+
+export type AccountsService = ReturnType<typeof accountsService>;

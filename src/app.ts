@@ -1,0 +1,108 @@
+// createApp wires middleware and feature routers around services opened elsewhere. It does
+// no I/O, so tests build the very app production runs, on their own databases.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type Express, type RequestHandler } from 'express';
+import session from 'express-session';
+import { pinoHttp } from 'pino-http';
+import { accountsRepository } from './accounts/repository.js';
+import { accountsService } from './accounts/service.js';
+import { createPassport } from './accounts/passport.js';
+import { accountsRouter } from './accounts/routes.js';
+import type { Config } from './config.js';
+import { DependencyUnavailableError, errorHandler, notFound } from './core/errors.js';
+import { healthRouter } from './core/health.js';
+import type { Logger } from './core/logger.js';
+import { csrfProtection, securityHeaders } from './core/security.js';
+import type { Services } from './core/services.js';
+import { enforceAbsoluteLifetime } from './core/sessions.js';
+import { useViews, viewLocals } from './core/views.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const FORM_BODY_LIMIT = '16kb';
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  services: Pick<Services, 'database' | 'sessions'>;
+}
+
+function requestLogger(logger: Logger): RequestHandler {
+  return pinoHttp({
+    logger,
+    genReqId: (req, res) => {
+      const incoming = req.headers['x-request-id'];
+      const id = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    // Method, path and client only: no headers, so no cookies or tokens.
+    serializers: {
+      req: (req: { id: string; method: string; url: string; remoteAddress?: string; raw?: { ip?: string } }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url,
+        ip: req.raw?.ip ?? req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  });
+}
+
+export function createApp({ config, logger, services }: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  useViews(app, path.join(root, 'views'));
+
+  app.use(requestLogger(logger));
+  app.use(securityHeaders({ isProduction: config.isProduction }));
+  app.use(express.static(path.join(root, 'public'), { index: false, maxAge: config.isProduction ? '1h' : 0 }));
+  app.use(
+    healthRouter({
+      database: () => services.database.check(),
+      sessions: () => services.sessions.check(),
+    }),
+  );
+
+  app.use(express.urlencoded({ extended: false, limit: FORM_BODY_LIMIT, parameterLimit: 50 }));
+  const sessionMiddleware = session({
+    name: config.session.cookieName,
+    secret: config.session.secrets,
+    store: services.sessions.store,
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    unset: 'destroy',
+    cookie: {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: config.session.secureCookie,
+      maxAge: config.session.idleTimeoutMs,
+    },
+  });
+  // A session store that fails means nobody can be recognised: answer "unavailable", calmly.
+  app.use((req, res, next) => {
+    sessionMiddleware(req, res, (error?: unknown) =>
+      next(error ? new DependencyUnavailableError('session store', { cause: error }) : undefined),
+    );
+  });
+  app.use(enforceAbsoluteLifetime(config.session));
+
+  const accounts = accountsService(accountsRepository(services.database.prisma));
+  const passport = createPassport(accounts);
+  app.use(passport.initialize());
+  app.use(passport.session());
+  app.use(csrfProtection);
+  app.use(viewLocals);
+
+  app.get('/', (_req, res) => res.render('home', { title: 'Home' }));
+  app.use(accountsRouter({ accounts, passport, lifetime: config.session }));
+
+  app.use(notFound);
+  app.use(errorHandler({ showDetails: config.env === 'development' }));
+  return app;
+}

@@ -1,0 +1,183 @@
+// Configuration: read from the environment once, validated, typed. A wrong value stops
+// start-up with a message naming the variable; production refuses settings that are only
+// safe on a developer's machine.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+const DEFAULT_SECRET_MARKERS = ['change-me', 'changeme', 'secret', 'replace-me', 'example'];
+const MIN_SECRET_LENGTH = 32;
+
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((value) => ['true', '1', 'yes'].includes(value));
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => (value ? value : undefined))
+    .refine(
+      (value) => {
+        if (value === undefined) return true;
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+    );
+
+// `trust proxy` accepts a hop count, true/false, or a list of addresses and subnets
+// (https://expressjs.com/en/guide/behind-proxies.html).
+const trustProxy = z
+  .string()
+  .trim()
+  .default('false')
+  .transform((value): boolean | number | string[] => {
+    if (value === 'true') return true;
+    if (value === 'false' || value === '') return false;
+    if (/^\d+$/.test(value)) return Number(value);
+    return value.split(',').map((part) => part.trim()).filter(Boolean);
+  });
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: trustProxy,
+
+  DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
+  DATABASE_POOL_SIZE: positiveInt(10),
+  PGLITE_DATA_DIR: z.string().trim().min(1).default('./data/pglite'),
+  PGLITE_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  MIGRATE_ON_START: flag.default(true),
+
+  REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  ALLOW_EMBEDDED_STORES_IN_PRODUCTION: flag.default(false),
+
+  SESSION_SECRET: z.string().optional(),
+  SESSION_PREVIOUS_SECRETS: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+  SESSION_COOKIE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters, digits, "_", "." and "-"')
+    .optional(),
+  SESSION_IDLE_MINUTES: positiveInt(30),
+  SESSION_ABSOLUTE_HOURS: positiveInt(12),
+  REMEMBER_ME_DAYS: positiveInt(30),
+});
+
+type Env = z.infer<typeof schema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  isProduction: boolean;
+  host: string;
+  port: number;
+  logLevel: Env['LOG_LEVEL'];
+  trustProxy: Env['TRUST_PROXY'];
+  database: {
+    /** Undefined means the embedded PGlite database. */
+    url: string | undefined;
+    poolSize: number;
+    pgliteDataDir: string;
+    pglitePort: number;
+    migrateOnStart: boolean;
+  };
+  /** Undefined means the in-process session store. */
+  redisUrl: string | undefined;
+  session: {
+    /** The first secret signs new cookies; the others still verify older ones (rotation). */
+    secrets: [string, ...string[]];
+    /** True when no SESSION_SECRET was given and a random one was made for this process. */
+    secretIsEphemeral: boolean;
+    cookieName: string;
+    secureCookie: boolean;
+    idleTimeoutMs: number;
+    absoluteLifetimeMs: number;
+    rememberMeMs: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function productionProblems(env: Env): string[] {
+  const problems: string[] = [];
+  const secret = env.SESSION_SECRET ?? '';
+  if (!secret) {
+    problems.push('SESSION_SECRET: required in production (at least 32 random characters)');
+  } else if (secret.length < MIN_SECRET_LENGTH) {
+    problems.push(`SESSION_SECRET: must be at least ${MIN_SECRET_LENGTH} characters in production`);
+  } else if (DEFAULT_SECRET_MARKERS.some((marker) => secret.toLowerCase().includes(marker))) {
+    problems.push('SESSION_SECRET: looks like a placeholder; generate a random one');
+  }
+  if (!env.ALLOW_EMBEDDED_STORES_IN_PRODUCTION) {
+    if (!env.DATABASE_URL) {
+      problems.push(
+        'DATABASE_URL: required in production (the embedded database is for development; set ALLOW_EMBEDDED_STORES_IN_PRODUCTION=true to accept it)',
+      );
+    }
+    if (!env.REDIS_URL) {
+      problems.push(
+        'REDIS_URL: required in production (in-process sessions are lost on restart and not shared between instances; set ALLOW_EMBEDDED_STORES_IN_PRODUCTION=true to accept it)',
+      );
+    }
+  }
+  return problems;
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    );
+  }
+  const env = parsed.data;
+  const isProduction = env.NODE_ENV === 'production';
+  if (isProduction) {
+    const problems = productionProblems(env);
+    if (problems.length) throw new ConfigError(problems);
+  }
+
+  const secret = env.SESSION_SECRET || randomBytes(32).toString('base64url');
+  return {
+    env: env.NODE_ENV,
+    isProduction,
+    host: env.HOST,
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    trustProxy: env.TRUST_PROXY,
+    database: {
+      url: env.DATABASE_URL,
+      poolSize: env.DATABASE_POOL_SIZE,
+      pgliteDataDir: env.PGLITE_DATA_DIR,
+      pglitePort: env.PGLITE_PORT,
+      migrateOnStart: env.MIGRATE_ON_START,
+    },
+    redisUrl: env.REDIS_URL,
+    session: {
+      secrets: [secret, ...env.SESSION_PREVIOUS_SECRETS],
+      secretIsEphemeral: !env.SESSION_SECRET,
+      // The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only
+      // and for path /, so a sibling subdomain cannot plant a session cookie.
+      cookieName: env.SESSION_COOKIE_NAME ?? (isProduction ? '__Host-tfa.sid' : 'tfa.sid'),
+      secureCookie: isProduction,
+      idleTimeoutMs: env.SESSION_IDLE_MINUTES * 60_000,
+      absoluteLifetimeMs: env.SESSION_ABSOLUTE_HOURS * 3_600_000,
+      rememberMeMs: env.REMEMBER_ME_DAYS * 86_400_000,
+    },
+  };
+}

@@ -1,0 +1,117 @@
+// Error pages. Whatever went wrong, a person sees a calm page with the right status code;
+// details go to the log, never to the page outside development.
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly title = 'Something went wrong',
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** A dependency (database, session store, code provider) failed or timed out. */
+export class DependencyUnavailableError extends Error {
+  constructor(
+    readonly dependency: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${dependency} is unavailable`, options);
+    this.name = 'DependencyUnavailableError';
+  }
+}
+
+const PRISMA_FAILURES = new Set([
+  'PrismaClientInitializationError',
+  'PrismaClientUnknownRequestError',
+  'PrismaClientRustPanicError',
+  'DriverAdapterError',
+]);
+// Prisma's codes for an unreachable, timed-out or exhausted database.
+const PRISMA_UNAVAILABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+
+function isDependencyFailure(error: unknown): boolean {
+  if (error instanceof DependencyUnavailableError) return true;
+  if (!(error instanceof Error)) return false;
+  if (PRISMA_FAILURES.has(error.name)) return true;
+  const code = (error as { code?: unknown }).code;
+  return error.name === 'PrismaClientKnownRequestError' && PRISMA_UNAVAILABLE_CODES.has(String(code));
+}
+
+interface ErrorPage {
+  status: number;
+  title: string;
+  message: string;
+}
+
+function describe(error: unknown): ErrorPage {
+  if (error instanceof HttpError) {
+    return { status: error.status, title: error.title, message: error.message };
+  }
+  const status = (error as { status?: unknown; statusCode?: unknown }).status;
+  const type = (error as { type?: unknown }).type;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'EBADCSRFTOKEN') {
+    return {
+      status: 403,
+      title: 'This form has expired',
+      message:
+        'The form was open too long or was not sent from this site. Go back, reload the page and try again.',
+    };
+  }
+  if (type === 'entity.too.large') {
+    return { status: 413, title: 'Too much data', message: 'What you sent is too large. Shorten it and try again.' };
+  }
+  if (typeof type === 'string' && type.startsWith('entity.') || type === 'charset.unsupported') {
+    return { status: 400, title: 'Bad request', message: 'What you sent could not be read. Go back and try again.' };
+  }
+  if (isDependencyFailure(error)) {
+    return {
+      status: 503,
+      title: 'Temporarily unavailable',
+      message: 'The service is having trouble right now. Nothing was changed. Please try again in a minute.',
+    };
+  }
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, title: 'Bad request', message: 'That request could not be handled. Go back and try again.' };
+  }
+  return {
+    status: 500,
+    title: 'Something went wrong',
+    message: 'An unexpected error stopped this page. Nothing was changed. Please try again.',
+  };
+}
+
+export const notFound: RequestHandler = (_req, _res, next) => {
+  next(new HttpError(404, 'There is nothing at this address.', 'Page not found'));
+};
+
+export function errorHandler(options: { showDetails: boolean }): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const page = describe(error);
+    if (page.status >= 500) {
+      req.log?.error({ err: error }, 'request failed');
+    } else {
+      req.log?.info({ status: page.status, reason: (error as Error)?.message }, 'request refused');
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (page.status === 503) res.set('Retry-After', '30');
+    res.status(page.status);
+    const details = options.showDetails && page.status >= 500 ? String((error as Error)?.stack ?? error) : undefined;
+    if (req.accepts(['html', 'json']) === 'json') {
+      res.json({ error: page.title, message: page.message });
+      return;
+    }
+    res.render('errors/error', { title: page.title, page, details }, (renderError, html) => {
+      // The layout itself may need what just failed (the session, say): fall back to plain text.
+      if (renderError) res.type('text/plain').send(`${page.title}\n\n${page.message}\n`);
+      else res.send(html);
+    });
+  };
+}

@@ -1,0 +1,75 @@
+// Cross-cutting protections: security headers, CSRF tokens, caching of private pages and
+// the check that keeps `next` redirects on this site.
+import type { RequestHandler } from 'express';
+import helmet from 'helmet';
+import { csrfSync } from 'csrf-sync';
+
+export function securityHeaders(options: { isProduction: boolean }): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        upgradeInsecureRequests: options.isProduction ? [] : null,
+      },
+    },
+    // HSTS only makes sense where the site is served over HTTPS.
+    strictTransportSecurity: options.isProduction,
+    referrerPolicy: { policy: 'same-origin' },
+  });
+}
+
+const csrf = csrfSync({
+  getTokenFromRequest: (req) => {
+    const fromBody = (req.body as Record<string, unknown> | undefined)?._csrf;
+    if (typeof fromBody === 'string') return fromBody;
+    const fromHeader = req.headers['x-csrf-token'];
+    return typeof fromHeader === 'string' ? fromHeader : undefined;
+  },
+});
+
+/** Refuses state-changing requests without the session's synchronizer token (403). */
+export const csrfProtection: RequestHandler = csrf.csrfSynchronisedProtection;
+
+/** The token for the forms of this response; made only when a form asks for it. */
+export function csrfTokenFor(req: Parameters<RequestHandler>[0]): string {
+  return csrf.generateToken(req);
+}
+
+/** Pages that show account data must not be kept by the browser or any cache on the way. */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.set('Cache-Control', 'no-store');
+  res.set('Pragma', 'no-cache');
+  next();
+};
+
+const LOCAL_BASE = 'http://local.invalid';
+
+/**
+ * Returns `candidate` when it is a path on this site, else `fallback`. Refuses absolute and
+ * protocol-relative URLs, backslash tricks and control characters, so `next` can never send
+ * a person to another site.
+ */
+export function safeLocalPath(candidate: unknown, fallback = '/account'): string {
+  if (typeof candidate !== 'string' || candidate.length > 2048) return fallback;
+  // eslint-disable-next-line no-control-regex -- control characters in a URL are refused
+  if (!candidate.startsWith('/') || candidate.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(candidate)) {
+    return fallback;
+  }
+  try {
+    const url = new URL(candidate, LOCAL_BASE);
+    if (url.origin !== LOCAL_BASE) return fallback;
+    return `${url.pathname}${url.search}${url.hash}`;
+  } catch {
+    return fallback;
+  }
+}

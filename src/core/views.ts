@@ -1,0 +1,46 @@
+// EJS with one layout: each page template renders into `body` of views/layout.ejs.
+import path from 'node:path';
+import ejs from 'ejs';
+import type { Express, RequestHandler } from 'express';
+import { csrfTokenFor } from './security.js';
+
+type RenderCallback = (error: Error | null, html?: string) => void;
+
+export function useViews(app: Express, viewsDir: string): void {
+  const layoutFile = path.join(viewsDir, 'layout.ejs');
+  app.engine('ejs', (file: string, options: object, callback: RenderCallback) => {
+    ejs.renderFile(file, options, (pageError, body) => {
+      if (pageError) return callback(pageError);
+      ejs.renderFile(layoutFile, { ...options, body }, callback);
+    });
+  });
+  app.set('view engine', 'ejs');
+  app.set('views', viewsDir);
+}
+
+export interface Flash {
+  kind: 'success' | 'info' | 'error';
+  text: string;
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    flash?: Flash[];
+  }
+}
+
+/** Queues a message for the next page this session sees (after a redirect). */
+export function flash(req: Parameters<RequestHandler>[0], message: Flash): void {
+  if (!req.session) return;
+  req.session.flash = [...(req.session.flash ?? []), message];
+}
+
+/** What every view may use: the signed-in user, pending messages, a CSRF token on demand. */
+export const viewLocals: RequestHandler = (req, res, next) => {
+  res.locals.currentUser = req.user;
+  res.locals.csrfToken = () => csrfTokenFor(req);
+  res.locals.flashes = req.session?.flash ?? [];
+  res.locals.title = undefined;
+  if (req.session?.flash) delete req.session.flash;
+  next();
+};
