@@ -1,0 +1,143 @@
+// Boots the app exactly as production does (loadConfig -> openServices -> createApp), on a
+// database of its own, listening on a loopback port, and drives it over real HTTP.
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import request from 'supertest';
+import { createApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/core/logger.js';
+import { openServices, type Services } from '../../src/core/services.js';
+import { createTestDatabase } from './databases.js';
+import { hostAndPort, startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+
+export type Agent = ReturnType<typeof request.agent>;
+
+export interface TestApp {
+  url: string;
+  config: Config;
+  services: Services;
+  /** A fresh browser-like client with its own cookie jar. */
+  agent(): Agent;
+  /** Present when the app reaches its database through a proxy the test can cut. */
+  databaseProxy?: TcpProxy;
+  redisProxy?: TcpProxy;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  /** Put the database behind a proxy the test can cut (fail-closed tests). */
+  proxyDatabase?: boolean;
+  /** Use TEST_REDIS_URL for sessions, behind a proxy the test can cut. */
+  proxyRedis?: boolean;
+}
+
+export const redisUrl = process.env.TEST_REDIS_URL;
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const cleanups: Array<() => Promise<void>> = [() => database.drop()];
+  try {
+    let databaseUrl = database.url;
+    let databaseProxy: TcpProxy | undefined;
+    if (options.proxyDatabase) {
+      databaseProxy = await startTcpProxy(hostAndPort(database.url));
+      cleanups.unshift(() => databaseProxy!.close());
+      databaseUrl = databaseProxy.urlFor(database.url);
+    }
+    let sessionRedisUrl = redisUrl;
+    let redisProxy: TcpProxy | undefined;
+    if (options.proxyRedis) {
+      if (!redisUrl) throw new Error('proxyRedis needs TEST_REDIS_URL');
+      redisProxy = await startTcpProxy(hostAndPort(redisUrl));
+      cleanups.unshift(() => redisProxy!.close());
+      sessionRedisUrl = redisProxy.urlFor(redisUrl);
+    }
+
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      SESSION_SECRET: 'test-session-secret-that-is-long-enough-0123456789',
+      DATABASE_URL: databaseUrl,
+      DATABASE_POOL_SIZE: '4',
+      ...(sessionRedisUrl ? { REDIS_URL: sessionRedisUrl } : {}),
+      ...options.env,
+    });
+    const logger = createLogger(config.logLevel);
+    const services = await openServices(config, logger);
+    cleanups.unshift(() => services.close());
+    const app = createApp({ config, logger, services });
+    const server = await new Promise<Server>((resolve) => {
+      const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+    });
+    cleanups.unshift(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return {
+      url,
+      config,
+      services,
+      agent: () => request.agent(url),
+      databaseProxy,
+      redisProxy,
+      close: () => runAll(cleanups),
+    };
+  } catch (error) {
+    await runAll(cleanups);
+    throw error;
+  }
+}
+
+async function runAll(cleanups: Array<() => Promise<void>>): Promise<void> {
+  for (const cleanup of cleanups) await cleanup().catch(() => {});
+}
+
+/** The CSRF token of the first form on a page. */
+export function csrfTokenIn(html: string): string {
+  const match = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!match?.[1]) throw new Error('no CSRF token on the page');
+  return match[1];
+}
+
+/** Fetches the form at `formPath` and submits `fields` with its CSRF token, like a browser. */
+export async function submitForm(agent: Agent, formPath: string, action: string, fields: Record<string, string>) {
+  const page = await agent.get(formPath).expect(200);
+  return agent
+    .post(action)
+    .type('form')
+    .send({ ...fields, _csrf: csrfTokenIn(page.text) });
+}
+
+let counter = 0;
+/** An email address no other test uses. */
+export function uniqueEmail(label = 'person'): string {
+  counter += 1;
+  return `${label}.${process.pid}.${counter}@example.com`;
+}
+
+export const strongPassword = 'correct horse battery staple';
+
+export async function signUp(agent: Agent, email = uniqueEmail(), password = strongPassword) {
+  const response = await submitForm(agent, '/signup', '/signup', {
+    email,
+    password,
+    passwordConfirmation: password,
+  });
+  if (response.status !== 303) throw new Error(`sign-up failed with ${response.status}`);
+  return { email, password };
+}
+
+export function signIn(agent: Agent, email: string, password: string, extra: Record<string, string> = {}) {
+  return submitForm(agent, '/login', '/login', { email, password, ...extra });
+}
+
+/** The session cookie's `name=value` from a response, if it set one. */
+export function sessionCookie(response: { headers: Record<string, unknown> }, name = 'tfa.sid'): string | undefined {
+  const cookies = (response.headers['set-cookie'] as string[] | undefined) ?? [];
+  return cookies.find((cookie) => cookie.startsWith(`${name}=`))?.split(';')[0];
+}
