@@ -65,7 +65,10 @@ function describe(error: unknown): ErrorPage {
   if (type === 'entity.too.large') {
     return { status: 413, title: 'Too much data', message: 'What you sent is too large. Shorten it and try again.' };
   }
-  if (typeof type === 'string' && type.startsWith('entity.') || type === 'charset.unsupported') {
+  if (type === 'charset.unsupported' || type === 'encoding.unsupported') {
+    return { status: 415, title: 'Unsupported format', message: 'What you sent is in a format this site does not read. Go back and try again.' };
+  }
+  if (typeof type === 'string' && (type.startsWith('entity.') || type.startsWith('request.'))) {
     return { status: 400, title: 'Bad request', message: 'What you sent could not be read. Go back and try again.' };
   }
   if (isDependencyFailure(error)) {

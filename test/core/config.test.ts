@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const goodSecret = 'k4T9wq0s1ZxYvB7nQm3LpR8uE2hJ6cDf';
+const production = {
+  NODE_ENV: 'production',
+  SESSION_SECRET: goodSecret,
+  DATABASE_URL: 'postgresql://app@db.internal:5432/app',
+  REDIS_URL: 'redis://cache.internal:6379',
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('starts with no configuration at all on embedded defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.env, 'development');
+    assert.equal(config.port, 3000);
+    assert.equal(config.database.url, undefined);
+    assert.equal(config.redisUrl, undefined);
+    assert.equal(config.session.secretIsEphemeral, true);
+    assert.ok(config.session.secrets[0].length >= 32);
+    assert.equal(config.session.secureCookie, false);
+  });
+
+  it('names the variable when a value is wrong', () => {
+    assert.deepEqual(problemsOf({ PORT: 'eighty' }).map((p) => p.split(':')[0]), ['PORT']);
+    assert.match(problemsOf({ DATABASE_URL: 'mysql://x' })[0]!, /^DATABASE_URL: must be a URL starting with postgres:\/\//);
+    assert.match(problemsOf({ REDIS_URL: 'localhost:6379' })[0]!, /^REDIS_URL/);
+    assert.match(problemsOf({ MIGRATE_ON_START: 'maybe' })[0]!, /^MIGRATE_ON_START: must be true or false/);
+  });
+
+  it('accepts a safe production configuration, with secure host-only cookies', () => {
+    const config = loadConfig(production);
+    assert.equal(config.isProduction, true);
+    assert.equal(config.session.secureCookie, true);
+    assert.equal(config.session.cookieName, '__Host-tfa.sid');
+  });
+
+  const unsafe: Array<[string, Record<string, string>, RegExp]> = [
+    ['a missing session secret', { SESSION_SECRET: '' }, /^SESSION_SECRET: required in production/],
+    ['a short session secret', { SESSION_SECRET: 'tooshort' }, /^SESSION_SECRET: must be at least 32 characters/],
+    ['a placeholder session secret', { SESSION_SECRET: 'change-me-change-me-change-me-change-me' }, /^SESSION_SECRET: looks like a placeholder/],
+    ['the embedded database', { DATABASE_URL: '' }, /^DATABASE_URL: required in production/],
+    ['in-process sessions', { REDIS_URL: '' }, /^REDIS_URL: required in production/],
+  ];
+  for (const [what, change, message] of unsafe) {
+    it(`refuses ${what} in production`, () => {
+      const problems = problemsOf({ ...production, ...change });
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.match(problems[0]!, message);
+    });
+  }
+
+  it('accepts embedded stores in production only when explicitly allowed', () => {
+    const config = loadConfig({ ...production, DATABASE_URL: '', REDIS_URL: '', ALLOW_EMBEDDED_STORES_IN_PRODUCTION: 'true' });
+    assert.equal(config.database.url, undefined);
+    assert.equal(config.redisUrl, undefined);
+  });
+
+  it('keeps previous secrets for rotation, signing with the new one', () => {
+    const config = loadConfig({ ...production, SESSION_PREVIOUS_SECRETS: 'old-one, older-one' });
+    assert.deepEqual(config.session.secrets, [goodSecret, 'old-one', 'older-one']);
+  });
+
+  it('stops the real server before it listens when production config is unsafe', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(output, /SESSION_SECRET: required in production/);
+    assert.match(output, /DATABASE_URL: required in production/);
+    assert.match(output, /REDIS_URL: required in production/);
+    assert.doesNotMatch(output, /serving/);
+  });
+});

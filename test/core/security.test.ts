@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { safeLocalPath } from '../../src/core/security.js';
+import { csrfTokenIn, signUp, startTestApp, strongPassword, uniqueEmail, type TestApp } from '../support/app.js';
+
+describe('safeLocalPath', () => {
+  it('keeps paths on this site, with their query and fragment', () => {
+    assert.equal(safeLocalPath('/account'), '/account');
+    assert.equal(safeLocalPath('/a/b?c=d&e=f#g'), '/a/b?c=d&e=f#g');
+    assert.equal(safeLocalPath('/../account'), '/account');
+  });
+
+  for (const hostile of [
+    'https://evil.example',
+    '//evil.example',
+    '///evil.example',
+    '/\\evil.example',
+    '\\\\evil.example',
+    'javascript:alert(1)',
+    'data:text/html,hi',
+    '/\tevil',
+    '/\r\nLocation: https://evil.example',
+    'evil.example/account',
+    '',
+  ]) {
+    it(`refuses ${JSON.stringify(hostile)}`, () => {
+      assert.equal(safeLocalPath(hostile, '/fallback'), '/fallback');
+    });
+  }
+
+  it('refuses values that are not strings, and absurdly long ones', () => {
+    assert.equal(safeLocalPath(['/a', '/b'], '/fallback'), '/fallback');
+    assert.equal(safeLocalPath(undefined, '/fallback'), '/fallback');
+    assert.equal(safeLocalPath(`/${'a'.repeat(5000)}`, '/fallback'), '/fallback');
+  });
+});
+
+describe('web security basics', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  it('refuses a sign-in without a CSRF token, with 403 and a calm page', async () => {
+    const agent = app.agent();
+    await agent.get('/login').expect(200);
+    const response = await agent.post('/login').type('form').send({ email: 'a@example.com', password: strongPassword });
+    assert.equal(response.status, 403);
+    assert.match(response.text, /This form has expired/);
+  });
+
+  it('refuses a token from another session (a forged cross-site form)', async () => {
+    const attacker = app.agent();
+    const attackerToken = csrfTokenIn((await attacker.get('/signup').expect(200)).text);
+    const victim = app.agent();
+    await victim.get('/signup').expect(200);
+    const forged = await victim
+      .post('/signup')
+      .type('form')
+      .send({ email: uniqueEmail('forged'), password: strongPassword, passwordConfirmation: strongPassword, _csrf: attackerToken });
+    assert.equal(forged.status, 403);
+    assert.equal(await app.services.database.prisma.user.count({ where: { email: { startsWith: 'forged.' } } }), 0);
+  });
+
+  it('refuses a sign-out without the token, so another site cannot sign people out', async () => {
+    const agent = app.agent();
+    await signUp(agent);
+    const response = await agent.post('/logout').type('form').send({});
+    assert.equal(response.status, 403);
+    await agent.get('/account').expect(200);
+  });
+
+  it('has no sign-out on GET', async () => {
+    const agent = app.agent();
+    await signUp(agent);
+    const response = await agent.get('/logout');
+    assert.equal(response.status, 404);
+    await agent.get('/account').expect(200);
+  });
+
+  it('sends a strict content security policy and refuses framing', async () => {
+    const response = await app.agent().get('/login').expect(200);
+    const csp = response.headers['content-security-policy'] as string;
+    assert.match(csp, /default-src 'self'/);
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.match(csp, /object-src 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(response.headers['x-content-type-options'], 'nosniff');
+    assert.equal(response.headers['x-powered-by'], undefined);
+    assert.doesNotMatch(response.text, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script on the page');
+  });
+
+  it('answers an oversized form with 413 and a readable page, storing nothing', async () => {
+    const agent = app.agent();
+    const token = csrfTokenIn((await agent.get('/signup').expect(200)).text);
+    const response = await agent
+      .post('/signup')
+      .type('form')
+      .send({ email: uniqueEmail('huge'), password: 'x'.repeat(40_000), passwordConfirmation: 'x', _csrf: token });
+    assert.equal(response.status, 413);
+    assert.match(response.text, /Too much data/);
+    assert.equal(await app.services.database.prisma.user.count({ where: { email: { startsWith: 'huge.' } } }), 0);
+  });
+
+  it('answers a body in an unknown charset with 415 and a readable page', async () => {
+    const response = await app
+      .agent()
+      .post('/login')
+      .set('Content-Type', 'application/x-www-form-urlencoded; charset=klingon')
+      .send('email=a');
+    assert.equal(response.status, 415);
+    assert.match(response.text, /Unsupported format/);
+    assert.doesNotMatch(response.text, /at .*\.(js|ts):\d+/);
+  });
+
+  it('answers a form with absurdly many fields with 413', async () => {
+    const fields = Array.from({ length: 500 }, (_, i) => `f${i}=x`).join('&');
+    const response = await app.agent().post('/login').type('form').send(fields);
+    assert.equal(response.status, 413);
+  });
+
+  it('answers an unknown address with a 404 page and no stack trace', async () => {
+    const response = await app.agent().get('/no/such/page').expect(404);
+    assert.match(response.text, /Page not found/);
+    assert.doesNotMatch(response.text, /at .*\.(js|ts):\d+|Error:/);
+  });
+
+  it('serves its stylesheet itself, no CDN', async () => {
+    const page = await app.agent().get('/').expect(200);
+    assert.doesNotMatch(page.text, /https?:\/\/(?!localhost)[^"']+\.(css|js)/);
+    const css = await app.agent().get('/css/app.css').expect(200);
+    assert.match(css.headers['content-type'] as string, /text\/css/);
+  });
+});
