@@ -54,6 +54,7 @@ function requestLogger(logger: Logger): RequestHandler {
 
 export function createApp({ config, logger, services }: AppDeps): Express {
   const app = express();
+  app.set('env', config.env);
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   useViews(app, path.join(root, 'views'));

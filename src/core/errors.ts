@@ -24,21 +24,23 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
-const PRISMA_FAILURES = new Set([
-  'PrismaClientInitializationError',
-  'PrismaClientUnknownRequestError',
-  'PrismaClientRustPanicError',
-  'DriverAdapterError',
-]);
 // Prisma's codes for an unreachable, timed-out or exhausted database.
 const PRISMA_UNAVAILABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+// Socket errors, and Postgres' "shutting down" / "cannot connect now" / "too many connections".
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P03', '53300']);
 
 function isDependencyFailure(error: unknown): boolean {
   if (error instanceof DependencyUnavailableError) return true;
   if (!(error instanceof Error)) return false;
-  if (PRISMA_FAILURES.has(error.name)) return true;
-  const code = (error as { code?: unknown }).code;
-  return error.name === 'PrismaClientKnownRequestError' && PRISMA_UNAVAILABLE_CODES.has(String(code));
+  const { code, clientVersion } = error as { code?: unknown; clientVersion?: unknown };
+  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
+  // Errors that come through Prisma: a request error with a code is about the query (a
+  // broken constraint, say) unless the code says the database is out of reach; anything
+  // else (a dropped connection, a pool time-out) means the database failed us.
+  if (clientVersion === undefined) return false;
+  if (error.name === 'PrismaClientValidationError') return false;
+  if (error.name === 'PrismaClientKnownRequestError') return PRISMA_UNAVAILABLE_CODES.has(String(code));
+  return true;
 }
 
 interface ErrorPage {
@@ -95,11 +97,8 @@ export const notFound: RequestHandler = (_req, _res, next) => {
 export function errorHandler(options: { showDetails: boolean }): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const page = describe(error);
-    if (page.status >= 500) {
-      req.log?.error({ err: error }, 'request failed');
-    } else {
-      req.log?.info({ status: page.status, reason: (error as Error)?.message }, 'request refused');
-    }
+    // pino-http puts this on the request's one log line.
+    if (page.status >= 500) (res as { err?: unknown }).err = error;
     if (res.headersSent) {
       res.end();
       return;

@@ -14,6 +14,7 @@ export type Agent = ReturnType<typeof request.agent>;
 
 export interface TestApp {
   url: string;
+  databaseUrl: string;
   config: Config;
   services: Services;
   /** A fresh browser-like client with its own cookie jar. */
@@ -26,6 +27,8 @@ export interface TestApp {
 
 export interface TestAppOptions {
   env?: Record<string, string>;
+  /** Share another test app's database (a second instance of the same deployment). */
+  databaseUrl?: string;
   /** Put the database behind a proxy the test can cut (fail-closed tests). */
   proxyDatabase?: boolean;
   /** Use TEST_REDIS_URL for sessions, behind a proxy the test can cut. */
@@ -35,7 +38,9 @@ export interface TestAppOptions {
 export const redisUrl = process.env.TEST_REDIS_URL;
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+  const database = options.databaseUrl
+    ? { url: options.databaseUrl, drop: () => Promise.resolve() }
+    : await createTestDatabase();
   const cleanups: Array<() => Promise<void>> = [() => database.drop()];
   try {
     let databaseUrl = database.url;
@@ -80,6 +85,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return {
       url,
+      databaseUrl: database.url,
       config,
       services,
       agent: () => request.agent(url),

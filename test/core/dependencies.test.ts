@@ -1,0 +1,143 @@
+// When the database or Redis goes away, nobody gets in, people see a calm 503 page, /readyz
+// says what is wrong, and everything recovers when the dependency comes back.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  csrfTokenIn,
+  redisUrl,
+  sessionCookie,
+  signIn,
+  signUp,
+  startTestApp,
+  strongPassword,
+  type TestApp,
+} from '../support/app.js';
+
+async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`timed out waiting until ${what}`);
+}
+
+describe('health probes', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  it('says the process is up on /healthz and ready on /readyz', async () => {
+    const health = await app.agent().get('/healthz').expect(200);
+    assert.deepEqual(health.body, { status: 'ok' });
+    const ready = await app.agent().get('/readyz').expect(200);
+    assert.deepEqual(ready.body, { status: 'ready', checks: { database: 'ok', sessions: 'ok' } });
+  });
+});
+
+describe('when the database goes away', () => {
+  let app: TestApp;
+  let email: string;
+  before(async () => {
+    app = await startTestApp({ proxyDatabase: true });
+    ({ email } = await signUp(app.agent()));
+  });
+  after(() => app.close());
+
+  it('reports 503 on /readyz, refuses sign-in calmly, and recovers when it is back', async () => {
+    const agent = app.agent();
+    const form = await agent.get('/login').expect(200);
+    app.databaseProxy!.down();
+
+    const ready = await app.agent().get('/readyz');
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.checks.database, 'unavailable');
+
+    const attempt = await agent
+      .post('/login')
+      .type('form')
+      .send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) });
+    assert.equal(attempt.status, 503);
+    assert.match(attempt.text, /Temporarily unavailable/);
+    assert.doesNotMatch(attempt.text, /at .*\.(js|ts):\d+|Prisma|ECONN/);
+    const cookieAfter = sessionCookie(attempt);
+    assert.ok(cookieAfter === undefined || cookieAfter === sessionCookie(form), 'no new session was granted');
+    await agent.get('/account').expect(303);
+
+    app.databaseProxy!.up();
+    await eventually(async () => (await app.agent().get('/readyz')).status === 200, '/readyz is ready again');
+    assert.equal((await signIn(agent, email, strongPassword)).status, 303);
+    await agent.get('/account').expect(200);
+  });
+
+  it('does not show a signed-in page while the database is away', async () => {
+    const agent = app.agent();
+    assert.equal((await signIn(agent, email, strongPassword)).status, 303);
+    app.databaseProxy!.down();
+    try {
+      const account = await agent.get('/account');
+      assert.equal(account.status, 503);
+      assert.ok(!account.text.includes(email), 'no account data is shown');
+    } finally {
+      app.databaseProxy!.up();
+    }
+  });
+});
+
+describe('when Redis goes away', { skip: redisUrl ? false : 'TEST_REDIS_URL is not set: no Redis to test against' }, () => {
+  let app: TestApp;
+  let email: string;
+  before(async () => {
+    app = await startTestApp({ proxyRedis: true });
+    ({ email } = await signUp(app.agent()));
+  });
+  after(() => app.close());
+
+  it('keeps sessions in Redis, shared by every instance', async () => {
+    assert.equal(app.services.sessions.kind, 'redis');
+    const agent = app.agent();
+    const other = await startTestApp({ proxyRedis: true, databaseUrl: app.databaseUrl });
+    try {
+      // A second instance of the same deployment recognises the session signed in on the first.
+      const signedIn = await signIn(agent, email, strongPassword);
+      const onOther = await other.agent().get('/login').set('Cookie', sessionCookie(signedIn)!);
+      assert.equal(onOther.status, 303, 'the other instance sees a signed-in session');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('reports 503 on /readyz, lets nobody in, and recovers without a restart', async () => {
+    const agent = app.agent();
+    assert.equal((await signIn(agent, email, strongPassword)).status, 303);
+    app.redisProxy!.down();
+
+    await eventually(async () => (await app.agent().get('/readyz')).status === 503, '/readyz reports Redis down');
+    const ready = await app.agent().get('/readyz');
+    assert.equal(ready.body.checks.sessions, 'unavailable');
+    assert.equal(ready.body.checks.database, 'ok');
+
+    const account = await agent.get('/account');
+    assert.equal(account.status, 503);
+    assert.match(account.text, /Temporarily unavailable/);
+    assert.ok(!account.text.includes(email));
+    const stranger = app.agent();
+    const form = await stranger.get('/login');
+    if (form.status === 200) {
+      // The form could be drawn, but its CSRF token had nowhere to be kept: the sign-in fails.
+      const attempt = await stranger
+        .post('/login')
+        .type('form')
+        .send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) });
+      assert.ok([403, 503].includes(attempt.status), `sign-in during the outage answered ${attempt.status}`);
+    } else {
+      assert.equal(form.status, 503);
+    }
+
+    app.redisProxy!.up();
+    await eventually(async () => (await app.agent().get('/readyz')).status === 200, '/readyz is ready again');
+    await agent.get('/account').expect(200);
+  });
+});
