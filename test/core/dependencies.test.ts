@@ -13,6 +13,11 @@ import {
   type TestApp,
 } from '../support/app.js';
 
+interface Readiness {
+  status: string;
+  checks: Record<string, string>;
+}
+
 async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -53,7 +58,7 @@ describe('when the database goes away', () => {
 
     const ready = await app.agent().get('/readyz');
     assert.equal(ready.status, 503);
-    assert.equal(ready.body.checks.database, 'unavailable');
+    assert.equal((ready.body as Readiness).checks.database, 'unavailable');
 
     const attempt = await agent
       .post('/login')
@@ -116,8 +121,8 @@ describe('when Redis goes away', { skip: redisUrl ? false : 'TEST_REDIS_URL is n
 
     await eventually(async () => (await app.agent().get('/readyz')).status === 503, '/readyz reports Redis down');
     const ready = await app.agent().get('/readyz');
-    assert.equal(ready.body.checks.sessions, 'unavailable');
-    assert.equal(ready.body.checks.database, 'ok');
+    assert.equal((ready.body as Readiness).checks.sessions, 'unavailable');
+    assert.equal((ready.body as Readiness).checks.database, 'ok');
 
     const account = await agent.get('/account');
     assert.equal(account.status, 503);
