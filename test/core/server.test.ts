@@ -1,0 +1,98 @@
+// The real entry point, as `npm start` runs it: no configuration, embedded PGlite on disk,
+// in-process sessions; structured logs; a clean exit on SIGTERM.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { csrfTokenIn, strongPassword, uniqueEmail } from '../support/app.js';
+
+interface RunningServer {
+  url: string;
+  logs: string[];
+  process: ChildProcessWithoutNullStreams;
+  exited: Promise<number | null>;
+}
+
+async function startServer(dataDir: string): Promise<RunningServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { PATH: process.env.PATH, PORT: '0', PGLITE_DATA_DIR: dataDir },
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffer = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        logs.push(line);
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'serving' && entry.url) resolve(entry.url);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    void exited.then((code) => reject(new Error(`server exited with ${code}:\n${logs.join('\n')}`)));
+  });
+  return { url, logs, process: child, exited };
+}
+
+async function stop(server: RunningServer): Promise<number | null> {
+  server.process.kill('SIGTERM');
+  return server.exited;
+}
+
+describe('npm start with no configuration', () => {
+  let dataDir: string;
+  before(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'tfa-server-'));
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('serves sign-up on embedded PGlite, logs one line per request, and keeps accounts across restarts', async () => {
+    const email = uniqueEmail('server');
+    const first = await startServer(dataDir);
+    try {
+      assert.ok(first.logs.some((line) => line.includes('using the embedded PGlite database')));
+      assert.ok(first.logs.some((line) => line.includes('sessions are kept in this process')));
+      const agent = request.agent(first.url);
+      const form = await agent.get('/signup').expect(200);
+      const signedUp = await agent.post('/signup').type('form').set('X-Request-Id', 'trace-me-123').send({
+        email,
+        password: strongPassword,
+        passwordConfirmation: strongPassword,
+        _csrf: csrfTokenIn(form.text),
+      });
+      assert.equal(signedUp.status, 303);
+      assert.equal(signedUp.headers['x-request-id'], 'trace-me-123');
+      await agent.get('/account').expect(200);
+    } finally {
+      assert.equal(await stop(first), 0, 'a clean exit on SIGTERM');
+    }
+    const requestLines = first.logs.filter((line) => line.includes('trace-me-123'));
+    assert.equal(requestLines.length, 1, 'one log line for the request');
+    const entry = JSON.parse(requestLines[0]!) as { req: { method: string; url: string }; res: { statusCode: number } };
+    assert.equal(entry.req.method, 'POST');
+    assert.equal(entry.res.statusCode, 303);
+    const allLogs = first.logs.join('\n');
+    assert.ok(!allLogs.includes(strongPassword), 'no password in the logs');
+    assert.ok(!/tfa\.sid=/.test(allLogs), 'no session cookie in the logs');
+    assert.ok(first.logs.some((line) => line.includes('"msg":"stopped"')));
+
+    const second = await startServer(dataDir);
+    try {
+      const agent = request.agent(second.url);
+      const form = await agent.get('/login').expect(200);
+      const signedIn = await agent
+        .post('/login')
+        .type('form')
+        .send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) });
+      assert.equal(signedIn.status, 303, 'the account survived the restart');
+    } finally {
+      assert.equal(await stop(second), 0);
+    }
+  });
+});
