@@ -46,6 +46,7 @@ export async function openDatabase(config: Config['database'], logger: Logger): 
     max: config.poolSize,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     query_timeout: QUERY_TIMEOUT_MS,
+    allowExitOnIdle: true,
   });
   // An idle client losing its connection must not crash the process; the next query fails
   // and is answered with an error page instead.

@@ -32,6 +32,16 @@ declare const WebAssembly: {
 
 let loaded: Promise<typeof bindings> | undefined;
 
+// The engine's async runtime leaves ~10 s timers behind after it is freed; unref'd, they no
+// longer keep a finished CLI or a stopped server alive.
+function withUnrefTimers(imports: typeof bindings): Record<string, unknown> {
+  const patched: Record<string, unknown> = { ...imports };
+  for (const name of Object.keys(imports).filter((key) => key.startsWith('__wbg_setTimeout_'))) {
+    patched[name] = (callback: () => void, ms: number) => setTimeout(callback, ms >>> 0).unref();
+  }
+  return patched;
+}
+
 function loadBindings(): Promise<typeof bindings> {
   loaded ??= (async () => {
     // The package exports only its JS files; the .wasm file sits beside them.
@@ -40,7 +50,7 @@ function loadBindings(): Promise<typeof bindings> {
       import.meta.resolve('@prisma/schema-engine-wasm/schema_engine_bg'),
     );
     const { instance } = await WebAssembly.instantiate(await readFile(wasmUrl), {
-      './schema_engine_bg.js': bindings,
+      './schema_engine_bg.js': withUnrefTimers(bindings),
     });
     bindings.__wbg_set_wasm(instance.exports);
     (instance.exports.__wbindgen_start as () => void)();
@@ -120,7 +130,8 @@ export async function withSchemaEngine<T>(
   log: (message: string) => void = () => {},
 ): Promise<T> {
   const { SchemaEngine: Engine } = await loadBindings();
-  const pool = new SchemaEnginePool({ connectionString: databaseUrl, max: 2 });
+  // allowExitOnIdle: pg's idle timers must not hold the process open after the pool has ended.
+  const pool = new SchemaEnginePool({ connectionString: databaseUrl, max: 2, allowExitOnIdle: true });
   try {
     const engine = await Engine.new(
       { datamodels: [[schema.path, schema.content]] },
