@@ -72,6 +72,23 @@ const schema = z.object({
   SESSION_IDLE_MINUTES: positiveInt(30),
   SESSION_ABSOLUTE_HOURS: positiveInt(12),
   REMEMBER_ME_DAYS: positiveInt(30),
+
+  CODE_PROVIDER: z.enum(['console', 'twilio']).optional(),
+  TWILIO_ACCOUNT_SID: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
+  TWILIO_AUTH_TOKEN: z.string().trim().min(1).optional(),
+  TWILIO_API_KEY_SID: z.string().trim().regex(/^SK[0-9a-fA-F]{32}$/, 'must look like SK followed by 32 hex digits').optional(),
+  TWILIO_API_KEY_SECRET: z.string().trim().min(1).optional(),
+  TWILIO_VERIFY_SERVICE_SID: z.string().trim().regex(/^VA[0-9a-fA-F]{32}$/, 'must look like VA followed by 32 hex digits').optional(),
+  TWILIO_TIMEOUT_MS: positiveInt(10_000),
+  TWILIO_API_BASE_URL: optionalUrl(['http:', 'https:']),
+  DEFAULT_PHONE_COUNTRY: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .regex(/^[A-Z]{2}$/, 'must be a two-letter country code such as US or FR')
+    .default('US'),
+  CODE_RESEND_SECONDS: positiveInt(30),
+  SECOND_FACTOR_MINUTES: positiveInt(10),
 });
 
 type Env = z.infer<typeof schema>;
@@ -104,6 +121,27 @@ export interface Config {
     absoluteLifetimeMs: number;
     rememberMeMs: number;
   };
+  twoFactor: {
+    provider: 'console' | 'twilio';
+    twilio: TwilioConfig | undefined;
+    defaultCountry: string;
+    resendCooldownMs: number;
+    /** How long a sign-in may wait at the code step after the password was accepted. */
+    pendingLifetimeMs: number;
+    /** The console provider's outbox page, /dev/outbox, exists only outside production. */
+    devOutbox: boolean;
+  };
+}
+
+export interface TwilioConfig {
+  accountSid: string;
+  /** Basic-auth user and password: an API key and secret, or the account SID and auth token. */
+  username: string;
+  password: string;
+  verifyServiceSid: string;
+  timeoutMs: number;
+  /** A stand-in for https://verify.twilio.com; never in production. */
+  apiBaseUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -123,6 +161,12 @@ function productionProblems(env: Env): string[] {
   } else if (DEFAULT_SECRET_MARKERS.some((marker) => secret.toLowerCase().includes(marker))) {
     problems.push('SESSION_SECRET: looks like a placeholder; generate a random one');
   }
+  if (codeProvider(env) === 'console') {
+    problems.push('CODE_PROVIDER: the console provider only logs codes; configure Twilio (TWILIO_*) for production');
+  }
+  if (env.TWILIO_API_BASE_URL) {
+    problems.push('TWILIO_API_BASE_URL: points Twilio calls at a stand-in, refused in production');
+  }
   if (!env.ALLOW_EMBEDDED_STORES_IN_PRODUCTION) {
     if (!env.DATABASE_URL) {
       problems.push(
@@ -138,6 +182,35 @@ function productionProblems(env: Env): string[] {
   return problems;
 }
 
+function codeProvider(env: Env): 'console' | 'twilio' {
+  return env.CODE_PROVIDER ?? (env.TWILIO_ACCOUNT_SID ? 'twilio' : 'console');
+}
+
+function twilioProblems(env: Env): string[] {
+  if (codeProvider(env) !== 'twilio') return [];
+  const problems: string[] = [];
+  if (!env.TWILIO_ACCOUNT_SID) problems.push('TWILIO_ACCOUNT_SID: required for the Twilio provider');
+  if (!env.TWILIO_VERIFY_SERVICE_SID) problems.push('TWILIO_VERIFY_SERVICE_SID: required for the Twilio provider');
+  const hasKey = Boolean(env.TWILIO_API_KEY_SID && env.TWILIO_API_KEY_SECRET);
+  if (!hasKey && !env.TWILIO_AUTH_TOKEN) {
+    problems.push('TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET (or TWILIO_AUTH_TOKEN): required for the Twilio provider');
+  }
+  return problems;
+}
+
+function twilioConfig(env: Env): TwilioConfig | undefined {
+  if (codeProvider(env) !== 'twilio' || !env.TWILIO_ACCOUNT_SID || !env.TWILIO_VERIFY_SERVICE_SID) return undefined;
+  const useKey = Boolean(env.TWILIO_API_KEY_SID && env.TWILIO_API_KEY_SECRET);
+  return {
+    accountSid: env.TWILIO_ACCOUNT_SID,
+    username: useKey ? env.TWILIO_API_KEY_SID! : env.TWILIO_ACCOUNT_SID,
+    password: useKey ? env.TWILIO_API_KEY_SECRET! : env.TWILIO_AUTH_TOKEN!,
+    verifyServiceSid: env.TWILIO_VERIFY_SERVICE_SID,
+    timeoutMs: env.TWILIO_TIMEOUT_MS,
+    apiBaseUrl: env.TWILIO_API_BASE_URL,
+  };
+}
+
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(source);
   if (!parsed.success) {
@@ -147,10 +220,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   const env = parsed.data;
   const isProduction = env.NODE_ENV === 'production';
-  if (isProduction) {
-    const problems = productionProblems(env);
-    if (problems.length) throw new ConfigError(problems);
-  }
+  const problems = [...twilioProblems(env), ...(isProduction ? productionProblems(env) : [])];
+  if (problems.length) throw new ConfigError(problems);
 
   const secret = env.SESSION_SECRET || randomBytes(32).toString('base64url');
   return {
@@ -178,6 +249,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       idleTimeoutMs: env.SESSION_IDLE_MINUTES * 60_000,
       absoluteLifetimeMs: env.SESSION_ABSOLUTE_HOURS * 3_600_000,
       rememberMeMs: env.REMEMBER_ME_DAYS * 86_400_000,
+    },
+    twoFactor: {
+      provider: codeProvider(env),
+      twilio: twilioConfig(env),
+      defaultCountry: env.DEFAULT_PHONE_COUNTRY,
+      resendCooldownMs: env.CODE_RESEND_SECONDS * 1_000,
+      pendingLifetimeMs: env.SECOND_FACTOR_MINUTES * 60_000,
+      devOutbox: !isProduction && codeProvider(env) === 'console',
     },
   };
 }

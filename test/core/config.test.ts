@@ -9,6 +9,10 @@ const production = {
   SESSION_SECRET: goodSecret,
   DATABASE_URL: 'postgresql://app@db.internal:5432/app',
   REDIS_URL: 'redis://cache.internal:6379',
+  TWILIO_ACCOUNT_SID: `AC${'a'.repeat(32)}`,
+  TWILIO_API_KEY_SID: `SK${'b'.repeat(32)}`,
+  TWILIO_API_KEY_SECRET: 'an-api-key-secret',
+  TWILIO_VERIFY_SERVICE_SID: `VA${'c'.repeat(32)}`,
 };
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -53,6 +57,8 @@ describe('configuration', () => {
     ['a placeholder session secret', { SESSION_SECRET: 'change-me-change-me-change-me-change-me' }, /^SESSION_SECRET: looks like a placeholder/],
     ['the embedded database', { DATABASE_URL: '' }, /^DATABASE_URL: required in production/],
     ['in-process sessions', { REDIS_URL: '' }, /^REDIS_URL: required in production/],
+    ['the console code provider', { CODE_PROVIDER: 'console' }, /^CODE_PROVIDER: the console provider only logs codes/],
+    ['a Twilio stand-in', { TWILIO_API_BASE_URL: 'http://127.0.0.1:4010' }, /^TWILIO_API_BASE_URL: points Twilio calls at a stand-in/],
   ];
   for (const [what, change, message] of unsafe) {
     it(`refuses ${what} in production`, () => {
@@ -66,6 +72,22 @@ describe('configuration', () => {
     const config = loadConfig({ ...production, DATABASE_URL: '', REDIS_URL: '', ALLOW_EMBEDDED_STORES_IN_PRODUCTION: 'true' });
     assert.equal(config.database.url, undefined);
     assert.equal(config.redisUrl, undefined);
+  });
+
+  it('uses Twilio with an API key when one is configured, the console otherwise', () => {
+    const config = loadConfig(production);
+    assert.equal(config.twoFactor.provider, 'twilio');
+    assert.equal(config.twoFactor.twilio?.username, production.TWILIO_API_KEY_SID);
+    assert.equal(config.twoFactor.devOutbox, false);
+    assert.equal(loadConfig({}).twoFactor.provider, 'console');
+    assert.equal(loadConfig({}).twoFactor.devOutbox, true);
+  });
+
+  it('names what is missing when Twilio is chosen without credentials', () => {
+    const problems = problemsOf({ CODE_PROVIDER: 'twilio' });
+    assert.ok(problems.some((p) => p.startsWith('TWILIO_ACCOUNT_SID')));
+    assert.ok(problems.some((p) => p.startsWith('TWILIO_VERIFY_SERVICE_SID')));
+    assert.ok(problems.some((p) => p.includes('TWILIO_AUTH_TOKEN')));
   });
 
   it('keeps previous secrets for rotation, signing with the new one', () => {
@@ -86,6 +108,7 @@ describe('configuration', () => {
     assert.match(output, /SESSION_SECRET: required in production/);
     assert.match(output, /DATABASE_URL: required in production/);
     assert.match(output, /REDIS_URL: required in production/);
+    assert.match(output, /CODE_PROVIDER: the console provider/);
     assert.doesNotMatch(output, /serving/);
   });
 });

@@ -1,0 +1,85 @@
+// Phone numbers: read what a person typed (international, or national with a country), keep
+// only valid numbers, store E.164, and show them masked everywhere but the form.
+import {
+  getCountries,
+  getCountryCallingCode,
+  isSupportedCountry,
+  parsePhoneNumberFromString,
+  type CountryCode,
+} from 'libphonenumber-js/max';
+
+export type PhoneParse =
+  | { ok: true; e164: string; country: CountryCode | undefined; type: string | undefined }
+  | { ok: false; message: string };
+
+const MAX_PHONE_INPUT = 64;
+
+export function isCountry(code: string): code is CountryCode {
+  return isSupportedCountry(code);
+}
+
+export function parsePhone(input: string, country: string): PhoneParse {
+  // People type spaces, dots, dashes, brackets and a leading 00; all of that is fine.
+  const typed = input.normalize('NFKC').trim();
+  if (!typed) return { ok: false, message: 'Enter your phone number.' };
+  if (typed.length > MAX_PHONE_INPUT || /[^\d\s+().\-/]/.test(typed.replace(/\s*(ext\.?|x)\s*\d+$/i, ''))) {
+    return { ok: false, message: 'Enter a phone number using digits, like +33 6 12 34 56 78.' };
+  }
+  const international = typed.replace(/^00/, '+');
+  const phone = parsePhoneNumberFromString(international, isCountry(country) ? country : undefined);
+  if (!phone || !phone.isValid()) {
+    return {
+      ok: false,
+      message: international.startsWith('+')
+        ? 'That is not a valid phone number. Check the number and try again.'
+        : 'That is not a valid phone number for the chosen country. Check the country and the number.',
+    };
+  }
+  if (phone.ext) return { ok: false, message: 'Enter a number without an extension: codes cannot reach extensions.' };
+  return { ok: true, e164: phone.number, country: phone.country, type: phone.getType() };
+}
+
+/** "+33 6 12 34 56 78" becomes "+33 • •• •• •• 78": enough to recognise, too little to use. */
+export function maskPhone(e164: string): string {
+  const phone = parsePhoneNumberFromString(e164);
+  if (!phone) return '•••';
+  const callingCode = `+${phone.countryCallingCode}`;
+  const national = phone.formatInternational().slice(callingCode.length);
+  let keep = 2;
+  const masked = [...national]
+    .reverse()
+    .map((char) => {
+      if (!/\d/.test(char)) return char;
+      if (keep > 0) {
+        keep -= 1;
+        return char;
+      }
+      return '•';
+    })
+    .reverse()
+    .join('');
+  return `${callingCode}${masked}`;
+}
+
+/** For log lines and the audit trail: the country code and the last two digits, no more. */
+export function phoneHint(e164: string): string {
+  return `${e164.slice(0, 3)}…${e164.slice(-2)}`;
+}
+
+export interface CountryOption {
+  code: string;
+  name: string;
+  callingCode: string;
+}
+
+let countryOptions: CountryOption[] | undefined;
+
+export function countries(): CountryOption[] {
+  if (!countryOptions) {
+    const names = new Intl.DisplayNames(['en'], { type: 'region' });
+    countryOptions = getCountries()
+      .map((code) => ({ code, name: names.of(code) ?? code, callingCode: getCountryCallingCode(code) }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+  return countryOptions;
+}

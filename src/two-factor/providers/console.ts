@@ -1,0 +1,77 @@
+// Development provider: "sends" a code by writing it to the log and to /dev/outbox, with the
+// same rules as Twilio Verify (10-minute codes, 5 checks, 5 sends). Refused in production.
+// It keeps its codes in this process, which is fine for the single process it is made for.
+import { randomInt, timingSafeEqual } from 'node:crypto';
+import type { Logger } from '../../core/logger.js';
+import { phoneHint } from '../phone.js';
+import { MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type VerificationProvider } from './provider.js';
+
+const CODE_TTL_MS = 10 * 60_000;
+const MAX_CHECKS = 5;
+const MAX_SENDS = 5;
+const OUTBOX_SIZE = 50;
+
+export interface OutboxMessage {
+  to: string;
+  channel: Channel;
+  code: string;
+  at: Date;
+}
+
+interface PendingCode {
+  code: string;
+  createdAt: number;
+  checks: number;
+  sends: number;
+}
+
+export class ConsoleProvider implements VerificationProvider {
+  readonly name = 'console';
+  private readonly pending = new Map<string, PendingCode>();
+  private readonly sent: OutboxMessage[] = [];
+
+  constructor(private readonly logger: Logger) {}
+
+  /** The latest messages, newest first. */
+  outbox(): readonly OutboxMessage[] {
+    return [...this.sent].reverse();
+  }
+
+  private live(to: string): PendingCode | undefined {
+    const entry = this.pending.get(to);
+    if (entry && Date.now() - entry.createdAt > CODE_TTL_MS) {
+      this.pending.delete(to);
+      return undefined;
+    }
+    return entry;
+  }
+
+  start(to: string, channel: Channel): Promise<StartOutcome> {
+    let entry = this.live(to);
+    if (entry && entry.sends >= MAX_SENDS) return Promise.resolve({ status: 'rate_limited', message: MESSAGES.rateLimited });
+    if (!entry) {
+      entry = { code: String(randomInt(0, 1_000_000)).padStart(6, '0'), createdAt: Date.now(), checks: 0, sends: 0 };
+      this.pending.set(to, entry);
+    }
+    entry.sends += 1;
+    this.sent.push({ to, channel, code: entry.code, at: new Date() });
+    if (this.sent.length > OUTBOX_SIZE) this.sent.shift();
+    // The whole point of this provider: the code goes to the developer's log.
+    this.logger.info({ provider: 'console', channel, to: phoneHint(to), code: entry.code }, 'verification code (console provider)');
+    return Promise.resolve({ status: 'pending', channel });
+  }
+
+  check(to: string, code: string): Promise<CheckOutcome> {
+    const entry = this.live(to);
+    if (!entry) return Promise.resolve({ status: 'expired', message: MESSAGES.expired });
+    if (entry.checks >= MAX_CHECKS) return Promise.resolve({ status: 'too_many_attempts', message: MESSAGES.tooManyAttempts });
+    const matches = code.length === entry.code.length && timingSafeEqual(Buffer.from(code), Buffer.from(entry.code));
+    if (matches) {
+      this.pending.delete(to);
+      return Promise.resolve({ status: 'approved' });
+    }
+    entry.checks += 1;
+    if (entry.checks >= MAX_CHECKS) return Promise.resolve({ status: 'too_many_attempts', message: MESSAGES.tooManyAttempts });
+    return Promise.resolve({ status: 'wrong_code', message: MESSAGES.wrongCode });
+  }
+}

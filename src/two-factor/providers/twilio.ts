@@ -1,0 +1,111 @@
+// Twilio Verify through the official SDK. Every Twilio answer, error and time-out is turned
+// into a typed outcome; anything unexpected counts as "unavailable", so it fails closed.
+import twilio from 'twilio';
+import type { TwilioConfig } from '../../config.js';
+import type { Logger } from '../../core/logger.js';
+import { phoneHint } from '../phone.js';
+import { MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type VerificationProvider } from './provider.js';
+
+const TWILIO_VERIFY_ORIGIN = 'https://verify.twilio.com';
+
+/** Sends the SDK's requests to a stand-in of the Verify API instead (development and tests). */
+class RedirectingRequestClient extends twilio.RequestClient {
+  constructor(
+    private readonly baseUrl: string,
+    timeoutMs: number,
+  ) {
+    super({ timeout: timeoutMs });
+  }
+
+  override request<T>(options: Parameters<twilio.RequestClient['request']>[0] & { data?: T }) {
+    const uri = String(options.uri);
+    const redirected = uri.startsWith(TWILIO_VERIFY_ORIGIN)
+      ? this.baseUrl.replace(/\/$/, '') + uri.slice(TWILIO_VERIFY_ORIGIN.length)
+      : uri;
+    return super.request<T>({ ...options, uri: redirected });
+  }
+}
+
+interface TwilioFailure {
+  status?: number;
+  code?: number;
+}
+
+function failureOf(error: unknown): TwilioFailure {
+  if (error && typeof error === 'object') {
+    const { status, code } = error as { status?: unknown; code?: unknown };
+    return { status: typeof status === 'number' ? status : undefined, code: typeof code === 'number' ? code : undefined };
+  }
+  return {};
+}
+
+export class TwilioProvider implements VerificationProvider {
+  readonly name = 'twilio';
+  private readonly service;
+
+  constructor(
+    config: TwilioConfig,
+    private readonly logger: Logger,
+  ) {
+    const client = twilio(config.username, config.password, {
+      accountSid: config.accountSid,
+      timeout: config.timeoutMs,
+      autoRetry: false,
+      ...(config.apiBaseUrl ? { httpClient: new RedirectingRequestClient(config.apiBaseUrl, config.timeoutMs) } : {}),
+    });
+    this.service = client.verify.v2.services(config.verifyServiceSid);
+  }
+
+  private logFailure(operation: string, to: string, error: unknown): TwilioFailure {
+    const failure = failureOf(error);
+    this.logger.warn(
+      { provider: 'twilio', operation, to: phoneHint(to), twilioStatus: failure.status, twilioCode: failure.code, reason: (error as Error)?.message },
+      'Twilio Verify request failed',
+    );
+    return failure;
+  }
+
+  async start(to: string, channel: Channel): Promise<StartOutcome> {
+    try {
+      const verification = await this.service.verifications.create({ to, channel });
+      if (verification.status === 'pending') return { status: 'pending', channel };
+      return { status: 'unavailable', message: MESSAGES.unavailable };
+    } catch (error) {
+      const { status, code } = this.logFailure('start', to, error);
+      if (code === 60205) return { status: 'channel_failed', channel, message: MESSAGES.smsUnsupported };
+      if (code === 60200 || code === 21211 || code === 21614) return { status: 'invalid_number', message: MESSAGES.invalidNumber };
+      if (code === 60203 || code === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
+      // A channel's delivery failing (5xx) may be mended by the other channel; the caller decides.
+      if (status !== undefined && status >= 500) return { status: 'channel_failed', channel, message: MESSAGES.unavailable };
+      // 20003 (credentials), 20404 (unknown service), time-outs and the rest: fail closed.
+      return { status: 'unavailable', message: MESSAGES.unavailable };
+    }
+  }
+
+  async check(to: string, code: string): Promise<CheckOutcome> {
+    try {
+      const result = await this.service.verificationChecks.create({ to, code });
+      switch (result.status) {
+        case 'approved':
+          return { status: 'approved' };
+        case 'pending':
+          return { status: 'wrong_code', message: MESSAGES.wrongCode };
+        case 'max_attempts_reached':
+          return { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts };
+        case 'expired':
+        case 'canceled':
+          return { status: 'expired', message: MESSAGES.expired };
+        default:
+          return { status: 'unavailable', message: MESSAGES.unavailable };
+      }
+    } catch (error) {
+      const { status, code: twilioCode } = this.logFailure('check', to, error);
+      if (twilioCode === 60202) return { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts };
+      // Twilio answers 20404 for a verification that expired, was approved or never existed.
+      if (twilioCode === 20404) return { status: 'expired', message: MESSAGES.expired };
+      if (twilioCode === 60200) return { status: 'wrong_code', message: MESSAGES.wrongCode };
+      if (twilioCode === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
+      return { status: 'unavailable', message: MESSAGES.unavailable };
+    }
+  }
+}

@@ -1,0 +1,319 @@
+// A loopback stand-in for Twilio's Verify v2 API, written to Twilio's published OpenAPI
+// description (shared/twilio-oai): same paths, form-encoded requests, Basic auth, JSON shapes,
+// statuses and error codes. It lets tests (and people without a Twilio account) drive the real
+// `twilio` SDK through every path: delivery, wrong and expired codes, limits, landlines and
+// outages. Nothing here is used in production.
+import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express, { type Request, type Response } from 'express';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+
+export const VERIFICATION_TTL_MS = 10 * 60_000;
+export const MAX_CHECK_ATTEMPTS = 5;
+export const MAX_SEND_ATTEMPTS = 5;
+const CHANNELS = ['sms', 'call'] as const;
+type Channel = (typeof CHANNELS)[number];
+
+export interface StandInCredentials {
+  accountSid: string;
+  authToken: string;
+  serviceSid: string;
+  /** API key SID -> secret, the credential Twilio recommends for production. */
+  apiKeys?: Record<string, string>;
+}
+
+export interface Faults {
+  /** Drop every connection without an answer. */
+  down: boolean;
+  /** Wait this long before answering. */
+  delayMs: number;
+  /** Answer every API call with a 500. */
+  serverError: boolean;
+  /** Channels whose delivery fails (503), as when a carrier route is broken. */
+  failingChannels: Channel[];
+}
+
+export interface SentMessage {
+  to: string;
+  channel: Channel;
+  code: string;
+  at: Date;
+  verificationSid: string;
+}
+
+interface Verification {
+  sid: string;
+  to: string;
+  channel: Channel;
+  code: string;
+  status: 'pending' | 'approved' | 'canceled' | 'max_attempts_reached' | 'expired';
+  createdAt: number;
+  updatedAt: number;
+  checkAttempts: number;
+  sendAttempts: Array<{ time: number; channel: Channel; attempt_sid: string }>;
+}
+
+function sid(prefix: string): string {
+  return prefix + randomBytes(16).toString('hex');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+export class TwilioStandIn {
+  readonly faults: Faults = { down: false, delayMs: 0, serverError: false, failingChannels: [] };
+  readonly outbox: SentMessage[] = [];
+  private readonly verifications = new Map<string, Verification>();
+  private clockOffsetMs = 0;
+  private server: Server | undefined;
+  url = '';
+
+  constructor(
+    readonly credentials: StandInCredentials,
+    private readonly onSend: (message: SentMessage) => void = () => {},
+  ) {}
+
+  /** Moves the stand-in's clock forward, to expire verifications without waiting. */
+  advanceClock(ms: number): void {
+    this.clockOffsetMs += ms;
+  }
+
+  resetFaults(): void {
+    Object.assign(this.faults, { down: false, delayMs: 0, serverError: false, failingChannels: [] });
+  }
+
+  /** The code most recently sent to `to`, as the person would read it on their phone. */
+  lastCodeFor(to: string): string | undefined {
+    return this.outbox.findLast((message) => message.to === to)?.code;
+  }
+
+  messagesTo(to: string): SentMessage[] {
+    return this.outbox.filter((message) => message.to === to);
+  }
+
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    const server = this.app().listen(port, host);
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    this.server = server;
+    this.url = `http://${host}:${(server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  private app(): express.Express {
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(express.urlencoded({ extended: false }));
+
+    // Controls for people and tests; never subject to faults.
+    app.get('/_stand-in/outbox', (_req, res) => {
+      res.json(this.outbox.slice(-50).reverse());
+    });
+    app.post('/_stand-in/faults', (req, res) => {
+      const body = req.body as Record<string, string | undefined>;
+      this.faults.down = body.down === 'true';
+      this.faults.delayMs = Number(body.delayMs ?? 0) || 0;
+      this.faults.serverError = body.serverError === 'true';
+      this.faults.failingChannels = (body.failingChannels ?? '')
+        .split(',')
+        .filter((channel): channel is Channel => (CHANNELS as readonly string[]).includes(channel));
+      res.json(this.faults);
+    });
+
+    app.use(async (req, res, next) => {
+      if (this.faults.down) {
+        req.socket.destroy();
+        return;
+      }
+      if (this.faults.delayMs) await new Promise((resolve) => setTimeout(resolve, this.faults.delayMs));
+      if (this.faults.serverError) return this.error(res, 500, 20500, 'Internal Server Error');
+      if (!this.authenticated(req)) return this.error(res, 401, 20003, 'Authenticate');
+      next();
+    });
+
+    app.post('/v2/Services/:serviceSid/Verifications', (req, res) => this.createVerification(req, res));
+    app.get('/v2/Services/:serviceSid/Verifications/:sid', (req, res) => this.fetchVerification(req, res));
+    app.post('/v2/Services/:serviceSid/Verifications/:sid', (req, res) => this.updateVerification(req, res));
+    app.post('/v2/Services/:serviceSid/VerificationCheck', (req, res) => this.checkVerification(req, res));
+    app.use((req, res) => this.error(res, 404, 20404, `The requested resource ${req.path} was not found`));
+    return app;
+  }
+
+  private authenticated(req: Request): boolean {
+    const header = req.headers.authorization ?? '';
+    if (!header.startsWith('Basic ')) return false;
+    const [user = '', ...rest] = Buffer.from(header.slice(6), 'base64').toString().split(':');
+    const password = rest.join(':');
+    const { accountSid, authToken, apiKeys = {} } = this.credentials;
+    if (safeEqual(user, accountSid)) return safeEqual(password, authToken);
+    const secret = apiKeys[user];
+    return secret !== undefined && safeEqual(password, secret);
+  }
+
+  private error(res: Response, status: number, code: number, message: string): void {
+    res.status(status).json({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+  }
+
+  private knownService(req: Request, res: Response): boolean {
+    if (req.params.serviceSid === this.credentials.serviceSid) return true;
+    this.error(res, 404, 20404, `The requested resource /Services/${String(req.params.serviceSid)} was not found`);
+    return false;
+  }
+
+  private refresh(verification: Verification): Verification {
+    if (verification.status === 'pending' && this.now() - verification.createdAt > VERIFICATION_TTL_MS) {
+      verification.status = 'expired';
+      verification.updatedAt = this.now();
+    }
+    return verification;
+  }
+
+  private pendingFor(to: string): Verification | undefined {
+    for (const verification of this.verifications.values()) {
+      if (verification.to === to && this.refresh(verification).status === 'pending') return verification;
+    }
+    return undefined;
+  }
+
+  private json(verification: Verification, extra: Record<string, unknown> = {}) {
+    const { serviceSid, accountSid } = this.credentials;
+    return {
+      sid: verification.sid,
+      service_sid: serviceSid,
+      account_sid: accountSid,
+      to: verification.to,
+      channel: verification.channel,
+      status: verification.status,
+      valid: verification.status === 'approved',
+      lookup: { carrier: null },
+      amount: null,
+      payee: null,
+      send_code_attempts: verification.sendAttempts.map((attempt) => ({
+        ...attempt,
+        time: new Date(attempt.time).toISOString(),
+      })),
+      date_created: new Date(verification.createdAt).toISOString(),
+      date_updated: new Date(verification.updatedAt).toISOString(),
+      sna: null,
+      url: `https://verify.twilio.com/v2/Services/${serviceSid}/Verifications/${verification.sid}`,
+      ...extra,
+    };
+  }
+
+  private createVerification(req: Request, res: Response): void {
+    if (!this.knownService(req, res)) return;
+    const body = req.body as Record<string, string | undefined>;
+    const to = body.To ?? '';
+    const channel = body.Channel ?? '';
+    if (!(CHANNELS as readonly string[]).includes(channel)) {
+      return this.error(res, 400, 60200, `Invalid parameter \`Channel\`: ${channel}`);
+    }
+    const phone = /^\+[1-9]\d{6,14}$/.test(to) ? parsePhoneNumberFromString(to) : undefined;
+    if (!phone?.isValid()) return this.error(res, 400, 60200, `Invalid parameter \`To\`: ${to}`);
+    if (channel === 'sms' && phone.getType() === 'FIXED_LINE') {
+      return this.error(res, 400, 60205, 'SMS is not supported by landline phone number');
+    }
+    if (this.faults.failingChannels.includes(channel as Channel)) {
+      return this.error(res, 503, 60008, `Delivery by ${channel} is failing right now`);
+    }
+
+    const now = this.now();
+    let verification = this.pendingFor(to);
+    if (verification && verification.sendAttempts.length >= MAX_SEND_ATTEMPTS) {
+      return this.error(res, 429, 60203, 'Max send attempts reached');
+    }
+    if (!verification) {
+      verification = {
+        sid: sid('VE'),
+        to,
+        channel: channel as Channel,
+        code: String(randomInt(0, 1_000_000)).padStart(6, '0'),
+        status: 'pending',
+        createdAt: now,
+        updatedAt: now,
+        checkAttempts: 0,
+        sendAttempts: [],
+      };
+      this.verifications.set(verification.sid, verification);
+    }
+    verification.channel = channel as Channel;
+    verification.updatedAt = now;
+    verification.sendAttempts.push({ time: now, channel: channel as Channel, attempt_sid: sid('VL') });
+    const message = { to, channel: channel as Channel, code: verification.code, at: new Date(now), verificationSid: verification.sid };
+    this.outbox.push(message);
+    this.onSend(message);
+    res.status(201).json(this.json(verification));
+  }
+
+  private fetchVerification(req: Request, res: Response): void {
+    if (!this.knownService(req, res)) return;
+    const verification = this.verifications.get(String(req.params.sid));
+    if (!verification) return this.error(res, 404, 20404, 'The requested resource was not found');
+    res.json(this.json(this.refresh(verification)));
+  }
+
+  private updateVerification(req: Request, res: Response): void {
+    if (!this.knownService(req, res)) return;
+    const verification = this.verifications.get(String(req.params.sid));
+    if (!verification || this.refresh(verification).status !== 'pending') {
+      return this.error(res, 404, 20404, 'The requested resource was not found');
+    }
+    const status = (req.body as Record<string, string | undefined>).Status;
+    if (status !== 'canceled' && status !== 'approved') {
+      return this.error(res, 400, 60200, `Invalid parameter \`Status\`: ${status}`);
+    }
+    verification.status = status;
+    verification.updatedAt = this.now();
+    res.json(this.json(verification));
+  }
+
+  private checkVerification(req: Request, res: Response): void {
+    if (!this.knownService(req, res)) return;
+    const body = req.body as Record<string, string | undefined>;
+    const code = body.Code ?? '';
+    if (code.length < 4 || code.length > 10) return this.error(res, 400, 60200, 'Invalid parameter `Code`');
+    const byTo = body.To;
+    const bySid = body.VerificationSid;
+    if (!byTo && !bySid) return this.error(res, 400, 60200, 'Either a `To` or `VerificationSid` must be specified');
+    const found = bySid ? this.verifications.get(bySid) : this.pendingFor(byTo ?? '');
+    const verification = found && this.refresh(found);
+    if (verification?.status === 'max_attempts_reached') {
+      return this.error(res, 429, 60202, 'Max check attempts reached');
+    }
+    if (!verification || verification.status !== 'pending') {
+      return this.error(res, 404, 20404, 'The requested resource /Services/VerificationCheck was not found');
+    }
+    verification.updatedAt = this.now();
+    if (safeEqual(code, verification.code)) {
+      verification.status = 'approved';
+    } else {
+      verification.checkAttempts += 1;
+      if (verification.checkAttempts >= MAX_CHECK_ATTEMPTS) {
+        verification.status = 'max_attempts_reached';
+        return this.error(res, 429, 60202, 'Max check attempts reached');
+      }
+    }
+    const { sid: _sid, url: _url, lookup: _lookup, send_code_attempts: _attempts, sna: _sna, ...check } = this.json(verification);
+    res.json({ ...check, sid: verification.sid, sna_attempts_error_codes: [] });
+  }
+}
