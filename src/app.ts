@@ -18,6 +18,11 @@ import { csrfProtection, securityHeaders } from './core/security.js';
 import type { Services } from './core/services.js';
 import { enforceAbsoluteLifetime } from './core/sessions.js';
 import { useViews, viewLocals } from './core/views.js';
+import { createProvider } from './two-factor/providers/index.js';
+import { ConsoleProvider } from './two-factor/providers/console.js';
+import { twoFactorRepository } from './two-factor/repository.js';
+import { twoFactorRouter } from './two-factor/routes.js';
+import { twoFactorService } from './two-factor/service.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const FORM_BODY_LIMIT = '16kb';
@@ -61,7 +66,10 @@ export function createApp({ config, logger, services }: AppDeps): Express {
 
   app.use(requestLogger(logger));
   app.use(securityHeaders({ isProduction: config.isProduction }));
-  app.use(express.static(path.join(root, 'public'), { index: false, maxAge: config.isProduction ? '1h' : 0 }));
+  const staticOptions = { index: false, maxAge: config.isProduction ? '1h' : 0 };
+  app.use(express.static(path.join(root, 'public'), staticOptions));
+  // The phone field's country picker, served from the installed package: no CDN.
+  app.use('/vendor/intl-tel-input', express.static(path.join(root, 'node_modules/intl-tel-input/dist'), staticOptions));
   app.use(
     healthRouter({
       database: () => services.database.check(),
@@ -100,8 +108,25 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   app.use(csrfProtection);
   app.use(viewLocals);
 
+  const provider = createProvider(config.twoFactor, logger);
+  const twoFactor = twoFactorService({
+    provider,
+    repository: twoFactorRepository(services.database.prisma),
+    accounts,
+    resendCooldownMs: config.twoFactor.resendCooldownMs,
+    pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
+  });
+  const twoFactorPages = twoFactorRouter({
+    twoFactor,
+    accounts,
+    lifetime: config.session,
+    defaultCountry: config.twoFactor.defaultCountry,
+    outbox: config.twoFactor.devOutbox && provider instanceof ConsoleProvider ? provider : undefined,
+  });
+
   app.get('/', (_req, res) => res.render('home', { title: 'Home' }));
-  app.use(accountsRouter({ accounts, passport, lifetime: config.session }));
+  app.use(accountsRouter({ accounts, passport, lifetime: config.session, secondFactor: twoFactorPages.secondFactor }));
+  app.use(twoFactorPages.router);
 
   app.use(notFound);
   app.use(errorHandler({ showDetails: config.env === 'development' }));

@@ -14,12 +14,21 @@ declare global {
       id: string;
       email: string;
       role: 'USER' | 'ADMIN';
+      /** E.164; shown only masked. */
+      phoneNumber: string | null;
+      twoFactorEnabled: boolean;
     }
   }
 }
 
-function publicUser(user: User): Express.User {
-  return { id: user.id, email: user.email, role: user.role };
+export function publicUser(user: User): Express.User {
+  return {
+    id: user.id,
+    email: user.email,
+    role: user.role,
+    phoneNumber: user.phoneNumber,
+    twoFactorEnabled: user.twoFactorEnabledAt !== null,
+  };
 }
 
 export function createPassport(accounts: AccountsService): passport.PassportStatic {

@@ -5,6 +5,8 @@ import { noStore, safeLocalPath } from '../core/security.js';
 import { applyRememberMe, type SessionLifetime } from '../core/sessions.js';
 import { flash } from '../core/views.js';
 import { parseForm, signInForm, signUpForm, typedEmail, type FieldErrors } from './forms.js';
+import { maskPhone } from '../two-factor/phone.js';
+import { publicUser } from './passport.js';
 import type { AccountsService } from './service.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
@@ -35,6 +37,23 @@ function renderForm(
   res.status(status).render(view, { title: view === 'accounts/signup' ? 'Sign up' : 'Sign in', values, errors });
 }
 
+/**
+ * Finishes a sign-in: a new session for the signed-in user, for the idle timeout or, with
+ * "Remember me", for weeks.
+ */
+export async function completeSignIn(req: Request, user: Express.User, remember: boolean, lifetime: SessionLifetime) {
+  await logIn(req, user);
+  applyRememberMe(req, remember, lifetime);
+}
+
+/** What happens after a correct password for an account that has a second factor. */
+export type SecondFactorStep = (
+  req: Request,
+  res: Response,
+  user: Express.User,
+  signIn: { remember: boolean; next: string },
+) => Promise<void>;
+
 function logIn(req: Request, user: Express.User): Promise<void> {
   // Passport regenerates the session here, so an ID planted before sign-in is worthless.
   return new Promise((resolve, reject) => {
@@ -49,8 +68,9 @@ export function accountsRouter(deps: {
   accounts: AccountsService;
   passport: PassportStatic;
   lifetime: SessionLifetime;
+  secondFactor: SecondFactorStep;
 }): Router {
-  const { accounts, passport, lifetime } = deps;
+  const { accounts, passport, lifetime, secondFactor } = deps;
   const router = Router();
 
   router.get('/signup', redirectIfSignedIn, (req, res) => {
@@ -66,8 +86,7 @@ export function accountsRouter(deps: {
       const status = result.errors.email ? 409 : 422;
       return renderForm(res, 'accounts/signup', status, { ...values, email: form.data.email }, result.errors);
     }
-    await logIn(req, { id: result.user.id, email: result.user.email, role: result.user.role });
-    applyRememberMe(req, false, lifetime);
+    await completeSignIn(req, publicUser(result.user), false, lifetime);
     flash(req, { kind: 'success', text: 'Welcome! Your account is ready.' });
     res.redirect(303, safeLocalPath(values.next));
   });
@@ -91,12 +110,13 @@ export function accountsRouter(deps: {
     const authenticate = passport.authenticate('local', { session: false }, (error: unknown, user: Express.User | false) => {
       if (error) return next(error);
       if (!user) return renderForm(res, 'accounts/login', 401, values, { form: SIGN_IN_FAILED });
-      logIn(req, user)
-        .then(() => {
-          applyRememberMe(req, form.data.remember, lifetime);
-          res.redirect(303, safeLocalPath(form.data.next));
-        })
-        .catch(next);
+      const signIn = { remember: form.data.remember, next: form.data.next };
+      const finished = user.twoFactorEnabled
+        ? secondFactor(req, res, user, signIn)
+        : completeSignIn(req, user, signIn.remember, lifetime).then(() => {
+            res.redirect(303, safeLocalPath(signIn.next));
+          });
+      finished.catch(next);
     }) as RequestHandler;
     void authenticate(req, res, next);
   });
@@ -110,8 +130,9 @@ export function accountsRouter(deps: {
     });
   });
 
-  router.get('/account', requireSignedIn, noStore, (_req, res) => {
-    res.render('accounts/account', { title: 'Your account' });
+  router.get('/account', requireSignedIn, noStore, (req, res) => {
+    const phone = req.user!.phoneNumber;
+    res.render('accounts/account', { title: 'Your account', maskedPhone: phone ? maskPhone(phone) : undefined });
   });
 
   return router;

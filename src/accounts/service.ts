@@ -48,6 +48,17 @@ export function accountsService(users: AccountsRepository) {
       return user;
     },
 
+    /** Re-authentication for sensitive changes: is this the user's current password? */
+    async passwordMatches(userId: string, rawPassword: string): Promise<boolean> {
+      const password = normalisePassword(rawPassword);
+      const user = await users.findById(userId);
+      if (!user) {
+        await spendVerificationTime(password);
+        return false;
+      }
+      return verifyPassword(user.passwordHash, password);
+    },
+
     findUser(id: string): Promise<User | null> {
       return users.findById(id);
     },

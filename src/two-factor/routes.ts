@@ -1,0 +1,310 @@
+// Phone two-factor pages: turning it on (phone, then code), the code step at sign-in, turning
+// it off, and the development outbox. Routes parse input, call the service, render or redirect.
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { z } from 'zod';
+import { completeSignIn, requireSignedIn, type SecondFactorStep } from '../accounts/routes.js';
+import type { AccountsService } from '../accounts/service.js';
+import { publicUser } from '../accounts/passport.js';
+import { HttpError } from '../core/errors.js';
+import { noStore, safeLocalPath } from '../core/security.js';
+import type { SessionLifetime } from '../core/sessions.js';
+import { flash } from '../core/views.js';
+import { countries, maskPhone, parsePhone } from './phone.js';
+import type { ConsoleProvider } from './providers/console.js';
+import type { Channel } from './providers/provider.js';
+import type { CodeCheck, Delivery, SentAt, TwoFactorService } from './service.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** Password accepted, code not yet: grants nothing. */
+    pendingSignIn?: { userId: string; startedAt: number; remember: boolean; next: string; sentAt: SentAt };
+    /** A phone being verified before 2FA is turned on (or moved to it). */
+    phoneEnrolment?: { phone: string; startedAt: number; sentAt: SentAt };
+  }
+}
+
+const text = z.preprocess((value) => (typeof value === 'string' ? value : ''), z.string().max(256));
+const phoneForm = z.object({ phone: text, country: text, password: text });
+const codeForm = z.object({ code: text });
+const passwordForm = z.object({ password: text });
+
+interface CodeStepActions {
+  verify: string;
+  resend: string;
+  call: string;
+  cancel: string;
+  cancelLabel: string;
+}
+
+const SIGN_IN_ACTIONS: CodeStepActions = {
+  verify: '/login/2fa',
+  resend: '/login/2fa/resend',
+  call: '/login/2fa/call',
+  cancel: '/login/2fa/cancel',
+  cancelLabel: 'Cancel',
+};
+const ENROLMENT_ACTIONS: CodeStepActions = {
+  verify: '/account/2fa/verify',
+  resend: '/account/2fa/resend',
+  call: '/account/2fa/call',
+  cancel: '/account/2fa/cancel',
+  cancelLabel: 'Cancel',
+};
+
+const STATUS_FOR: Record<string, number> = {
+  malformed: 422,
+  wrong_code: 422,
+  expired: 410,
+  too_many_attempts: 429,
+  rate_limited: 429,
+  invalid_number: 422,
+  unavailable: 503,
+};
+
+function regenerate(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => {
+    req.session.regenerate((error: unknown) => {
+      if (!error) resolve();
+      else reject(error instanceof Error ? error : new Error('session regeneration failed', { cause: error }));
+    });
+  });
+}
+
+export function twoFactorRouter(deps: {
+  twoFactor: TwoFactorService;
+  accounts: AccountsService;
+  lifetime: SessionLifetime;
+  defaultCountry: string;
+  outbox: ConsoleProvider | undefined;
+}): { router: Router; secondFactor: SecondFactorStep } {
+  const { twoFactor, accounts, lifetime, defaultCountry, outbox } = deps;
+  const router = Router();
+
+  function renderCodeStep(
+    res: Response,
+    status: number,
+    options: { phone: string; sentAt: SentAt; actions: CodeStepActions; heading: string; error?: string },
+  ) {
+    res.status(status).render('two-factor/code', {
+      title: options.heading,
+      heading: options.heading,
+      maskedPhone: maskPhone(options.phone),
+      actions: options.actions,
+      error: options.error,
+      resendSeconds: Math.ceil(twoFactor.cooldownRemaining(options.sentAt, 'sms') / 1000),
+      callSeconds: Math.ceil(twoFactor.cooldownRemaining(options.sentAt, 'call') / 1000),
+    });
+  }
+
+  function renderPhoneForm(
+    req: Request,
+    res: Response,
+    status: number,
+    values: { phone: string; country: string },
+    errors: Record<string, string> = {},
+  ) {
+    res.status(status).render('two-factor/phone', {
+      title: req.user?.twoFactorEnabled ? 'Change your phone number' : 'Turn on two-factor authentication',
+      needsPassword: Boolean(req.user?.twoFactorEnabled),
+      countries: countries(),
+      values,
+      errors,
+    });
+  }
+
+  /** Sends a code and records when, or says why not; shared by both code steps. */
+  async function send(req: Request, phone: string, sentAt: SentAt, channel: Channel): Promise<Delivery> {
+    const delivery = await twoFactor.deliver(phone, channel);
+    if (delivery.ok) {
+      sentAt[delivery.channel] = twoFactor.now();
+      flash(req, { kind: 'info', text: delivery.notice });
+    }
+    return delivery;
+  }
+
+  async function resendOrCall(
+    req: Request,
+    res: Response,
+    state: { phone: string; sentAt: SentAt },
+    channel: Channel,
+    actions: CodeStepActions,
+    heading: string,
+  ) {
+    const waitMs = twoFactor.cooldownRemaining(state.sentAt, channel);
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      res.set('Retry-After', String(seconds));
+      return renderCodeStep(res, 429, {
+        ...state,
+        actions,
+        heading,
+        error: `Please wait ${seconds} seconds before asking for another ${channel === 'sms' ? 'text message' : 'call'}.`,
+      });
+    }
+    const delivery = await send(req, state.phone, state.sentAt, channel);
+    if (!delivery.ok) return renderCodeStep(res, STATUS_FOR[delivery.status] ?? 503, { ...state, actions, heading, error: delivery.message });
+    res.redirect(303, actions.verify);
+  }
+
+  function checkFailed(res: Response, result: Exclude<CodeCheck, { status: 'approved' }>, state: { phone: string; sentAt: SentAt }, actions: CodeStepActions, heading: string) {
+    renderCodeStep(res, STATUS_FOR[result.status] ?? 503, { ...state, actions, heading, error: result.message });
+  }
+
+  // ---- The code step at sign-in -------------------------------------------------------------
+
+  const secondFactor: SecondFactorStep = async (req, res, user, signIn) => {
+    // The password was right: a new session ID, holding only "who and when", granting nothing.
+    await regenerate(req);
+    const pending = { userId: user.id, startedAt: twoFactor.now(), remember: signIn.remember, next: signIn.next, sentAt: {} };
+    req.session.pendingSignIn = pending;
+    const delivery = await send(req, user.phoneNumber ?? '', pending.sentAt, 'sms');
+    if (!delivery.ok) flash(req, { kind: 'error', text: delivery.message });
+    res.redirect(303, SIGN_IN_ACTIONS.verify);
+  };
+
+  /** Loads the pending sign-in and its user, or sends the person back to the password step. */
+  const withPendingSignIn: RequestHandler = async (req, res, next) => {
+    const pending = req.session.pendingSignIn;
+    if (!pending) return res.redirect(303, '/login');
+    if (twoFactor.pendingExpired(pending.startedAt)) {
+      delete req.session.pendingSignIn;
+      flash(req, { kind: 'error', text: 'That sign-in took too long. Please sign in again.' });
+      return res.redirect(303, '/login');
+    }
+    const user = await accounts.findUser(pending.userId);
+    if (!user?.phoneNumber || !user.twoFactorEnabledAt) {
+      delete req.session.pendingSignIn;
+      return res.redirect(303, '/login');
+    }
+    res.locals.pendingUser = publicUser(user);
+    next();
+  };
+
+  const SIGN_IN_HEADING = 'Enter your code';
+  const pendingState = (req: Request, res: Response) => ({
+    phone: (res.locals.pendingUser as Express.User).phoneNumber ?? '',
+    sentAt: req.session.pendingSignIn!.sentAt,
+  });
+
+  router.get('/login/2fa', noStore, withPendingSignIn, (req, res) => {
+    renderCodeStep(res, 200, { ...pendingState(req, res), actions: SIGN_IN_ACTIONS, heading: SIGN_IN_HEADING });
+  });
+
+  router.post('/login/2fa', noStore, withPendingSignIn, async (req, res) => {
+    const state = pendingState(req, res);
+    const { code } = codeForm.parse(req.body ?? {});
+    const result = await twoFactor.check(state.phone, code);
+    if (result.status !== 'approved') return checkFailed(res, result, state, SIGN_IN_ACTIONS, SIGN_IN_HEADING);
+    const pending = req.session.pendingSignIn!;
+    // completeSignIn regenerates the session ID again, so the pending ID signs no one in.
+    await completeSignIn(req, res.locals.pendingUser as Express.User, pending.remember, lifetime);
+    res.redirect(303, safeLocalPath(pending.next));
+  });
+
+  router.post('/login/2fa/resend', noStore, withPendingSignIn, (req, res) =>
+    resendOrCall(req, res, pendingState(req, res), 'sms', SIGN_IN_ACTIONS, SIGN_IN_HEADING),
+  );
+  router.post('/login/2fa/call', noStore, withPendingSignIn, (req, res) =>
+    resendOrCall(req, res, pendingState(req, res), 'call', SIGN_IN_ACTIONS, SIGN_IN_HEADING),
+  );
+  router.post('/login/2fa/cancel', (req, res) => {
+    delete req.session.pendingSignIn;
+    res.redirect(303, '/login');
+  });
+
+  // ---- Turning it on, changing the phone, turning it off ---------------------------------------
+
+  const ENROL_HEADING = 'Confirm your phone';
+  router.use('/account/2fa', requireSignedIn, noStore);
+
+  router.get('/account/2fa', (req, res) => {
+    renderPhoneForm(req, res, 200, { phone: '', country: defaultCountry });
+  });
+
+  router.post('/account/2fa', async (req, res) => {
+    const user = req.user!;
+    const form = phoneForm.parse(req.body ?? {});
+    const values = { phone: form.phone.slice(0, 64), country: form.country || defaultCountry };
+    const parsed = parsePhone(form.phone, values.country);
+    if (!parsed.ok) return renderPhoneForm(req, res, 422, values, { phone: parsed.message });
+    if (user.twoFactorEnabled) {
+      // Moving codes to another phone is as sensitive as turning them off: password again.
+      if (!form.password) return renderPhoneForm(req, res, 422, values, { password: 'Enter your password to change the phone.' });
+      if (!(await twoFactor.passwordMatches(user.id, form.password))) {
+        return renderPhoneForm(req, res, 401, values, { password: 'That password is not right.' });
+      }
+    }
+    const enrolment = { phone: parsed.e164, startedAt: twoFactor.now(), sentAt: {} };
+    const delivery = await send(req, parsed.e164, enrolment.sentAt, 'sms');
+    if (!delivery.ok) return renderPhoneForm(req, res, STATUS_FOR[delivery.status] ?? 503, values, { phone: delivery.message });
+    req.session.phoneEnrolment = enrolment;
+    res.redirect(303, ENROLMENT_ACTIONS.verify);
+  });
+
+  const withEnrolment: RequestHandler = (req, res, next) => {
+    const enrolment = req.session.phoneEnrolment;
+    if (!enrolment || twoFactor.pendingExpired(enrolment.startedAt)) {
+      delete req.session.phoneEnrolment;
+      return res.redirect(303, '/account/2fa');
+    }
+    next();
+  };
+
+  router.get('/account/2fa/verify', withEnrolment, (req, res) => {
+    renderCodeStep(res, 200, { ...req.session.phoneEnrolment!, actions: ENROLMENT_ACTIONS, heading: ENROL_HEADING });
+  });
+
+  router.post('/account/2fa/verify', withEnrolment, async (req, res) => {
+    const enrolment = req.session.phoneEnrolment!;
+    const { code } = codeForm.parse(req.body ?? {});
+    const result = await twoFactor.check(enrolment.phone, code);
+    if (result.status !== 'approved') return checkFailed(res, result, enrolment, ENROLMENT_ACTIONS, ENROL_HEADING);
+    // Only the number whose code was just checked is ever stored.
+    await twoFactor.enable(req.user!.id, enrolment.phone);
+    delete req.session.phoneEnrolment;
+    flash(req, {
+      kind: 'success',
+      text: req.user!.twoFactorEnabled
+        ? 'Your phone number is changed. Codes now go to the new number.'
+        : 'Two-factor authentication is on. Next time you sign in, we will send you a code.',
+    });
+    res.redirect(303, '/account');
+  });
+
+  router.post('/account/2fa/resend', withEnrolment, (req, res) =>
+    resendOrCall(req, res, req.session.phoneEnrolment!, 'sms', ENROLMENT_ACTIONS, ENROL_HEADING),
+  );
+  router.post('/account/2fa/call', withEnrolment, (req, res) =>
+    resendOrCall(req, res, req.session.phoneEnrolment!, 'call', ENROLMENT_ACTIONS, ENROL_HEADING),
+  );
+  router.post('/account/2fa/cancel', (req, res) => {
+    delete req.session.phoneEnrolment;
+    res.redirect(303, '/account');
+  });
+
+  router.get('/account/2fa/disable', (req, res) => {
+    if (!req.user!.twoFactorEnabled) return res.redirect(303, '/account');
+    res.render('two-factor/disable', { title: 'Turn off two-factor authentication', errors: {} });
+  });
+
+  router.post('/account/2fa/disable', async (req, res) => {
+    const { password } = passwordForm.parse(req.body ?? {});
+    if (!password) {
+      return res.status(422).render('two-factor/disable', { title: 'Turn off two-factor authentication', errors: { password: 'Enter your password.' } });
+    }
+    if (!(await twoFactor.disable(req.user!.id, password))) {
+      return res.status(401).render('two-factor/disable', { title: 'Turn off two-factor authentication', errors: { password: 'That password is not right.' } });
+    }
+    flash(req, { kind: 'success', text: 'Two-factor authentication is off. Signing in now needs only your password.' });
+    res.redirect(303, '/account');
+  });
+
+  // ---- Development outbox ----------------------------------------------------------------------
+
+  router.get('/dev/outbox', noStore, (_req, res) => {
+    if (!outbox) throw new HttpError(404, 'There is nothing at this address.', 'Page not found');
+    res.render('two-factor/outbox', { title: 'Outbox (development)', messages: outbox.outbox() });
+  });
+
+  return { router, secondFactor };
+}
