@@ -4,14 +4,22 @@ import ejs from 'ejs';
 import type { Express, RequestHandler } from 'express';
 import { csrfTokenFor } from './security.js';
 
+interface PageAssets {
+  scripts: string[];
+  styles: string[];
+}
+
 type RenderCallback = (error: Error | null, html?: string) => void;
 
 export function useViews(app: Express, viewsDir: string): void {
   const layoutFile = path.join(viewsDir, 'layout.ejs');
   app.engine('ejs', (file: string, options: object, callback: RenderCallback) => {
-    ejs.renderFile(file, options, (pageError, body) => {
+    // A page adds its own scripts and stylesheets (assets.scripts.push(...)); the layout links
+    // them in <head>. EJS copies the data it is given, so they travel in a shared object.
+    const assets: PageAssets = { scripts: [], styles: [] };
+    ejs.renderFile(file, { ...options, assets }, (pageError, body) => {
       if (pageError) return callback(pageError);
-      ejs.renderFile(layoutFile, { ...options, body }, callback);
+      ejs.renderFile(layoutFile, { ...options, assets, body }, callback);
     });
   });
   app.set('view engine', 'ejs');

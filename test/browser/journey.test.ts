@@ -1,0 +1,97 @@
+// A person's whole journey in a real browser (Debian's Chromium, headless), found by labels
+// and roles the way a screen reader would: sign up, turn 2FA on with the code from
+// /dev/outbox, sign out, sign in with a code, turn 2FA off.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startTestApp, strongPassword, uniqueEmail, type TestApp } from '../support/app.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Screenshots for a person to look at; not compared by the test.
+const screenshots = path.join(tmpdir(), 'tfa-browser-screenshots');
+mkdirSync(screenshots, { recursive: true });
+const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
+
+async function latestCode(page: Page, app: TestApp): Promise<string> {
+  const outbox = await page.context().newPage();
+  await outbox.goto(`${app.url}/dev/outbox`);
+  const code = await outbox.locator('tbody tr').first().locator('code').innerText();
+  await outbox.close();
+  return code.trim();
+}
+
+describe('a person in a browser', { skip }, () => {
+  let app: TestApp;
+  let browser: Browser;
+  before(async () => {
+    app = await startTestApp();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  it('signs up, turns two-factor on, signs out and in with a code, and turns it off', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const consoleErrors: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('response', (response) => {
+      if (response.status() >= 400) consoleErrors.push(`${response.status()} ${response.url()}`);
+    });
+    const email = uniqueEmail('browser');
+
+    await page.goto(`${app.url}/signup`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(strongPassword);
+    await page.getByLabel('Confirm password').fill(strongPassword);
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.waitForURL(`${app.url}/account`);
+    await page.getByText('Two-factor authentication: Off').waitFor();
+
+    await page.getByRole('link', { name: 'Turn on two-factor authentication' }).click();
+    await page.getByLabel('Phone number').fill('+33 6 12 34 56 78');
+    await page.screenshot({ path: path.join(screenshots, 'phone-form.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Send code' }).click();
+    await page.waitForURL(`${app.url}/account/2fa/verify`);
+    await page.getByText('We sent a 6-digit code by text message').waitFor();
+    const code = page.getByLabel('Code');
+    assert.equal(await code.getAttribute('autocomplete'), 'one-time-code');
+    assert.equal(await code.getAttribute('inputmode'), 'numeric');
+    await code.fill(await latestCode(page, app));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.waitForURL(`${app.url}/account`);
+    await page.getByText('Two-factor authentication: On').waitFor();
+    assert.match(await page.locator('main').innerText(), /\+33 • •• •• •• 78/);
+    await page.screenshot({ path: path.join(screenshots, 'account-2fa-on.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${app.url}/login`);
+    await page.goto(`${app.url}/account`);
+    await page.waitForURL(/\/login\?next=%2Faccount$/);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(strongPassword);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${app.url}/login/2fa`);
+    await page.screenshot({ path: path.join(screenshots, 'code-step.png'), fullPage: true });
+    await page.getByLabel('Code').fill(await latestCode(page, app));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.waitForURL(`${app.url}/account`);
+
+    await page.getByRole('link', { name: 'Turn off two-factor authentication' }).click();
+    await page.getByLabel('Password').fill(strongPassword);
+    await page.getByRole('button', { name: 'Turn off two-factor authentication' }).click();
+    await page.waitForURL(`${app.url}/account`);
+    await page.getByText('Two-factor authentication: Off').waitFor();
+    assert.deepEqual(consoleErrors, [], 'no errors in the browser console (CSP, scripts)');
+  });
+});
