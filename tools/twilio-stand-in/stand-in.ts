@@ -195,6 +195,16 @@ export class TwilioStandIn {
     return undefined;
   }
 
+  /** A verification killed by too many wrong checks keeps answering 60202 until it expires. */
+  private lockedFor(to: string): Verification | undefined {
+    for (const verification of this.verifications.values()) {
+      if (verification.to !== to) continue;
+      if (this.now() - verification.createdAt > VERIFICATION_TTL_MS) continue;
+      if (verification.status === 'max_attempts_reached') return verification;
+    }
+    return undefined;
+  }
+
   private json(verification: Verification, extra: Record<string, unknown> = {}) {
     const { serviceSid, accountSid } = this.credentials;
     return {
@@ -295,7 +305,7 @@ export class TwilioStandIn {
     const byTo = body.To;
     const bySid = body.VerificationSid;
     if (!byTo && !bySid) return this.error(res, 400, 60200, 'Either a `To` or `VerificationSid` must be specified');
-    const found = bySid ? this.verifications.get(bySid) : this.pendingFor(byTo ?? '');
+    const found = bySid ? this.verifications.get(bySid) : this.pendingFor(byTo ?? '') ?? this.lockedFor(byTo ?? '');
     const verification = found && this.refresh(found);
     if (verification?.status === 'max_attempts_reached') {
       return this.error(res, 429, 60202, 'Max check attempts reached');

@@ -1,0 +1,39 @@
+// The Twilio Verify stand-in, and an app whose real `twilio` SDK talks to it.
+import { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
+import { startTestApp, submitForm, type Agent, type TestApp, type TestAppOptions } from './app.js';
+
+export const twilioCredentials = {
+  accountSid: `AC${'0123456789abcdef'.repeat(2)}`,
+  authToken: 'stand-in-auth-token-for-tests',
+  serviceSid: `VA${'fedcba9876543210'.repeat(2)}`,
+};
+
+export async function startTwilioStandIn(): Promise<TwilioStandIn> {
+  const standIn = new TwilioStandIn(twilioCredentials);
+  await standIn.start();
+  return standIn;
+}
+
+export function startAppOnTwilio(standIn: TwilioStandIn, options: TestAppOptions = {}): Promise<TestApp> {
+  return startTestApp({
+    ...options,
+    env: {
+      CODE_PROVIDER: 'twilio',
+      TWILIO_ACCOUNT_SID: twilioCredentials.accountSid,
+      TWILIO_AUTH_TOKEN: twilioCredentials.authToken,
+      TWILIO_VERIFY_SERVICE_SID: twilioCredentials.serviceSid,
+      TWILIO_API_BASE_URL: standIn.url,
+      TWILIO_TIMEOUT_MS: '1000',
+      ...options.env,
+    },
+  });
+}
+
+/** Turns 2FA on for the signed-in agent with the code the stand-in "sent". */
+export async function turnOnTwoFactor(agent: Agent, standIn: TwilioStandIn, phone: string): Promise<void> {
+  const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'US' });
+  if (sent.status !== 303) throw new Error(`sending the enrolment code failed with ${sent.status}`);
+  const e164 = standIn.outbox.at(-1)!.to;
+  const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: standIn.lastCodeFor(e164)! });
+  if (verified.status !== 303) throw new Error(`checking the enrolment code failed with ${verified.status}`);
+}

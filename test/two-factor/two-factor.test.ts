@@ -1,0 +1,313 @@
+// Phone two-factor authentication over real HTTP, with the real `twilio` SDK talking to the
+// Verify stand-in.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
+import {
+  csrfTokenIn,
+  sessionCookie,
+  signIn,
+  signUp,
+  strongPassword,
+  submitForm,
+  type Agent,
+  type TestApp,
+} from '../support/app.js';
+import { startAppOnTwilio, startTwilioStandIn, turnOnTwoFactor } from '../support/twilio.js';
+
+const MOBILE = '+33 6 12 34 56 78';
+const MOBILE_E164 = '+33612345678';
+const LANDLINE_E164 = '+442079460958';
+
+let phoneCounter = 0;
+/** A distinct valid French mobile per test, so codes never mix between tests. */
+function nextMobile(): string {
+  phoneCounter += 1;
+  return `+3361234${String(5600 + phoneCounter).padStart(4, '0')}`;
+}
+
+describe('phone two-factor authentication against the Twilio Verify stand-in', () => {
+  let standIn: TwilioStandIn;
+  let app: TestApp;
+  before(async () => {
+    standIn = await startTwilioStandIn();
+    app = await startAppOnTwilio(standIn);
+  });
+  after(async () => {
+    await app.close();
+    await standIn.stop();
+  });
+  afterEach(() => standIn.resetFaults());
+
+  async function personWithTwoFactor(phone = nextMobile()) {
+    const agent = app.agent();
+    const person = await signUp(agent);
+    await turnOnTwoFactor(agent, standIn, phone);
+    return { ...person, phone, agent };
+  }
+
+  /** Signs in with the password, ending at the code step; returns the new agent. */
+  async function passwordStep(email: string, extra: Record<string, string> = {}): Promise<{ agent: Agent; cookie: string }> {
+    const agent = app.agent();
+    const response = await signIn(agent, email, strongPassword, extra);
+    assert.equal(response.status, 303);
+    assert.equal(response.headers.location, '/login/2fa');
+    return { agent, cookie: sessionCookie(response)! };
+  }
+
+  function enterCode(agent: Agent, code: string) {
+    return submitForm(agent, '/login/2fa', '/login/2fa', { code });
+  }
+
+  it('says "Two-factor authentication: Off" until it is turned on with a checked code', async () => {
+    const agent = app.agent();
+    await signUp(agent);
+    assert.match((await agent.get('/account').expect(200)).text, /Two-factor authentication: Off/);
+    assert.match((await agent.get('/account').expect(200)).text, /Turn on two-factor authentication/);
+
+    const form = await agent.get('/account/2fa').expect(200);
+    assert.match(form.text, /<label for="phone">Phone number<\/label>/);
+    assert.match(form.text, /Send code<\/button>/);
+    const phone = nextMobile();
+    const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' });
+    assert.equal(sent.status, 303);
+    assert.equal(standIn.messagesTo(phone).at(-1)?.channel, 'sms');
+
+    const step = await agent.get('/account/2fa/verify').expect(200);
+    assert.match(step.text, /<label for="code">Code<\/label>/);
+    assert.match(step.text, /autocomplete="one-time-code"/);
+    assert.match(step.text, /inputmode="numeric"/);
+    for (const button of ['Verify', 'Resend code', 'Call me instead']) assert.ok(step.text.includes(`>${button}</button>`), button);
+    assert.match((await agent.get('/account').expect(200)).text, /Two-factor authentication: Off/, 'not on before the check');
+
+    const wrong = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: '000000' });
+    assert.equal(wrong.status, 422);
+    assert.match(wrong.text, /That code is not right/);
+
+    const code = standIn.lastCodeFor(phone)!;
+    const spaced = `${code.slice(0, 3)} ${code.slice(3)}`;
+    const ok = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: spaced });
+    assert.equal(ok.status, 303);
+    const account = await agent.get('/account').expect(200);
+    assert.match(account.text, /Two-factor authentication: On/);
+    assert.ok(!account.text.includes(phone.slice(3, 9)), 'the phone is shown masked');
+    const user = await app.services.database.prisma.user.findFirstOrThrow({ where: { phoneNumber: phone } });
+    assert.ok(user.twoFactorEnabledAt);
+  });
+
+  it('refuses a phone number it cannot read, keeping what was typed', async () => {
+    const agent = app.agent();
+    await signUp(agent);
+    const response = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: '06 12 34', country: 'FR' });
+    assert.equal(response.status, 422);
+    assert.match(response.text, /not a valid phone number/);
+    assert.match(response.text, /value="06 12 34"/);
+  });
+
+  it('asks for the code after the password, and lets the person in with it, keeping next and "Remember me"', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const { agent, cookie: pendingCookie } = await passwordStep(email, { next: '/account?tab=security', remember: 'on' });
+    assert.equal(standIn.messagesTo(phone).at(-1)?.channel, 'sms', 'a code is sent automatically');
+    const step = await agent.get('/login/2fa').expect(200);
+    assert.match(step.text, /\+33 • •• •• •• \d\d/);
+
+    const response = await enterCode(agent, standIn.lastCodeFor(phone)!);
+    assert.equal(response.status, 303);
+    assert.equal(response.headers.location, '/account?tab=security');
+    const cookies = (response.headers['set-cookie'] as unknown as string[]).join(';');
+    assert.ok(Date.parse(/Expires=([^;]+)/.exec(cookies)![1]!) - Date.now() > 29 * 86_400_000, 'remembered for weeks');
+    assert.notEqual(sessionCookie(response), pendingCookie, 'a new session ID after the code');
+    await agent.get('/account').expect(200);
+    const replay = await app.agent().get('/account').set('Cookie', pendingCookie);
+    assert.equal(replay.status, 303, 'the pending session ID signs no one in');
+  });
+
+  it('changes the session ID when the password is accepted, and grants nothing until the code', async () => {
+    const { email } = await personWithTwoFactor();
+    const agent = app.agent();
+    const form = await agent.get('/login').expect(200);
+    const anonymous = sessionCookie(form);
+    const response = await agent
+      .post('/login')
+      .type('form')
+      .send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) });
+    assert.equal(response.headers.location, '/login/2fa');
+    assert.notEqual(sessionCookie(response), anonymous);
+    for (const page of ['/account', '/account/2fa', '/account/2fa/disable']) {
+      const refused = await agent.get(page);
+      assert.equal(refused.status, 303, page);
+      assert.match(refused.headers.location as string, /^\/login/);
+    }
+    await agent.get('/signup').expect(200);
+  });
+
+  it('refuses a wrong code, and a code that is not digits without asking Twilio', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const { agent } = await passwordStep(email);
+    for (let i = 0; i < 6; i += 1) {
+      const letters = await enterCode(agent, 'abcdef');
+      assert.equal(letters.status, 422);
+      assert.match(letters.text, /The code is 6 digits/);
+    }
+    const wrong = await enterCode(agent, '000000');
+    assert.equal(wrong.status, 422);
+    assert.match(wrong.text, /That code is not right/);
+    await agent.get('/account').expect(303);
+    // The six non-digit tries used none of Twilio's five checks.
+    assert.equal((await enterCode(agent, standIn.lastCodeFor(phone)!)).status, 303);
+  });
+
+  it('kills the code after the 5th wrong one (60202); a new code works', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const { agent } = await passwordStep(email);
+    const code = standIn.lastCodeFor(phone)!;
+    const wrongCode = code === '111111' ? '222222' : '111111';
+    for (let i = 1; i <= 4; i += 1) assert.equal((await enterCode(agent, wrongCode)).status, 422);
+    const fifth = await enterCode(agent, wrongCode);
+    assert.equal(fifth.status, 429);
+    assert.match(fifth.text, /Too many wrong codes/);
+    const rightButDead = await enterCode(agent, code);
+    assert.equal(rightButDead.status, 429, 'the right code no longer works');
+    await agent.get('/account').expect(303);
+
+    const page = await agent.get('/login/2fa').expect(200);
+    const call = await agent.post('/login/2fa/call').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    assert.equal(call.status, 303, 'a new code can be sent');
+    const fresh = standIn.messagesTo(phone).at(-1)!;
+    assert.equal(fresh.channel, 'call');
+    assert.notEqual(fresh.verificationSid, standIn.messagesTo(phone).at(-2)!.verificationSid, 'a new verification');
+    assert.equal((await enterCode(agent, fresh.code)).status, 303);
+  });
+
+  it('says a code has expired after 10 minutes', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const { agent } = await passwordStep(email);
+    const code = standIn.lastCodeFor(phone)!;
+    standIn.advanceClock(10 * 60_000 + 1_000);
+    const response = await enterCode(agent, code);
+    assert.equal(response.status, 410);
+    assert.match(response.text, /expired/);
+    await agent.get('/account').expect(303);
+  });
+
+  it('holds back "Resend code" for the cooldown, with Retry-After', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const { agent } = await passwordStep(email);
+    const sentBefore = standIn.messagesTo(phone).length;
+    const page = await agent.get('/login/2fa').expect(200);
+    assert.match(page.text, /You can ask for a new code in (2\d|30) seconds/);
+    const early = await agent.post('/login/2fa/resend').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    assert.equal(early.status, 429);
+    assert.ok(Number(early.headers['retry-after']) > 0);
+    assert.match(early.text, /Please wait \d+ seconds/);
+    assert.equal(standIn.messagesTo(phone).length, sentBefore, 'nothing was sent');
+  });
+
+  it('calls instead on request, and the code read out works', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const { agent } = await passwordStep(email);
+    const page = await agent.get('/login/2fa').expect(200);
+    const call = await agent.post('/login/2fa/call').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    assert.equal(call.status, 303);
+    assert.equal(standIn.messagesTo(phone).at(-1)?.channel, 'call');
+    const step = await agent.get('/login/2fa').expect(200);
+    assert.match(step.text, /We are calling \+33/);
+    assert.equal((await enterCode(agent, standIn.lastCodeFor(phone)!)).status, 303);
+  });
+
+  it('calls a landline automatically when Twilio refuses SMS (60205), and says so', async () => {
+    const agent = app.agent();
+    await signUp(agent);
+    const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: '020 7946 0958', country: 'GB' });
+    assert.equal(sent.status, 303);
+    assert.equal(standIn.messagesTo(LANDLINE_E164).at(-1)?.channel, 'call');
+    const step = await agent.get('/account/2fa/verify').expect(200);
+    assert.match(step.text, /cannot receive text messages right now, so we are calling/);
+  });
+
+  it('calls when the SMS route is failing', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    standIn.faults.failingChannels = ['sms'];
+    const { agent } = await passwordStep(email);
+    assert.equal(standIn.messagesTo(phone).at(-1)?.channel, 'call');
+    assert.equal((await enterCode(agent, standIn.lastCodeFor(phone)!)).status, 303);
+  });
+
+  it('lets nobody in while Twilio is down, slow or failing, and shows a calm message', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const { agent } = await passwordStep(email);
+    const code = standIn.lastCodeFor(phone)!;
+    for (const fault of ['down', 'slow', 'serverError'] as const) {
+      if (fault === 'down') standIn.faults.down = true;
+      if (fault === 'slow') standIn.faults.delayMs = 1_500;
+      if (fault === 'serverError') standIn.faults.serverError = true;
+      const response = await enterCode(agent, code);
+      assert.equal(response.status, 503, fault);
+      assert.match(response.text, /cannot be sent or checked right now/);
+      assert.doesNotMatch(response.text, /RestException|ECONN|at .*\.(js|ts):\d+/);
+      await agent.get('/account').expect(303);
+      standIn.resetFaults();
+    }
+    assert.equal((await enterCode(agent, code)).status, 303, 'works again once Twilio is back');
+  });
+
+  it('fails closed when Twilio refuses the credentials (20003)', async () => {
+    const wrongCredentials = await startAppOnTwilio(standIn, { env: { TWILIO_AUTH_TOKEN: 'not-the-token' } });
+    try {
+      const agent = wrongCredentials.agent();
+      await signUp(agent);
+      const response = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: MOBILE, country: 'FR' });
+      assert.equal(response.status, 503);
+      assert.match(response.text, /cannot be sent or checked right now/);
+      assert.equal(standIn.messagesTo(MOBILE_E164).length, 0);
+    } finally {
+      await wrongCredentials.close();
+    }
+  });
+
+  it('turns off only with the right password', async () => {
+    const { agent } = await personWithTwoFactor();
+    const page = await agent.get('/account/2fa/disable').expect(200);
+    assert.match(page.text, />Turn off two-factor authentication<\/button>/);
+    const wrong = await submitForm(agent, '/account/2fa/disable', '/account/2fa/disable', { password: 'not my password' });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.text, /That password is not right/);
+    assert.match((await agent.get('/account').expect(200)).text, /Two-factor authentication: On/);
+    const right = await submitForm(agent, '/account/2fa/disable', '/account/2fa/disable', { password: strongPassword });
+    assert.equal(right.status, 303);
+    assert.match((await agent.get('/account').expect(200)).text, /Two-factor authentication: Off/);
+  });
+
+  it('changes the phone only with the password and a check of the new number', async () => {
+    const { agent, phone } = await personWithTwoFactor();
+    const newPhone = nextMobile();
+    const withoutPassword = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR' });
+    assert.equal(withoutPassword.status, 422);
+    const wrongPassword = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR', password: 'nope nope nope' });
+    assert.equal(wrongPassword.status, 401);
+    assert.equal(standIn.messagesTo(newPhone).length, 0);
+    const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR', password: strongPassword });
+    assert.equal(sent.status, 303);
+    const user = () => app.services.database.prisma.user.findFirst({ where: { phoneNumber: { in: [phone, newPhone] } } });
+    assert.equal((await user())?.phoneNumber, phone, 'the old phone stays until the new one is checked');
+    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: standIn.lastCodeFor(newPhone)! });
+    assert.equal(verified.status, 303);
+    assert.equal((await user())?.phoneNumber, newPhone);
+  });
+
+  it('"Cancel" at the code step returns to the sign-in page', async () => {
+    const { email } = await personWithTwoFactor();
+    const { agent } = await passwordStep(email);
+    const page = await agent.get('/login/2fa').expect(200);
+    const cancel = await agent.post('/login/2fa/cancel').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    assert.equal(cancel.status, 303);
+    assert.equal(cancel.headers.location, '/login');
+    const after = await agent.get('/login/2fa');
+    assert.equal(after.status, 303);
+    assert.equal(after.headers.location, '/login');
+  });
+
+  it('has no /dev/outbox when codes go through Twilio', async () => {
+    await app.agent().get('/dev/outbox').expect(404);
+  });
+});
