@@ -47,8 +47,12 @@ export function flash(req: Parameters<RequestHandler>[0], message: Flash): void 
 export const viewLocals: RequestHandler = (req, res, next) => {
   res.locals.currentUser = req.user;
   res.locals.csrfToken = () => csrfTokenFor(req);
-  res.locals.flashes = req.session?.flash ?? [];
+  // Messages are taken when a page is drawn, so a redirect on the way does not swallow them.
+  res.locals.takeFlashes = (): Flash[] => {
+    const messages = req.session?.flash ?? [];
+    if (req.session?.flash) delete req.session.flash;
+    return messages;
+  };
   res.locals.title = undefined;
-  if (req.session?.flash) delete req.session.flash;
   next();
 };

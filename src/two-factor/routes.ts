@@ -234,6 +234,12 @@ export function twoFactorRouter(deps: {
         return renderPhoneForm(req, res, 401, values, { password: 'That password is not right.' });
       }
     }
+    const current = req.session.phoneEnrolment;
+    if (current?.phone === parsed.e164 && twoFactor.cooldownRemaining(current.sentAt, 'sms') > 0) {
+      // Pressing "Send code" again does not send again within the cooldown: the code is on its way.
+      flash(req, { kind: 'info', text: `We just sent a code to ${maskPhone(parsed.e164)}; it is still valid.` });
+      return res.redirect(303, ENROLMENT_ACTIONS.verify);
+    }
     const enrolment = { phone: parsed.e164, startedAt: twoFactor.now(), sentAt: {} };
     const delivery = await send(req, parsed.e164, enrolment.sentAt, 'sms');
     if (!delivery.ok) return renderPhoneForm(req, res, STATUS_FOR[delivery.status] ?? 503, values, { phone: delivery.message });

@@ -295,6 +295,36 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     assert.equal((await user())?.phoneNumber, newPhone);
   });
 
+  it('does not send again when "Send code" is pressed twice for the same number', async () => {
+    const agent = app.agent();
+    await signUp(agent);
+    const phone = nextMobile();
+    assert.equal((await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' })).status, 303);
+    assert.equal((await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' })).status, 303);
+    assert.equal(standIn.messagesTo(phone).length, 1);
+    assert.match((await agent.get('/account/2fa/verify').expect(200)).text, /it is still valid/);
+  });
+
+  it('sends the person back to the password after 10 minutes at the code step', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const { agent, cookie } = await passwordStep(email);
+    const token = csrfTokenIn((await agent.get('/login/2fa').expect(200)).text);
+    // Age the real stored session by ten minutes, as the clock would.
+    const sessionId = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+    const { store } = app.services.sessions;
+    const stored = await new Promise<Record<string, { startedAt: number }>>((resolve, reject) =>
+      store.get(sessionId, (error, data) => (error ? reject(error as Error) : resolve(data as never))),
+    );
+    stored.pendingSignIn!.startedAt -= 10 * 60_000 + 1_000;
+    await new Promise<void>((resolve, reject) => store.set(sessionId, stored as never, (error) => (error ? reject(error as Error) : resolve())));
+
+    const late = await agent.post('/login/2fa').type('form').send({ code: standIn.lastCodeFor(phone)!, _csrf: token });
+    assert.equal(late.status, 303);
+    assert.equal(late.headers.location, '/login', 'even the right code is too late');
+    await agent.get('/account').expect(303);
+    assert.match((await agent.get('/login').expect(200)).text, /That sign-in took too long/, 'the message survives a redirect');
+  });
+
   it('"Cancel" at the code step returns to the sign-in page', async () => {
     const { email } = await personWithTwoFactor();
     const { agent } = await passwordStep(email);

@@ -17,7 +17,7 @@ Point the app at it (development only):
   CODE_PROVIDER=twilio TWILIO_API_BASE_URL=${url} \\
   TWILIO_ACCOUNT_SID=${standIn.credentials.accountSid} TWILIO_AUTH_TOKEN=${standIn.credentials.authToken} \\
   TWILIO_VERIFY_SERVICE_SID=${standIn.credentials.serviceSid} npm start
-Sent codes: ${url}/_stand-in/outbox   Faults: POST ${url}/_stand-in/faults (down, delayMs, serverError, failingChannels=sms,call)`);
+Sent codes: ${url}/_stand-in/outbox   Faults: POST ${url}/_stand-in/faults (down, delayMs, serverError, rateLimited, failingChannels=sms,call)`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => void standIn.stop().then(() => process.exit(0)));
 }

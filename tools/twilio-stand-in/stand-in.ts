@@ -32,6 +32,8 @@ export interface Faults {
   serverError: boolean;
   /** Channels whose delivery fails (503), as when a carrier route is broken. */
   failingChannels: Channel[];
+  /** Answer every API call with Twilio's account-wide 429 (20429). */
+  rateLimited: boolean;
 }
 
 export interface SentMessage {
@@ -65,7 +67,7 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 export class TwilioStandIn {
-  readonly faults: Faults = { down: false, delayMs: 0, serverError: false, failingChannels: [] };
+  readonly faults: Faults = { down: false, delayMs: 0, serverError: false, failingChannels: [], rateLimited: false };
   readonly outbox: SentMessage[] = [];
   private readonly verifications = new Map<string, Verification>();
   private clockOffsetMs = 0;
@@ -83,7 +85,7 @@ export class TwilioStandIn {
   }
 
   resetFaults(): void {
-    Object.assign(this.faults, { down: false, delayMs: 0, serverError: false, failingChannels: [] });
+    Object.assign(this.faults, { down: false, delayMs: 0, serverError: false, failingChannels: [], rateLimited: false });
   }
 
   /** The code most recently sent to `to`, as the person would read it on their phone. */
@@ -134,6 +136,7 @@ export class TwilioStandIn {
       this.faults.down = body.down === 'true';
       this.faults.delayMs = Number(body.delayMs ?? 0) || 0;
       this.faults.serverError = body.serverError === 'true';
+      this.faults.rateLimited = body.rateLimited === 'true';
       this.faults.failingChannels = (body.failingChannels ?? '')
         .split(',')
         .filter((channel): channel is Channel => (CHANNELS as readonly string[]).includes(channel));
@@ -148,6 +151,10 @@ export class TwilioStandIn {
       if (this.faults.delayMs) await new Promise((resolve) => setTimeout(resolve, this.faults.delayMs));
       if (this.faults.serverError) return this.error(res, 500, 20500, 'Internal Server Error');
       if (!this.authenticated(req)) return this.error(res, 401, 20003, 'Authenticate');
+      if (this.faults.rateLimited) {
+        res.set({ 'Retry-After': '60', 'Twilio-Reached-Rate-Limit': 'true' });
+        return this.error(res, 429, 20429, 'Too Many Requests');
+      }
       next();
     });
 
