@@ -2,6 +2,7 @@
 // start-up with a message naming the variable; production refuses settings that are only
 // safe on a developer's machine.
 import { randomBytes } from 'node:crypto';
+import { isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
 
 const DEFAULT_SECRET_MARKERS = ['change-me', 'changeme', 'secret', 'replace-me', 'example'];
@@ -86,6 +87,7 @@ const schema = z.object({
     .trim()
     .toUpperCase()
     .regex(/^[A-Z]{2}$/, 'must be a two-letter country code such as US or FR')
+    .refine(isSupportedCountry, 'is not a country phone numbers are known for')
     .default('US'),
   CODE_RESEND_SECONDS: positiveInt(30),
   SECOND_FACTOR_MINUTES: positiveInt(10),
