@@ -2,7 +2,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { PassportStatic } from 'passport';
 import { noStore, safeLocalPath } from '../core/security.js';
-import { applyRememberMe, type SessionLifetime } from '../core/sessions.js';
+import { applyRememberMe, sessionStep, type SessionLifetime } from '../core/sessions.js';
 import { flash } from '../core/views.js';
 import { parseForm, signInForm, signUpForm, typedEmail, type FieldErrors } from './forms.js';
 import { maskPhone } from '../two-factor/phone.js';
@@ -56,12 +56,7 @@ export type SecondFactorStep = (
 
 function logIn(req: Request, user: Express.User): Promise<void> {
   // Passport regenerates the session here, so an ID planted before sign-in is worthless.
-  return new Promise((resolve, reject) => {
-    req.logIn(user, (error: unknown) => {
-      if (!error) resolve();
-      else reject(error instanceof Error ? error : new Error('sign-in failed', { cause: error }));
-    });
-  });
+  return sessionStep('sign-in', (done) => req.logIn(user, done));
 }
 
 export function accountsRouter(deps: {

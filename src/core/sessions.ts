@@ -123,3 +123,18 @@ export function applyRememberMe(req: Request, remember: boolean, lifetime: Sessi
   req.session.rememberMe = remember;
   req.session.cookie.maxAge = remember ? lifetime.rememberMeMs : lifetime.idleTimeoutMs;
 }
+
+/** Runs a callback-style session operation as a promise that always rejects with an Error. */
+export function sessionStep(what: string, run: (done: (error?: unknown) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    run((error?: unknown) => {
+      if (!error) resolve();
+      else reject(error instanceof Error ? error : new Error(`${what} failed`, { cause: error }));
+    });
+  });
+}
+
+/** A new session ID with nothing in it: the old ID is destroyed in the store. */
+export function regenerateSession(req: Request): Promise<void> {
+  return sessionStep('session regeneration', (done) => req.session.regenerate(done));
+}

@@ -7,7 +7,7 @@ import type { AccountsService } from '../accounts/service.js';
 import { publicUser } from '../accounts/passport.js';
 import { HttpError } from '../core/errors.js';
 import { noStore, safeLocalPath } from '../core/security.js';
-import type { SessionLifetime } from '../core/sessions.js';
+import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
 import { flash } from '../core/views.js';
 import { countries, maskPhone, parsePhone } from './phone.js';
 import type { ConsoleProvider } from './providers/console.js';
@@ -60,15 +60,6 @@ const STATUS_FOR: Record<string, number> = {
   invalid_number: 422,
   unavailable: 503,
 };
-
-function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => {
-    req.session.regenerate((error: unknown) => {
-      if (!error) resolve();
-      else reject(error instanceof Error ? error : new Error('session regeneration failed', { cause: error }));
-    });
-  });
-}
 
 export function twoFactorRouter(deps: {
   twoFactor: TwoFactorService;
@@ -154,7 +145,7 @@ export function twoFactorRouter(deps: {
 
   const secondFactor: SecondFactorStep = async (req, res, user, signIn) => {
     // The password was right: a new session ID, holding only "who and when", granting nothing.
-    await regenerate(req);
+    await regenerateSession(req);
     const pending = { userId: user.id, startedAt: twoFactor.now(), remember: signIn.remember, next: signIn.next, sentAt: {} };
     req.session.pendingSignIn = pending;
     const delivery = await send(req, user.phoneNumber ?? '', pending.sentAt, 'sms');
