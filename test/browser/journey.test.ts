@@ -59,7 +59,7 @@ describe('a person in a browser', { skip }, () => {
     await page.getByText('Two-factor authentication: Off').waitFor();
 
     await page.getByRole('link', { name: 'Turn on two-factor authentication' }).click();
-    await page.getByLabel('Phone number').fill('+33 6 12 34 56 78');
+    await page.getByLabel('Phone number', { exact: true }).fill('+33 6 12 34 56 78');
     await page.screenshot({ path: path.join(screenshots, 'phone-form.png'), fullPage: true });
     await page.getByRole('button', { name: 'Send code' }).click();
     await page.waitForURL(`${app.url}/account/2fa/verify`);
