@@ -8,6 +8,7 @@ import session from 'express-session';
 import { pinoHttp } from 'pino-http';
 import { accountsRepository } from './accounts/repository.js';
 import { accountsService } from './accounts/service.js';
+import { auditLog } from './audit/audit-log.js';
 import { createPassport } from './accounts/passport.js';
 import { accountsRouter } from './accounts/routes.js';
 import type { Config } from './config.js';
@@ -101,7 +102,8 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   });
   app.use(enforceAbsoluteLifetime(config.session));
 
-  const accounts = accountsService(accountsRepository(services.database.prisma));
+  const audit = auditLog(services.database.prisma);
+  const accounts = accountsService(accountsRepository(services.database.prisma), audit);
   const passport = createPassport(accounts);
   app.use(passport.initialize());
   app.use(passport.session());
@@ -113,6 +115,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
     provider,
     repository: twoFactorRepository(services.database.prisma),
     accounts,
+    audit,
     resendCooldownMs: config.twoFactor.resendCooldownMs,
     pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
   });

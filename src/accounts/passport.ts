@@ -2,6 +2,7 @@
 // side (tests, several instances in one process) share no state.
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
+import { contextOf } from '../audit/audit-log.js';
 import type { AccountsService } from './service.js';
 import { emailField } from './forms.js';
 import type { User } from './repository.js';
@@ -34,10 +35,10 @@ export function publicUser(user: User): Express.User {
 export function createPassport(accounts: AccountsService): passport.PassportStatic {
   const instance = new passport.Passport() as passport.PassportStatic;
   instance.use(
-    new LocalStrategy({ usernameField: 'email', passwordField: 'password' }, (email, password, done) => {
+    new LocalStrategy({ usernameField: 'email', passwordField: 'password', passReqToCallback: true }, (req, email, password, done) => {
       const parsedEmail = emailField.safeParse(email);
       if (!parsedEmail.success) return done(null, false);
-      accounts.authenticate(parsedEmail.data, password).then(
+      accounts.authenticate(parsedEmail.data, password, contextOf(req)).then(
         (user) => done(null, user ? publicUser(user) : false),
         (error: unknown) => done(error),
       );

@@ -5,6 +5,8 @@ import { noStore, safeLocalPath } from '../core/security.js';
 import { applyRememberMe, sessionStep, type SessionLifetime } from '../core/sessions.js';
 import { flash } from '../core/views.js';
 import { parseForm, signInForm, signUpForm, typedEmail, type FieldErrors } from './forms.js';
+import { contextOf } from '../audit/audit-log.js';
+import { describeBrowser } from '../audit/user-agent.js';
 import { maskPhone } from '../two-factor/phone.js';
 import { publicUser } from './passport.js';
 import type { AccountsService } from './service.js';
@@ -41,9 +43,14 @@ function renderForm(
  * Finishes a sign-in: a new session for the signed-in user, for the idle timeout or, with
  * "Remember me", for weeks.
  */
-export async function completeSignIn(req: Request, user: Express.User, remember: boolean, lifetime: SessionLifetime) {
+export async function completeSignIn(
+  req: Request,
+  user: Express.User,
+  options: { remember: boolean; lifetime: SessionLifetime; accounts: AccountsService },
+) {
+  await options.accounts.recordSignIn(user.id, contextOf(req), user.twoFactorEnabled ? 'password_and_code' : 'password');
   await logIn(req, user);
-  applyRememberMe(req, remember, lifetime);
+  applyRememberMe(req, options.remember, options.lifetime);
 }
 
 /** What happens after a correct password for an account that has a second factor. */
@@ -76,12 +83,12 @@ export function accountsRouter(deps: {
     const values = { email: typedEmail(req.body), next: nextFrom(req.body) };
     const form = parseForm(signUpForm, req.body);
     if (!form.ok) return renderForm(res, 'accounts/signup', 422, values, form.errors);
-    const result = await accounts.signUp(form.data);
+    const result = await accounts.signUp(form.data, contextOf(req));
     if (!result.ok) {
       const status = result.errors.email ? 409 : 422;
       return renderForm(res, 'accounts/signup', status, { ...values, email: form.data.email }, result.errors);
     }
-    await completeSignIn(req, publicUser(result.user), false, lifetime);
+    await completeSignIn(req, publicUser(result.user), { remember: false, lifetime, accounts });
     flash(req, { kind: 'success', text: 'Welcome! Your account is ready.' });
     res.redirect(303, safeLocalPath(values.next));
   });
@@ -108,7 +115,7 @@ export function accountsRouter(deps: {
       const signIn = { remember: form.data.remember, next: form.data.next };
       const finished = user.twoFactorEnabled
         ? secondFactor(req, res, user, signIn)
-        : completeSignIn(req, user, signIn.remember, lifetime).then(() => {
+        : completeSignIn(req, user, { remember: signIn.remember, lifetime, accounts }).then(() => {
             res.redirect(303, safeLocalPath(signIn.next));
           });
       finished.catch(next);
@@ -116,7 +123,8 @@ export function accountsRouter(deps: {
     void authenticate(req, res, next);
   });
 
-  router.post('/logout', (req, res, next) => {
+  router.post('/logout', async (req, res, next) => {
+    if (req.user) await accounts.recordSignOut(req.user.id, contextOf(req));
     // Passport drops the user and regenerates the session: the old ID is destroyed in the store.
     req.logOut((error) => {
       if (error) return next(error);
@@ -125,9 +133,24 @@ export function accountsRouter(deps: {
     });
   });
 
-  router.get('/account', requireSignedIn, noStore, (req, res) => {
+  router.get('/account', requireSignedIn, noStore, async (req, res) => {
     const phone = req.user!.phoneNumber;
-    res.render('accounts/account', { title: 'Your account', maskedPhone: phone ? maskPhone(phone) : undefined });
+    const activity = await accounts.recentSignIns(req.user!.id);
+    // "Since your last visit": failures after the sign-in before this one.
+    const previousSignIn = activity.filter((event) => event.outcome === 'ok')[1]?.at ?? new Date(0);
+    const failedSinceLastVisit = activity.filter((event) => event.outcome !== 'ok' && event.at > previousSignIn).length;
+    res.render('accounts/account', {
+      title: 'Your account',
+      maskedPhone: phone ? maskPhone(phone) : undefined,
+      failedSinceLastVisit,
+      activity: activity.map((event) => ({
+        at: event.at,
+        ok: event.outcome === 'ok',
+        what: event.outcome === 'ok' ? 'Signed in' : 'Failed attempt',
+        browser: describeBrowser(event.userAgent),
+        ip: event.ip ?? 'unknown',
+      })),
+    });
   });
 
   return router;

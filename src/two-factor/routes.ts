@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { completeSignIn, requireSignedIn, type SecondFactorStep } from '../accounts/routes.js';
 import type { AccountsService } from '../accounts/service.js';
 import { publicUser } from '../accounts/passport.js';
+import { contextOf } from '../audit/audit-log.js';
 import { HttpError } from '../core/errors.js';
 import { noStore, safeLocalPath } from '../core/security.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
@@ -12,7 +13,7 @@ import { flash } from '../core/views.js';
 import { countries, maskPhone, parsePhone } from './phone.js';
 import type { ConsoleProvider } from './providers/console.js';
 import type { Channel } from './providers/provider.js';
-import type { CodeCheck, Delivery, SentAt, TwoFactorService } from './service.js';
+import type { CodeCheck, CodeContext, Delivery, SentAt, TwoFactorService } from './service.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -103,9 +104,17 @@ export function twoFactorRouter(deps: {
     });
   }
 
+  /** Who a code is for, from the request: the signed-in user, or the one at the code step. */
+  function codeContext(req: Request): CodeContext {
+    const pending = req.session.pendingSignIn;
+    if (req.user) return { userId: req.user.id, purpose: 'enrolment', context: contextOf(req) };
+    if (!pending) throw new Error('a code was asked for with nobody signing in');
+    return { userId: pending.userId, purpose: 'sign_in', context: contextOf(req) };
+  }
+
   /** Sends a code and records when, or says why not; shared by both code steps. */
   async function send(req: Request, phone: string, sentAt: SentAt, channel: Channel): Promise<Delivery> {
-    const delivery = await twoFactor.deliver(phone, channel);
+    const delivery = await twoFactor.deliver(phone, channel, codeContext(req));
     if (delivery.ok) {
       sentAt[delivery.channel] = twoFactor.now();
       flash(req, { kind: 'info', text: delivery.notice });
@@ -184,11 +193,11 @@ export function twoFactorRouter(deps: {
   router.post('/login/2fa', noStore, withPendingSignIn, async (req, res) => {
     const state = pendingState(req, res);
     const { code } = codeForm.parse(req.body ?? {});
-    const result = await twoFactor.check(state.phone, code);
+    const result = await twoFactor.check(state.phone, code, codeContext(req));
     if (result.status !== 'approved') return checkFailed(res, result, state, SIGN_IN_ACTIONS, SIGN_IN_HEADING);
     const pending = req.session.pendingSignIn!;
     // completeSignIn regenerates the session ID again, so the pending ID signs no one in.
-    await completeSignIn(req, res.locals.pendingUser as Express.User, pending.remember, lifetime);
+    await completeSignIn(req, res.locals.pendingUser as Express.User, { remember: pending.remember, lifetime, accounts });
     res.redirect(303, safeLocalPath(pending.next));
   });
 
@@ -254,10 +263,10 @@ export function twoFactorRouter(deps: {
   router.post('/account/2fa/verify', withEnrolment, async (req, res) => {
     const enrolment = req.session.phoneEnrolment!;
     const { code } = codeForm.parse(req.body ?? {});
-    const result = await twoFactor.check(enrolment.phone, code);
+    const result = await twoFactor.check(enrolment.phone, code, codeContext(req));
     if (result.status !== 'approved') return checkFailed(res, result, enrolment, ENROLMENT_ACTIONS, ENROL_HEADING);
     // Only the number whose code was just checked is ever stored.
-    await twoFactor.enable(req.user!.id, enrolment.phone);
+    await twoFactor.enable(req.user!.id, enrolment.phone, contextOf(req), req.user!.twoFactorEnabled);
     delete req.session.phoneEnrolment;
     flash(req, {
       kind: 'success',
@@ -289,7 +298,7 @@ export function twoFactorRouter(deps: {
     if (!password) {
       return res.status(422).render('two-factor/disable', { title: 'Turn off two-factor authentication', errors: { password: 'Enter your password.' } });
     }
-    if (!(await twoFactor.disable(req.user!.id, password))) {
+    if (!(await twoFactor.disable(req.user!.id, password, contextOf(req)))) {
       return res.status(401).render('two-factor/disable', { title: 'Turn off two-factor authentication', errors: { password: 'That password is not right.' } });
     }
     flash(req, { kind: 'success', text: 'Two-factor authentication is off. Signing in now needs only your password.' });

@@ -2,7 +2,8 @@
 // call), the resend cooldown, checking codes, and turning 2FA on and off. Knows nothing of HTTP;
 // the state it works on (who is at the code step, when codes went out) is passed in and out.
 import type { AccountsService } from '../accounts/service.js';
-import { maskPhone } from './phone.js';
+import type { AuditLog, RequestContext } from '../audit/audit-log.js';
+import { maskPhone, phoneHint } from './phone.js';
 import { MESSAGES, type Channel, type CheckOutcome, type VerificationProvider } from './providers/provider.js';
 import type { TwoFactorRepository } from './repository.js';
 
@@ -17,6 +18,24 @@ export type CodeCheck = CheckOutcome | { status: 'malformed'; message: string };
 
 const CODE_PATTERN = /^\d{4,10}$/;
 
+/** Who a code is for and why, for the audit trail. */
+export interface CodeContext {
+  userId: string;
+  purpose: 'sign_in' | 'enrolment';
+  context: RequestContext;
+}
+
+// How each check outcome is written to the audit trail.
+const CHECK_AUDIT_OUTCOME: Record<CodeCheck['status'], string> = {
+  approved: 'ok',
+  wrong_code: 'wrong_code',
+  expired: 'expired',
+  too_many_attempts: 'locked',
+  rate_limited: 'rate_limited',
+  unavailable: 'unavailable',
+  malformed: 'malformed',
+};
+
 /** People paste codes with spaces or dashes ("123 456", "123-456"); those are not part of it. */
 export function normaliseCode(raw: string): string {
   return raw.normalize('NFKC').replace(/[\s\-–—.]/g, '');
@@ -26,11 +45,12 @@ export function twoFactorService(deps: {
   provider: VerificationProvider;
   repository: TwoFactorRepository;
   accounts: AccountsService;
+  audit: AuditLog;
   resendCooldownMs: number;
   pendingLifetimeMs: number;
   now?: () => number;
 }) {
-  const { provider, repository, accounts, resendCooldownMs, pendingLifetimeMs } = deps;
+  const { provider, repository, accounts, audit, resendCooldownMs, pendingLifetimeMs } = deps;
   const now = deps.now ?? Date.now;
 
   function noticeFor(phone: string, channel: Channel, fellBack: boolean): string {
@@ -44,21 +64,27 @@ export function twoFactorService(deps: {
      * Sends a code on `channel`. An SMS that cannot be delivered (a landline, a failing route)
      * becomes a voice call, and the notice says so.
      */
-    async deliver(phone: string, channel: Channel): Promise<Delivery> {
+    async deliver(phone: string, channel: Channel, who: CodeContext): Promise<Delivery> {
       let outcome = await provider.start(phone, channel);
       let fellBack = false;
       if (outcome.status === 'channel_failed' && channel === 'sms') {
         outcome = await provider.start(phone, 'call');
         fellBack = true;
       }
-      switch (outcome.status) {
-        case 'pending':
-          return { ok: true, channel: outcome.channel, notice: noticeFor(phone, outcome.channel, fellBack) };
-        case 'channel_failed':
-          return { ok: false, status: 'unavailable', message: MESSAGES.unavailable };
-        default:
-          return { ok: false, status: outcome.status, message: outcome.message };
-      }
+      const delivery: Delivery =
+        outcome.status === 'pending'
+          ? { ok: true, channel: outcome.channel, notice: noticeFor(phone, outcome.channel, fellBack) }
+          : outcome.status === 'channel_failed'
+            ? { ok: false, status: 'unavailable', message: MESSAGES.unavailable }
+            : { ok: false, status: outcome.status, message: outcome.message };
+      await audit.record({
+        type: 'code_sent',
+        outcome: delivery.ok ? 'ok' : delivery.status,
+        userId: who.userId,
+        context: who.context,
+        detail: { channel: delivery.ok ? delivery.channel : channel, requested: channel, fellBack, purpose: who.purpose, phone: phoneHint(phone) },
+      });
+      return delivery;
     },
 
     /** Milliseconds until another code may be sent on `channel`; 0 when it may be now. */
@@ -75,20 +101,42 @@ export function twoFactorService(deps: {
     now,
 
     /** Checks a code as typed. A code that is not 4 to 10 digits never reaches the provider. */
-    async check(phone: string, raw: string): Promise<CodeCheck> {
+    async check(phone: string, raw: string, who: CodeContext): Promise<CodeCheck> {
       const code = normaliseCode(raw);
-      if (!code) return { status: 'malformed', message: 'Enter the 6-digit code from the message.' };
-      if (!CODE_PATTERN.test(code)) return { status: 'malformed', message: 'The code is 6 digits, like 123456.' };
-      return provider.check(phone, code);
+      const result: CodeCheck = !code
+        ? { status: 'malformed', message: 'Enter the 6-digit code from the message.' }
+        : !CODE_PATTERN.test(code)
+          ? { status: 'malformed', message: 'The code is 6 digits, like 123456.' }
+          : await provider.check(phone, code);
+      await audit.record({
+        type: 'code_checked',
+        outcome: CHECK_AUDIT_OUTCOME[result.status],
+        userId: who.userId,
+        context: who.context,
+        detail: { purpose: who.purpose },
+      });
+      return result;
     },
 
-    enable(userId: string, phone: string): Promise<void> {
-      return repository.enable(userId, phone);
+    /** Turns 2FA on with a number whose code was just checked, or moves it to that number. */
+    async enable(userId: string, phone: string, context: RequestContext, wasEnabled: boolean): Promise<void> {
+      await repository.enable(userId, phone);
+      await audit.record({
+        type: wasEnabled ? 'phone_changed' : 'two_factor_enabled',
+        outcome: 'ok',
+        userId,
+        context,
+        detail: { phone: phoneHint(phone) },
+      });
     },
 
-    async disable(userId: string, password: string): Promise<boolean> {
-      if (!(await accounts.passwordMatches(userId, password))) return false;
+    async disable(userId: string, password: string, context: RequestContext): Promise<boolean> {
+      if (!(await accounts.passwordMatches(userId, password))) {
+        await audit.record({ type: 'two_factor_disabled', outcome: 'wrong_password', userId, context });
+        return false;
+      }
       await repository.disable(userId);
+      await audit.record({ type: 'two_factor_disabled', outcome: 'ok', userId, context });
       return true;
     },
 

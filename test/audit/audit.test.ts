@@ -1,0 +1,101 @@
+// The audit trail, as an investigator and the account's owner would read it.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
+import { signIn, signUp, strongPassword, submitForm, uniqueEmail, type TestApp } from '../support/app.js';
+import { startAppOnTwilio, startTwilioStandIn, turnOnTwoFactor } from '../support/twilio.js';
+
+const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
+
+describe('audit trail', () => {
+  let standIn: TwilioStandIn;
+  let app: TestApp;
+  before(async () => {
+    standIn = await startTwilioStandIn();
+    app = await startAppOnTwilio(standIn);
+  });
+  after(async () => {
+    await app.close();
+    await standIn.stop();
+  });
+
+  const events = (where: object = {}) =>
+    app.services.database.prisma.auditEvent.findMany({ where, orderBy: { id: 'asc' } });
+
+  it('records failed and successful sign-ins with time, user, IP and browser', async () => {
+    const { email } = await signUp(app.agent());
+    const user = await app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
+    const before = Date.now();
+    await signIn(app.agent().set('User-Agent', FIREFOX), email, 'wrong password here');
+    await signIn(app.agent(), uniqueEmail('ghost'), strongPassword);
+    await signIn(app.agent().set('User-Agent', FIREFOX), email, strongPassword);
+
+    const mine = await events({ userId: user.id, type: { in: ['sign_in_password', 'sign_in'] } });
+    assert.deepEqual(
+      mine.map((event) => [event.type, event.outcome]),
+      [
+        ['sign_in', 'ok'], // signing up signs the person in
+        ['sign_in_password', 'failed'],
+        ['sign_in_password', 'ok'],
+        ['sign_in', 'ok'],
+      ],
+    );
+    for (const event of mine) {
+      assert.equal(event.ip, '127.0.0.1');
+      assert.ok(event.at.getTime() >= before - 60_000 && event.at.getTime() <= Date.now());
+    }
+    assert.equal(mine[1]!.userAgent, FIREFOX);
+    const unknown = await events({ type: 'sign_in_password', userId: null });
+    assert.ok(unknown.some((event) => (event.detail as { reason?: string }).reason === 'unknown_account'));
+  });
+
+  it('records codes sent and checked, and 2FA turned on and off, without codes, passwords or phone numbers', async () => {
+    const agent = app.agent();
+    const { email } = await signUp(agent);
+    const phone = '+33698765432';
+    await turnOnTwoFactor(agent, standIn, phone);
+    const other = app.agent();
+    await signIn(other, email, strongPassword);
+    await submitForm(other, '/login/2fa', '/login/2fa', { code: '000000' });
+    await submitForm(other, '/login/2fa', '/login/2fa', { code: standIn.lastCodeFor(phone)! });
+    await submitForm(other, '/account/2fa/disable', '/account/2fa/disable', { password: 'not it at all' });
+    await submitForm(other, '/account/2fa/disable', '/account/2fa/disable', { password: strongPassword });
+
+    const user = await app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
+    const trail = (await events({ userId: user.id })).map((event) => `${event.type}:${event.outcome}`);
+    assert.deepEqual(trail, [
+      'sign_up:ok',
+      'sign_in:ok',
+      'code_sent:ok',
+      'code_checked:ok',
+      'two_factor_enabled:ok',
+      'sign_in_password:ok',
+      'code_sent:ok',
+      'code_checked:wrong_code',
+      'code_checked:ok',
+      'sign_in:ok',
+      'two_factor_disabled:wrong_password',
+      'two_factor_disabled:ok',
+    ]);
+    const sent = (await events({ userId: user.id, type: 'code_sent' }))[0]!;
+    assert.deepEqual(sent.detail, { channel: 'sms', requested: 'sms', fellBack: false, purpose: 'enrolment', phone: '+33…32' });
+
+    const everything = JSON.stringify(await events(), (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
+    for (const message of standIn.outbox) assert.ok(!everything.includes(message.code), 'no code in the audit trail');
+    assert.ok(!everything.includes(strongPassword), 'no password in the audit trail');
+    assert.ok(!everything.includes('98765432'), 'no full phone number in the audit trail');
+  });
+
+  it('shows people their recent sign-ins and the failed attempts since their last visit', async () => {
+    const { email } = await signUp(app.agent());
+    await signIn(app.agent().set('User-Agent', FIREFOX), email, strongPassword);
+    for (let i = 0; i < 3; i += 1) await signIn(app.agent(), email, `guess number ${i}`);
+    const agent = app.agent().set('User-Agent', FIREFOX);
+    await signIn(agent, email, strongPassword);
+    const account = await agent.get('/account').expect(200);
+    assert.match(account.text, /3 failed sign-in attempts since your last visit/);
+    assert.match(account.text, /Firefox on Windows/);
+    assert.equal((account.text.match(/Failed attempt/g) ?? []).length, 3);
+    assert.match(account.text, /127\.0\.0\.1/);
+  });
+});
