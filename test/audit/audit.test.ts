@@ -1,34 +1,24 @@
 // The audit trail, as an investigator and the account's owner would read it.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
-import { signIn, signUp, strongPassword, submitForm, uniqueEmail, type TestApp } from '../support/app.js';
-import { startAppOnTwilio, startTwilioStandIn, turnOnTwoFactor } from '../support/twilio.js';
+import { describe, it } from 'node:test';
+import { signIn, signUp, strongPassword, submitForm, uniqueEmail } from '../support/app.js';
+import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
 
 describe('audit trail', () => {
-  let standIn: TwilioStandIn;
-  let app: TestApp;
-  before(async () => {
-    standIn = await startTwilioStandIn();
-    app = await startAppOnTwilio(standIn);
-  });
-  after(async () => {
-    await app.close();
-    await standIn.stop();
-  });
+  const twilio = appOnTwilio();
 
   const events = (where: object = {}) =>
-    app.services.database.prisma.auditEvent.findMany({ where, orderBy: { id: 'asc' } });
+    twilio.app.services.database.prisma.auditEvent.findMany({ where, orderBy: { id: 'asc' } });
 
   it('records failed and successful sign-ins with time, user, IP and browser', async () => {
-    const { email } = await signUp(app.agent());
-    const user = await app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
+    const { email } = await signUp(twilio.app.agent());
+    const user = await twilio.app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
     const before = Date.now();
-    await signIn(app.agent().set('User-Agent', FIREFOX), email, 'wrong password here');
-    await signIn(app.agent(), uniqueEmail('ghost'), strongPassword);
-    await signIn(app.agent().set('User-Agent', FIREFOX), email, strongPassword);
+    await signIn(twilio.app.agent().set('User-Agent', FIREFOX), email, 'wrong password here');
+    await signIn(twilio.app.agent(), uniqueEmail('ghost'), strongPassword);
+    await signIn(twilio.app.agent().set('User-Agent', FIREFOX), email, strongPassword);
 
     const mine = await events({ userId: user.id, type: { in: ['sign_in_password', 'sign_in'] } });
     assert.deepEqual(
@@ -50,18 +40,18 @@ describe('audit trail', () => {
   });
 
   it('records codes sent and checked, and 2FA turned on and off, without codes, passwords or phone numbers', async () => {
-    const agent = app.agent();
+    const agent = twilio.app.agent();
     const { email } = await signUp(agent);
     const phone = '+33698765432';
-    await turnOnTwoFactor(agent, standIn, phone);
-    const other = app.agent();
+    await turnOnTwoFactor(agent, twilio.standIn, phone);
+    const other = twilio.app.agent();
     await signIn(other, email, strongPassword);
     await submitForm(other, '/login/2fa', '/login/2fa', { code: '000000' });
-    await submitForm(other, '/login/2fa', '/login/2fa', { code: standIn.lastCodeFor(phone)! });
+    await submitForm(other, '/login/2fa', '/login/2fa', { code: twilio.standIn.lastCodeFor(phone)! });
     await submitForm(other, '/account/2fa/disable', '/account/2fa/disable', { password: 'not it at all' });
     await submitForm(other, '/account/2fa/disable', '/account/2fa/disable', { password: strongPassword });
 
-    const user = await app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
+    const user = await twilio.app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
     const trail = (await events({ userId: user.id })).map((event) => `${event.type}:${event.outcome}`);
     assert.deepEqual(trail, [
       'sign_up:ok',
@@ -81,16 +71,16 @@ describe('audit trail', () => {
     assert.deepEqual(sent.detail, { channel: 'sms', requested: 'sms', fellBack: false, purpose: 'enrolment', phone: '+33…32' });
 
     const everything = JSON.stringify(await events(), (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
-    for (const message of standIn.outbox) assert.ok(!everything.includes(message.code), 'no code in the audit trail');
+    for (const message of twilio.standIn.outbox) assert.ok(!everything.includes(message.code), 'no code in the audit trail');
     assert.ok(!everything.includes(strongPassword), 'no password in the audit trail');
     assert.ok(!everything.includes('98765432'), 'no full phone number in the audit trail');
   });
 
   it('shows people their recent sign-ins and the failed attempts since their last visit', async () => {
-    const { email } = await signUp(app.agent());
-    await signIn(app.agent().set('User-Agent', FIREFOX), email, strongPassword);
-    for (let i = 0; i < 3; i += 1) await signIn(app.agent(), email, `guess number ${i}`);
-    const agent = app.agent().set('User-Agent', FIREFOX);
+    const { email } = await signUp(twilio.app.agent());
+    await signIn(twilio.app.agent().set('User-Agent', FIREFOX), email, strongPassword);
+    for (let i = 0; i < 3; i += 1) await signIn(twilio.app.agent(), email, `guess number ${i}`);
+    const agent = twilio.app.agent().set('User-Agent', FIREFOX);
     await signIn(agent, email, strongPassword);
     const account = await agent.get('/account').expect(200);
     assert.match(account.text, /3 failed sign-in attempts since your last visit/);

@@ -1,4 +1,5 @@
 // The Twilio Verify stand-in, and an app whose real `twilio` SDK talks to it.
+import { after, before } from 'node:test';
 import { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
 import { startTestApp, submitForm, type Agent, type TestApp, type TestAppOptions } from './app.js';
 
@@ -36,4 +37,21 @@ export async function turnOnTwoFactor(agent: Agent, standIn: TwilioStandIn, phon
   const e164 = standIn.outbox.at(-1)!.to;
   const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: standIn.lastCodeFor(e164)! });
   if (verified.status !== 303) throw new Error(`checking the enrolment code failed with ${verified.status}`);
+}
+
+/**
+ * For a describe block: a stand-in and an app on it, started before its tests and stopped
+ * after. Read `.app` and `.standIn` inside the tests.
+ */
+export function appOnTwilio(options: TestAppOptions = {}): { app: TestApp; standIn: TwilioStandIn } {
+  const running = {} as { app: TestApp; standIn: TwilioStandIn };
+  before(async () => {
+    running.standIn = await startTwilioStandIn();
+    running.app = await startAppOnTwilio(running.standIn, options);
+  });
+  after(async () => {
+    await running.app?.close();
+    await running.standIn?.stop();
+  });
+  return running;
 }

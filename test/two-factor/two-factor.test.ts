@@ -1,8 +1,7 @@
 // Phone two-factor authentication over real HTTP, with the real `twilio` SDK talking to the
 // Verify stand-in.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import type { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
+import { afterEach, describe, it } from 'node:test';
 import {
   csrfTokenIn,
   sessionCookie,
@@ -11,9 +10,8 @@ import {
   strongPassword,
   submitForm,
   type Agent,
-  type TestApp,
 } from '../support/app.js';
-import { startAppOnTwilio, startTwilioStandIn, turnOnTwoFactor } from '../support/twilio.js';
+import { appOnTwilio, startAppOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 const MOBILE = '+33 6 12 34 56 78';
 const MOBILE_E164 = '+33612345678';
@@ -27,28 +25,19 @@ function nextMobile(): string {
 }
 
 describe('phone two-factor authentication against the Twilio Verify stand-in', () => {
-  let standIn: TwilioStandIn;
-  let app: TestApp;
-  before(async () => {
-    standIn = await startTwilioStandIn();
-    app = await startAppOnTwilio(standIn);
-  });
-  after(async () => {
-    await app.close();
-    await standIn.stop();
-  });
-  afterEach(() => standIn.resetFaults());
+  const twilio = appOnTwilio();
+  afterEach(() => twilio.standIn.resetFaults());
 
   async function personWithTwoFactor(phone = nextMobile()) {
-    const agent = app.agent();
+    const agent = twilio.app.agent();
     const person = await signUp(agent);
-    await turnOnTwoFactor(agent, standIn, phone);
+    await turnOnTwoFactor(agent, twilio.standIn, phone);
     return { ...person, phone, agent };
   }
 
   /** Signs in with the password, ending at the code step; returns the new agent. */
   async function passwordStep(email: string, extra: Record<string, string> = {}): Promise<{ agent: Agent; cookie: string }> {
-    const agent = app.agent();
+    const agent = twilio.app.agent();
     const response = await signIn(agent, email, strongPassword, extra);
     assert.equal(response.status, 303);
     assert.equal(response.headers.location, '/login/2fa');
@@ -60,7 +49,7 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
   }
 
   it('says "Two-factor authentication: Off" until it is turned on with a checked code', async () => {
-    const agent = app.agent();
+    const agent = twilio.app.agent();
     await signUp(agent);
     assert.match((await agent.get('/account').expect(200)).text, /Two-factor authentication: Off/);
     assert.match((await agent.get('/account').expect(200)).text, /Turn on two-factor authentication/);
@@ -71,7 +60,7 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const phone = nextMobile();
     const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' });
     assert.equal(sent.status, 303);
-    assert.equal(standIn.messagesTo(phone).at(-1)?.channel, 'sms');
+    assert.equal(twilio.standIn.messagesTo(phone).at(-1)?.channel, 'sms');
 
     const step = await agent.get('/account/2fa/verify').expect(200);
     assert.match(step.text, /<label for="code">Code<\/label>/);
@@ -84,19 +73,19 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     assert.equal(wrong.status, 422);
     assert.match(wrong.text, /That code is not right/);
 
-    const code = standIn.lastCodeFor(phone)!;
+    const code = twilio.standIn.lastCodeFor(phone)!;
     const spaced = `${code.slice(0, 3)} ${code.slice(3)}`;
     const ok = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: spaced });
     assert.equal(ok.status, 303);
     const account = await agent.get('/account').expect(200);
     assert.match(account.text, /Two-factor authentication: On/);
     assert.ok(!account.text.includes(phone.slice(3, 9)), 'the phone is shown masked');
-    const user = await app.services.database.prisma.user.findFirstOrThrow({ where: { phoneNumber: phone } });
+    const user = await twilio.app.services.database.prisma.user.findFirstOrThrow({ where: { phoneNumber: phone } });
     assert.ok(user.twoFactorEnabledAt);
   });
 
   it('refuses a phone number it cannot read, keeping what was typed', async () => {
-    const agent = app.agent();
+    const agent = twilio.app.agent();
     await signUp(agent);
     const response = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: '06 12 34', country: 'FR' });
     assert.equal(response.status, 422);
@@ -107,24 +96,24 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
   it('asks for the code after the password, and lets the person in with it, keeping next and "Remember me"', async () => {
     const { email, phone } = await personWithTwoFactor();
     const { agent, cookie: pendingCookie } = await passwordStep(email, { next: '/account?tab=security', remember: 'on' });
-    assert.equal(standIn.messagesTo(phone).at(-1)?.channel, 'sms', 'a code is sent automatically');
+    assert.equal(twilio.standIn.messagesTo(phone).at(-1)?.channel, 'sms', 'a code is sent automatically');
     const step = await agent.get('/login/2fa').expect(200);
     assert.match(step.text, /\+33 • •• •• •• \d\d/);
 
-    const response = await enterCode(agent, standIn.lastCodeFor(phone)!);
+    const response = await enterCode(agent, twilio.standIn.lastCodeFor(phone)!);
     assert.equal(response.status, 303);
     assert.equal(response.headers.location, '/account?tab=security');
     const cookies = (response.headers['set-cookie'] as unknown as string[]).join(';');
     assert.ok(Date.parse(/Expires=([^;]+)/.exec(cookies)![1]!) - Date.now() > 29 * 86_400_000, 'remembered for weeks');
     assert.notEqual(sessionCookie(response), pendingCookie, 'a new session ID after the code');
     await agent.get('/account').expect(200);
-    const replay = await app.agent().get('/account').set('Cookie', pendingCookie);
+    const replay = await twilio.app.agent().get('/account').set('Cookie', pendingCookie);
     assert.equal(replay.status, 303, 'the pending session ID signs no one in');
   });
 
   it('changes the session ID when the password is accepted, and grants nothing until the code', async () => {
     const { email } = await personWithTwoFactor();
-    const agent = app.agent();
+    const agent = twilio.app.agent();
     const form = await agent.get('/login').expect(200);
     const anonymous = sessionCookie(form);
     const response = await agent
@@ -154,13 +143,13 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     assert.match(wrong.text, /That code is not right/);
     await agent.get('/account').expect(303);
     // The six non-digit tries used none of Twilio's five checks.
-    assert.equal((await enterCode(agent, standIn.lastCodeFor(phone)!)).status, 303);
+    assert.equal((await enterCode(agent, twilio.standIn.lastCodeFor(phone)!)).status, 303);
   });
 
   it('kills the code after the 5th wrong one (60202); a new code works', async () => {
     const { email, phone } = await personWithTwoFactor();
     const { agent } = await passwordStep(email);
-    const code = standIn.lastCodeFor(phone)!;
+    const code = twilio.standIn.lastCodeFor(phone)!;
     const wrongCode = code === '111111' ? '222222' : '111111';
     for (let i = 1; i <= 4; i += 1) assert.equal((await enterCode(agent, wrongCode)).status, 422);
     const fifth = await enterCode(agent, wrongCode);
@@ -173,17 +162,17 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const page = await agent.get('/login/2fa').expect(200);
     const call = await agent.post('/login/2fa/call').type('form').send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(call.status, 303, 'a new code can be sent');
-    const fresh = standIn.messagesTo(phone).at(-1)!;
+    const fresh = twilio.standIn.messagesTo(phone).at(-1)!;
     assert.equal(fresh.channel, 'call');
-    assert.notEqual(fresh.verificationSid, standIn.messagesTo(phone).at(-2)!.verificationSid, 'a new verification');
+    assert.notEqual(fresh.verificationSid, twilio.standIn.messagesTo(phone).at(-2)!.verificationSid, 'a new verification');
     assert.equal((await enterCode(agent, fresh.code)).status, 303);
   });
 
   it('says a code has expired after 10 minutes', async () => {
     const { email, phone } = await personWithTwoFactor();
     const { agent } = await passwordStep(email);
-    const code = standIn.lastCodeFor(phone)!;
-    standIn.advanceClock(10 * 60_000 + 1_000);
+    const code = twilio.standIn.lastCodeFor(phone)!;
+    twilio.standIn.advanceClock(10 * 60_000 + 1_000);
     const response = await enterCode(agent, code);
     assert.equal(response.status, 410);
     assert.match(response.text, /expired/);
@@ -193,14 +182,14 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
   it('holds back "Resend code" for the cooldown, with Retry-After', async () => {
     const { email, phone } = await personWithTwoFactor();
     const { agent } = await passwordStep(email);
-    const sentBefore = standIn.messagesTo(phone).length;
+    const sentBefore = twilio.standIn.messagesTo(phone).length;
     const page = await agent.get('/login/2fa').expect(200);
     assert.match(page.text, /You can ask for a new code in (2\d|30) seconds/);
     const early = await agent.post('/login/2fa/resend').type('form').send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(early.status, 429);
     assert.ok(Number(early.headers['retry-after']) > 0);
     assert.match(early.text, /Please wait \d+ seconds/);
-    assert.equal(standIn.messagesTo(phone).length, sentBefore, 'nothing was sent');
+    assert.equal(twilio.standIn.messagesTo(phone).length, sentBefore, 'nothing was sent');
   });
 
   it('calls instead on request, and the code read out works', async () => {
@@ -209,57 +198,57 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const page = await agent.get('/login/2fa').expect(200);
     const call = await agent.post('/login/2fa/call').type('form').send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(call.status, 303);
-    assert.equal(standIn.messagesTo(phone).at(-1)?.channel, 'call');
+    assert.equal(twilio.standIn.messagesTo(phone).at(-1)?.channel, 'call');
     const step = await agent.get('/login/2fa').expect(200);
     assert.match(step.text, /We are calling \+33/);
-    assert.equal((await enterCode(agent, standIn.lastCodeFor(phone)!)).status, 303);
+    assert.equal((await enterCode(agent, twilio.standIn.lastCodeFor(phone)!)).status, 303);
   });
 
   it('calls a landline automatically when Twilio refuses SMS (60205), and says so', async () => {
-    const agent = app.agent();
+    const agent = twilio.app.agent();
     await signUp(agent);
     const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: '020 7946 0958', country: 'GB' });
     assert.equal(sent.status, 303);
-    assert.equal(standIn.messagesTo(LANDLINE_E164).at(-1)?.channel, 'call');
+    assert.equal(twilio.standIn.messagesTo(LANDLINE_E164).at(-1)?.channel, 'call');
     const step = await agent.get('/account/2fa/verify').expect(200);
     assert.match(step.text, /cannot receive text messages right now, so we are calling/);
   });
 
   it('calls when the SMS route is failing', async () => {
     const { email, phone } = await personWithTwoFactor();
-    standIn.faults.failingChannels = ['sms'];
+    twilio.standIn.faults.failingChannels = ['sms'];
     const { agent } = await passwordStep(email);
-    assert.equal(standIn.messagesTo(phone).at(-1)?.channel, 'call');
-    assert.equal((await enterCode(agent, standIn.lastCodeFor(phone)!)).status, 303);
+    assert.equal(twilio.standIn.messagesTo(phone).at(-1)?.channel, 'call');
+    assert.equal((await enterCode(agent, twilio.standIn.lastCodeFor(phone)!)).status, 303);
   });
 
   it('lets nobody in while Twilio is down, slow or failing, and shows a calm message', async () => {
     const { email, phone } = await personWithTwoFactor();
     const { agent } = await passwordStep(email);
-    const code = standIn.lastCodeFor(phone)!;
+    const code = twilio.standIn.lastCodeFor(phone)!;
     for (const fault of ['down', 'slow', 'serverError'] as const) {
-      if (fault === 'down') standIn.faults.down = true;
-      if (fault === 'slow') standIn.faults.delayMs = 1_500;
-      if (fault === 'serverError') standIn.faults.serverError = true;
+      if (fault === 'down') twilio.standIn.faults.down = true;
+      if (fault === 'slow') twilio.standIn.faults.delayMs = 1_500;
+      if (fault === 'serverError') twilio.standIn.faults.serverError = true;
       const response = await enterCode(agent, code);
       assert.equal(response.status, 503, fault);
       assert.match(response.text, /cannot be sent or checked right now/);
       assert.doesNotMatch(response.text, /RestException|ECONN|at .*\.(js|ts):\d+/);
       await agent.get('/account').expect(303);
-      standIn.resetFaults();
+      twilio.standIn.resetFaults();
     }
     assert.equal((await enterCode(agent, code)).status, 303, 'works again once Twilio is back');
   });
 
   it('fails closed when Twilio refuses the credentials (20003)', async () => {
-    const wrongCredentials = await startAppOnTwilio(standIn, { env: { TWILIO_AUTH_TOKEN: 'not-the-token' } });
+    const wrongCredentials = await startAppOnTwilio(twilio.standIn, { env: { TWILIO_AUTH_TOKEN: 'not-the-token' } });
     try {
       const agent = wrongCredentials.agent();
       await signUp(agent);
       const response = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: MOBILE, country: 'FR' });
       assert.equal(response.status, 503);
       assert.match(response.text, /cannot be sent or checked right now/);
-      assert.equal(standIn.messagesTo(MOBILE_E164).length, 0);
+      assert.equal(twilio.standIn.messagesTo(MOBILE_E164).length, 0);
     } finally {
       await wrongCredentials.close();
     }
@@ -285,23 +274,23 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     assert.equal(withoutPassword.status, 422);
     const wrongPassword = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR', password: 'nope nope nope' });
     assert.equal(wrongPassword.status, 401);
-    assert.equal(standIn.messagesTo(newPhone).length, 0);
+    assert.equal(twilio.standIn.messagesTo(newPhone).length, 0);
     const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR', password: strongPassword });
     assert.equal(sent.status, 303);
-    const user = () => app.services.database.prisma.user.findFirst({ where: { phoneNumber: { in: [phone, newPhone] } } });
+    const user = () => twilio.app.services.database.prisma.user.findFirst({ where: { phoneNumber: { in: [phone, newPhone] } } });
     assert.equal((await user())?.phoneNumber, phone, 'the old phone stays until the new one is checked');
-    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: standIn.lastCodeFor(newPhone)! });
+    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: twilio.standIn.lastCodeFor(newPhone)! });
     assert.equal(verified.status, 303);
     assert.equal((await user())?.phoneNumber, newPhone);
   });
 
   it('does not send again when "Send code" is pressed twice for the same number', async () => {
-    const agent = app.agent();
+    const agent = twilio.app.agent();
     await signUp(agent);
     const phone = nextMobile();
     assert.equal((await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' })).status, 303);
     assert.equal((await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' })).status, 303);
-    assert.equal(standIn.messagesTo(phone).length, 1);
+    assert.equal(twilio.standIn.messagesTo(phone).length, 1);
     assert.match((await agent.get('/account/2fa/verify').expect(200)).text, /it is still valid/);
   });
 
@@ -311,14 +300,14 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const token = csrfTokenIn((await agent.get('/login/2fa').expect(200)).text);
     // Age the real stored session by ten minutes, as the clock would.
     const sessionId = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
-    const { store } = app.services.sessions;
+    const { store } = twilio.app.services.sessions;
     const stored = await new Promise<Record<string, { startedAt: number }>>((resolve, reject) =>
       store.get(sessionId, (error, data) => (error ? reject(error as Error) : resolve(data as never))),
     );
     stored.pendingSignIn!.startedAt -= 10 * 60_000 + 1_000;
     await new Promise<void>((resolve, reject) => store.set(sessionId, stored as never, (error) => (error ? reject(error as Error) : resolve())));
 
-    const late = await agent.post('/login/2fa').type('form').send({ code: standIn.lastCodeFor(phone)!, _csrf: token });
+    const late = await agent.post('/login/2fa').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: token });
     assert.equal(late.status, 303);
     assert.equal(late.headers.location, '/login', 'even the right code is too late');
     await agent.get('/account').expect(303);
@@ -338,6 +327,6 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
   });
 
   it('has no /dev/outbox when codes go through Twilio', async () => {
-    await app.agent().get('/dev/outbox').expect(404);
+    await twilio.app.agent().get('/dev/outbox').expect(404);
   });
 });
