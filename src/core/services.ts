@@ -3,28 +3,33 @@
 import type { Config } from '../config.js';
 import { openDatabase, type Database } from './db/client.js';
 import type { Logger } from './logger.js';
+import { openRedis, type Redis } from './redis.js';
 import { openSessionStore, type SessionStore } from './sessions.js';
 
 export interface Services {
   database: Database;
+  /** Undefined without REDIS_URL: sessions and rate limits then live in this process. */
+  redis: Redis | undefined;
   sessions: SessionStore;
   close(): Promise<void>;
 }
 
 export async function openServices(config: Config, logger: Logger): Promise<Services> {
   const database = await openDatabase(config.database, logger);
-  let sessions: SessionStore;
+  let redis: Redis | undefined;
   try {
-    sessions = await openSessionStore(config.redisUrl, logger);
+    redis = config.redisUrl ? await openRedis(config.redisUrl, logger) : undefined;
   } catch (error) {
     await database.close();
     throw error;
   }
+  const sessions = openSessionStore(redis, logger);
   return {
     database,
+    redis,
     sessions,
     async close() {
-      await Promise.allSettled([sessions.close(), database.close()]);
+      await Promise.allSettled([sessions.close(), redis?.close(), database.close()]);
     },
   };
 }

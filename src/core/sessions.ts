@@ -4,8 +4,8 @@ import type { Request, RequestHandler } from 'express';
 import session, { type Store } from 'express-session';
 import createMemoryStore from 'memorystore';
 import { RedisStore } from 'connect-redis';
-import { createClient } from 'redis';
 import type { Logger } from './logger.js';
+import type { Redis } from './redis.js';
 
 export interface SessionStore {
   store: Store;
@@ -15,22 +15,11 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
-const REDIS_TIMEOUT_MS = 2_000;
 const MEMORY_PRUNE_INTERVAL_MS = 10 * 60_000;
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-export async function openSessionStore(
-  redisUrl: string | undefined,
-  logger: Logger,
-): Promise<SessionStore> {
-  if (!redisUrl) {
+/** Sessions in Redis when there is one, otherwise in this process. */
+export function openSessionStore(redis: Redis | undefined, logger: Logger): SessionStore {
+  if (!redis) {
     const MemoryStore = createMemoryStore(session);
     const store = new MemoryStore({ checkPeriod: MEMORY_PRUNE_INTERVAL_MS });
     logger.warn(
@@ -39,52 +28,19 @@ export async function openSessionStore(
     return {
       store,
       kind: 'memory',
-      check: async () => {},
+      check: () => Promise.resolve(),
       close: () => {
         store.stopInterval();
         return Promise.resolve();
       },
     };
   }
-
-  const client = createClient({
-    url: redisUrl,
-    // Fail a command at once while disconnected instead of queueing it: a request must get
-    // an answer (an error page) rather than hang until Redis comes back.
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: REDIS_TIMEOUT_MS,
-      reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 3_000),
-    },
-  });
-  let lastError = '';
-  client.on('error', (error: Error) => {
-    // Reconnection attempts repeat the same error; one line per distinct failure is enough.
-    if (error.message !== lastError) logger.warn({ err: error }, 'Redis connection error');
-    lastError = error.message;
-  });
-  client.on('ready', () => {
-    if (lastError) logger.info('Redis connection restored');
-    lastError = '';
-  });
-  // Start-up does not wait for Redis: until it answers, /readyz says so and requests that
-  // need a session get a "temporarily unavailable" page. The client keeps reconnecting.
-  const connecting = client.connect().catch(() => {});
-  await withTimeout(connecting, REDIS_TIMEOUT_MS, 'Redis').catch(() => {});
-
   return {
-    store: new RedisStore({ client, prefix: 'sess:' }),
+    store: new RedisStore({ client: redis.client, prefix: 'sess:' }),
     kind: 'redis',
-    async check() {
-      await withTimeout(client.ping(), REDIS_TIMEOUT_MS, 'Redis');
-    },
-    async close() {
-      if (client.isReady) {
-        await client.close();
-      } else {
-        client.destroy();
-      }
-    },
+    check: () => redis.check(),
+    // The Redis client is shared and closed by its owner.
+    close: () => Promise.resolve(),
   };
 }
 
