@@ -8,17 +8,20 @@ import session from 'express-session';
 import { pinoHttp } from 'pino-http';
 import { accountsRepository } from './accounts/repository.js';
 import { accountsService } from './accounts/service.js';
+import { signInLimits } from './accounts/sign-in-limits.js';
 import { auditLog } from './audit/audit-log.js';
 import { createPassport } from './accounts/passport.js';
 import { accountsRouter } from './accounts/routes.js';
 import type { Config } from './config.js';
 import { DependencyUnavailableError, errorHandler, notFound } from './core/errors.js';
 import { healthRouter } from './core/health.js';
+import { limitFactory } from './core/rate-limits.js';
 import type { Logger } from './core/logger.js';
 import { csrfProtection, securityHeaders } from './core/security.js';
 import type { Services } from './core/services.js';
 import { enforceAbsoluteLifetime } from './core/sessions.js';
 import { useViews, viewLocals } from './core/views.js';
+import { codeLimits } from './two-factor/code-limits.js';
 import { createProvider } from './two-factor/providers/index.js';
 import { ConsoleProvider } from './two-factor/providers/console.js';
 import { twoFactorRepository } from './two-factor/repository.js';
@@ -32,7 +35,7 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 export interface AppDeps {
   config: Config;
   logger: Logger;
-  services: Pick<Services, 'database' | 'sessions'>;
+  services: Pick<Services, 'database' | 'sessions' | 'redis'>;
 }
 
 function requestLogger(logger: Logger): RequestHandler {
@@ -103,7 +106,8 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   app.use(enforceAbsoluteLifetime(config.session));
 
   const audit = auditLog(services.database.prisma);
-  const accounts = accountsService(accountsRepository(services.database.prisma), audit);
+  const limit = limitFactory(services.redis?.client, config.redisPrefix);
+  const accounts = accountsService(accountsRepository(services.database.prisma), audit, signInLimits(limit, config.limits));
   const passport = createPassport(accounts);
   app.use(passport.initialize());
   app.use(passport.session());
@@ -116,6 +120,8 @@ export function createApp({ config, logger, services }: AppDeps): Express {
     repository: twoFactorRepository(services.database.prisma),
     accounts,
     audit,
+    limits: codeLimits(limit, config.limits),
+    allowedCountries: config.twoFactor.allowedCountries,
     resendCooldownMs: config.twoFactor.resendCooldownMs,
     pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
   });

@@ -59,6 +59,7 @@ const schema = z.object({
   MIGRATE_ON_START: flag.default(true),
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'may contain only letters, digits and : _ . -').default('tfa:'),
   ALLOW_EMBEDDED_STORES_IN_PRODUCTION: flag.default(false),
 
   SESSION_SECRET: z.string().optional(),
@@ -91,6 +92,20 @@ const schema = z.object({
     .default('US'),
   CODE_RESEND_SECONDS: positiveInt(30),
   SECOND_FACTOR_MINUTES: positiveInt(10),
+
+  CODE_COUNTRIES: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? '').split(',').map((code) => code.trim().toUpperCase()).filter(Boolean))
+    .refine((codes) => codes.every((code) => isSupportedCountry(code)), 'must be two-letter country codes such as US,FR'),
+  LIMIT_SIGN_INS_PER_IP: positiveInt(50),
+  LIMIT_SIGN_IN_LOCK_AFTER: positiveInt(5),
+  LIMIT_SIGN_IN_MAX_LOCK_MINUTES: positiveInt(15),
+  LIMIT_SIGN_UPS_PER_IP: positiveInt(10),
+  LIMIT_CODES_PER_10_MINUTES: positiveInt(5),
+  LIMIT_CODES_PER_DAY: positiveInt(10),
+  LIMIT_CODES_PER_IP: positiveInt(20),
+  LIMIT_WRONG_CODES_PER_USER: positiveInt(10),
 });
 
 type Env = z.infer<typeof schema>;
@@ -112,6 +127,8 @@ export interface Config {
   };
   /** Undefined means the in-process session store. */
   redisUrl: string | undefined;
+  /** Put before every Redis key, so several apps can share one Redis. */
+  redisPrefix: string;
   session: {
     /** The first secret signs new cookies; the others still verify older ones (rotation). */
     secrets: [string, ...string[]];
@@ -132,7 +149,27 @@ export interface Config {
     pendingLifetimeMs: number;
     /** The console provider's outbox page, /dev/outbox, exists only outside production. */
     devOutbox: boolean;
+    /** Countries codes may be sent to; empty means any. */
+    allowedCountries: string[];
   };
+  limits: Limits;
+}
+
+export interface Limits {
+  /** Failed sign-ins per IP per 15 minutes. */
+  signInsPerIp: number;
+  /** Consecutive failed sign-ins on one account before it locks (30 s, doubling). */
+  signInLockAfter: number;
+  signInMaxLockSeconds: number;
+  /** Sign-ups per IP per hour. */
+  signUpsPerIp: number;
+  /** Codes sent per user and per phone number. */
+  codesPer10Minutes: number;
+  codesPerDay: number;
+  /** Codes sent per IP per 10 minutes. */
+  codesPerIp: number;
+  /** Wrong codes per user per hour before the code step locks for an hour. */
+  wrongCodesPerUser: number;
 }
 
 export interface TwilioConfig {
@@ -241,6 +278,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       migrateOnStart: env.MIGRATE_ON_START,
     },
     redisUrl: env.REDIS_URL,
+    redisPrefix: env.REDIS_PREFIX,
     session: {
       secrets: [secret, ...env.SESSION_PREVIOUS_SECRETS],
       secretIsEphemeral: !env.SESSION_SECRET,
@@ -259,6 +297,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       resendCooldownMs: env.CODE_RESEND_SECONDS * 1_000,
       pendingLifetimeMs: env.SECOND_FACTOR_MINUTES * 60_000,
       devOutbox: !isProduction && codeProvider(env) === 'console',
+      allowedCountries: env.CODE_COUNTRIES,
+    },
+    limits: {
+      signInsPerIp: env.LIMIT_SIGN_INS_PER_IP,
+      signInLockAfter: env.LIMIT_SIGN_IN_LOCK_AFTER,
+      signInMaxLockSeconds: env.LIMIT_SIGN_IN_MAX_LOCK_MINUTES * 60,
+      signUpsPerIp: env.LIMIT_SIGN_UPS_PER_IP,
+      codesPer10Minutes: env.LIMIT_CODES_PER_10_MINUTES,
+      codesPerDay: env.LIMIT_CODES_PER_DAY,
+      codesPerIp: env.LIMIT_CODES_PER_IP,
+      wrongCodesPerUser: env.LIMIT_WRONG_CODES_PER_USER,
     },
   };
 }

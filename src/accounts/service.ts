@@ -8,18 +8,33 @@ import {
   verifyPassword,
 } from './passwords.js';
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
+import { RateLimitedError } from '../core/rate-limits.js';
 import { EmailTakenError, type AccountsRepository, type User } from './repository.js';
+import type { SignInLimits } from './sign-in-limits.js';
 
 export type SignUpResult =
   | { ok: true; user: User }
   | { ok: false; errors: Partial<Record<'email' | 'password' | 'passwordConfirmation', string>> };
 
-export function accountsService(users: AccountsRepository, audit: AuditLog) {
+export function accountsService(users: AccountsRepository, audit: AuditLog, limits: SignInLimits) {
+  /** Runs a limit check; a refusal is written to the audit trail and passed on. */
+  async function limited(check: Promise<void>, context: RequestContext, userId?: string): Promise<void> {
+    try {
+      await check;
+    } catch (error) {
+      if (error instanceof RateLimitedError) {
+        await audit.record({ type: 'rate_limited', outcome: 'refused', userId, context, detail: { rule: error.rule } });
+      }
+      throw error;
+    }
+  }
+
   return {
     async signUp(
       input: { email: string; password: string; passwordConfirmation: string },
       context: RequestContext,
     ): Promise<SignUpResult> {
+      await limited(limits.signUp(context.ip ?? 'unknown'), context);
       const password = normalisePassword(input.password);
       const problem = passwordProblem(password, input.email);
       if (problem) return { ok: false, errors: { password: problem } };
@@ -40,17 +55,22 @@ export function accountsService(users: AccountsRepository, audit: AuditLog) {
 
     /** The user whose email and password these are, or null; takes as long either way. */
     async authenticate(email: string, rawPassword: string, context: RequestContext): Promise<User | null> {
-      const password = normalisePassword(rawPassword);
+      const ip = context.ip ?? 'unknown';
       const user = await users.findByEmail(email);
+      await limited(limits.beforeAttempt(email, ip), context, user?.id);
+      const password = normalisePassword(rawPassword);
       if (!user) {
         await spendVerificationTime(password);
+        await limits.failed(email, ip);
         await audit.record({ type: 'sign_in_password', outcome: 'failed', context, detail: { reason: 'unknown_account' } });
         return null;
       }
       if (!(await verifyPassword(user.passwordHash, password))) {
+        await limits.failed(email, ip);
         await audit.record({ type: 'sign_in_password', outcome: 'failed', userId: user.id, context, detail: { reason: 'wrong_password' } });
         return null;
       }
+      await limits.succeeded(email);
       await audit.record({ type: 'sign_in_password', outcome: 'ok', userId: user.id, context });
       if (hashNeedsUpgrade(user.passwordHash)) {
         await users.updatePasswordHash(user.id, await hashPassword(password));

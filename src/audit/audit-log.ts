@@ -18,7 +18,8 @@ export type AuditType =
   | 'code_checked'
   | 'two_factor_enabled'
   | 'two_factor_disabled'
-  | 'phone_changed';
+  | 'phone_changed'
+  | 'rate_limited';
 
 export interface AuditEntry {
   type: AuditType;

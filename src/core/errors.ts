@@ -13,6 +13,21 @@ export class HttpError extends Error {
   }
 }
 
+/** A rate limit refused the request; `rule` says which. */
+export class RateLimitedError extends Error {
+  constructor(
+    readonly rule: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(`rate limit ${rule} reached`);
+    this.name = 'RateLimitedError';
+  }
+
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.retryAfterMs / 1000));
+  }
+}
+
 /** A dependency (database, session store, code provider) failed or timed out. */
 export class DependencyUnavailableError extends Error {
   constructor(
@@ -49,7 +64,20 @@ interface ErrorPage {
   message: string;
 }
 
+function minutesText(seconds: number): string {
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
 function describe(error: unknown): ErrorPage {
+  if (error instanceof RateLimitedError) {
+    return {
+      status: 429,
+      title: 'Too many attempts',
+      message: `Too many attempts in a short time. For your safety, please wait ${minutesText(error.retryAfterSeconds)} and try again.`,
+    };
+  }
   if (error instanceof HttpError) {
     return { status: error.status, title: error.title, message: error.message };
   }
@@ -104,6 +132,7 @@ export function errorHandler(options: { showDetails: boolean }): ErrorRequestHan
       return;
     }
     if (page.status === 503) res.set('Retry-After', '30');
+    if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));
     res.status(page.status);
     const details = options.showDetails && page.status >= 500 ? String((error as Error)?.stack ?? error) : undefined;
     if (req.accepts(['html', 'json']) === 'json') {

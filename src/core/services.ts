@@ -23,7 +23,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     await database.close();
     throw error;
   }
-  const sessions = openSessionStore(redis, logger);
+  const sessions = openSessionStore(redis, logger, config.redisPrefix);
   return {
     database,
     redis,

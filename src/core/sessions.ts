@@ -18,7 +18,7 @@ export interface SessionStore {
 const MEMORY_PRUNE_INTERVAL_MS = 10 * 60_000;
 
 /** Sessions in Redis when there is one, otherwise in this process. */
-export function openSessionStore(redis: Redis | undefined, logger: Logger): SessionStore {
+export function openSessionStore(redis: Redis | undefined, logger: Logger, redisPrefix: string): SessionStore {
   if (!redis) {
     const MemoryStore = createMemoryStore(session);
     const store = new MemoryStore({ checkPeriod: MEMORY_PRUNE_INTERVAL_MS });
@@ -36,7 +36,7 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger): Sess
     };
   }
   return {
-    store: new RedisStore({ client: redis.client, prefix: 'sess:' }),
+    store: new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` }),
     kind: 'redis',
     check: () => redis.check(),
     // The Redis client is shared and closed by its owner.

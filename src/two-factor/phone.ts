@@ -39,6 +39,11 @@ export function parsePhone(input: string, country: string): PhoneParse {
   return { ok: true, e164: phone.number, country: phone.country, type: phone.getType() };
 }
 
+/** The country of a stored E.164 number (two letters), when it has one. */
+export function countryOf(e164: string): string | undefined {
+  return parsePhoneNumberFromString(e164)?.country;
+}
+
 /** "+33 6 12 34 56 78" becomes "+33 • •• •• •• 78": enough to recognise, too little to use. */
 export function maskPhone(e164: string): string {
   const phone = parsePhoneNumberFromString(e164);

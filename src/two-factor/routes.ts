@@ -118,6 +118,8 @@ export function twoFactorRouter(deps: {
     if (delivery.ok) {
       sentAt[delivery.channel] = twoFactor.now();
       flash(req, { kind: 'info', text: delivery.notice });
+    } else if (delivery.retryAfterSeconds && req.res) {
+      req.res.set('Retry-After', String(delivery.retryAfterSeconds));
     }
     return delivery;
   }

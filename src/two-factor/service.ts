@@ -3,7 +3,9 @@
 // the state it works on (who is at the code step, when codes went out) is passed in and out.
 import type { AccountsService } from '../accounts/service.js';
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import { maskPhone, phoneHint } from './phone.js';
+import { RateLimitedError } from '../core/rate-limits.js';
+import type { CodeLimits } from './code-limits.js';
+import { countryOf, maskPhone, phoneHint } from './phone.js';
 import { MESSAGES, type Channel, type CheckOutcome, type VerificationProvider } from './providers/provider.js';
 import type { TwoFactorRepository } from './repository.js';
 
@@ -12,7 +14,7 @@ export type SentAt = Partial<Record<Channel, number>>;
 
 export type Delivery =
   | { ok: true; channel: Channel; notice: string }
-  | { ok: false; status: 'invalid_number' | 'rate_limited' | 'unavailable'; message: string };
+  | { ok: false; status: 'invalid_number' | 'rate_limited' | 'unavailable'; message: string; retryAfterSeconds?: number };
 
 export type CodeCheck = CheckOutcome | { status: 'malformed'; message: string };
 
@@ -46,11 +48,36 @@ export function twoFactorService(deps: {
   repository: TwoFactorRepository;
   accounts: AccountsService;
   audit: AuditLog;
+  limits: CodeLimits;
+  /** Countries codes may go to; empty means any. */
+  allowedCountries: string[];
   resendCooldownMs: number;
   pendingLifetimeMs: number;
   now?: () => number;
 }) {
-  const { provider, repository, accounts, audit, resendCooldownMs, pendingLifetimeMs } = deps;
+  const { provider, repository, accounts, audit, limits, allowedCountries, resendCooldownMs, pendingLifetimeMs } = deps;
+
+  /** Why no code may go to this number now (country, limits), or undefined when one may. */
+  async function refusal(phone: string, channel: Channel, who: CodeContext): Promise<Delivery | undefined> {
+    const country = countryOf(phone);
+    if (allowedCountries.length && (!country || !allowedCountries.includes(country))) {
+      await audit.record({ type: 'code_sent', outcome: 'country_refused', userId: who.userId, context: who.context, detail: { channel, country: country ?? 'unknown', phone: phoneHint(phone) } });
+      return { ok: false, status: 'invalid_number', message: 'Codes cannot be sent to phone numbers in this country. Use a number from a supported country.' };
+    }
+    try {
+      await limits.send({ user: who.userId, phone, ip: who.context.ip ?? 'unknown' });
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) throw error;
+      await audit.record({ type: 'rate_limited', outcome: 'refused', userId: who.userId, context: who.context, detail: { rule: error.rule, phone: phoneHint(phone) } });
+      return {
+        ok: false,
+        status: 'rate_limited',
+        message: `Too many codes were sent. Please wait ${Math.ceil(error.retryAfterSeconds / 60)} minutes before asking for another.`,
+        retryAfterSeconds: error.retryAfterSeconds,
+      };
+    }
+  }
   const now = deps.now ?? Date.now;
 
   function noticeFor(phone: string, channel: Channel, fellBack: boolean): string {
@@ -65,6 +92,8 @@ export function twoFactorService(deps: {
      * becomes a voice call, and the notice says so.
      */
     async deliver(phone: string, channel: Channel, who: CodeContext): Promise<Delivery> {
+      const refused = await refusal(phone, channel, who);
+      if (refused) return refused;
       let outcome = await provider.start(phone, channel);
       let fellBack = false;
       if (outcome.status === 'channel_failed' && channel === 'sms') {
@@ -103,11 +132,22 @@ export function twoFactorService(deps: {
     /** Checks a code as typed. A code that is not 4 to 10 digits never reaches the provider. */
     async check(phone: string, raw: string, who: CodeContext): Promise<CodeCheck> {
       const code = normaliseCode(raw);
+      try {
+        await limits.beforeCheck(who.userId);
+      } catch (error) {
+        if (!(error instanceof RateLimitedError)) throw error;
+        await audit.record({ type: 'code_checked', outcome: 'locked', userId: who.userId, context: who.context, detail: { purpose: who.purpose, rule: error.rule } });
+        return {
+          status: 'too_many_attempts',
+          message: `Too many wrong codes. For your safety the code step is locked; try again in ${Math.ceil(error.retryAfterSeconds / 60)} minutes.`,
+        };
+      }
       const result: CodeCheck = !code
         ? { status: 'malformed', message: 'Enter the 6-digit code from the message.' }
         : !CODE_PATTERN.test(code)
           ? { status: 'malformed', message: 'The code is 6 digits, like 123456.' }
           : await provider.check(phone, code);
+      if (result.status === 'wrong_code' || result.status === 'too_many_attempts') await limits.wrongCode(who.userId);
       await audit.record({
         type: 'code_checked',
         outcome: CHECK_AUDIT_OUTCOME[result.status],

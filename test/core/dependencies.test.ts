@@ -103,7 +103,7 @@ describe('when Redis goes away', { skip: redisUrl ? false : 'TEST_REDIS_URL is n
   it('keeps sessions in Redis, shared by every instance', async () => {
     assert.equal(app.services.sessions.kind, 'redis');
     const agent = app.agent();
-    const other = await startTestApp({ proxyRedis: true, databaseUrl: app.databaseUrl });
+    const other = await startTestApp({ proxyRedis: true, databaseUrl: app.databaseUrl, env: { REDIS_PREFIX: app.config.redisPrefix } });
     try {
       // A second instance of the same deployment recognises the session signed in on the first.
       const signedIn = await signIn(agent, email, strongPassword);

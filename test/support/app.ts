@@ -1,5 +1,6 @@
 // Boots the app exactly as production does (loadConfig -> openServices -> createApp), on a
 // database of its own, listening on a loopback port, and drives it over real HTTP.
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import request from 'supertest';
@@ -33,7 +34,17 @@ export interface TestAppOptions {
   proxyDatabase?: boolean;
   /** Use TEST_REDIS_URL for sessions, behind a proxy the test can cut. */
   proxyRedis?: boolean;
+  /** Run with the configured (production default) rate limits. */
+  realLimits?: boolean;
 }
+
+const GENEROUS_LIMITS = {
+  LIMIT_SIGN_INS_PER_IP: '100000',
+  LIMIT_SIGN_UPS_PER_IP: '100000',
+  LIMIT_CODES_PER_IP: '100000',
+  LIMIT_CODES_PER_10_MINUTES: '1000',
+  LIMIT_CODES_PER_DAY: '1000',
+};
 
 export const redisUrl = process.env.TEST_REDIS_URL;
 
@@ -65,6 +76,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       SESSION_SECRET: 'test-session-secret-that-is-long-enough-0123456789',
       DATABASE_URL: databaseUrl,
       DATABASE_POOL_SIZE: '4',
+      // Each app its own keys in the shared Redis, unless a test shares them on purpose.
+      REDIS_PREFIX: `test:${process.pid}:${randomBytes(4).toString('hex')}:`,
+      // Every request of a test comes from 127.0.0.1: only the tests of the limits themselves
+      // run with the production defaults.
+      ...(options.realLimits ? {} : GENEROUS_LIMITS),
       ...(sessionRedisUrl ? { REDIS_URL: sessionRedisUrl } : {}),
       ...options.env,
     });
