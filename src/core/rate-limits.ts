@@ -22,7 +22,7 @@ export interface Limit {
   readonly rule: Rule;
   /** Counts one hit for `key`; throws RateLimitedError when over the limit. */
   hit(key: string): Promise<void>;
-  /** Throws RateLimitedError when `key` is over the limit or blocked, without counting. */
+  /** Throws RateLimitedError when `key` has used up its hits or is blocked, without counting. */
   check(key: string): Promise<void>;
   /** How many hits `key` has in the current window, and when that window ends. */
   peek(key: string): Promise<{ consumed: number; msBeforeNext: number }>;
@@ -56,7 +56,7 @@ export function limitFactory(redis: RedisClient | undefined, redisPrefix: string
       },
       async check(key) {
         const state = await limiter.get(key).catch((error: unknown) => translate(rule, error));
-        if (state && state.consumedPoints > rule.points) throw new RateLimitedError(rule.name, state.msBeforeNext);
+        if (state && state.consumedPoints >= rule.points) throw new RateLimitedError(rule.name, state.msBeforeNext);
       },
       async peek(key) {
         const state = await limiter.get(key).catch((error: unknown) => translate(rule, error));
