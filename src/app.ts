@@ -125,16 +125,17 @@ export function createApp({ config, logger, services }: AppDeps): Express {
     resendCooldownMs: config.twoFactor.resendCooldownMs,
     pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
   });
+  const finish = { accounts, lifetime: config.session, sessionIndex: services.sessions.index };
   const twoFactorPages = twoFactorRouter({
     twoFactor,
     accounts,
-    lifetime: config.session,
+    finish,
     defaultCountry: config.twoFactor.defaultCountry,
     outbox: config.twoFactor.devOutbox && provider instanceof ConsoleProvider ? provider : undefined,
   });
 
   app.get('/', (_req, res) => res.render('home', { title: 'Home' }));
-  app.use(accountsRouter({ accounts, passport, lifetime: config.session, secondFactor: twoFactorPages.secondFactor }));
+  app.use(accountsRouter({ accounts, passport, finish, secondFactor: twoFactorPages.secondFactor }));
   app.use(twoFactorPages.router);
 
   app.use(notFound);

@@ -2,7 +2,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { PassportStatic } from 'passport';
 import { noStore, safeLocalPath } from '../core/security.js';
-import { applyRememberMe, sessionStep, type SessionLifetime } from '../core/sessions.js';
+import { applyRememberMe, regenerateSession, sessionStep, type SessionIndex, type SessionLifetime } from '../core/sessions.js';
 import { flash } from '../core/views.js';
 import { parseForm, signInForm, signUpForm, typedEmail, type FieldErrors } from './forms.js';
 import { contextOf } from '../audit/audit-log.js';
@@ -43,14 +43,19 @@ function renderForm(
  * Finishes a sign-in: a new session for the signed-in user, for the idle timeout or, with
  * "Remember me", for weeks.
  */
-export async function completeSignIn(
-  req: Request,
-  user: Express.User,
-  options: { remember: boolean; lifetime: SessionLifetime; accounts: AccountsService },
-) {
-  await options.accounts.recordSignIn(user.id, contextOf(req), user.twoFactorEnabled ? 'password_and_code' : 'password');
+/** What finishing a sign-in needs: where to record it, how long it lasts, where to index it. */
+export interface SignInFinish {
+  accounts: AccountsService;
+  lifetime: SessionLifetime;
+  sessionIndex: SessionIndex;
+}
+
+export async function completeSignIn(req: Request, user: Express.User, remember: boolean, finish: SignInFinish) {
+  await finish.accounts.recordSignIn(user.id, contextOf(req), user.twoFactorEnabled ? 'password_and_code' : 'password');
   await logIn(req, user);
-  applyRememberMe(req, options.remember, options.lifetime);
+  applyRememberMe(req, remember, finish.lifetime);
+  const lasts = remember ? finish.lifetime.rememberMeMs : finish.lifetime.absoluteLifetimeMs;
+  await finish.sessionIndex.add(user.id, req.sessionID, lasts);
 }
 
 /** What happens after a correct password for an account that has a second factor. */
@@ -69,10 +74,10 @@ function logIn(req: Request, user: Express.User): Promise<void> {
 export function accountsRouter(deps: {
   accounts: AccountsService;
   passport: PassportStatic;
-  lifetime: SessionLifetime;
+  finish: SignInFinish;
   secondFactor: SecondFactorStep;
 }): Router {
-  const { accounts, passport, lifetime, secondFactor } = deps;
+  const { accounts, passport, finish, secondFactor } = deps;
   const router = Router();
 
   router.get('/signup', redirectIfSignedIn, (req, res) => {
@@ -88,7 +93,7 @@ export function accountsRouter(deps: {
       const status = result.errors.email ? 409 : 422;
       return renderForm(res, 'accounts/signup', status, { ...values, email: form.data.email }, result.errors);
     }
-    await completeSignIn(req, publicUser(result.user), { remember: false, lifetime, accounts });
+    await completeSignIn(req, publicUser(result.user), false, finish);
     flash(req, { kind: 'success', text: 'Welcome! Your account is ready.' });
     res.redirect(303, safeLocalPath(values.next));
   });
@@ -115,7 +120,7 @@ export function accountsRouter(deps: {
       const signIn = { remember: form.data.remember, next: form.data.next };
       const finished = user.twoFactorEnabled
         ? secondFactor(req, res, user, signIn)
-        : completeSignIn(req, user, { remember: signIn.remember, lifetime, accounts }).then(() => {
+        : completeSignIn(req, user, signIn.remember, finish).then(() => {
             res.redirect(303, safeLocalPath(signIn.next));
           });
       finished.catch(next);
@@ -131,6 +136,16 @@ export function accountsRouter(deps: {
       flash(req, { kind: 'info', text: 'You are signed out.' });
       res.redirect(303, '/login');
     });
+  });
+
+  router.post('/account/sign-out-everywhere', requireSignedIn, async (req, res) => {
+    const user = req.user!;
+    await accounts.recordSignOutEverywhere(user.id, contextOf(req));
+    // This session is one of them: after this, nobody is signed in as this user anywhere.
+    await finish.sessionIndex.destroyAll(user.id);
+    await regenerateSession(req);
+    flash(req, { kind: 'info', text: 'You are signed out on every device, this one included.' });
+    res.redirect(303, '/login');
   });
 
   router.get('/account', requireSignedIn, noStore, async (req, res) => {

@@ -98,6 +98,10 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       return audit.record({ type: 'sign_out', outcome: 'ok', userId, context });
     },
 
+    recordSignOutEverywhere(userId: string, context: RequestContext): Promise<void> {
+      return audit.record({ type: 'sign_out', outcome: 'ok', userId, context, detail: { everywhere: true } });
+    },
+
     recentSignIns(userId: string) {
       return audit.recentSignIns(userId);
     },

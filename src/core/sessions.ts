@@ -7,8 +7,16 @@ import { RedisStore } from 'connect-redis';
 import type { Logger } from './logger.js';
 import type { Redis } from './redis.js';
 
+/** Which sessions each user has, so all of them can be ended at once. */
+export interface SessionIndex {
+  add(userId: string, sessionId: string, lifetimeMs: number): Promise<void>;
+  /** Destroys every session of the user in the store; returns how many there were. */
+  destroyAll(userId: string): Promise<number>;
+}
+
 export interface SessionStore {
   store: Store;
+  index: SessionIndex;
   kind: 'redis' | 'memory';
   /** Resolves when the store answers, rejects otherwise. */
   check(): Promise<void>;
@@ -16,6 +24,10 @@ export interface SessionStore {
 }
 
 const MEMORY_PRUNE_INTERVAL_MS = 10 * 60_000;
+
+function destroySession(store: Store, sessionId: string): Promise<void> {
+  return sessionStep('session destruction', (done) => store.destroy(sessionId, done));
+}
 
 /** Sessions in Redis when there is one, otherwise in this process. */
 export function openSessionStore(redis: Redis | undefined, logger: Logger, redisPrefix: string): SessionStore {
@@ -25,8 +37,21 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
     logger.warn(
       'sessions are kept in this process: they are lost on restart and not shared between instances (set REDIS_URL to use Redis)',
     );
+    const byUser = new Map<string, Set<string>>();
     return {
       store,
+      index: {
+        add(userId, sessionId) {
+          byUser.set(userId, (byUser.get(userId) ?? new Set()).add(sessionId));
+          return Promise.resolve();
+        },
+        async destroyAll(userId) {
+          const ids = [...(byUser.get(userId) ?? [])];
+          byUser.delete(userId);
+          await Promise.all(ids.map((id) => destroySession(store, id)));
+          return ids.length;
+        },
+      },
       kind: 'memory',
       check: () => Promise.resolve(),
       close: () => {
@@ -35,8 +60,24 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
       },
     };
   }
+  const store = new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` });
+  const indexKey = (userId: string) => `${redisPrefix}user-sessions:${userId}`;
   return {
-    store: new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` }),
+    store,
+    index: {
+      async add(userId, sessionId, lifetimeMs) {
+        const key = indexKey(userId);
+        await redis.client.multi().sAdd(key, sessionId).pExpire(key, lifetimeMs, 'GT').exec();
+        // A new key has no expiry for GT to compare with: give it one.
+        await redis.client.pExpire(key, lifetimeMs, 'NX');
+      },
+      async destroyAll(userId) {
+        const ids = await redis.client.sMembers(indexKey(userId));
+        await Promise.all(ids.map((id) => destroySession(store, id)));
+        await redis.client.del(indexKey(userId));
+        return ids.length;
+      },
+    },
     kind: 'redis',
     check: () => redis.check(),
     // The Redis client is shared and closed by its owner.

@@ -2,13 +2,13 @@
 // it off, and the development outbox. Routes parse input, call the service, render or redirect.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import { completeSignIn, requireSignedIn, type SecondFactorStep } from '../accounts/routes.js';
+import { completeSignIn, requireSignedIn, type SecondFactorStep, type SignInFinish } from '../accounts/routes.js';
 import type { AccountsService } from '../accounts/service.js';
 import { publicUser } from '../accounts/passport.js';
 import { contextOf } from '../audit/audit-log.js';
 import { HttpError } from '../core/errors.js';
 import { noStore, safeLocalPath } from '../core/security.js';
-import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
+import { regenerateSession } from '../core/sessions.js';
 import { flash } from '../core/views.js';
 import { countries, maskPhone, parsePhone } from './phone.js';
 import type { ConsoleProvider } from './providers/console.js';
@@ -65,11 +65,11 @@ const STATUS_FOR: Record<string, number> = {
 export function twoFactorRouter(deps: {
   twoFactor: TwoFactorService;
   accounts: AccountsService;
-  lifetime: SessionLifetime;
+  finish: SignInFinish;
   defaultCountry: string;
   outbox: ConsoleProvider | undefined;
 }): { router: Router; secondFactor: SecondFactorStep } {
-  const { twoFactor, accounts, lifetime, defaultCountry, outbox } = deps;
+  const { twoFactor, accounts, finish, defaultCountry, outbox } = deps;
   const router = Router();
 
   function renderCodeStep(
@@ -199,7 +199,7 @@ export function twoFactorRouter(deps: {
     if (result.status !== 'approved') return checkFailed(res, result, state, SIGN_IN_ACTIONS, SIGN_IN_HEADING);
     const pending = req.session.pendingSignIn!;
     // completeSignIn regenerates the session ID again, so the pending ID signs no one in.
-    await completeSignIn(req, res.locals.pendingUser as Express.User, { remember: pending.remember, lifetime, accounts });
+    await completeSignIn(req, res.locals.pendingUser as Express.User, pending.remember, finish);
     res.redirect(303, safeLocalPath(pending.next));
   });
 
