@@ -74,7 +74,7 @@ describe('a person in a browser', { skip }, () => {
     assert.match(await page.locator('main').innerText(), /\+33 • •• •• •• 78/);
     await page.screenshot({ path: path.join(screenshots, 'account-2fa-on.png'), fullPage: true });
 
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.waitForURL(`${app.url}/login`);
     await page.goto(`${app.url}/account`);
     await page.waitForURL(/\/login\?next=%2Faccount$/);
