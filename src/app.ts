@@ -107,7 +107,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
 
   const audit = auditLog(services.database.prisma);
   const limit = limitFactory(services.redis?.client, config.redisPrefix);
-  const accounts = accountsService(accountsRepository(services.database.prisma), audit, signInLimits(limit, config.limits));
+  const accounts = accountsService(accountsRepository(services.database.prisma), audit, signInLimits(limit, config.limits, logger));
   const passport = createPassport(accounts);
   app.use(passport.initialize());
   app.use(passport.session());

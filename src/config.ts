@@ -106,6 +106,7 @@ const schema = z.object({
   LIMIT_CODES_PER_DAY: positiveInt(10),
   LIMIT_CODES_PER_IP: positiveInt(20),
   LIMIT_WRONG_CODES_PER_USER: positiveInt(10),
+  ALERT_FAILED_SIGN_INS_PER_MINUTE: positiveInt(30),
 });
 
 type Env = z.infer<typeof schema>;
@@ -170,6 +171,8 @@ export interface Limits {
   codesPerIp: number;
   /** Wrong codes per user per hour before the code step locks for an hour. */
   wrongCodesPerUser: number;
+  /** Failed sign-ins per minute, across all accounts, that log a credential-stuffing warning. */
+  alertFailedSignInsPerMinute: number;
 }
 
 export interface TwilioConfig {
@@ -308,6 +311,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       codesPerDay: env.LIMIT_CODES_PER_DAY,
       codesPerIp: env.LIMIT_CODES_PER_IP,
       wrongCodesPerUser: env.LIMIT_WRONG_CODES_PER_USER,
+      alertFailedSignInsPerMinute: env.ALERT_FAILED_SIGN_INS_PER_MINUTE,
     },
   };
 }

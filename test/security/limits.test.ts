@@ -54,6 +54,26 @@ describe('credential stuffing and password guessing', () => {
   });
 });
 
+describe('credential stuffing alarm', () => {
+  const logs: Array<Record<string, unknown>> = [];
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp({ logs, env: { ALERT_FAILED_SIGN_INS_PER_MINUTE: '4' } });
+  });
+  after(() => app.close());
+
+  it('logs one warning when failed sign-ins per minute cross the threshold', async () => {
+    for (let i = 0; i < 3; i += 1) await signIn(app.agent(), uniqueEmail(`victim${i}`), 'Summer2024!');
+    const alarm = () => logs.filter((line) => String(line.msg).includes('possible credential stuffing'));
+    assert.equal(alarm().length, 0, 'not below the threshold');
+    for (let i = 3; i < 8; i += 1) await signIn(app.agent(), uniqueEmail(`victim${i}`), 'Summer2024!');
+    assert.equal(alarm().length, 1, 'once when crossing, not on every failure');
+    assert.equal(alarm()[0]!.level, 40);
+    assert.equal(alarm()[0]!.failedSignInsLastMinute, 4);
+    assert.ok(!JSON.stringify(logs).includes('Summer2024!'), 'no password in the logs');
+  });
+});
+
 describe('sign-up flooding', () => {
   let app: TestApp;
   before(async () => {

@@ -36,6 +36,8 @@ export interface TestAppOptions {
   proxyRedis?: boolean;
   /** Run with the configured (production default) rate limits. */
   realLimits?: boolean;
+  /** Collect the app's log lines (parsed) here, at the level TEST_LOG_LEVEL or info. */
+  logs?: Array<Record<string, unknown>>;
 }
 
 const GENEROUS_LIMITS = {
@@ -84,7 +86,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       ...(sessionRedisUrl ? { REDIS_URL: sessionRedisUrl } : {}),
       ...options.env,
     });
-    const logger = createLogger(config.logLevel);
+    const collected = options.logs;
+    const logger = collected
+      ? createLogger(process.env.TEST_LOG_LEVEL ?? 'info', { write: (line: string) => void collected.push(JSON.parse(line) as Record<string, unknown>) })
+      : createLogger(config.logLevel);
     const services = await openServices(config, logger);
     cleanups.unshift(() => services.close());
     const app = createApp({ config, logger, services });
