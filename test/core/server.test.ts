@@ -1,49 +1,13 @@
 // The real entry point, as `npm start` runs it: no configuration, embedded PGlite on disk,
 // in-process sessions; structured logs; a clean exit on SIGTERM.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { csrfTokenIn, strongPassword, uniqueEmail } from '../support/app.js';
-
-interface RunningServer {
-  url: string;
-  logs: string[];
-  process: ChildProcessWithoutNullStreams;
-  exited: Promise<number | null>;
-}
-
-async function startServer(dataDir: string): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { PATH: process.env.PATH, PORT: '0', PGLITE_DATA_DIR: dataDir },
-  });
-  const logs: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffer = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) {
-        logs.push(line);
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'serving' && entry.url) resolve(entry.url);
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    void exited.then((code) => reject(new Error(`server exited with ${code}:\n${logs.join('\n')}`)));
-  });
-  return { url, logs, process: child, exited };
-}
-
-async function stop(server: RunningServer): Promise<number | null> {
-  server.process.kill('SIGTERM');
-  return server.exited;
-}
+import { startServer, stop } from '../support/processes.js';
 
 describe('npm start with no configuration', () => {
   let dataDir: string;
@@ -54,7 +18,7 @@ describe('npm start with no configuration', () => {
 
   it('serves sign-up on embedded PGlite, logs one line per request, and keeps accounts across restarts', async () => {
     const email = uniqueEmail('server');
-    const first = await startServer(dataDir);
+    const first = await startServer({ PGLITE_DATA_DIR: dataDir });
     try {
       assert.ok(first.logs.some((line) => line.includes('using the embedded PGlite database')));
       assert.ok(first.logs.some((line) => line.includes('sessions are kept in this process')));
@@ -82,7 +46,7 @@ describe('npm start with no configuration', () => {
     assert.ok(!/tfa\.sid=/.test(allLogs), 'no session cookie in the logs');
     assert.ok(first.logs.some((line) => line.includes('"msg":"stopped"')));
 
-    const second = await startServer(dataDir);
+    const second = await startServer({ PGLITE_DATA_DIR: dataDir });
     try {
       const agent = request.agent(second.url);
       const form = await agent.get('/login').expect(200);

@@ -1,0 +1,41 @@
+// The real server as separate processes, the way `npm start` runs it.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+
+export interface RunningServer {
+  url: string;
+  logs: string[];
+  process: ChildProcessWithoutNullStreams;
+  exited: Promise<number | null>;
+}
+
+/** Starts `src/server.ts` as `npm start` does, with only PATH, PORT=0 and `env`. */
+export async function startServer(env: Record<string, string>): Promise<RunningServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { PATH: process.env.PATH, PORT: '0', ...env },
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffer = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        logs.push(line);
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'serving' && entry.url) resolve(entry.url);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    void exited.then((code) => reject(new Error(`server exited with ${code}:\n${logs.join('\n')}`)));
+  });
+  return { url, logs, process: child, exited };
+}
+
+/** SIGTERM, then the exit code. */
+export async function stop(server: RunningServer): Promise<number | null> {
+  server.process.kill('SIGTERM');
+  return server.exited;
+}
+
