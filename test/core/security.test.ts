@@ -115,6 +115,24 @@ describe('web security basics', () => {
     assert.doesNotMatch(response.text, /at .*\.(js|ts):\d+/);
   });
 
+  it('answers a malformed body with 400, and an unknown encoding with 415', async () => {
+    const garbled = await app
+      .agent()
+      .post('/login')
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .set('Content-Encoding', 'gzip')
+      .send('this is not gzip');
+    assert.equal(garbled.status, 400);
+    assert.match(garbled.text, /could not be read/);
+    const unknown = await app
+      .agent()
+      .post('/login')
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .set('Content-Encoding', 'x-unknown')
+      .send('email=a');
+    assert.equal(unknown.status, 415);
+  });
+
   it('answers a form with absurdly many fields with 413', async () => {
     const fields = Array.from({ length: 500 }, (_, i) => `f${i}=x`).join('&');
     const response = await app.agent().post('/login').type('form').send(fields);
