@@ -123,7 +123,7 @@ describe('web security basics', () => {
       .set('Content-Encoding', 'gzip')
       .send('this is not gzip');
     assert.equal(garbled.status, 400);
-    assert.match(garbled.text, /could not be read/);
+    assert.match(garbled.text, /could not be (read|handled)/);
     const unknown = await app
       .agent()
       .post('/login')
