@@ -39,7 +39,10 @@ export function createPassport(accounts: AccountsService): passport.PassportStat
       const parsedEmail = emailField.safeParse(email);
       if (!parsedEmail.success) return done(null, false);
       accounts.authenticate(parsedEmail.data, password, contextOf(req)).then(
-        (user) => done(null, user ? publicUser(user) : false),
+        (user) => {
+          if (user === 'locked') done(null, false, { message: 'locked' });
+          else done(null, user ? publicUser(user) : false);
+        },
         (error: unknown) => done(error),
       );
     }),
@@ -47,8 +50,8 @@ export function createPassport(accounts: AccountsService): passport.PassportStat
   instance.serializeUser((user, done) => done(null, user.id));
   instance.deserializeUser((id: string, done) => {
     accounts.findUser(id).then(
-      // A deleted account simply ends the session.
-      (user) => done(null, user ? publicUser(user) : false),
+      // A deleted or locked account simply ends the session.
+      (user) => done(null, user && !user.lockedAt ? publicUser(user) : false),
       (error: unknown) => done(error),
     );
   });

@@ -12,6 +12,7 @@ import { publicUser } from './passport.js';
 import type { AccountsService } from './service.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
+const ACCOUNT_LOCKED = 'This account is locked. Please contact the site\'s administrators.';
 
 /** Sends anonymous visitors to the sign-in page, remembering where they were going. */
 export const requireSignedIn: RequestHandler = (req, res, next) => {
@@ -114,8 +115,10 @@ export function accountsRouter(deps: {
       return renderForm(res, 'accounts/login', 401, values, { form: SIGN_IN_FAILED });
     }
     values.remember = form.data.remember;
-    const authenticate = passport.authenticate('local', { session: false }, (error: unknown, user: Express.User | false) => {
+    const authenticate = passport.authenticate('local', { session: false }, (error: unknown, user: Express.User | false, info?: { message?: string }) => {
       if (error) return next(error);
+      // Said only to someone who knows the password, so it reveals nothing to a guesser.
+      if (info?.message === 'locked') return renderForm(res, 'accounts/login', 403, values, { form: ACCOUNT_LOCKED });
       if (!user) return renderForm(res, 'accounts/login', 401, values, { form: SIGN_IN_FAILED });
       const signIn = { remember: form.data.remember, next: form.data.next };
       const finished = user.twoFactorEnabled

@@ -53,8 +53,11 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       }
     },
 
-    /** The user whose email and password these are, or null; takes as long either way. */
-    async authenticate(email: string, rawPassword: string, context: RequestContext): Promise<User | null> {
+    /**
+     * The user whose email and password these are; null when they do not match (taking as
+     * long either way), 'locked' when they match an account an admin has locked.
+     */
+    async authenticate(email: string, rawPassword: string, context: RequestContext): Promise<User | null | 'locked'> {
       const ip = context.ip ?? 'unknown';
       const user = await users.findByEmail(email);
       await limited(limits.beforeAttempt(email, ip), context, user?.id);
@@ -71,6 +74,10 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
         return null;
       }
       await limits.succeeded(email);
+      if (user.lockedAt) {
+        await audit.record({ type: 'sign_in_password', outcome: 'locked', userId: user.id, context });
+        return 'locked';
+      }
       await audit.record({ type: 'sign_in_password', outcome: 'ok', userId: user.id, context });
       if (hashNeedsUpgrade(user.passwordHash)) {
         await users.updatePasswordHash(user.id, await hashPassword(password));

@@ -31,14 +31,22 @@ describe('Twilio Verify provider', () => {
   afterEach(() => standIn.resetFaults());
 
   it('starts a verification and approves the right code once', async () => {
-    assert.deepEqual(await provider.start('+33611111111', 'sms'), { status: 'pending', channel: 'sms' });
+    const started = await provider.start('+33611111111', 'sms');
+    assert.equal(started.status, 'pending');
+    assert.equal(started.providerStatus, 'pending');
+    assert.match(started.sid ?? '', /^VE[0-9a-f]{32}$/);
+    assert.equal(started.sid, standIn.outbox.at(-1)!.verificationSid);
     const code = standIn.lastCodeFor('+33611111111')!;
-    assert.deepEqual(await provider.check('+33611111111', code), { status: 'approved' });
+    const checked = await provider.check('+33611111111', code);
+    assert.equal(checked.status, 'approved');
+    assert.equal(checked.providerStatus, 'approved');
     assert.equal((await provider.check('+33611111111', code)).status, 'expired', 'a used code is gone (20404)');
   });
 
-  it('maps an invalid number (60200)', async () => {
-    assert.equal((await provider.start('+331', 'sms')).status, 'invalid_number');
+  it('maps an invalid number (60200), keeping Twilio\'s code for the admin page', async () => {
+    const result = await provider.start('+331', 'sms');
+    assert.equal(result.status, 'invalid_number');
+    assert.equal(result.errorCode, 60200);
   });
 
   it('maps a landline refusing SMS (60205) to a failed channel, and calls it fine', async () => {

@@ -1,10 +1,10 @@
 // Development provider: "sends" a code by writing it to the log and to /dev/outbox, with the
 // same rules as Twilio Verify (10-minute codes, 5 checks, 5 sends). Refused in production.
 // It keeps its codes in this process, which is fine for the single process it is made for.
-import { randomInt, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../../core/logger.js';
 import { phoneHint } from '../phone.js';
-import { MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type VerificationProvider } from './provider.js';
+import { MESSAGES, type Channel, type CheckResult, type StartResult, type VerificationProvider } from './provider.js';
 
 const CODE_TTL_MS = 10 * 60_000;
 const MAX_CHECKS = 5;
@@ -19,6 +19,7 @@ export interface OutboxMessage {
 }
 
 interface PendingCode {
+  sid: string;
   code: string;
   createdAt: number;
   checks: number;
@@ -46,11 +47,14 @@ export class ConsoleProvider implements VerificationProvider {
     return entry;
   }
 
-  start(to: string, channel: Channel): Promise<StartOutcome> {
+  start(to: string, channel: Channel): Promise<StartResult> {
     let entry = this.live(to);
-    if (entry && entry.sends >= MAX_SENDS) return Promise.resolve({ status: 'rate_limited', message: MESSAGES.rateLimited });
+    if (entry && entry.sends >= MAX_SENDS) {
+      return Promise.resolve({ status: 'rate_limited', message: MESSAGES.rateLimited, providerStatus: 'max_send_attempts', sid: entry.sid });
+    }
     if (!entry) {
-      entry = { code: String(randomInt(0, 1_000_000)).padStart(6, '0'), createdAt: Date.now(), checks: 0, sends: 0 };
+      const sid = `console-${randomBytes(8).toString('hex')}`;
+      entry = { sid, code: String(randomInt(0, 1_000_000)).padStart(6, '0'), createdAt: Date.now(), checks: 0, sends: 0 };
       this.pending.set(to, entry);
     }
     entry.sends += 1;
@@ -58,20 +62,22 @@ export class ConsoleProvider implements VerificationProvider {
     if (this.sent.length > OUTBOX_SIZE) this.sent.shift();
     // The whole point of this provider: the code goes to the developer's log.
     this.logger.info({ provider: 'console', channel, to: phoneHint(to), code: entry.code }, 'verification code (console provider)');
-    return Promise.resolve({ status: 'pending', channel });
+    return Promise.resolve({ status: 'pending', channel, providerStatus: 'pending', sid: entry.sid });
   }
 
-  check(to: string, code: string): Promise<CheckOutcome> {
+  check(to: string, code: string): Promise<CheckResult> {
     const entry = this.live(to);
-    if (!entry) return Promise.resolve({ status: 'expired', message: MESSAGES.expired });
-    if (entry.checks >= MAX_CHECKS) return Promise.resolve({ status: 'too_many_attempts', message: MESSAGES.tooManyAttempts });
+    if (!entry) return Promise.resolve({ status: 'expired', message: MESSAGES.expired, providerStatus: 'not_found' });
+    const sid = entry.sid;
+    const tooMany = { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts, providerStatus: 'max_attempts_reached', sid } as const;
+    if (entry.checks >= MAX_CHECKS) return Promise.resolve(tooMany);
     const matches = code.length === entry.code.length && timingSafeEqual(Buffer.from(code), Buffer.from(entry.code));
     if (matches) {
       this.pending.delete(to);
-      return Promise.resolve({ status: 'approved' });
+      return Promise.resolve({ status: 'approved', providerStatus: 'approved', sid });
     }
     entry.checks += 1;
-    if (entry.checks >= MAX_CHECKS) return Promise.resolve({ status: 'too_many_attempts', message: MESSAGES.tooManyAttempts });
-    return Promise.resolve({ status: 'wrong_code', message: MESSAGES.wrongCode });
+    if (entry.checks >= MAX_CHECKS) return Promise.resolve(tooMany);
+    return Promise.resolve({ status: 'wrong_code', message: MESSAGES.wrongCode, providerStatus: 'pending', sid });
   }
 }

@@ -2,6 +2,16 @@
 // console in development. Outcomes are typed, so callers never parse provider errors.
 export type Channel = 'sms' | 'call';
 
+/** What the provider itself said, for the admin test page: never shown to people signing in. */
+export interface ProviderDetails {
+  /** The provider's own status word: pending, approved, max_attempts_reached, ... */
+  providerStatus?: string;
+  /** The provider's id of the verification (Twilio: VE...). */
+  sid?: string;
+  /** The provider's error code (Twilio: 60200, 60205, ...). */
+  errorCode?: number;
+}
+
 export type StartOutcome =
   | { status: 'pending'; channel: Channel }
   /** This channel cannot reach the number (a landline for SMS) or is failing: a call may work. */
@@ -9,6 +19,8 @@ export type StartOutcome =
   | { status: 'invalid_number'; message: string }
   | { status: 'rate_limited'; message: string }
   | { status: 'unavailable'; message: string };
+
+export type StartResult = StartOutcome & ProviderDetails;
 
 export type CheckOutcome =
   | { status: 'approved' }
@@ -18,12 +30,14 @@ export type CheckOutcome =
   | { status: 'rate_limited'; message: string }
   | { status: 'unavailable'; message: string };
 
+export type CheckResult = CheckOutcome & ProviderDetails;
+
 export interface VerificationProvider {
   readonly name: 'console' | 'twilio';
   /** Sends a new code (or the pending one again) to an E.164 number on a channel. */
-  start(to: string, channel: Channel): Promise<StartOutcome>;
+  start(to: string, channel: Channel): Promise<StartResult>;
   /** Checks a code for the pending verification of an E.164 number. */
-  check(to: string, code: string): Promise<CheckOutcome>;
+  check(to: string, code: string): Promise<CheckResult>;
 }
 
 export const MESSAGES = {

@@ -4,7 +4,7 @@ import twilio from 'twilio';
 import type { TwilioConfig } from '../../config.js';
 import type { Logger } from '../../core/logger.js';
 import { phoneHint } from '../phone.js';
-import { MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type VerificationProvider } from './provider.js';
+import { MESSAGES, type Channel, type CheckOutcome, type CheckResult, type StartOutcome, type StartResult, type VerificationProvider } from './provider.js';
 
 const TWILIO_VERIFY_ORIGIN = 'https://verify.twilio.com';
 
@@ -65,47 +65,60 @@ export class TwilioProvider implements VerificationProvider {
     return failure;
   }
 
-  async start(to: string, channel: Channel): Promise<StartOutcome> {
+  async start(to: string, channel: Channel): Promise<StartResult> {
     try {
       const verification = await this.service.verifications.create({ to, channel });
-      if (verification.status === 'pending') return { status: 'pending', channel };
-      return { status: 'unavailable', message: MESSAGES.unavailable };
+      const details = { providerStatus: verification.status, sid: verification.sid };
+      if (verification.status === 'pending') return { status: 'pending', channel, ...details };
+      return { status: 'unavailable', message: MESSAGES.unavailable, ...details };
     } catch (error) {
-      const { status, code } = this.logFailure('start', to, error);
-      if (code === 60205) return { status: 'channel_failed', channel, message: MESSAGES.smsUnsupported };
-      if (code === 60200 || code === 21211 || code === 21614) return { status: 'invalid_number', message: MESSAGES.invalidNumber };
-      if (code === 60203 || code === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
-      // A channel's delivery failing (5xx) may be mended by the other channel; the caller decides.
-      if (status !== undefined && status >= 500) return { status: 'channel_failed', channel, message: MESSAGES.unavailable };
-      // 20003 (credentials), 20404 (unknown service), time-outs and the rest: fail closed.
-      return { status: 'unavailable', message: MESSAGES.unavailable };
+      const failure = this.logFailure('start', to, error);
+      return { ...mapStartFailure(channel, failure), providerStatus: 'error', errorCode: failure.code };
     }
   }
 
-  async check(to: string, code: string): Promise<CheckOutcome> {
+  async check(to: string, code: string): Promise<CheckResult> {
     try {
       const result = await this.service.verificationChecks.create({ to, code });
-      switch (result.status) {
-        case 'approved':
-          return { status: 'approved' };
-        case 'pending':
-          return { status: 'wrong_code', message: MESSAGES.wrongCode };
-        case 'max_attempts_reached':
-          return { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts };
-        case 'expired':
-        case 'canceled':
-          return { status: 'expired', message: MESSAGES.expired };
-        default:
-          return { status: 'unavailable', message: MESSAGES.unavailable };
-      }
+      return { ...mapCheckStatus(result.status), providerStatus: result.status, sid: result.sid };
     } catch (error) {
-      const { status, code: twilioCode } = this.logFailure('check', to, error);
-      if (twilioCode === 60202) return { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts };
-      // Twilio answers 20404 for a verification that expired, was approved or never existed.
-      if (twilioCode === 20404) return { status: 'expired', message: MESSAGES.expired };
-      if (twilioCode === 60200) return { status: 'wrong_code', message: MESSAGES.wrongCode };
-      if (twilioCode === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
-      return { status: 'unavailable', message: MESSAGES.unavailable };
+      const failure = this.logFailure('check', to, error);
+      return { ...mapCheckFailure(failure), providerStatus: 'error', errorCode: failure.code };
     }
   }
+}
+
+function mapStartFailure(channel: Channel, { status, code }: TwilioFailure): StartOutcome {
+  if (code === 60205) return { status: 'channel_failed', channel, message: MESSAGES.smsUnsupported };
+  if (code === 60200 || code === 21211 || code === 21614) return { status: 'invalid_number', message: MESSAGES.invalidNumber };
+  if (code === 60203 || code === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
+  // A channel's delivery failing (5xx) may be mended by the other channel; the caller decides.
+  if (status !== undefined && status >= 500) return { status: 'channel_failed', channel, message: MESSAGES.unavailable };
+  // 20003 (credentials), 20404 (unknown service), time-outs and the rest: fail closed.
+  return { status: 'unavailable', message: MESSAGES.unavailable };
+}
+
+function mapCheckStatus(status: string): CheckOutcome {
+  switch (status) {
+    case 'approved':
+      return { status: 'approved' };
+    case 'pending':
+      return { status: 'wrong_code', message: MESSAGES.wrongCode };
+    case 'max_attempts_reached':
+      return { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts };
+    case 'expired':
+    case 'canceled':
+      return { status: 'expired', message: MESSAGES.expired };
+    default:
+      return { status: 'unavailable', message: MESSAGES.unavailable };
+  }
+}
+
+function mapCheckFailure({ status, code }: TwilioFailure): CheckOutcome {
+  if (code === 60202) return { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts };
+  // Twilio answers 20404 for a verification that expired, was approved or never existed.
+  if (code === 20404) return { status: 'expired', message: MESSAGES.expired };
+  if (code === 60200) return { status: 'wrong_code', message: MESSAGES.wrongCode };
+  if (code === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
+  return { status: 'unavailable', message: MESSAGES.unavailable };
 }
