@@ -7,6 +7,9 @@ import express, { type Express, type RequestHandler } from 'express';
 import session from 'express-session';
 import { pinoHttp } from 'pino-http';
 import { accountsRepository } from './accounts/repository.js';
+import { adminRepository } from './admin/repository.js';
+import { adminRouter } from './admin/routes.js';
+import { adminService } from './admin/service.js';
 import { accountsService } from './accounts/service.js';
 import { signInLimits } from './accounts/sign-in-limits.js';
 import { auditLog } from './audit/audit-log.js';
@@ -115,12 +118,15 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   app.use(viewLocals);
 
   const provider = createProvider(config.twoFactor, logger);
+  const userCodeLimits = codeLimits(limit, config.limits);
+  // The admin test bench has limits of its own, so testing never eats a user's budget.
+  const adminCodeLimits = codeLimits(limit, config.limits, 'admin_');
   const twoFactor = twoFactorService({
     provider,
     repository: twoFactorRepository(services.database.prisma),
     accounts,
     audit,
-    limits: codeLimits(limit, config.limits),
+    limits: userCodeLimits,
     allowedCountries: config.twoFactor.allowedCountries,
     resendCooldownMs: config.twoFactor.resendCooldownMs,
     pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
@@ -134,9 +140,18 @@ export function createApp({ config, logger, services }: AppDeps): Express {
     outbox: config.twoFactor.devOutbox && provider instanceof ConsoleProvider ? provider : undefined,
   });
 
+  const admin = adminService({
+    repository: adminRepository(services.database.prisma),
+    audit,
+    sessionIndex: services.sessions.index,
+    provider,
+    codeLimits: adminCodeLimits,
+  });
+
   app.get('/', (_req, res) => res.render('home', { title: 'Home' }));
   app.use(accountsRouter({ accounts, passport, finish, secondFactor: twoFactorPages.secondFactor }));
   app.use(twoFactorPages.router);
+  app.use(adminRouter({ admin, requireTwoFactor: config.adminRequiresTwoFactor, defaultCountry: config.twoFactor.defaultCountry }));
 
   app.use(notFound);
   app.use(errorHandler({ showDetails: config.env === 'development' }));

@@ -107,6 +107,7 @@ const schema = z.object({
   LIMIT_CODES_PER_IP: positiveInt(20),
   LIMIT_WRONG_CODES_PER_USER: positiveInt(10),
   ALERT_FAILED_SIGN_INS_PER_MINUTE: positiveInt(30),
+  ADMIN_REQUIRES_2FA: flag.optional(),
 });
 
 type Env = z.infer<typeof schema>;
@@ -154,6 +155,8 @@ export interface Config {
     allowedCountries: string[];
   };
   limits: Limits;
+  /** Admins must have 2FA on to open the admin area (always in production). */
+  adminRequiresTwoFactor: boolean;
 }
 
 export interface Limits {
@@ -205,6 +208,9 @@ function productionProblems(env: Env): string[] {
   }
   if (codeProvider(env) === 'console') {
     problems.push('CODE_PROVIDER: the console provider only logs codes; configure Twilio (TWILIO_*) for production');
+  }
+  if (env.ADMIN_REQUIRES_2FA === false) {
+    problems.push('ADMIN_REQUIRES_2FA: admins must use two-factor authentication in production');
   }
   if (env.TWILIO_API_BASE_URL) {
     problems.push('TWILIO_API_BASE_URL: points Twilio calls at a stand-in, refused in production');
@@ -302,6 +308,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       devOutbox: !isProduction && codeProvider(env) === 'console',
       allowedCountries: env.CODE_COUNTRIES,
     },
+    adminRequiresTwoFactor: env.ADMIN_REQUIRES_2FA ?? isProduction,
     limits: {
       signInsPerIp: env.LIMIT_SIGN_INS_PER_IP,
       signInLockAfter: env.LIMIT_SIGN_IN_LOCK_AFTER,

@@ -19,7 +19,10 @@ export type AuditType =
   | 'two_factor_enabled'
   | 'two_factor_disabled'
   | 'phone_changed'
-  | 'rate_limited';
+  | 'rate_limited'
+  | 'admin_denied'
+  | 'admin_action'
+  | 'admin_verify';
 
 export interface AuditEntry {
   type: AuditType;

@@ -8,15 +8,15 @@ const TEN_MINUTES = 600;
 const DAY = 86_400;
 const HOUR = 3_600;
 
-export function codeLimits(limit: LimitFactory, limits: Limits) {
+export function codeLimits(limit: LimitFactory, limits: Limits, namePrefix = '') {
   const sends = [
-    { scope: 'user', limit: limit({ name: 'codes_per_user_10m', points: limits.codesPer10Minutes, durationSec: TEN_MINUTES }) },
-    { scope: 'user', limit: limit({ name: 'codes_per_user_day', points: limits.codesPerDay, durationSec: DAY }) },
-    { scope: 'phone', limit: limit({ name: 'codes_per_phone_10m', points: limits.codesPer10Minutes, durationSec: TEN_MINUTES }) },
-    { scope: 'phone', limit: limit({ name: 'codes_per_phone_day', points: limits.codesPerDay, durationSec: DAY }) },
-    { scope: 'ip', limit: limit({ name: 'codes_per_ip_10m', points: limits.codesPerIp, durationSec: TEN_MINUTES }) },
+    { scope: 'user', limit: limit({ name: `${namePrefix}codes_per_user_10m`, points: limits.codesPer10Minutes, durationSec: TEN_MINUTES }) },
+    { scope: 'user', limit: limit({ name: `${namePrefix}codes_per_user_day`, points: limits.codesPerDay, durationSec: DAY }) },
+    { scope: 'phone', limit: limit({ name: `${namePrefix}codes_per_phone_10m`, points: limits.codesPer10Minutes, durationSec: TEN_MINUTES }) },
+    { scope: 'phone', limit: limit({ name: `${namePrefix}codes_per_phone_day`, points: limits.codesPerDay, durationSec: DAY }) },
+    { scope: 'ip', limit: limit({ name: `${namePrefix}codes_per_ip_10m`, points: limits.codesPerIp, durationSec: TEN_MINUTES }) },
   ] as const;
-  const wrongCodes = limit({ name: 'wrong_codes_per_user', points: limits.wrongCodesPerUser, durationSec: HOUR, blockSec: HOUR });
+  const wrongCodes = limit({ name: `${namePrefix}wrong_codes_per_user`, points: limits.wrongCodesPerUser, durationSec: HOUR, blockSec: HOUR });
 
   return {
     /** Counts a send; throws RateLimitedError, counting nothing, when any limit is reached. */

@@ -1,0 +1,188 @@
+// The admin area: overview, delivery test bench, users and their safeguarded actions, the
+// audit trail with CSV export. Admins only; every page uncached, every form CSRF-protected.
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { requireSignedIn } from '../accounts/routes.js';
+import { contextOf } from '../audit/audit-log.js';
+import { HttpError } from '../core/errors.js';
+import { noStore } from '../core/security.js';
+import { flash } from '../core/views.js';
+import { countries, maskPhone, parsePhone } from '../two-factor/phone.js';
+import { PAGE_SIZE, type AuditFilter } from './repository.js';
+import { isUserAction, USER_ACTIONS, type AdminService, type BenchResult } from './service.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The number the admin last sent a test code to, for the check form. */
+    adminBench?: { phone: string; channel: 'sms' | 'call' };
+  }
+}
+
+export const AUDIT_TYPES = [
+  'sign_up',
+  'sign_in_password',
+  'sign_in',
+  'sign_out',
+  'code_sent',
+  'code_checked',
+  'two_factor_enabled',
+  'two_factor_disabled',
+  'phone_changed',
+  'rate_limited',
+  'admin_denied',
+  'admin_action',
+  'admin_verify',
+] as const;
+
+const text = z.preprocess((value) => (typeof value === 'string' ? value : ''), z.string().max(256));
+const pageNumber = z.preprocess((value) => (typeof value === 'string' && value ? value : '1'), z.coerce.number().int().min(1).max(100_000)).catch(1);
+const optionalDate = z.preprocess(
+  (value) => (typeof value === 'string' && value ? value : undefined),
+  z.coerce.date().optional().catch(undefined),
+);
+const auditQuery = z.object({
+  user: text.transform((value) => value.trim().toLowerCase()),
+  type: text.transform((value) => ((AUDIT_TYPES as readonly string[]).includes(value) ? value : '')),
+  from: optionalDate,
+  to: optionalDate,
+  page: pageNumber,
+});
+const benchSendForm = z.object({ phone: text, country: text, channel: z.enum(['sms', 'call']).catch('sms') });
+
+function dateInput(date: Date | undefined): string {
+  return date ? date.toISOString().slice(0, 16) : '';
+}
+
+export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boolean; defaultCountry: string }): Router {
+  const { admin, requireTwoFactor, defaultCountry } = deps;
+  const router = Router();
+
+  const requireAdmin: RequestHandler = async (req, _res, next) => {
+    const user = req.user!;
+    if (user.role !== 'ADMIN') {
+      await admin.recordDenied(user.id, contextOf(req), req.originalUrl);
+      throw new HttpError(403, 'This area is for the site\'s administrators.', 'Admins only');
+    }
+    if (requireTwoFactor && !user.twoFactorEnabled) {
+      await admin.recordDenied(user.id, contextOf(req), req.originalUrl);
+      throw new HttpError(403, 'Turn on two-factor authentication on your account page to use the admin area.', 'Two-factor authentication needed');
+    }
+    next();
+  };
+  router.use('/admin', requireSignedIn, noStore, requireAdmin);
+
+  router.get('/admin', async (_req, res) => {
+    res.render('admin/overview', { title: 'Admin', figures: await admin.overview() });
+  });
+
+  // ---- Delivery test bench ------------------------------------------------------------------
+
+  function renderBench(res: Parameters<RequestHandler>[1], status: number, locals: { values?: { phone: string; country: string; channel: string }; error?: string; result?: BenchResult; operation?: string; testedPhone?: string }) {
+    res.status(status).render('admin/verify', {
+      title: 'Test code delivery',
+      countries: countries(),
+      values: locals.values ?? { phone: '', country: defaultCountry, channel: 'sms' },
+      errors: locals.error ? { phone: locals.error } : {},
+      result: locals.result,
+      operation: locals.operation,
+      testedPhone: locals.testedPhone,
+    });
+  }
+
+  router.get('/admin/verify', (req, res) => {
+    const bench = req.session.adminBench;
+    renderBench(res, 200, { testedPhone: bench ? maskPhone(bench.phone) : undefined });
+  });
+
+  router.post('/admin/verify/send', async (req, res) => {
+    const form = benchSendForm.parse(req.body ?? {});
+    const values = { phone: form.phone.slice(0, 64), country: form.country || defaultCountry, channel: form.channel };
+    const parsed = parsePhone(form.phone, values.country);
+    if (!parsed.ok) return renderBench(res, 422, { values, error: parsed.message });
+    const result = await admin.benchSend(req.user!.id, parsed.e164, form.channel, contextOf(req));
+    req.session.adminBench = { phone: parsed.e164, channel: form.channel };
+    renderBench(res, result.status === 'pending' ? 200 : result.status === 'rate_limited' ? 429 : 502, {
+      values,
+      result,
+      operation: 'send',
+      testedPhone: maskPhone(parsed.e164),
+    });
+  });
+
+  router.post('/admin/verify/check', async (req, res) => {
+    const bench = req.session.adminBench;
+    if (!bench) return res.redirect(303, '/admin/verify');
+    const code = text.parse((req.body as { code?: unknown } | undefined)?.code).replace(/[\s-]/g, '');
+    if (!/^\d{4,10}$/.test(code)) {
+      return renderBench(res, 422, { testedPhone: maskPhone(bench.phone), result: { status: 'wrong_code', message: 'Enter the 4 to 10 digits of the code.' }, operation: 'check' });
+    }
+    const result = await admin.benchCheck(req.user!.id, bench.phone, code, contextOf(req));
+    renderBench(res, 200, { testedPhone: maskPhone(bench.phone), result, operation: 'check' });
+  });
+
+  // ---- Users --------------------------------------------------------------------------------
+
+  router.get('/admin/users', async (req, res) => {
+    const query = text.parse(req.query.q).trim();
+    const page = pageNumber.parse(req.query.page);
+    const { total, users } = await admin.users(query, page);
+    res.render('admin/users', {
+      title: 'Users',
+      query,
+      page,
+      pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+      total,
+      users: users.map((user) => ({ ...user, maskedPhone: user.phoneNumber ? maskPhone(user.phoneNumber) : '' })),
+      actions: USER_ACTIONS,
+    });
+  });
+
+  router.get('/admin/users/:id/:action', async (req, res) => {
+    const { id, action } = req.params;
+    if (!isUserAction(action)) throw new HttpError(404, 'There is no such action.', 'Page not found');
+    const target = /^[0-9a-f-]{36}$/.test(id) ? await admin.findUser(id) : null;
+    if (!target) throw new HttpError(404, 'There is no such user.', 'Page not found');
+    res.render('admin/confirm', { title: USER_ACTIONS[action].label, action, details: USER_ACTIONS[action], target });
+  });
+
+  router.post('/admin/users/:id/:action', async (req, res) => {
+    const { id, action } = req.params;
+    if (!isUserAction(action) || !/^[0-9a-f-]{36}$/.test(id)) throw new HttpError(404, 'There is no such action.', 'Page not found');
+    const result = await admin.act(req.user!.id, id, action, contextOf(req));
+    flash(req, { kind: result.ok ? 'success' : 'error', text: result.message });
+    const target = await admin.findUser(id);
+    res.redirect(303, `/admin/users${target ? `?q=${encodeURIComponent(target.email)}` : ''}`);
+  });
+
+  // ---- Audit trail --------------------------------------------------------------------------
+
+  function filterFrom(query: z.infer<typeof auditQuery>): AuditFilter {
+    return { userEmail: query.user || undefined, type: query.type || undefined, from: query.from, to: query.to };
+  }
+
+  router.get('/admin/audit', async (req, res) => {
+    const query = auditQuery.parse(req.query);
+    const { total, events } = await admin.auditPage(filterFrom(query), query.page);
+    const search = new URLSearchParams({ user: query.user, type: query.type, from: dateInput(query.from), to: dateInput(query.to) });
+    res.render('admin/audit', {
+      title: 'Audit trail',
+      filter: { user: query.user, type: query.type, from: dateInput(query.from), to: dateInput(query.to) },
+      types: AUDIT_TYPES,
+      page: query.page,
+      pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+      total,
+      search: search.toString(),
+      events: events.map((event) => ({ ...event, detail: event.detail ? JSON.stringify(event.detail) : '' })),
+    });
+  });
+
+  router.get('/admin/audit.csv', async (req, res) => {
+    const query = auditQuery.parse(req.query);
+    res.type('text/csv; charset=utf-8');
+    res.attachment(`audit-${new Date().toISOString().slice(0, 10)}.csv`);
+    for await (const line of admin.auditCsv(filterFrom(query))) res.write(line);
+    res.end();
+  });
+
+  return router;
+}
