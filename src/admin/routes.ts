@@ -100,12 +100,14 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
     const parsed = parsePhone(form.phone, values.country);
     if (!parsed.ok) return renderBench(res, 422, { values, error: parsed.message });
     const result = await admin.benchSend(req.user!.id, parsed.e164, form.channel, contextOf(req));
-    req.session.adminBench = { phone: parsed.e164, channel: form.channel };
+    // Only a code that went out can be checked.
+    if (result.status === 'pending') req.session.adminBench = { phone: parsed.e164, channel: form.channel };
+    else delete req.session.adminBench;
     renderBench(res, result.status === 'pending' ? 200 : result.status === 'rate_limited' ? 429 : 502, {
       values,
       result,
       operation: 'send',
-      testedPhone: maskPhone(parsed.e164),
+      testedPhone: result.status === 'pending' ? maskPhone(parsed.e164) : undefined,
     });
   });
 

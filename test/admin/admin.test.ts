@@ -120,6 +120,7 @@ describe('admin area', () => {
     assert.match(landline.text, /data-provider-status>error</);
     assert.match(landline.text, /<dd>60205<\/dd>/);
     assert.match(landline.text, /This number cannot receive text messages/);
+    assert.doesNotMatch(landline.text, />Check code<\/button>/, 'nothing went out, so nothing to check');
     twilio.standIn.faults.down = true;
     try {
       const down = await adminAgent.post('/admin/verify/send').type('form').send({ phone: '+33611220003', country: 'FR', channel: 'sms', _csrf: csrfTokenIn(form.text) });
