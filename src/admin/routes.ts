@@ -8,6 +8,7 @@ import { HttpError } from '../core/errors.js';
 import { noStore } from '../core/security.js';
 import { flash } from '../core/views.js';
 import { countries, maskPhone, parsePhone } from '../two-factor/phone.js';
+import { readCode } from '../two-factor/service.js';
 import { PAGE_SIZE, type AuditFilter } from './repository.js';
 import { isUserAction, USER_ACTIONS, type AdminService, type BenchResult } from './service.js';
 
@@ -114,11 +115,11 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
   router.post('/admin/verify/check', async (req, res) => {
     const bench = req.session.adminBench;
     if (!bench) return res.redirect(303, '/admin/verify');
-    const code = text.parse((req.body as { code?: unknown } | undefined)?.code).replace(/[\s-]/g, '');
-    if (!/^\d{4,10}$/.test(code)) {
-      return renderBench(res, 422, { testedPhone: maskPhone(bench.phone), result: { status: 'wrong_code', message: 'Enter the 4 to 10 digits of the code.' }, operation: 'check' });
+    const typed = readCode(text.parse((req.body as { code?: unknown } | undefined)?.code));
+    if (!typed.ok) {
+      return renderBench(res, 422, { testedPhone: maskPhone(bench.phone), result: { status: 'wrong_code', message: typed.message }, operation: 'check' });
     }
-    const result = await admin.benchCheck(req.user!.id, bench.phone, code, contextOf(req));
+    const result = await admin.benchCheck(req.user!.id, bench.phone, typed.code, contextOf(req));
     renderBench(res, 200, { testedPhone: maskPhone(bench.phone), result, operation: 'check' });
   });
 

@@ -38,9 +38,15 @@ const CHECK_AUDIT_OUTCOME: Record<CodeCheck['status'], string> = {
   malformed: 'malformed',
 };
 
-/** People paste codes with spaces or dashes ("123 456", "123-456"); those are not part of it. */
-export function normaliseCode(raw: string): string {
-  return raw.normalize('NFKC').replace(/[\s\-–—.]/g, '');
+/**
+ * A code as typed, or why it cannot be one (so it never reaches the provider). People paste
+ * codes with spaces or dashes ("123 456", "123-456"); those are not part of it.
+ */
+export function readCode(raw: string): { ok: true; code: string } | { ok: false; message: string } {
+  const code = raw.normalize('NFKC').replace(/[\s\-–—.]/g, '');
+  if (!code) return { ok: false, message: 'Enter the 6-digit code from the message.' };
+  if (!CODE_PATTERN.test(code)) return { ok: false, message: 'The code is 6 digits, like 123456.' };
+  return { ok: true, code };
 }
 
 export function twoFactorService(deps: {
@@ -131,7 +137,7 @@ export function twoFactorService(deps: {
 
     /** Checks a code as typed. A code that is not 4 to 10 digits never reaches the provider. */
     async check(phone: string, raw: string, who: CodeContext): Promise<CodeCheck> {
-      const code = normaliseCode(raw);
+      const typed = readCode(raw);
       try {
         await limits.beforeCheck(who.userId);
       } catch (error) {
@@ -142,11 +148,7 @@ export function twoFactorService(deps: {
           message: `Too many wrong codes. For your safety the code step is locked; try again in ${Math.ceil(error.retryAfterSeconds / 60)} minutes.`,
         };
       }
-      const result: CodeCheck = !code
-        ? { status: 'malformed', message: 'Enter the 6-digit code from the message.' }
-        : !CODE_PATTERN.test(code)
-          ? { status: 'malformed', message: 'The code is 6 digits, like 123456.' }
-          : await provider.check(phone, code);
+      const result: CodeCheck = typed.ok ? await provider.check(phone, typed.code) : { status: 'malformed', message: typed.message };
       if (result.status === 'wrong_code' || result.status === 'too_many_attempts') await limits.wrongCode(who.userId);
       await audit.record({
         type: 'code_checked',
