@@ -1,11 +1,12 @@
 // What the account forms accept. Parsing turns a request body into typed values or into one
 // plain message per field, and always keeps what the person typed (passwords excepted).
 import { z } from 'zod';
+import { formText } from '../core/forms.js';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
 
 const MAX_EMAIL_LENGTH = 254;
 
-const text = z.preprocess((value) => (typeof value === 'string' ? value : ''), z.string());
+const text = formText();
 
 export const emailField = text
   .transform((value) => value.normalize('NFC').trim().toLowerCase())

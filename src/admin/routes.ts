@@ -2,6 +2,7 @@
 // audit trail with CSV export. Admins only; every page uncached, every form CSRF-protected.
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
+import { formText } from '../core/forms.js';
 import { requireSignedIn } from '../accounts/routes.js';
 import { contextOf } from '../audit/audit-log.js';
 import { HttpError } from '../core/errors.js';
@@ -35,7 +36,7 @@ export const AUDIT_TYPES = [
   'admin_verify',
 ] as const;
 
-const text = z.preprocess((value) => (typeof value === 'string' ? value : ''), z.string().max(256));
+const text = formText(256);
 const pageNumber = z.preprocess((value) => (typeof value === 'string' && value ? value : '1'), z.coerce.number().int().min(1).max(100_000)).catch(1);
 const optionalDate = z.preprocess(
   (value) => (typeof value === 'string' && value ? value : undefined),

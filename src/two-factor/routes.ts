@@ -2,6 +2,7 @@
 // it off, and the development outbox. Routes parse input, call the service, render or redirect.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
+import { formText } from '../core/forms.js';
 import { completeSignIn, requireSignedIn, type SecondFactorStep, type SignInFinish } from '../accounts/routes.js';
 import type { AccountsService } from '../accounts/service.js';
 import { publicUser } from '../accounts/passport.js';
@@ -24,7 +25,7 @@ declare module 'express-session' {
   }
 }
 
-const text = z.preprocess((value) => (typeof value === 'string' ? value : ''), z.string().max(256));
+const text = formText(256);
 const phoneForm = z.object({ phone: text, country: text, password: text });
 const codeForm = z.object({ code: text });
 const passwordForm = z.object({ password: text });
