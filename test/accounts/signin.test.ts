@@ -1,28 +1,25 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   csrfTokenIn,
   sessionCookie,
   signIn,
   signUp,
-  startTestApp,
+  appForTests,
   strongPassword,
   submitForm,
   uniqueEmail,
-  type TestApp,
 } from '../support/app.js';
 
 describe('sign-in, sign-out and the account page', () => {
-  let app: TestApp;
+  const running = appForTests();
   let email: string;
   before(async () => {
-    app = await startTestApp();
-    ({ email } = await signUp(app.agent()));
+    ({ email } = await signUp(running.app.agent()));
   });
-  after(() => app.close());
 
   it('shows a sign-in form with the labelled fields and button people rely on', async () => {
-    const page = await app.agent().get('/login').expect(200);
+    const page = await running.app.agent().get('/login').expect(200);
     assert.match(page.text, /<label for="email">Email<\/label>/);
     assert.match(page.text, /<label for="password">Password<\/label>/);
     assert.match(page.text, /<button type="submit" class="button">Sign in<\/button>/);
@@ -30,7 +27,7 @@ describe('sign-in, sign-out and the account page', () => {
   });
 
   it('signs in with the right password, whatever the case of the email', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     const response = await signIn(agent, `  ${email.toUpperCase()} `, strongPassword);
     assert.equal(response.status, 303);
     assert.equal(response.headers.location, '/account');
@@ -40,8 +37,8 @@ describe('sign-in, sign-out and the account page', () => {
   });
 
   it('says the same thing for a wrong password and an unknown email, with 401', async () => {
-    const wrong = await signIn(app.agent(), email, 'not the right password');
-    const unknown = await signIn(app.agent(), uniqueEmail('nobody'), strongPassword);
+    const wrong = await signIn(running.app.agent(), email, 'not the right password');
+    const unknown = await signIn(running.app.agent(), uniqueEmail('nobody'), strongPassword);
     for (const response of [wrong, unknown]) {
       assert.equal(response.status, 401);
       assert.match(response.text, /Incorrect email or password\./);
@@ -51,14 +48,14 @@ describe('sign-in, sign-out and the account page', () => {
   });
 
   it('asks for a missing password instead of checking it', async () => {
-    const response = await signIn(app.agent(), email, '');
+    const response = await signIn(running.app.agent(), email, '');
     assert.equal(response.status, 422);
     assert.match(response.text, /Enter your password\./);
     assert.ok(response.text.includes(`value="${email}"`), 'the email typed is kept');
   });
 
   it('sends anonymous visitors of /account to sign-in, then back where they were going', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     const redirect = await agent.get('/account?tab=security');
     assert.equal(redirect.status, 303);
     assert.equal(redirect.headers.location, '/login?next=%2Faccount%3Ftab%3Dsecurity');
@@ -81,7 +78,7 @@ describe('sign-in, sign-out and the account page', () => {
     'http:/\\/evil.example',
   ]) {
     it(`never redirects off-site after sign-in (next=${hostile})`, async () => {
-      const response = await signIn(app.agent(), email, strongPassword, { next: hostile });
+      const response = await signIn(running.app.agent(), email, strongPassword, { next: hostile });
       assert.equal(response.status, 303);
       const location = response.headers.location as string;
       assert.ok(location.startsWith('/') && !location.startsWith('//') && !location.includes('\\'), location);
@@ -90,7 +87,7 @@ describe('sign-in, sign-out and the account page', () => {
   }
 
   it('gives a new session ID at sign-in and forgets the one it had before', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     const form = await agent.get('/login').expect(200);
     const before = sessionCookie(form);
     assert.ok(before, 'the sign-in form starts a session for its CSRF token');
@@ -103,16 +100,16 @@ describe('sign-in, sign-out and the account page', () => {
     assert.ok(after);
     assert.notEqual(after, before);
     // An attacker who planted or saw the old ID gets nothing from it.
-    const withOldId = await app.agent().get('/account').set('Cookie', before);
+    const withOldId = await running.app.agent().get('/account').set('Cookie', before);
     assert.equal(withOldId.status, 303);
     assert.match(withOldId.headers.location as string, /^\/login/);
-    const withNewId = await app.agent().get('/account').set('Cookie', after);
+    const withNewId = await running.app.agent().get('/account').set('Cookie', after);
     assert.equal(withNewId.status, 200);
   });
 
   it('keeps the session cookie only for the idle timeout, or for weeks with "Remember me"', async () => {
-    const plain = await signIn(app.agent(), email, strongPassword);
-    const remembered = await signIn(app.agent(), email, strongPassword, { remember: 'on' });
+    const plain = await signIn(running.app.agent(), email, strongPassword);
+    const remembered = await signIn(running.app.agent(), email, strongPassword, { remember: 'on' });
     const lifetime = (response: typeof plain) => {
       const cookies = (response.headers['set-cookie'] as unknown as string[] | undefined) ?? [];
       const cookie = cookies.find((c) => c.startsWith('tfa.sid='));
@@ -131,7 +128,7 @@ describe('sign-in, sign-out and the account page', () => {
   });
 
   it('signs out with a POST, destroying the session on the server', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     const signedIn = await signIn(agent, email, strongPassword);
     assert.equal(signedIn.status, 303);
     const cookie = sessionCookie(signedIn)!;
@@ -141,19 +138,19 @@ describe('sign-in, sign-out and the account page', () => {
     assert.equal(response.headers.location, '/login');
     const login = await agent.get('/login').expect(200);
     assert.match(login.text, /You are signed out\./);
-    const replay = await app.agent().get('/account').set('Cookie', cookie);
+    const replay = await running.app.agent().get('/account').set('Cookie', cookie);
     assert.equal(replay.status, 303, 'the old session cookie no longer signs anyone in');
   });
 
   it('marks pages with account data as not to be stored', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     assert.equal((await signIn(agent, email, strongPassword)).status, 303);
     const account = await agent.get('/account').expect(200);
     assert.equal(account.headers['cache-control'], 'no-store');
   });
 
   it('takes a person from sign-up through sign-out and back in', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     const person = uniqueEmail('journey');
     const signedUp = await submitForm(agent, '/signup', '/signup', {
       email: person,

@@ -1,19 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { verifyPassword } from '../../src/accounts/passwords.js';
-import { startTestApp, strongPassword, submitForm, uniqueEmail, type TestApp } from '../support/app.js';
+import { appForTests, strongPassword, submitForm, uniqueEmail } from '../support/app.js';
 
 describe('sign-up', () => {
-  let app: TestApp;
-  before(async () => {
-    app = await startTestApp();
-  });
-  after(() => app.close());
+  const running = appForTests();
 
-  const signUpWith = (fields: Record<string, string>) => submitForm(app.agent(), '/signup', '/signup', fields);
+  const signUpWith = (fields: Record<string, string>) => submitForm(running.app.agent(), '/signup', '/signup', fields);
 
   it('shows a form with the labelled fields and button people rely on', async () => {
-    const page = await app.agent().get('/signup').expect(200);
+    const page = await running.app.agent().get('/signup').expect(200);
     assert.match(page.text, /<label for="email">Email<\/label>/);
     assert.match(page.text, /<label for="password">Password<\/label>/);
     assert.match(page.text, /<label for="passwordConfirmation">Confirm password<\/label>/);
@@ -22,7 +18,7 @@ describe('sign-up', () => {
   });
 
   it('creates the account, signs the person in and shows their email on /account', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     const email = uniqueEmail();
     const response = await submitForm(agent, '/signup', '/signup', {
       email,
@@ -40,7 +36,7 @@ describe('sign-up', () => {
     const typed = `  Mixed.Case.${Date.now()}@Example.COM `;
     const response = await signUpWith({ email: typed, password: strongPassword, passwordConfirmation: strongPassword });
     assert.equal(response.status, 303);
-    const user = await app.services.database.prisma.user.findUnique({ where: { email: typed.trim().toLowerCase() } });
+    const user = await running.app.services.database.prisma.user.findUnique({ where: { email: typed.trim().toLowerCase() } });
     assert.ok(user, 'the account is stored under the lower-cased, trimmed email');
     assert.match(user.passwordHash, /^\$argon2id\$v=19\$/);
     assert.match(user.passwordHash, /m=19456/, 'at least OWASP\'s 19 MiB');
@@ -62,7 +58,7 @@ describe('sign-up', () => {
     assert.equal(again.status, 409);
     assert.match(again.text, /An account with this email already exists/);
     assert.match(again.text, new RegExp(`value="${email.replace(/\./g, '\\.')}"`));
-    assert.equal(await app.services.database.prisma.user.count({ where: { email } }), 1);
+    assert.equal(await running.app.services.database.prisma.user.count({ where: { email } }), 1);
   });
 
   const refusals: Array<[string, Record<string, string>, RegExp]> = [
@@ -76,13 +72,13 @@ describe('sign-up', () => {
   ];
   for (const [what, fields, message] of refusals) {
     it(`refuses ${what} with a clear message and status 422, creating nothing`, async () => {
-      const before = await app.services.database.prisma.user.count();
+      const before = await running.app.services.database.prisma.user.count();
       const response = await signUpWith(fields);
       assert.equal(response.status, 422);
       assert.match(response.text, message);
       assert.match(response.text, /aria-invalid="true"/);
       assert.doesNotMatch(response.text, /type="password"\s*value=/, 'a password is never echoed back');
-      assert.equal(await app.services.database.prisma.user.count(), before);
+      assert.equal(await running.app.services.database.prisma.user.count(), before);
     });
   }
 
@@ -94,7 +90,7 @@ describe('sign-up', () => {
   });
 
   it('sends a signed-in person away from the sign-up form', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     const signedUp = await submitForm(agent, '/signup', '/signup', {
       email: uniqueEmail(),
       password: strongPassword,

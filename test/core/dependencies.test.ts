@@ -1,16 +1,16 @@
 // When the database or Redis goes away, nobody gets in, people see a calm 503 page, /readyz
 // says what is wrong, and everything recovers when the dependency comes back.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   csrfTokenIn,
   redisUrl,
   sessionCookie,
   signIn,
   signUp,
+  appForTests,
   startTestApp,
   strongPassword,
-  type TestApp,
 } from '../support/app.js';
 
 interface Readiness {
@@ -28,35 +28,29 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 }
 
 describe('health probes', () => {
-  let app: TestApp;
-  before(async () => {
-    app = await startTestApp();
-  });
-  after(() => app.close());
+  const running = appForTests();
 
   it('says the process is up on /healthz and ready on /readyz', async () => {
-    const health = await app.agent().get('/healthz').expect(200);
+    const health = await running.app.agent().get('/healthz').expect(200);
     assert.deepEqual(health.body, { status: 'ok' });
-    const ready = await app.agent().get('/readyz').expect(200);
+    const ready = await running.app.agent().get('/readyz').expect(200);
     assert.deepEqual(ready.body, { status: 'ready', checks: { database: 'ok', sessions: 'ok' } });
   });
 });
 
 describe('when the database goes away', () => {
-  let app: TestApp;
+  const running = appForTests({ proxyDatabase: true });
   let email: string;
   before(async () => {
-    app = await startTestApp({ proxyDatabase: true });
-    ({ email } = await signUp(app.agent()));
+    ({ email } = await signUp(running.app.agent()));
   });
-  after(() => app.close());
 
   it('reports 503 on /readyz, refuses sign-in calmly, and recovers when it is back', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     const form = await agent.get('/login').expect(200);
-    app.databaseProxy!.down();
+    running.app.databaseProxy!.down();
 
-    const ready = await app.agent().get('/readyz');
+    const ready = await running.app.agent().get('/readyz');
     assert.equal(ready.status, 503);
     assert.equal((ready.body as Readiness).checks.database, 'unavailable');
 
@@ -71,39 +65,37 @@ describe('when the database goes away', () => {
     assert.ok(cookieAfter === undefined || cookieAfter === sessionCookie(form), 'no new session was granted');
     await agent.get('/account').expect(303);
 
-    app.databaseProxy!.up();
-    await eventually(async () => (await app.agent().get('/readyz')).status === 200, '/readyz is ready again');
+    running.app.databaseProxy!.up();
+    await eventually(async () => (await running.app.agent().get('/readyz')).status === 200, '/readyz is ready again');
     assert.equal((await signIn(agent, email, strongPassword)).status, 303);
     await agent.get('/account').expect(200);
   });
 
   it('does not show a signed-in page while the database is away', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     assert.equal((await signIn(agent, email, strongPassword)).status, 303);
-    app.databaseProxy!.down();
+    running.app.databaseProxy!.down();
     try {
       const account = await agent.get('/account');
       assert.equal(account.status, 503);
       assert.ok(!account.text.includes(email), 'no account data is shown');
     } finally {
-      app.databaseProxy!.up();
+      running.app.databaseProxy!.up();
     }
   });
 });
 
 describe('when Redis goes away', { skip: redisUrl ? false : 'TEST_REDIS_URL is not set: no Redis to test against' }, () => {
-  let app: TestApp;
+  const running = appForTests({ proxyRedis: true });
   let email: string;
   before(async () => {
-    app = await startTestApp({ proxyRedis: true });
-    ({ email } = await signUp(app.agent()));
+    ({ email } = await signUp(running.app.agent()));
   });
-  after(() => app.close());
 
   it('keeps sessions in Redis, shared by every instance', async () => {
-    assert.equal(app.services.sessions.kind, 'redis');
-    const agent = app.agent();
-    const other = await startTestApp({ proxyRedis: true, databaseUrl: app.databaseUrl, env: { REDIS_PREFIX: app.config.redisPrefix } });
+    assert.equal(running.app.services.sessions.kind, 'redis');
+    const agent = running.app.agent();
+    const other = await startTestApp({ proxyRedis: true, databaseUrl: running.app.databaseUrl, env: { REDIS_PREFIX: running.app.config.redisPrefix } });
     try {
       // A second instance of the same deployment recognises the session signed in on the first.
       const signedIn = await signIn(agent, email, strongPassword);
@@ -115,12 +107,12 @@ describe('when Redis goes away', { skip: redisUrl ? false : 'TEST_REDIS_URL is n
   });
 
   it('reports 503 on /readyz, lets nobody in, and recovers without a restart', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     assert.equal((await signIn(agent, email, strongPassword)).status, 303);
-    app.redisProxy!.down();
+    running.app.redisProxy!.down();
 
-    await eventually(async () => (await app.agent().get('/readyz')).status === 503, '/readyz reports Redis down');
-    const ready = await app.agent().get('/readyz');
+    await eventually(async () => (await running.app.agent().get('/readyz')).status === 503, '/readyz reports Redis down');
+    const ready = await running.app.agent().get('/readyz');
     assert.equal((ready.body as Readiness).checks.sessions, 'unavailable');
     assert.equal((ready.body as Readiness).checks.database, 'ok');
 
@@ -128,7 +120,7 @@ describe('when Redis goes away', { skip: redisUrl ? false : 'TEST_REDIS_URL is n
     assert.equal(account.status, 503);
     assert.match(account.text, /Temporarily unavailable/);
     assert.ok(!account.text.includes(email));
-    const stranger = app.agent();
+    const stranger = running.app.agent();
     const form = await stranger.get('/login');
     if (form.status === 200) {
       // The form could be drawn, but its CSRF token had nowhere to be kept: the sign-in fails.
@@ -141,8 +133,8 @@ describe('when Redis goes away', { skip: redisUrl ? false : 'TEST_REDIS_URL is n
       assert.equal(form.status, 503);
     }
 
-    app.redisProxy!.up();
-    await eventually(async () => (await app.agent().get('/readyz')).status === 200, '/readyz is ready again');
+    running.app.redisProxy!.up();
+    await eventually(async () => (await running.app.agent().get('/readyz')).status === 200, '/readyz is ready again');
     await agent.get('/account').expect(200);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { safeLocalPath } from '../../src/core/security.js';
-import { csrfTokenIn, signUp, startTestApp, strongPassword, uniqueEmail, type TestApp } from '../support/app.js';
+import { csrfTokenIn, signUp, appForTests, strongPassword, uniqueEmail } from '../support/app.js';
 
 describe('safeLocalPath', () => {
   it('keeps paths on this site, with their query and fragment', () => {
@@ -36,14 +36,10 @@ describe('safeLocalPath', () => {
 });
 
 describe('web security basics', () => {
-  let app: TestApp;
-  before(async () => {
-    app = await startTestApp();
-  });
-  after(() => app.close());
+  const running = appForTests();
 
   it('refuses a sign-in without a CSRF token, with 403 and a calm page', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     await agent.get('/login').expect(200);
     const response = await agent.post('/login').type('form').send({ email: 'a@example.com', password: strongPassword });
     assert.equal(response.status, 403);
@@ -51,20 +47,20 @@ describe('web security basics', () => {
   });
 
   it('refuses a token from another session (a forged cross-site form)', async () => {
-    const attacker = app.agent();
+    const attacker = running.app.agent();
     const attackerToken = csrfTokenIn((await attacker.get('/signup').expect(200)).text);
-    const victim = app.agent();
+    const victim = running.app.agent();
     await victim.get('/signup').expect(200);
     const forged = await victim
       .post('/signup')
       .type('form')
       .send({ email: uniqueEmail('forged'), password: strongPassword, passwordConfirmation: strongPassword, _csrf: attackerToken });
     assert.equal(forged.status, 403);
-    assert.equal(await app.services.database.prisma.user.count({ where: { email: { startsWith: 'forged.' } } }), 0);
+    assert.equal(await running.app.services.database.prisma.user.count({ where: { email: { startsWith: 'forged.' } } }), 0);
   });
 
   it('refuses a sign-out without the token, so another site cannot sign people out', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     await signUp(agent);
     const response = await agent.post('/logout').type('form').send({});
     assert.equal(response.status, 403);
@@ -72,7 +68,7 @@ describe('web security basics', () => {
   });
 
   it('has no sign-out on GET', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     await signUp(agent);
     const response = await agent.get('/logout');
     assert.equal(response.status, 404);
@@ -80,7 +76,7 @@ describe('web security basics', () => {
   });
 
   it('sends a strict content security policy and refuses framing', async () => {
-    const response = await app.agent().get('/login').expect(200);
+    const response = await running.app.agent().get('/login').expect(200);
     const csp = response.headers['content-security-policy'] as string;
     assert.match(csp, /default-src 'self'/);
     assert.match(csp, /script-src 'self'(;|$)/);
@@ -93,7 +89,7 @@ describe('web security basics', () => {
   });
 
   it('answers an oversized form with 413 and a readable page, storing nothing', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     const token = csrfTokenIn((await agent.get('/signup').expect(200)).text);
     const response = await agent
       .post('/signup')
@@ -101,11 +97,11 @@ describe('web security basics', () => {
       .send({ email: uniqueEmail('huge'), password: 'x'.repeat(40_000), passwordConfirmation: 'x', _csrf: token });
     assert.equal(response.status, 413);
     assert.match(response.text, /Too much data/);
-    assert.equal(await app.services.database.prisma.user.count({ where: { email: { startsWith: 'huge.' } } }), 0);
+    assert.equal(await running.app.services.database.prisma.user.count({ where: { email: { startsWith: 'huge.' } } }), 0);
   });
 
   it('answers a body in an unknown charset with 415 and a readable page', async () => {
-    const response = await app
+    const response = await running.app
       .agent()
       .post('/login')
       .set('Content-Type', 'application/x-www-form-urlencoded; charset=klingon')
@@ -116,7 +112,7 @@ describe('web security basics', () => {
   });
 
   it('answers a malformed body with 400, and an unknown encoding with 415', async () => {
-    const garbled = await app
+    const garbled = await running.app
       .agent()
       .post('/login')
       .set('Content-Type', 'application/x-www-form-urlencoded')
@@ -124,7 +120,7 @@ describe('web security basics', () => {
       .send('this is not gzip');
     assert.equal(garbled.status, 400);
     assert.match(garbled.text, /could not be (read|handled)/);
-    const unknown = await app
+    const unknown = await running.app
       .agent()
       .post('/login')
       .set('Content-Type', 'application/x-www-form-urlencoded')
@@ -135,20 +131,20 @@ describe('web security basics', () => {
 
   it('answers a form with absurdly many fields with 413', async () => {
     const fields = Array.from({ length: 500 }, (_, i) => `f${i}=x`).join('&');
-    const response = await app.agent().post('/login').type('form').send(fields);
+    const response = await running.app.agent().post('/login').type('form').send(fields);
     assert.equal(response.status, 413);
   });
 
   it('answers an unknown address with a 404 page and no stack trace', async () => {
-    const response = await app.agent().get('/no/such/page').expect(404);
+    const response = await running.app.agent().get('/no/such/page').expect(404);
     assert.match(response.text, /Page not found/);
     assert.doesNotMatch(response.text, /at .*\.(js|ts):\d+|Error:/);
   });
 
   it('serves its stylesheet itself, no CDN', async () => {
-    const page = await app.agent().get('/').expect(200);
+    const page = await running.app.agent().get('/').expect(200);
     assert.doesNotMatch(page.text, /https?:\/\/(?!localhost)[^"']+\.(css|js)/);
-    const css = await app.agent().get('/css/app.css').expect(200);
+    const css = await running.app.agent().get('/css/app.css').expect(200);
     assert.match(css.headers['content-type'] as string, /text\/css/);
   });
 });

@@ -1,22 +1,18 @@
 // Session theft: a stolen or forgotten session can be ended from the account page.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { csrfTokenIn, sessionCookie, signIn, signUp, startTestApp, strongPassword, type TestApp } from '../support/app.js';
+import { describe, it } from 'node:test';
+import { csrfTokenIn, sessionCookie, signIn, signUp, appForTests, strongPassword } from '../support/app.js';
 
 describe('sign out everywhere', () => {
-  let app: TestApp;
-  before(async () => {
-    app = await startTestApp();
-  });
-  after(() => app.close());
+  const running = appForTests();
 
   it('ends every session of the user, on every device, and no other user\'s', async () => {
-    const laptop = app.agent();
+    const laptop = running.app.agent();
     const { email } = await signUp(laptop);
-    const phone = app.agent();
+    const phone = running.app.agent();
     const remembered = await signIn(phone, email, strongPassword, { remember: 'on' });
     const stolenCookie = sessionCookie(remembered)!;
-    const someoneElse = app.agent();
+    const someoneElse = running.app.agent();
     await signUp(someoneElse);
 
     const account = await laptop.get('/account').expect(200);
@@ -28,15 +24,15 @@ describe('sign out everywhere', () => {
 
     await laptop.get('/account').expect(303);
     await phone.get('/account').expect(303);
-    assert.equal((await app.agent().get('/account').set('Cookie', stolenCookie)).status, 303, 'a stolen cookie is dead too');
+    assert.equal((await running.app.agent().get('/account').set('Cookie', stolenCookie)).status, 303, 'a stolen cookie is dead too');
     await someoneElse.get('/account').expect(200);
 
-    const event = await app.services.database.prisma.auditEvent.findFirst({ where: { type: 'sign_out', detail: { path: ['everywhere'], equals: true } } });
+    const event = await running.app.services.database.prisma.auditEvent.findFirst({ where: { type: 'sign_out', detail: { path: ['everywhere'], equals: true } } });
     assert.ok(event, 'written to the audit trail');
   });
 
   it('needs the CSRF token, so another site cannot sign people out everywhere', async () => {
-    const agent = app.agent();
+    const agent = running.app.agent();
     await signUp(agent);
     assert.equal((await agent.post('/account/sign-out-everywhere').type('form').send({})).status, 403);
     await agent.get('/account').expect(200);

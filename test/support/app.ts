@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { after, before } from 'node:test';
 import request from 'supertest';
 import { createApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -167,4 +168,19 @@ export function signIn(agent: Agent, email: string, password: string, extra: Rec
 export function sessionCookie(response: { headers: Record<string, unknown> }, name = 'tfa.sid'): string | undefined {
   const cookies = (response.headers['set-cookie'] as string[] | undefined) ?? [];
   return cookies.find((cookie) => cookie.startsWith(`${name}=`))?.split(';')[0];
+}
+
+/**
+ * For a describe block: an app started before its tests and closed after them. Read `.app`
+ * inside the tests.
+ */
+export function appForTests(options: TestAppOptions = {}): { app: TestApp } {
+  const running = {} as { app: TestApp };
+  before(async () => {
+    running.app = await startTestApp(options);
+  });
+  after(async () => {
+    await running.app?.close();
+  });
+  return running;
 }
