@@ -4,7 +4,7 @@
 import argon2 from 'argon2';
 import { dictionary } from '@zxcvbn-ts/language-common';
 
-export const MIN_PASSWORD_LENGTH = 8;
+const MIN_PASSWORD_LENGTH = 8;
 // Generous for passphrases, small enough that a huge input cannot be used to burn CPU.
 export const MAX_PASSWORD_LENGTH = 256;
 

@@ -20,7 +20,7 @@ declare module 'express-session' {
   }
 }
 
-export const AUDIT_TYPES = [
+const AUDIT_TYPES = [
   'sign_up',
   'sign_in_password',
   'sign_in',

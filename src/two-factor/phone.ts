@@ -14,7 +14,7 @@ export type PhoneParse =
 
 const MAX_PHONE_INPUT = 64;
 
-export function isCountry(code: string): code is CountryCode {
+function isCountry(code: string): code is CountryCode {
   return isSupportedCountry(code);
 }
 

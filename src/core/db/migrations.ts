@@ -8,8 +8,8 @@ import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { withSchemaEngine, type SchemaFile } from './schema-engine.js';
 
 const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
-export const schemaPath = path.join(projectRoot, 'prisma', 'schema.prisma');
-export const migrationsDir = path.join(projectRoot, 'prisma', 'migrations');
+const schemaPath = path.join(projectRoot, 'prisma', 'schema.prisma');
+const migrationsDir = path.join(projectRoot, 'prisma', 'migrations');
 const noFilters = { externalTables: [], externalEnums: [] };
 
 async function readSchema(): Promise<SchemaFile> {
