@@ -14,6 +14,7 @@ import { accountsService } from './accounts/service.js';
 import { signInLimits } from './accounts/sign-in-limits.js';
 import { auditLog } from './audit/audit-log.js';
 import { createPassport } from './accounts/passport.js';
+import { passwordConfirmationRouter, requireRecentPassword } from './accounts/password-confirmation.js';
 import { accountsRouter } from './accounts/routes.js';
 import type { Config } from './config.js';
 import { DependencyUnavailableError, errorHandler, notFound } from './core/errors.js';
@@ -124,7 +125,6 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   const twoFactor = twoFactorService({
     provider,
     repository: twoFactorRepository(services.database.prisma),
-    accounts,
     audit,
     limits: userCodeLimits,
     allowedCountries: config.twoFactor.allowedCountries,
@@ -136,6 +136,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
     twoFactor,
     accounts,
     finish,
+    requireRecentPassword: requireRecentPassword(config.session.passwordConfirmationMs),
     defaultCountry: config.twoFactor.defaultCountry,
     outbox: config.twoFactor.devOutbox && provider instanceof ConsoleProvider ? provider : undefined,
   });
@@ -150,6 +151,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
 
   app.get('/', (_req, res) => res.render('home', { title: 'Home' }));
   app.use(accountsRouter({ accounts, passport, finish, secondFactor: twoFactorPages.secondFactor }));
+  app.use(passwordConfirmationRouter({ accounts, maxAgeMs: config.session.passwordConfirmationMs }));
   app.use(twoFactorPages.router);
   app.use(adminRouter({ admin, requireTwoFactor: config.adminRequiresTwoFactor, defaultCountry: config.twoFactor.defaultCountry }));
 

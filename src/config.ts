@@ -74,6 +74,7 @@ const schema = z.object({
   SESSION_IDLE_MINUTES: positiveInt(30),
   SESSION_ABSOLUTE_HOURS: positiveInt(12),
   REMEMBER_ME_DAYS: positiveInt(30),
+  PASSWORD_CONFIRMATION_MINUTES: positiveInt(5),
 
   CODE_PROVIDER: z.enum(['console', 'twilio']).optional(),
   TWILIO_ACCOUNT_SID: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
@@ -141,6 +142,8 @@ export interface Config {
     idleTimeoutMs: number;
     absoluteLifetimeMs: number;
     rememberMeMs: number;
+    /** How long a password confirmation (sudo mode) lets sensitive changes through. */
+    passwordConfirmationMs: number;
   };
   twoFactor: {
     provider: 'console' | 'twilio';
@@ -298,6 +301,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       idleTimeoutMs: env.SESSION_IDLE_MINUTES * 60_000,
       absoluteLifetimeMs: env.SESSION_ABSOLUTE_HOURS * 3_600_000,
       rememberMeMs: env.REMEMBER_ME_DAYS * 86_400_000,
+      passwordConfirmationMs: env.PASSWORD_CONFIRMATION_MINUTES * 60_000,
     },
     twoFactor: {
       provider: codeProvider(env),

@@ -43,6 +43,11 @@ export const signInForm = z.object({
   next: text,
 });
 
+export const confirmPasswordForm = z.object({
+  password: passwordField('Enter your password.'),
+  next: text,
+});
+
 export type FieldErrors = Record<string, string>;
 
 export type Parsed<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors };

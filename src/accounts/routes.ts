@@ -12,7 +12,7 @@ import { publicUser } from './passport.js';
 import type { AccountsService } from './service.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
-const ACCOUNT_LOCKED = 'This account is locked. Please contact the site\'s administrators.';
+export const ACCOUNT_LOCKED = 'This account is locked. Please contact the site\'s administrators.';
 
 /** Sends anonymous visitors to the sign-in page, remembering where they were going. */
 export const requireSignedIn: RequestHandler = (req, res, next) => {
@@ -25,7 +25,7 @@ const redirectIfSignedIn: RequestHandler = (req, res, next) => {
   res.redirect(303, safeLocalPath(req.query.next));
 };
 
-function nextFrom(source: unknown): string {
+export function nextFrom(source: unknown): string {
   const next = (source as { next?: unknown } | undefined)?.next;
   return typeof next === 'string' ? safeLocalPath(next, '') : '';
 }

@@ -7,7 +7,7 @@ import {
   spendVerificationTime,
   verifyPassword,
 } from './passwords.js';
-import type { AuditLog, RequestContext } from '../audit/audit-log.js';
+import type { AuditEntry, AuditLog, RequestContext } from '../audit/audit-log.js';
 import { RateLimitedError } from '../core/rate-limits.js';
 import { EmailTakenError, type AccountsRepository, type User } from './repository.js';
 import type { SignInLimits } from './sign-in-limits.js';
@@ -16,17 +16,44 @@ export type SignUpResult =
   | { ok: true; user: User }
   | { ok: false; errors: Partial<Record<'email' | 'password' | 'passwordConfirmation', string>> };
 
+/** Whether a password confirmation was accepted, and why not when it was refused. */
+export type PasswordConfirmation =
+  | { ok: true }
+  | { ok: false; reason: 'wrong_password' | 'locked' }
+  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+
 export function accountsService(users: AccountsRepository, audit: AuditLog, limits: SignInLimits) {
   /** Runs a limit check; a refusal is written to the audit trail and passed on. */
-  async function limited(check: Promise<void>, context: RequestContext, userId?: string): Promise<void> {
+  async function limited<T>(check: Promise<T>, context: RequestContext, userId?: string): Promise<T> {
     try {
-      await check;
+      return await check;
     } catch (error) {
       if (error instanceof RateLimitedError) {
         await audit.record({ type: 'rate_limited', outcome: 'refused', userId, context, detail: { rule: error.rule } });
       }
       throw error;
     }
+  }
+
+  /**
+   * Whether `password` is `user`'s (taking as long when there is no user), counted against the
+   * sign-in limits of `email` and the IP, so that every password check shares one account lock.
+   * Throws RateLimitedError while a limit refuses.
+   */
+  async function countedPasswordCheck(email: string, user: User | null, password: string, context: RequestContext): Promise<boolean> {
+    const ip = context.ip ?? 'unknown';
+    await limits.beforeAttempt(email, ip);
+    if (!user) {
+      await spendVerificationTime(password);
+      await limits.failed(email, ip);
+      return false;
+    }
+    if (!(await verifyPassword(user.passwordHash, password))) {
+      await limits.failed(email, ip);
+      return false;
+    }
+    await limits.succeeded(email);
+    return true;
   }
 
   return {
@@ -58,22 +85,14 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
      * long either way), 'locked' when they match an account an admin has locked.
      */
     async authenticate(email: string, rawPassword: string, context: RequestContext): Promise<User | null | 'locked'> {
-      const ip = context.ip ?? 'unknown';
       const user = await users.findByEmail(email);
-      await limited(limits.beforeAttempt(email, ip), context, user?.id);
       const password = normalisePassword(rawPassword);
-      if (!user) {
-        await spendVerificationTime(password);
-        await limits.failed(email, ip);
-        await audit.record({ type: 'sign_in_password', outcome: 'failed', context, detail: { reason: 'unknown_account' } });
+      const matches = await limited(countedPasswordCheck(email, user, password, context), context, user?.id);
+      if (!user || !matches) {
+        const reason = user ? 'wrong_password' : 'unknown_account';
+        await audit.record({ type: 'sign_in_password', outcome: 'failed', userId: user?.id, context, detail: { reason } });
         return null;
       }
-      if (!(await verifyPassword(user.passwordHash, password))) {
-        await limits.failed(email, ip);
-        await audit.record({ type: 'sign_in_password', outcome: 'failed', userId: user.id, context, detail: { reason: 'wrong_password' } });
-        return null;
-      }
-      await limits.succeeded(email);
       if (user.lockedAt) {
         await audit.record({ type: 'sign_in_password', outcome: 'locked', userId: user.id, context });
         return 'locked';
@@ -85,15 +104,32 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       return user;
     },
 
-    /** Re-authentication for sensitive changes: is this the user's current password? */
-    async passwordMatches(userId: string, rawPassword: string): Promise<boolean> {
-      const password = normalisePassword(rawPassword);
-      const user = await users.findById(userId);
-      if (!user) {
-        await spendVerificationTime(password);
-        return false;
+    /**
+     * Re-authentication before a sensitive change ("sudo mode"): is this the signed-in
+     * person's current password? Wrong guesses count toward the same lock as sign-in.
+     */
+    async confirmPassword(signedIn: { id: string; email: string }, rawPassword: string, context: RequestContext): Promise<PasswordConfirmation> {
+      const user = await users.findById(signedIn.id);
+      const record = (outcome: string, detail?: AuditEntry['detail']) =>
+        audit.record({ type: 'password_confirmation', outcome, userId: signedIn.id, context, detail });
+      let matches: boolean;
+      try {
+        matches = await countedPasswordCheck(signedIn.email, user, normalisePassword(rawPassword), context);
+      } catch (error) {
+        if (!(error instanceof RateLimitedError)) throw error;
+        await record('rate_limited', { rule: error.rule });
+        return { ok: false, reason: 'rate_limited', retryAfterSeconds: error.retryAfterSeconds };
       }
-      return verifyPassword(user.passwordHash, password);
+      if (!user || !matches) {
+        await record('failed');
+        return { ok: false, reason: 'wrong_password' };
+      }
+      if (user.lockedAt) {
+        await record('locked');
+        return { ok: false, reason: 'locked' };
+      }
+      await record('ok');
+      return { ok: true };
     },
 
     /** The person is fully signed in (password, and code when 2FA is on). */

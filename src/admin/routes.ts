@@ -25,6 +25,7 @@ const AUDIT_TYPES = [
   'sign_in_password',
   'sign_in',
   'sign_out',
+  'password_confirmation',
   'code_sent',
   'code_checked',
   'two_factor_enabled',

@@ -14,6 +14,7 @@ export type AuditType =
   | 'sign_in_password'
   | 'sign_in'
   | 'sign_out'
+  | 'password_confirmation'
   | 'code_sent'
   | 'code_checked'
   | 'two_factor_enabled'

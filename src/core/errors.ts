@@ -64,7 +64,8 @@ interface ErrorPage {
   message: string;
 }
 
-function minutesText(seconds: number): string {
+/** A wait as people say it: "45 seconds", "1 minute", "15 minutes". */
+export function minutesText(seconds: number): string {
   if (seconds < 60) return `${seconds} seconds`;
   const minutes = Math.ceil(seconds / 60);
   return minutes === 1 ? '1 minute' : `${minutes} minutes`;

@@ -26,9 +26,8 @@ declare module 'express-session' {
 }
 
 const text = formText(256);
-const phoneForm = z.object({ phone: text, country: text, password: text });
+const phoneForm = z.object({ phone: text, country: text });
 const codeForm = z.object({ code: text });
-const passwordForm = z.object({ password: text });
 
 interface CodeStepActions {
   verify: string;
@@ -67,10 +66,12 @@ export function twoFactorRouter(deps: {
   twoFactor: TwoFactorService;
   accounts: AccountsService;
   finish: SignInFinish;
+  /** Lets a request through only shortly after a password confirmation (sudo mode). */
+  requireRecentPassword: RequestHandler;
   defaultCountry: string;
   outbox: ConsoleProvider | undefined;
 }): { router: Router; secondFactor: SecondFactorStep } {
-  const { twoFactor, accounts, finish, defaultCountry, outbox } = deps;
+  const { twoFactor, accounts, finish, requireRecentPassword, defaultCountry, outbox } = deps;
   const router = Router();
 
   function renderCodeStep(
@@ -98,7 +99,7 @@ export function twoFactorRouter(deps: {
   ) {
     res.status(status).render('two-factor/phone', {
       title: req.user?.twoFactorEnabled ? 'Change your phone number' : 'Turn on two-factor authentication',
-      needsPassword: Boolean(req.user?.twoFactorEnabled),
+      changingPhone: Boolean(req.user?.twoFactorEnabled),
       countries: countries(),
       values,
       errors,
@@ -220,23 +221,15 @@ export function twoFactorRouter(deps: {
   const ENROL_HEADING = 'Confirm your phone';
   router.use('/account/2fa', requireSignedIn, noStore);
 
-  router.get('/account/2fa', (req, res) => {
+  router.get('/account/2fa', requireRecentPassword, (req, res) => {
     renderPhoneForm(req, res, 200, { phone: '', country: defaultCountry });
   });
 
-  router.post('/account/2fa', async (req, res) => {
-    const user = req.user!;
+  router.post('/account/2fa', requireRecentPassword, async (req, res) => {
     const form = phoneForm.parse(req.body ?? {});
     const values = { phone: form.phone.slice(0, 64), country: form.country || defaultCountry };
     const parsed = parsePhone(form.phone, values.country);
     if (!parsed.ok) return renderPhoneForm(req, res, 422, values, { phone: parsed.message });
-    if (user.twoFactorEnabled) {
-      // Moving codes to another phone is as sensitive as turning them off: password again.
-      if (!form.password) return renderPhoneForm(req, res, 422, values, { password: 'Enter your password to change the phone.' });
-      if (!(await twoFactor.passwordMatches(user.id, form.password))) {
-        return renderPhoneForm(req, res, 401, values, { password: 'That password is not right.' });
-      }
-    }
     const current = req.session.phoneEnrolment;
     if (current?.phone === parsed.e164 && twoFactor.cooldownRemaining(current.sentAt, 'sms') > 0) {
       // Pressing "Send code" again does not send again within the cooldown: the code is on its way.
@@ -259,11 +252,13 @@ export function twoFactorRouter(deps: {
     next();
   };
 
-  router.get('/account/2fa/verify', withEnrolment, (req, res) => {
+  // "Resend code" and "Call me instead" need no confirmation of their own: they only send again
+  // to the number chosen under one, and the enrolment cannot finish without this step.
+  router.get('/account/2fa/verify', requireRecentPassword, withEnrolment, (req, res) => {
     renderCodeStep(res, 200, { ...req.session.phoneEnrolment!, actions: ENROLMENT_ACTIONS, heading: ENROL_HEADING });
   });
 
-  router.post('/account/2fa/verify', withEnrolment, async (req, res) => {
+  router.post('/account/2fa/verify', requireRecentPassword, withEnrolment, async (req, res) => {
     const enrolment = req.session.phoneEnrolment!;
     const { code } = codeForm.parse(req.body ?? {});
     const result = await twoFactor.check(enrolment.phone, code, codeContext(req));
@@ -291,19 +286,13 @@ export function twoFactorRouter(deps: {
     res.redirect(303, '/account');
   });
 
-  router.get('/account/2fa/disable', (req, res) => {
+  router.get('/account/2fa/disable', requireRecentPassword, (req, res) => {
     if (!req.user!.twoFactorEnabled) return res.redirect(303, '/account');
-    res.render('two-factor/disable', { title: 'Turn off two-factor authentication', errors: {} });
+    res.render('two-factor/disable', { title: 'Turn off two-factor authentication' });
   });
 
-  router.post('/account/2fa/disable', async (req, res) => {
-    const { password } = passwordForm.parse(req.body ?? {});
-    if (!password) {
-      return res.status(422).render('two-factor/disable', { title: 'Turn off two-factor authentication', errors: { password: 'Enter your password.' } });
-    }
-    if (!(await twoFactor.disable(req.user!.id, password, contextOf(req)))) {
-      return res.status(401).render('two-factor/disable', { title: 'Turn off two-factor authentication', errors: { password: 'That password is not right.' } });
-    }
+  router.post('/account/2fa/disable', requireRecentPassword, async (req, res) => {
+    await twoFactor.disable(req.user!.id, contextOf(req));
     flash(req, { kind: 'success', text: 'Two-factor authentication is off. Signing in now needs only your password.' });
     res.redirect(303, '/account');
   });

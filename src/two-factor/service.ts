@@ -1,7 +1,6 @@
 // The rules of phone two-factor authentication: delivering codes (SMS, falling back to a
 // call), the resend cooldown, checking codes, and turning 2FA on and off. Knows nothing of HTTP;
 // the state it works on (who is at the code step, when codes went out) is passed in and out.
-import type { AccountsService } from '../accounts/service.js';
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
 import { RateLimitedError } from '../core/rate-limits.js';
 import type { CodeLimits } from './code-limits.js';
@@ -52,7 +51,6 @@ export function readCode(raw: string): { ok: true; code: string } | { ok: false;
 export function twoFactorService(deps: {
   provider: VerificationProvider;
   repository: TwoFactorRepository;
-  accounts: AccountsService;
   audit: AuditLog;
   limits: CodeLimits;
   /** Countries codes may go to; empty means any. */
@@ -61,7 +59,7 @@ export function twoFactorService(deps: {
   pendingLifetimeMs: number;
   now?: () => number;
 }) {
-  const { provider, repository, accounts, audit, limits, allowedCountries, resendCooldownMs, pendingLifetimeMs } = deps;
+  const { provider, repository, audit, limits, allowedCountries, resendCooldownMs, pendingLifetimeMs } = deps;
 
   /** Why no code may go to this number now (country, limits), or undefined when one may. */
   async function refusal(phone: string, channel: Channel, who: CodeContext): Promise<Delivery | undefined> {
@@ -172,18 +170,10 @@ export function twoFactorService(deps: {
       });
     },
 
-    async disable(userId: string, password: string, context: RequestContext): Promise<boolean> {
-      if (!(await accounts.passwordMatches(userId, password))) {
-        await audit.record({ type: 'two_factor_disabled', outcome: 'wrong_password', userId, context });
-        return false;
-      }
+    /** Turns 2FA off; the route has had the password confirmed. */
+    async disable(userId: string, context: RequestContext): Promise<void> {
       await repository.disable(userId);
       await audit.record({ type: 'two_factor_disabled', outcome: 'ok', userId, context });
-      return true;
-    },
-
-    passwordMatches(userId: string, password: string): Promise<boolean> {
-      return accounts.passwordMatches(userId, password);
     },
   };
 }

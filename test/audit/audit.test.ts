@@ -1,7 +1,7 @@
 // The audit trail, as an investigator and the account's owner would read it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { signIn, signUp, strongPassword, submitForm, uniqueEmail } from '../support/app.js';
+import { confirmPassword, signIn, signUp, strongPassword, submitForm, uniqueEmail } from '../support/app.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
@@ -48,14 +48,16 @@ describe('audit trail', () => {
     await signIn(other, email, strongPassword);
     await submitForm(other, '/login/2fa', '/login/2fa', { code: '000000' });
     await submitForm(other, '/login/2fa', '/login/2fa', { code: twilio.standIn.lastCodeFor(phone)! });
-    await submitForm(other, '/account/2fa/disable', '/account/2fa/disable', { password: 'not it at all' });
-    await submitForm(other, '/account/2fa/disable', '/account/2fa/disable', { password: strongPassword });
+    await submitForm(other, '/account/confirm-password', '/account/confirm-password', { password: 'not it at all' });
+    await confirmPassword(other);
+    await submitForm(other, '/account/2fa/disable', '/account/2fa/disable', {});
 
     const user = await twilio.app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
     const trail = (await events({ userId: user.id })).map((event) => `${event.type}:${event.outcome}`);
     assert.deepEqual(trail, [
       'sign_up:ok',
       'sign_in:ok',
+      'password_confirmation:ok',
       'code_sent:ok',
       'code_checked:ok',
       'two_factor_enabled:ok',
@@ -64,7 +66,8 @@ describe('audit trail', () => {
       'code_checked:wrong_code',
       'code_checked:ok',
       'sign_in:ok',
-      'two_factor_disabled:wrong_password',
+      'password_confirmation:failed',
+      'password_confirmation:ok',
       'two_factor_disabled:ok',
     ]);
     const sent = (await events({ userId: user.id, type: 'code_sent' }))[0]!;

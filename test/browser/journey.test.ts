@@ -1,6 +1,6 @@
 // A person's whole journey in a real browser (Debian's Chromium, headless), found by labels
-// and roles the way a screen reader would: sign up, turn 2FA on with the code from
-// /dev/outbox, sign out, sign in with a code, turn 2FA off.
+// and roles the way a screen reader would: sign up, confirm the password, turn 2FA on with the
+// code from /dev/outbox, sign out, sign in with a code, confirm the password again, turn 2FA off.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,6 +59,12 @@ describe('a person in a browser', { skip }, () => {
     await page.getByText('Two-factor authentication: Off').waitFor();
 
     await page.getByRole('link', { name: 'Turn on two-factor authentication' }).click();
+    await page.waitForURL(`${app.url}/account/confirm-password?next=%2Faccount%2F2fa`);
+    await page.getByRole('heading', { name: 'Confirm your password' }).waitFor();
+    await page.screenshot({ path: path.join(screenshots, 'confirm-password.png'), fullPage: true });
+    await page.getByLabel('Password').fill(strongPassword);
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.waitForURL(`${app.url}/account/2fa`);
     await page.getByLabel('Phone number', { exact: true }).fill('+33 6 12 34 56 78');
     await page.screenshot({ path: path.join(screenshots, 'phone-form.png'), fullPage: true });
     await page.getByRole('button', { name: 'Send code' }).click();
@@ -88,7 +94,10 @@ describe('a person in a browser', { skip }, () => {
     await page.waitForURL(`${app.url}/account`);
 
     await page.getByRole('link', { name: 'Turn off two-factor authentication' }).click();
+    await page.getByRole('heading', { name: 'Confirm your password' }).waitFor();
     await page.getByLabel('Password').fill(strongPassword);
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.waitForURL(`${app.url}/account/2fa/disable`);
     await page.getByRole('button', { name: 'Turn off two-factor authentication' }).click();
     await page.waitForURL(`${app.url}/account`);
     await page.getByText('Two-factor authentication: Off').waitFor();

@@ -1,7 +1,7 @@
 // Hostile and odd input in every field: a clear message, the right status, nothing half-written.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { csrfTokenIn, signIn, signUp, strongPassword, submitForm, uniqueEmail, type TestApp } from '../support/app.js';
+import { confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, submitForm, uniqueEmail, type TestApp } from '../support/app.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 const HOSTILE: Array<[string, string]> = [
@@ -61,6 +61,19 @@ describe('bad input', () => {
     assert.ok([401, 422].includes(response.status));
   });
 
+  it('answers odd input at the password confirmation with a refusal, never a 500, and confirms nothing', async () => {
+    const agent = app.agent();
+    await signUp(agent);
+    for (const password of ['\u0000', '🙂'.repeat(300), 'x'.repeat(2_000), ' ', '']) {
+      const response = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password, next: `/${'x'.repeat(5_000)}` });
+      assert.ok([401, 422].includes(response.status), `${response.status} for ${JSON.stringify(password.slice(0, 10))}`);
+    }
+    const token = csrfTokenIn((await agent.get('/account/confirm-password').expect(200)).text);
+    const repeated = await agent.post('/account/confirm-password').type('form').send(`password=a&password=${encodeURIComponent(strongPassword)}&_csrf=${token}`);
+    assert.equal(repeated.status, 422);
+    await agent.get('/account/2fa').expect(303);
+  });
+
   it('ignores a JSON body sent to a form, asking for the fields', async () => {
     const agent = app.agent();
     const token = csrfTokenIn((await agent.get('/login').expect(200)).text);
@@ -98,6 +111,7 @@ describe('bad input', () => {
     it(`answers the phone number ${JSON.stringify(phone.slice(0, 30))} with ${status}`, async () => {
       const agent = app.agent();
       await signUp(agent);
+      await confirmPassword(agent);
       const response = await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' });
       assert.equal(response.status, status);
       if (status === 422) assert.match(response.text, /phone number/);

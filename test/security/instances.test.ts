@@ -60,6 +60,7 @@ describe('two app processes behind one load balancer', { skip: redisUrl ? false 
     assert.equal(created.status, 303);
     const session = sessionCookie(created)!;
     const phone = '+33655000001';
+    assert.equal((await post(a, '/account/confirm-password', session, { password: strongPassword })).status, 303, 'password confirmed on A');
     assert.equal((await post(b, '/account/2fa', session, { phone, country: 'FR' })).status, 303, 'enrolment starts on B');
     assert.equal((await post(a, '/account/2fa/verify', session, { code: standIn.lastCodeFor(phone)! })).status, 303, 'and finishes on A');
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
 import {
+  confirmPassword,
   redisUrl,
   signIn,
   signUp,
@@ -125,6 +126,7 @@ describe('SMS pumping and code guessing', () => {
   it('refuses numbers outside the allowed countries without sending anything', async () => {
     const agent = app.agent();
     await signUp(agent);
+    await confirmPassword(agent);
     const response = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: '+1 201 555 0123', country: 'US' });
     assert.equal(response.status, 422);
     assert.match(response.text, /Codes cannot be sent to phone numbers in this country/);

@@ -164,6 +164,12 @@ export function signIn(agent: Agent, email: string, password: string, extra: Rec
   return submitForm(agent, '/login', '/login', { email, password, ...extra });
 }
 
+/** Confirms the password for the signed-in agent (sudo mode), as the sensitive pages ask. */
+export async function confirmPassword(agent: Agent, password = strongPassword): Promise<void> {
+  const response = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password });
+  if (response.status !== 303) throw new Error(`confirming the password failed with ${response.status}`);
+}
+
 /** The session cookie's `name=value` from a response, if it set one. */
 export function sessionCookie(response: { headers: Record<string, unknown> }, name = 'tfa.sid'): string | undefined {
   const cookies = (response.headers['set-cookie'] as string[] | undefined) ?? [];

@@ -1,7 +1,7 @@
 // The Twilio Verify stand-in, and an app whose real `twilio` SDK talks to it.
 import { after, before } from 'node:test';
 import { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
-import { startTestApp, submitForm, type Agent, type TestApp, type TestAppOptions } from './app.js';
+import { confirmPassword, startTestApp, submitForm, type Agent, type TestApp, type TestAppOptions } from './app.js';
 
 export const twilioCredentials = {
   accountSid: `AC${'0123456789abcdef'.repeat(2)}`,
@@ -30,8 +30,9 @@ export function startAppOnTwilio(standIn: TwilioStandIn, options: TestAppOptions
   });
 }
 
-/** Turns 2FA on for the signed-in agent with the code the stand-in "sent". */
+/** Turns 2FA on for the signed-in agent, confirming its password, with the code the stand-in "sent". */
 export async function turnOnTwoFactor(agent: Agent, standIn: TwilioStandIn, phone: string): Promise<void> {
+  await confirmPassword(agent);
   const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'US' });
   if (sent.status !== 303) throw new Error(`sending the enrolment code failed with ${sent.status}`);
   const e164 = standIn.outbox.at(-1)!.to;

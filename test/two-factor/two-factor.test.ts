@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import {
+  confirmPassword,
   csrfTokenIn,
   sessionCookie,
   signIn,
@@ -48,13 +49,27 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     return submitForm(agent, '/login/2fa', '/login/2fa', { code });
   }
 
+  /** A fresh sign-in with password and code: signed in, password not confirmed since. */
+  async function signedInWithCode(email: string, phone: string): Promise<Agent> {
+    const { agent } = await passwordStep(email);
+    assert.equal((await enterCode(agent, twilio.standIn.lastCodeFor(phone)!)).status, 303);
+    return agent;
+  }
+
+  const twoFactorOf = async (phone: string) =>
+    (await twilio.app.services.database.prisma.user.findFirstOrThrow({ where: { phoneNumber: phone } })).twoFactorEnabledAt;
+
   it('says "Two-factor authentication: Off" until it is turned on with a checked code', async () => {
     const agent = twilio.app.agent();
     await signUp(agent);
     assert.match((await agent.get('/account').expect(200)).text, /Two-factor authentication: Off/);
     assert.match((await agent.get('/account').expect(200)).text, /Turn on two-factor authentication/);
 
+    const asked = await agent.get('/account/2fa').expect(303);
+    assert.equal(asked.headers.location, '/account/confirm-password?next=%2Faccount%2F2fa', 'the sign-up password does not count');
+    await confirmPassword(agent);
     const form = await agent.get('/account/2fa').expect(200);
+    assert.doesNotMatch(form.text, /type="password"/, 'no password field once it is confirmed');
     assert.match(form.text, /<label for="phone">Phone number<\/label>/);
     assert.match(form.text, /Send code<\/button>/);
     const phone = nextMobile();
@@ -87,6 +102,7 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
   it('refuses a phone number it cannot read, keeping what was typed', async () => {
     const agent = twilio.app.agent();
     await signUp(agent);
+    await confirmPassword(agent);
     const response = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: '06 12 34', country: 'FR' });
     assert.equal(response.status, 422);
     assert.match(response.text, /not a valid phone number/);
@@ -207,6 +223,7 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
   it('calls a landline automatically when Twilio refuses SMS (60205), and says so', async () => {
     const agent = twilio.app.agent();
     await signUp(agent);
+    await confirmPassword(agent);
     const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: '020 7946 0958', country: 'GB' });
     assert.equal(sent.status, 303);
     assert.equal(twilio.standIn.messagesTo(LANDLINE_E164).at(-1)?.channel, 'call');
@@ -245,6 +262,7 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     try {
       const agent = wrongCredentials.agent();
       await signUp(agent);
+      await confirmPassword(agent);
       const response = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: MOBILE, country: 'FR' });
       assert.equal(response.status, 503);
       assert.match(response.text, /cannot be sent or checked right now/);
@@ -254,28 +272,61 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     }
   });
 
-  it('turns off only with the right password', async () => {
-    const { agent } = await personWithTwoFactor();
-    const page = await agent.get('/account/2fa/disable').expect(200);
-    assert.match(page.text, />Turn off two-factor authentication<\/button>/);
-    const wrong = await submitForm(agent, '/account/2fa/disable', '/account/2fa/disable', { password: 'not my password' });
+  it('turns off only after the password is confirmed on its own page, not with the sign-in one', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const agent = await signedInWithCode(email, phone);
+    const asked = await agent.get('/account/2fa/disable').expect(303);
+    assert.equal(asked.headers.location, '/account/confirm-password?next=%2Faccount%2F2fa%2Fdisable');
+    const token = csrfTokenIn((await agent.get('/account').expect(200)).text);
+    const unconfirmed = await agent.post('/account/2fa/disable').type('form').send({ _csrf: token });
+    assert.equal(unconfirmed.status, 303);
+    assert.equal(unconfirmed.headers.location, '/account/confirm-password?next=%2Faccount%2F2fa%2Fdisable');
+    assert.ok(await twoFactorOf(phone), 'a POST without a confirmation changes nothing');
+
+    const confirmPage = await agent.get(asked.headers.location as string).expect(200);
+    assert.match(confirmPage.text, /<h1>Confirm your password<\/h1>/);
+    assert.match(confirmPage.text, /Nothing was changed: confirm your password first/);
+    assert.match(confirmPage.text, /<label for="password">Password<\/label>/);
+    assert.match(confirmPage.text, /autocomplete="current-password"/);
+    assert.match(confirmPage.text, />Confirm<\/button>/);
+    const wrong = await agent
+      .post('/account/confirm-password')
+      .type('form')
+      .send({ password: 'not my password', next: '/account/2fa/disable', _csrf: csrfTokenIn(confirmPage.text) });
     assert.equal(wrong.status, 401);
     assert.match(wrong.text, /That password is not right/);
-    assert.match((await agent.get('/account').expect(200)).text, /Two-factor authentication: On/);
-    const right = await submitForm(agent, '/account/2fa/disable', '/account/2fa/disable', { password: strongPassword });
+    const right = await agent
+      .post('/account/confirm-password')
+      .type('form')
+      .send({ password: strongPassword, next: '/account/2fa/disable', _csrf: csrfTokenIn(wrong.text) });
     assert.equal(right.status, 303);
+    assert.equal(right.headers.location, '/account/2fa/disable');
+
+    const page = await agent.get('/account/2fa/disable').expect(200);
+    assert.match(page.text, />Turn off two-factor authentication<\/button>/);
+    assert.doesNotMatch(page.text, /type="password"/);
+    const off = await agent.post('/account/2fa/disable').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    assert.equal(off.status, 303);
     assert.match((await agent.get('/account').expect(200)).text, /Two-factor authentication: Off/);
   });
 
-  it('changes the phone only with the password and a check of the new number', async () => {
-    const { agent, phone } = await personWithTwoFactor();
+  it('changes the phone only after confirming the password and checking the new number', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const agent = await signedInWithCode(email, phone);
     const newPhone = nextMobile();
-    const withoutPassword = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR' });
-    assert.equal(withoutPassword.status, 422);
-    const wrongPassword = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR', password: 'nope nope nope' });
-    assert.equal(wrongPassword.status, 401);
-    assert.equal(twilio.standIn.messagesTo(newPhone).length, 0);
-    const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR', password: strongPassword });
+    const token = csrfTokenIn((await agent.get('/account').expect(200)).text);
+    const unconfirmed = await agent.post('/account/2fa').type('form').send({ phone: newPhone, country: 'FR', _csrf: token });
+    assert.equal(unconfirmed.status, 303);
+    assert.equal(unconfirmed.headers.location, '/account/confirm-password?next=%2Faccount%2F2fa');
+    assert.equal(twilio.standIn.messagesTo(newPhone).length, 0, 'nothing is sent without a confirmation');
+    assert.equal((await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password: 'nope nope nope' })).status, 401);
+    await agent.get('/account/2fa').expect(303);
+
+    await confirmPassword(agent);
+    const form = await agent.get('/account/2fa').expect(200);
+    assert.match(form.text, /Change your phone number/);
+    assert.doesNotMatch(form.text, /type="password"/);
+    const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR' });
     assert.equal(sent.status, 303);
     const user = () => twilio.app.services.database.prisma.user.findFirst({ where: { phoneNumber: { in: [phone, newPhone] } } });
     assert.equal((await user())?.phoneNumber, phone, 'the old phone stays until the new one is checked');
@@ -287,6 +338,7 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
   it('does not send again when "Send code" is pressed twice for the same number', async () => {
     const agent = twilio.app.agent();
     await signUp(agent);
+    await confirmPassword(agent);
     const phone = nextMobile();
     assert.equal((await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' })).status, 303);
     assert.equal((await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' })).status, 303);

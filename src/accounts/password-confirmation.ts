@@ -1,0 +1,79 @@
+// "Confirm your password" before a sensitive change (GitHub's sudo mode): one confirmation lets
+// such changes through for a few minutes. Only a password typed on this page counts, never the
+// one typed at sign-in: a stolen session cookie is exactly what this step stands against.
+import { Router, type RequestHandler, type Response } from 'express';
+import { contextOf } from '../audit/audit-log.js';
+import { minutesText } from '../core/errors.js';
+import { noStore, safeLocalPath } from '../core/security.js';
+import { flash } from '../core/views.js';
+import { confirmPasswordForm, parseForm, type FieldErrors } from './forms.js';
+import { ACCOUNT_LOCKED, nextFrom, requireSignedIn } from './routes.js';
+import type { AccountsService } from './service.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** When this session last confirmed its password (ms since the epoch). */
+    passwordConfirmedAt?: number;
+  }
+}
+
+const CONFIRM_PATH = '/account/confirm-password';
+
+/**
+ * Lets a request through only within `maxAgeMs` of a password confirmation in this session.
+ * Otherwise a page sends the person to the confirmation and back; a form sent without one
+ * changes nothing and its page comes back after the confirmation (each guarded form posts to
+ * the path of its own page).
+ */
+export function requireRecentPassword(maxAgeMs: number): RequestHandler {
+  return (req, res, next) => {
+    const confirmedAt = req.session.passwordConfirmedAt;
+    if (confirmedAt !== undefined && Date.now() - confirmedAt < maxAgeMs) return next();
+    if (req.method !== 'GET') flash(req, { kind: 'error', text: 'Nothing was changed: confirm your password first, then try again.' });
+    res.redirect(303, `${CONFIRM_PATH}?next=${encodeURIComponent(req.originalUrl)}`);
+  };
+}
+
+export function passwordConfirmationRouter(deps: { accounts: AccountsService; maxAgeMs: number }): Router {
+  const { accounts, maxAgeMs } = deps;
+  const router = Router();
+
+  function render(res: Response, status: number, next: string, errors: FieldErrors = {}): void {
+    res.status(status).render('accounts/confirm-password', {
+      title: 'Confirm your password',
+      next,
+      lasts: minutesText(Math.round(maxAgeMs / 1000)),
+      errors,
+    });
+  }
+
+  router.use(CONFIRM_PATH, requireSignedIn, noStore);
+
+  router.get(CONFIRM_PATH, (req, res) => {
+    render(res, 200, nextFrom(req.query));
+  });
+
+  router.post(CONFIRM_PATH, async (req, res) => {
+    const next = nextFrom(req.body);
+    const form = parseForm(confirmPasswordForm, req.body);
+    if (!form.ok) return render(res, 422, next, form.errors);
+    const result = await accounts.confirmPassword(req.user!, form.data.password, contextOf(req));
+    if (result.ok) {
+      req.session.passwordConfirmedAt = Date.now();
+      return res.redirect(303, safeLocalPath(next));
+    }
+    switch (result.reason) {
+      case 'wrong_password':
+        return render(res, 401, next, { password: 'That password is not right.' });
+      case 'locked':
+        return render(res, 403, next, { form: ACCOUNT_LOCKED });
+      case 'rate_limited':
+        res.set('Retry-After', String(result.retryAfterSeconds));
+        return render(res, 429, next, {
+          form: `Too many wrong passwords. For your safety, please wait ${minutesText(result.retryAfterSeconds)} and try again.`,
+        });
+    }
+  });
+
+  return router;
+}
