@@ -137,6 +137,11 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       return audit.record({ type: 'sign_in', outcome: 'ok', userId, context, detail: { method } });
     },
 
+    /** The second factor was right, but an admin locked the account meanwhile: no sign-in. */
+    recordLockedSignIn(userId: string, context: RequestContext): Promise<void> {
+      return audit.record({ type: 'sign_in', outcome: 'locked', userId, context });
+    },
+
     recordSignOut(userId: string, context: RequestContext): Promise<void> {
       return audit.record({ type: 'sign_out', outcome: 'ok', userId, context });
     },

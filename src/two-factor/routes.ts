@@ -3,7 +3,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { formText } from '../core/forms.js';
-import { completeSignIn, requireSignedIn, type SecondFactorStep, type SignInFinish } from '../accounts/routes.js';
+import { ACCOUNT_LOCKED, completeSignIn, requireSignedIn, type SecondFactorStep, type SignInFinish } from '../accounts/routes.js';
 import type { AccountsService } from '../accounts/service.js';
 import { publicUser } from '../accounts/passport.js';
 import { contextOf } from '../audit/audit-log.js';
@@ -166,21 +166,37 @@ export function twoFactorRouter(deps: {
     res.redirect(303, SIGN_IN_ACTIONS.verify);
   };
 
-  /** Loads the pending sign-in and its user, or sends the person back to the password step. */
-  const withPendingSignIn: RequestHandler = async (req, res, next) => {
+  /**
+   * The user of the pending sign-in as the database has them now; undefined when the sign-in
+   * cannot go on, after sending the person back to the password step. Read again just before
+   * the sign-in is granted, so that a lock set meanwhile by an admin holds.
+   */
+  async function pendingSignInUser(req: Request, res: Response): Promise<Express.User | undefined> {
     const pending = req.session.pendingSignIn;
-    if (!pending) return res.redirect(303, '/login');
-    if (twoFactor.pendingExpired(pending.startedAt)) {
-      delete req.session.pendingSignIn;
-      flash(req, { kind: 'error', text: 'That sign-in took too long. Please sign in again.' });
-      return res.redirect(303, '/login');
+    if (!pending) {
+      res.redirect(303, '/login');
+      return undefined;
     }
+    const giveUp = (message?: string) => {
+      delete req.session.pendingSignIn;
+      if (message) flash(req, { kind: 'error', text: message });
+      res.redirect(303, '/login');
+      return undefined;
+    };
+    if (twoFactor.pendingExpired(pending.startedAt)) return giveUp('That sign-in took too long. Please sign in again.');
     const user = await accounts.findUser(pending.userId);
-    if (!user?.phoneNumber || !user.twoFactorEnabledAt) {
-      delete req.session.pendingSignIn;
-      return res.redirect(303, '/login');
+    if (!user?.phoneNumber || !user.twoFactorEnabledAt) return giveUp();
+    if (user.lockedAt) {
+      await accounts.recordLockedSignIn(user.id, contextOf(req));
+      return giveUp(ACCOUNT_LOCKED);
     }
-    res.locals.pendingUser = publicUser(user);
+    return publicUser(user);
+  }
+
+  const withPendingSignIn: RequestHandler = async (req, res, next) => {
+    const user = await pendingSignInUser(req, res);
+    if (!user) return;
+    res.locals.pendingUser = user;
     next();
   };
 
@@ -199,9 +215,11 @@ export function twoFactorRouter(deps: {
     const { code } = codeForm.parse(req.body ?? {});
     const result = await twoFactor.check(state.phone, code, codeContext(req));
     if (result.status !== 'approved') return checkFailed(res, result, state, SIGN_IN_ACTIONS, SIGN_IN_HEADING);
+    const user = await pendingSignInUser(req, res);
+    if (!user) return;
     const pending = req.session.pendingSignIn!;
     // completeSignIn regenerates the session ID again, so the pending ID signs no one in.
-    await completeSignIn(req, res.locals.pendingUser as Express.User, pending.remember, finish);
+    await completeSignIn(req, user, pending.remember, finish);
     res.redirect(303, safeLocalPath(pending.next));
   });
 

@@ -366,6 +366,23 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     assert.match((await agent.get('/login').expect(200)).text, /That sign-in took too long/, 'the message survives a redirect');
   });
 
+  it('does not sign in an account an admin locked while its owner was at the code step', async () => {
+    const { email, phone } = await personWithTwoFactor();
+    const { agent } = await passwordStep(email);
+    const token = csrfTokenIn((await agent.get('/login/2fa').expect(200)).text);
+    const { prisma } = twilio.app.services.database;
+    const user = await prisma.user.update({ where: { email }, data: { lockedAt: new Date() } });
+    const since = new Date();
+
+    const response = await agent.post('/login/2fa').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: token });
+    assert.equal(response.status, 303);
+    assert.equal(response.headers.location, '/login');
+    await agent.get('/account').expect(303);
+    assert.match((await agent.get('/login').expect(200)).text, /This account is locked/);
+    const outcomes = await prisma.auditEvent.findMany({ where: { userId: user.id, type: 'sign_in', at: { gte: since } } });
+    assert.deepEqual(outcomes.map((event) => event.outcome), ['locked']);
+  });
+
   it('"Cancel" at the code step returns to the sign-in page', async () => {
     const { email } = await personWithTwoFactor();
     const { agent } = await passwordStep(email);
