@@ -35,6 +35,7 @@ describe('configuration', () => {
     assert.equal(config.session.secretIsEphemeral, true);
     assert.ok(config.session.secrets[0].length >= 32);
     assert.equal(config.session.secureCookie, false);
+    assert.equal(config.session.passwordConfirmationMs, 5 * 60_000);
   });
 
   it('names the variable when a value is wrong', () => {
