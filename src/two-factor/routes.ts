@@ -101,6 +101,8 @@ export function twoFactorRouter(deps: {
       title: step.heading,
       heading: step.heading,
       maskedPhone: maskPhone(step.phone),
+      // "We sent a code" only once one went out: a failed first send leaves nothing to enter.
+      codeSent: step.sent.verificationSid !== undefined,
       actions: step.actions,
       error,
       resendSeconds: Math.ceil(twoFactor.cooldownRemaining(step.sent.sentAt, 'sms') / 1000),
