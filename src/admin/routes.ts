@@ -15,8 +15,8 @@ import { isUserAction, USER_ACTIONS, type AdminService, type BenchResult } from 
 
 declare module 'express-session' {
   interface SessionData {
-    /** The number the admin last sent a test code to, for the check form. */
-    adminBench?: { phone: string; channel: 'sms' | 'call' };
+    /** The number the admin last sent a test code to, and its verification, for the check form. */
+    adminBench?: { phone: string; channel: 'sms' | 'call'; verificationSid: string };
   }
 }
 
@@ -104,7 +104,7 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
     if (!parsed.ok) return renderBench(res, 422, { values, error: parsed.message });
     const result = await admin.benchSend(req.user!.id, parsed.e164, form.channel, contextOf(req));
     // Only a code that went out can be checked.
-    if (result.status === 'pending') req.session.adminBench = { phone: parsed.e164, channel: form.channel };
+    if (result.status === 'pending') req.session.adminBench = { phone: parsed.e164, channel: form.channel, verificationSid: result.sid };
     else delete req.session.adminBench;
     renderBench(res, result.status === 'pending' ? 200 : result.status === 'rate_limited' ? 429 : 502, {
       values,
@@ -121,7 +121,7 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
     if (!typed.ok) {
       return renderBench(res, 422, { testedPhone: maskPhone(bench.phone), result: { status: 'wrong_code', message: typed.message }, operation: 'check' });
     }
-    const result = await admin.benchCheck(req.user!.id, bench.phone, typed.code, contextOf(req));
+    const result = await admin.benchCheck(req.user!.id, bench, typed.code, contextOf(req));
     renderBench(res, 200, { testedPhone: maskPhone(bench.phone), result, operation: 'check' });
   });
 

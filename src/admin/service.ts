@@ -109,8 +109,10 @@ export function adminService(deps: {
       return result;
     },
 
-    async benchCheck(adminId: string, phone: string, code: string, context: RequestContext): Promise<BenchResult> {
-      const result = await provider.check(phone, code);
+    /** Checks a code against the verification the bench itself started, not any other for the number. */
+    async benchCheck(adminId: string, sent: { phone: string; verificationSid: string }, code: string, context: RequestContext): Promise<BenchResult> {
+      const { phone, verificationSid } = sent;
+      const result = await provider.check(verificationSid, code);
       await audit.record({
         type: 'admin_verify',
         outcome: result.status,

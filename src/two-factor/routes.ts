@@ -19,10 +19,19 @@ import type { CodeCheck, CodeContext, Delivery, SentAt, TwoFactorService } from 
 declare module 'express-session' {
   interface SessionData {
     /** Password accepted, code not yet: grants nothing. */
-    pendingSignIn?: { userId: string; startedAt: number; remember: boolean; next: string; sentAt: SentAt };
+    pendingSignIn?: { userId: string; startedAt: number; remember: boolean; next: string } & CodesSent;
     /** A phone being verified before 2FA is turned on (or moved to it). */
-    phoneEnrolment?: { phone: string; startedAt: number; sentAt: SentAt };
+    phoneEnrolment?: PhoneEnrolment;
   }
+}
+
+type PhoneEnrolment = { phone: string; startedAt: number } & CodesSent;
+
+/** What a code step remembers of the codes sent for it. */
+interface CodesSent {
+  sentAt: SentAt;
+  /** The verification of the latest code sent, the one a check must name; absent while none went out. */
+  verificationSid?: string;
 }
 
 const text = formText(256);
@@ -52,13 +61,27 @@ const ENROLMENT_ACTIONS: CodeStepActions = {
   cancelLabel: 'Cancel',
 };
 
+/** One code step as a page shows it: where codes go, what was sent (recorded into), its forms. */
+interface CodeStep {
+  phone: string;
+  sent: CodesSent;
+  actions: CodeStepActions;
+  heading: string;
+}
+
 const STATUS_FOR: Record<string, number> = {
   malformed: 422,
   wrong_code: 422,
+  invalid_request: 422,
+  no_code: 409,
   expired: 410,
   too_many_attempts: 429,
   rate_limited: 429,
   invalid_number: 422,
+  country_not_allowed: 422,
+  region_not_enabled: 422,
+  channel_disabled: 422,
+  number_blocked: 403,
   unavailable: 503,
 };
 
@@ -74,19 +97,17 @@ export function twoFactorRouter(deps: {
   const { twoFactor, accounts, finish, requireRecentPassword, defaultCountry, outbox } = deps;
   const router = Router();
 
-  function renderCodeStep(
-    res: Response,
-    status: number,
-    options: { phone: string; sentAt: SentAt; actions: CodeStepActions; heading: string; error?: string },
-  ) {
+  function renderCodeStep(res: Response, status: number, step: CodeStep, error?: string) {
     res.status(status).render('two-factor/code', {
-      title: options.heading,
-      heading: options.heading,
-      maskedPhone: maskPhone(options.phone),
-      actions: options.actions,
-      error: options.error,
-      resendSeconds: Math.ceil(twoFactor.cooldownRemaining(options.sentAt, 'sms') / 1000),
-      callSeconds: Math.ceil(twoFactor.cooldownRemaining(options.sentAt, 'call') / 1000),
+      title: step.heading,
+      heading: step.heading,
+      maskedPhone: maskPhone(step.phone),
+      // "We sent a code" only once one went out: a failed first send leaves nothing to enter.
+      codeSent: step.sent.verificationSid !== undefined,
+      actions: step.actions,
+      error,
+      resendSeconds: Math.ceil(twoFactor.cooldownRemaining(step.sent.sentAt, 'sms') / 1000),
+      callSeconds: Math.ceil(twoFactor.cooldownRemaining(step.sent.sentAt, 'call') / 1000),
     });
   }
 
@@ -114,11 +135,13 @@ export function twoFactorRouter(deps: {
     return { userId: pending.userId, purpose: 'sign_in', context: contextOf(req) };
   }
 
-  /** Sends a code and records when, or says why not; shared by both code steps. */
-  async function send(req: Request, phone: string, sentAt: SentAt, channel: Channel): Promise<Delivery> {
+  /** Sends a code and records when and which verification, or says why not; shared by both code steps. */
+  async function send(req: Request, phone: string, sent: CodesSent, channel: Channel): Promise<Delivery> {
     const delivery = await twoFactor.deliver(phone, channel, codeContext(req));
     if (delivery.ok) {
-      sentAt[delivery.channel] = twoFactor.now();
+      sent.sentAt[delivery.channel] = twoFactor.now();
+      // A resend may start a new verification (the last one expired or was used up): keep the latest.
+      sent.verificationSid = delivery.verificationSid;
       flash(req, { kind: 'info', text: delivery.notice });
     } else if (delivery.retryAfterSeconds && req.res) {
       req.res.set('Retry-After', String(delivery.retryAfterSeconds));
@@ -126,32 +149,20 @@ export function twoFactorRouter(deps: {
     return delivery;
   }
 
-  async function resendOrCall(
-    req: Request,
-    res: Response,
-    state: { phone: string; sentAt: SentAt },
-    channel: Channel,
-    actions: CodeStepActions,
-    heading: string,
-  ) {
-    const waitMs = twoFactor.cooldownRemaining(state.sentAt, channel);
+  async function resendOrCall(req: Request, res: Response, step: CodeStep, channel: Channel) {
+    const waitMs = twoFactor.cooldownRemaining(step.sent.sentAt, channel);
     if (waitMs > 0) {
       const seconds = Math.ceil(waitMs / 1000);
       res.set('Retry-After', String(seconds));
-      return renderCodeStep(res, 429, {
-        ...state,
-        actions,
-        heading,
-        error: `Please wait ${seconds} seconds before asking for another ${channel === 'sms' ? 'text message' : 'call'}.`,
-      });
+      return renderCodeStep(res, 429, step, `Please wait ${seconds} seconds before asking for another ${channel === 'sms' ? 'text message' : 'call'}.`);
     }
-    const delivery = await send(req, state.phone, state.sentAt, channel);
-    if (!delivery.ok) return renderCodeStep(res, STATUS_FOR[delivery.status] ?? 503, { ...state, actions, heading, error: delivery.message });
-    res.redirect(303, actions.verify);
+    const delivery = await send(req, step.phone, step.sent, channel);
+    if (!delivery.ok) return renderCodeStep(res, STATUS_FOR[delivery.status] ?? 503, step, delivery.message);
+    res.redirect(303, step.actions.verify);
   }
 
-  function checkFailed(res: Response, result: Exclude<CodeCheck, { status: 'approved' }>, state: { phone: string; sentAt: SentAt }, actions: CodeStepActions, heading: string) {
-    renderCodeStep(res, STATUS_FOR[result.status] ?? 503, { ...state, actions, heading, error: result.message });
+  function checkFailed(res: Response, result: Exclude<CodeCheck, { status: 'approved' }>, step: CodeStep) {
+    renderCodeStep(res, STATUS_FOR[result.status] ?? 503, step, result.message);
   }
 
   // ---- The code step at sign-in -------------------------------------------------------------
@@ -161,7 +172,7 @@ export function twoFactorRouter(deps: {
     await regenerateSession(req);
     const pending = { userId: user.id, startedAt: twoFactor.now(), remember: signIn.remember, next: signIn.next, sentAt: {} };
     req.session.pendingSignIn = pending;
-    const delivery = await send(req, user.phoneNumber ?? '', pending.sentAt, 'sms');
+    const delivery = await send(req, user.phoneNumber ?? '', pending, 'sms');
     if (!delivery.ok) flash(req, { kind: 'error', text: delivery.message });
     res.redirect(303, SIGN_IN_ACTIONS.verify);
   };
@@ -200,21 +211,22 @@ export function twoFactorRouter(deps: {
     next();
   };
 
-  const SIGN_IN_HEADING = 'Enter your code';
-  const pendingState = (req: Request, res: Response) => ({
+  const signInStep = (req: Request, res: Response): CodeStep => ({
     phone: (res.locals.pendingUser as Express.User).phoneNumber ?? '',
-    sentAt: req.session.pendingSignIn!.sentAt,
+    sent: req.session.pendingSignIn!,
+    actions: SIGN_IN_ACTIONS,
+    heading: 'Enter your code',
   });
 
   router.get('/login/2fa', noStore, withPendingSignIn, (req, res) => {
-    renderCodeStep(res, 200, { ...pendingState(req, res), actions: SIGN_IN_ACTIONS, heading: SIGN_IN_HEADING });
+    renderCodeStep(res, 200, signInStep(req, res));
   });
 
   router.post('/login/2fa', noStore, withPendingSignIn, async (req, res) => {
-    const state = pendingState(req, res);
+    const step = signInStep(req, res);
     const { code } = codeForm.parse(req.body ?? {});
-    const result = await twoFactor.check(state.phone, code, codeContext(req));
-    if (result.status !== 'approved') return checkFailed(res, result, state, SIGN_IN_ACTIONS, SIGN_IN_HEADING);
+    const result = await twoFactor.check(step.sent.verificationSid, code, codeContext(req));
+    if (result.status !== 'approved') return checkFailed(res, result, step);
     const user = await pendingSignInUser(req, res);
     if (!user) return;
     const pending = req.session.pendingSignIn!;
@@ -223,12 +235,8 @@ export function twoFactorRouter(deps: {
     res.redirect(303, safeLocalPath(pending.next));
   });
 
-  router.post('/login/2fa/resend', noStore, withPendingSignIn, (req, res) =>
-    resendOrCall(req, res, pendingState(req, res), 'sms', SIGN_IN_ACTIONS, SIGN_IN_HEADING),
-  );
-  router.post('/login/2fa/call', noStore, withPendingSignIn, (req, res) =>
-    resendOrCall(req, res, pendingState(req, res), 'call', SIGN_IN_ACTIONS, SIGN_IN_HEADING),
-  );
+  router.post('/login/2fa/resend', noStore, withPendingSignIn, (req, res) => resendOrCall(req, res, signInStep(req, res), 'sms'));
+  router.post('/login/2fa/call', noStore, withPendingSignIn, (req, res) => resendOrCall(req, res, signInStep(req, res), 'call'));
   router.post('/login/2fa/cancel', (req, res) => {
     delete req.session.pendingSignIn;
     res.redirect(303, '/login');
@@ -236,7 +244,12 @@ export function twoFactorRouter(deps: {
 
   // ---- Turning it on, changing the phone, turning it off ---------------------------------------
 
-  const ENROL_HEADING = 'Confirm your phone';
+  const enrolmentStep = (req: Request): CodeStep => ({
+    phone: req.session.phoneEnrolment!.phone,
+    sent: req.session.phoneEnrolment!,
+    actions: ENROLMENT_ACTIONS,
+    heading: 'Confirm your phone',
+  });
   router.use('/account/2fa', requireSignedIn, noStore);
 
   router.get('/account/2fa', requireRecentPassword, (req, res) => {
@@ -254,8 +267,8 @@ export function twoFactorRouter(deps: {
       flash(req, { kind: 'info', text: `We just sent a code to ${maskPhone(parsed.e164)}; it is still valid.` });
       return res.redirect(303, ENROLMENT_ACTIONS.verify);
     }
-    const enrolment = { phone: parsed.e164, startedAt: twoFactor.now(), sentAt: {} };
-    const delivery = await send(req, parsed.e164, enrolment.sentAt, 'sms');
+    const enrolment: PhoneEnrolment = { phone: parsed.e164, startedAt: twoFactor.now(), sentAt: {} };
+    const delivery = await send(req, parsed.e164, enrolment, 'sms');
     if (!delivery.ok) return renderPhoneForm(req, res, STATUS_FOR[delivery.status] ?? 503, values, { phone: delivery.message });
     req.session.phoneEnrolment = enrolment;
     res.redirect(303, ENROLMENT_ACTIONS.verify);
@@ -273,14 +286,14 @@ export function twoFactorRouter(deps: {
   // "Resend code" and "Call me instead" need no confirmation of their own: they only send again
   // to the number chosen under one, and the enrolment cannot finish without this step.
   router.get('/account/2fa/verify', requireRecentPassword, withEnrolment, (req, res) => {
-    renderCodeStep(res, 200, { ...req.session.phoneEnrolment!, actions: ENROLMENT_ACTIONS, heading: ENROL_HEADING });
+    renderCodeStep(res, 200, enrolmentStep(req));
   });
 
   router.post('/account/2fa/verify', requireRecentPassword, withEnrolment, async (req, res) => {
     const enrolment = req.session.phoneEnrolment!;
     const { code } = codeForm.parse(req.body ?? {});
-    const result = await twoFactor.check(enrolment.phone, code, codeContext(req));
-    if (result.status !== 'approved') return checkFailed(res, result, enrolment, ENROLMENT_ACTIONS, ENROL_HEADING);
+    const result = await twoFactor.check(enrolment.verificationSid, code, codeContext(req));
+    if (result.status !== 'approved') return checkFailed(res, result, enrolmentStep(req));
     // Only the number whose code was just checked is ever stored.
     await twoFactor.enable(req.user!.id, enrolment.phone, contextOf(req), req.user!.twoFactorEnabled);
     delete req.session.phoneEnrolment;
@@ -293,12 +306,8 @@ export function twoFactorRouter(deps: {
     res.redirect(303, '/account');
   });
 
-  router.post('/account/2fa/resend', withEnrolment, (req, res) =>
-    resendOrCall(req, res, req.session.phoneEnrolment!, 'sms', ENROLMENT_ACTIONS, ENROL_HEADING),
-  );
-  router.post('/account/2fa/call', withEnrolment, (req, res) =>
-    resendOrCall(req, res, req.session.phoneEnrolment!, 'call', ENROLMENT_ACTIONS, ENROL_HEADING),
-  );
+  router.post('/account/2fa/resend', withEnrolment, (req, res) => resendOrCall(req, res, enrolmentStep(req), 'sms'));
+  router.post('/account/2fa/call', withEnrolment, (req, res) => resendOrCall(req, res, enrolmentStep(req), 'call'));
   router.post('/account/2fa/cancel', (req, res) => {
     delete req.session.phoneEnrolment;
     res.redirect(303, '/account');

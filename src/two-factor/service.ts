@@ -5,19 +5,26 @@ import type { AuditLog, RequestContext } from '../audit/audit-log.js';
 import { RateLimitedError } from '../core/rate-limits.js';
 import type { CodeLimits } from './code-limits.js';
 import { countryOf, maskPhone, phoneHint } from './phone.js';
-import { MESSAGES, type Channel, type CheckOutcome, type VerificationProvider } from './providers/provider.js';
+import { MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type VerificationProvider } from './providers/provider.js';
 import type { TwoFactorRepository } from './repository.js';
 
 /** When codes last went out on each channel, for the resend cooldown. */
 export type SentAt = Partial<Record<Channel, number>>;
 
 export type Delivery =
-  | { ok: true; channel: Channel; notice: string }
-  | { ok: false; status: 'invalid_number' | 'rate_limited' | 'unavailable'; message: string; retryAfterSeconds?: number };
+  /** `verificationSid` names the verification the code belongs to: keep the latest, check against it. */
+  | { ok: true; channel: Channel; notice: string; verificationSid: string }
+  | { ok: false; status: Exclude<StartOutcome['status'], 'pending' | 'channel_failed'>; message: string; retryAfterSeconds?: number };
 
-export type CodeCheck = CheckOutcome | { status: 'malformed'; message: string };
+export type CodeCheck =
+  | CheckOutcome
+  | { status: 'malformed'; message: string }
+  /** Nothing to check against: no code went out since the code step began. */
+  | { status: 'no_code'; message: string };
 
 const CODE_PATTERN = /^\d{4,10}$/;
+
+const NO_CODE_MESSAGE = 'No code has been sent yet. Use “Resend code” or “Call me instead” to get one.';
 
 /** Who a code is for and why, for the audit trail. */
 export interface CodeContext {
@@ -35,7 +42,18 @@ const CHECK_AUDIT_OUTCOME: Record<CodeCheck['status'], string> = {
   rate_limited: 'rate_limited',
   unavailable: 'unavailable',
   malformed: 'malformed',
+  invalid_request: 'invalid_request',
+  no_code: 'no_code',
 };
+
+/**
+ * Start outcomes of an SMS that say nothing about calls, so a call may still reach the person:
+ * a failing SMS route or a landline, SMS turned off in the Verify service (60223), SMS not
+ * enabled for the country (21408; calls have their own geo permissions). A fraud block (60410)
+ * or a country refused on every channel (60605) is not routed around: those blocks exist to
+ * stop toll fraud, and a call to a suspect number is the costlier way to pump.
+ */
+const SMS_ONLY_REFUSALS: ReadonlySet<StartOutcome['status']> = new Set(['channel_failed', 'channel_disabled', 'region_not_enabled']);
 
 /**
  * A code as typed, or why it cannot be one (so it never reaches the provider). People paste
@@ -92,21 +110,21 @@ export function twoFactorService(deps: {
 
   return {
     /**
-     * Sends a code on `channel`. An SMS that cannot be delivered (a landline, a failing route)
-     * becomes a voice call, and the notice says so.
+     * Sends a code on `channel`. An SMS that cannot be delivered (a landline, a failing route,
+     * SMS refused for this number while calls are not) becomes a voice call, and the notice says so.
      */
     async deliver(phone: string, channel: Channel, who: CodeContext): Promise<Delivery> {
       const refused = await refusal(phone, channel, who);
       if (refused) return refused;
       let outcome = await provider.start(phone, channel);
       let fellBack = false;
-      if (outcome.status === 'channel_failed' && channel === 'sms') {
+      if (channel === 'sms' && SMS_ONLY_REFUSALS.has(outcome.status)) {
         outcome = await provider.start(phone, 'call');
         fellBack = true;
       }
       const delivery: Delivery =
         outcome.status === 'pending'
-          ? { ok: true, channel: outcome.channel, notice: noticeFor(phone, outcome.channel, fellBack) }
+          ? { ok: true, channel: outcome.channel, notice: noticeFor(phone, outcome.channel, fellBack), verificationSid: outcome.sid }
           : outcome.status === 'channel_failed'
             ? { ok: false, status: 'unavailable', message: MESSAGES.unavailable }
             : { ok: false, status: outcome.status, message: outcome.message };
@@ -133,8 +151,11 @@ export function twoFactorService(deps: {
 
     now,
 
-    /** Checks a code as typed. A code that is not 4 to 10 digits never reaches the provider. */
-    async check(phone: string, raw: string, who: CodeContext): Promise<CodeCheck> {
+    /**
+     * Checks a code as typed against the verification whose code was last sent for this step.
+     * A code that is not 4 to 10 digits, or a step with no code sent, never reaches the provider.
+     */
+    async check(verificationSid: string | undefined, raw: string, who: CodeContext): Promise<CodeCheck> {
       const typed = readCode(raw);
       try {
         await limits.beforeCheck(who.userId);
@@ -146,7 +167,11 @@ export function twoFactorService(deps: {
           message: `Too many wrong codes. For your safety the code step is locked; try again in ${Math.ceil(error.retryAfterSeconds / 60)} minutes.`,
         };
       }
-      const result: CodeCheck = typed.ok ? await provider.check(phone, typed.code) : { status: 'malformed', message: typed.message };
+      const result: CodeCheck = !typed.ok
+        ? { status: 'malformed', message: typed.message }
+        : verificationSid
+          ? await provider.check(verificationSid, typed.code)
+          : { status: 'no_code', message: NO_CODE_MESSAGE };
       if (result.status === 'wrong_code' || result.status === 'too_many_attempts') await limits.wrongCode(who.userId);
       await audit.record({
         type: 'code_checked',

@@ -17,7 +17,10 @@ Point the app at it (development only):
   CODE_PROVIDER=twilio TWILIO_API_BASE_URL=${url} \\
   TWILIO_ACCOUNT_SID=${standIn.credentials.accountSid} TWILIO_AUTH_TOKEN=${standIn.credentials.authToken} \\
   TWILIO_VERIFY_SERVICE_SID=${standIn.credentials.serviceSid} npm start
-Sent codes: ${url}/_stand-in/outbox   Faults: POST ${url}/_stand-in/faults (down, delayMs, serverError, rateLimited, failingChannels=sms,call)`);
+Sent codes: ${url}/_stand-in/outbox
+Faults: POST ${url}/_stand-in/faults with any of down, delayMs, serverError, rateLimited, failingChannels=sms,call,
+  disabledChannels=sms,call (60223), geoBlockedCountries=FR,GB (60605), smsDisabledCountries=FR (21408),
+  fraudBlockedPrefixes=+3361 (60410), tooManyConcurrentRequests (60212), invalidCheckParameter (60200 on checks)`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => void standIn.stop().then(() => process.exit(0)));
 }

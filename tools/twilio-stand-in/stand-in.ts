@@ -1,8 +1,9 @@
 // A loopback stand-in for Twilio's Verify v2 API, written to Twilio's published OpenAPI
 // description (shared/twilio-oai): same paths, form-encoded requests, Basic auth, JSON shapes,
 // statuses and error codes. It lets tests (and people without a Twilio account) drive the real
-// `twilio` SDK through every path: delivery, wrong and expired codes, limits, landlines and
-// outages. Nothing here is used in production.
+// `twilio` SDK through every path: delivery, wrong and expired codes, limits, landlines,
+// outages and the refusals of Twilio's error dictionary (fraud blocks, geo permissions, disabled
+// channels). Nothing here is used in production.
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -34,6 +35,46 @@ export interface Faults {
   failingChannels: Channel[];
   /** Answer every API call with Twilio's account-wide 429 (20429). */
   rateLimited: boolean;
+  /** Channels turned off in the Verify service's settings: starting one answers 60223 (400). */
+  disabledChannels: Channel[];
+  /** Countries (ISO codes) Verify geo permissions refuse on every channel: 60605 (403). */
+  geoBlockedCountries: string[];
+  /** Countries Messaging geo permissions do not enable for SMS: 21408 (400); calls still go. */
+  smsDisabledCountries: string[];
+  /** Number prefixes Fraud Guard blocks SMS to (it guards SMS only): 60410 (403). */
+  fraudBlockedPrefixes: string[];
+  /** Answer every verification start with 60212 (429), too many concurrent requests for the number. */
+  tooManyConcurrentRequests: boolean;
+  /** Answer every check with 60200 (400), an invalid parameter. */
+  invalidCheckParameter: boolean;
+}
+
+function noFaults(): Faults {
+  return {
+    down: false,
+    delayMs: 0,
+    serverError: false,
+    failingChannels: [],
+    rateLimited: false,
+    disabledChannels: [],
+    geoBlockedCountries: [],
+    smsDisabledCountries: [],
+    fraudBlockedPrefixes: [],
+    tooManyConcurrentRequests: false,
+    invalidCheckParameter: false,
+  };
+}
+
+/** A comma-separated list from the faults form ("sms,call"), without blanks. */
+function listOf(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function channelsOf(value: string | undefined): Channel[] {
+  return listOf(value).filter((channel): channel is Channel => (CHANNELS as readonly string[]).includes(channel));
 }
 
 export interface SentMessage {
@@ -67,7 +108,7 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 export class TwilioStandIn {
-  readonly faults: Faults = { down: false, delayMs: 0, serverError: false, failingChannels: [], rateLimited: false };
+  readonly faults: Faults = noFaults();
   readonly outbox: SentMessage[] = [];
   private readonly verifications = new Map<string, Verification>();
   private clockOffsetMs = 0;
@@ -85,7 +126,7 @@ export class TwilioStandIn {
   }
 
   resetFaults(): void {
-    Object.assign(this.faults, { down: false, delayMs: 0, serverError: false, failingChannels: [], rateLimited: false });
+    Object.assign(this.faults, noFaults());
   }
 
   /** The code most recently sent to `to`, as the person would read it on their phone. */
@@ -137,9 +178,13 @@ export class TwilioStandIn {
       this.faults.delayMs = Number(body.delayMs ?? 0) || 0;
       this.faults.serverError = body.serverError === 'true';
       this.faults.rateLimited = body.rateLimited === 'true';
-      this.faults.failingChannels = (body.failingChannels ?? '')
-        .split(',')
-        .filter((channel): channel is Channel => (CHANNELS as readonly string[]).includes(channel));
+      this.faults.failingChannels = channelsOf(body.failingChannels);
+      this.faults.disabledChannels = channelsOf(body.disabledChannels);
+      this.faults.geoBlockedCountries = listOf(body.geoBlockedCountries).map((country) => country.toUpperCase());
+      this.faults.smsDisabledCountries = listOf(body.smsDisabledCountries).map((country) => country.toUpperCase());
+      this.faults.fraudBlockedPrefixes = listOf(body.fraudBlockedPrefixes);
+      this.faults.tooManyConcurrentRequests = body.tooManyConcurrentRequests === 'true';
+      this.faults.invalidCheckParameter = body.invalidCheckParameter === 'true';
       res.json(this.faults);
     });
 
@@ -247,11 +292,28 @@ export class TwilioStandIn {
     }
     const phone = /^\+[1-9]\d{6,14}$/.test(to) ? parsePhoneNumberFromString(to) : undefined;
     if (!phone?.isValid()) return this.error(res, 400, 60200, `Invalid parameter \`To\`: ${to}`);
+    // The refusals below follow Twilio's error dictionary (codes and HTTP statuses).
+    if (this.faults.disabledChannels.includes(channel as Channel)) {
+      return this.error(res, 400, 60223, `Delivery channel disabled: ${channel.toUpperCase()}`);
+    }
+    const country = phone.country ?? '';
+    if (this.faults.geoBlockedCountries.includes(country)) {
+      return this.error(res, 403, 60605, 'Verification delivery attempt blocked');
+    }
+    if (channel === 'sms' && this.faults.smsDisabledCountries.includes(country)) {
+      return this.error(res, 400, 21408, `Permission to send an SMS has not been enabled for the region indicated by the 'To' number: ${to}`);
+    }
+    if (channel === 'sms' && this.faults.fraudBlockedPrefixes.some((prefix) => to.startsWith(prefix))) {
+      return this.error(res, 403, 60410, 'Verification delivery attempt blocked');
+    }
     if (channel === 'sms' && phone.getType() === 'FIXED_LINE') {
-      return this.error(res, 400, 60205, 'SMS is not supported by landline phone number');
+      return this.error(res, 403, 60205, 'SMS is not supported by landline phone number');
     }
     if (this.faults.failingChannels.includes(channel as Channel)) {
       return this.error(res, 503, 60008, `Delivery by ${channel} is failing right now`);
+    }
+    if (this.faults.tooManyConcurrentRequests) {
+      return this.error(res, 429, 60212, 'Too many concurrent requests for phone number');
     }
 
     const now = this.now();
@@ -309,6 +371,7 @@ export class TwilioStandIn {
     const body = req.body as Record<string, string | undefined>;
     const code = body.Code ?? '';
     if (code.length < 4 || code.length > 10) return this.error(res, 400, 60200, 'Invalid parameter `Code`');
+    if (this.faults.invalidCheckParameter) return this.error(res, 400, 60200, 'Invalid parameter');
     const byTo = body.To;
     const bySid = body.VerificationSid;
     if (!byTo && !bySid) return this.error(res, 400, 60200, 'Either a `To` or `VerificationSid` must be specified');

@@ -38,17 +38,14 @@ export class ConsoleProvider implements VerificationProvider {
     return [...this.sent].reverse();
   }
 
-  private live(to: string): PendingCode | undefined {
-    const entry = this.pending.get(to);
-    if (entry && Date.now() - entry.createdAt > CODE_TTL_MS) {
-      this.pending.delete(to);
-      return undefined;
-    }
-    return entry;
+  private isLive(entry: PendingCode): boolean {
+    return Date.now() - entry.createdAt <= CODE_TTL_MS;
   }
 
   start(to: string, channel: Channel): Promise<StartResult> {
-    let entry = this.live(to);
+    let entry = this.pending.get(to);
+    // Like Twilio: a code killed by too many wrong checks, or expired, gives way to a new one.
+    if (entry && (!this.isLive(entry) || entry.checks >= MAX_CHECKS)) entry = undefined;
     if (entry && entry.sends >= MAX_SENDS) {
       return Promise.resolve({ status: 'rate_limited', message: MESSAGES.rateLimited, providerStatus: 'max_send_attempts', sid: entry.sid });
     }
@@ -65,9 +62,13 @@ export class ConsoleProvider implements VerificationProvider {
     return Promise.resolve({ status: 'pending', channel, providerStatus: 'pending', sid: entry.sid });
   }
 
-  check(to: string, code: string): Promise<CheckResult> {
-    const entry = this.live(to);
-    if (!entry) return Promise.resolve({ status: 'expired', message: MESSAGES.expired, providerStatus: 'not_found' });
+  check(verificationSid: string, code: string): Promise<CheckResult> {
+    // Only the verification named, as with Twilio: another one pending for the number is not it.
+    const [to, entry] = [...this.pending].find(([, pending]) => pending.sid === verificationSid) ?? [];
+    if (!to || !entry || !this.isLive(entry)) {
+      if (to) this.pending.delete(to);
+      return Promise.resolve({ status: 'expired', message: MESSAGES.expired, providerStatus: 'not_found' });
+    }
     const sid = entry.sid;
     const tooMany = { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts, providerStatus: 'max_attempts_reached', sid } as const;
     if (entry.checks >= MAX_CHECKS) return Promise.resolve(tooMany);

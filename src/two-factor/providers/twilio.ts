@@ -56,10 +56,11 @@ export class TwilioProvider implements VerificationProvider {
     this.service = client.verify.v2.services(config.verifyServiceSid);
   }
 
-  private logFailure(operation: string, to: string, error: unknown): TwilioFailure {
+  /** `subject` says what the request was about: a hinted number or a verification SID. */
+  private logFailure(operation: string, subject: { to: string } | { verificationSid: string }, error: unknown): TwilioFailure {
     const failure = failureOf(error);
     this.logger.warn(
-      { provider: 'twilio', operation, to: phoneHint(to), twilioStatus: failure.status, twilioCode: failure.code, reason: (error as Error)?.message },
+      { provider: 'twilio', operation, ...subject, twilioStatus: failure.status, twilioCode: failure.code, reason: (error as Error)?.message },
       'Twilio Verify request failed',
     );
     return failure;
@@ -72,17 +73,19 @@ export class TwilioProvider implements VerificationProvider {
       if (verification.status === 'pending') return { status: 'pending', channel, ...details };
       return { status: 'unavailable', message: MESSAGES.unavailable, ...details };
     } catch (error) {
-      const failure = this.logFailure('start', to, error);
+      const failure = this.logFailure('start', { to: phoneHint(to) }, error);
       return { ...mapStartFailure(channel, failure), providerStatus: 'error', errorCode: failure.code };
     }
   }
 
-  async check(to: string, code: string): Promise<CheckResult> {
+  async check(verificationSid: string, code: string): Promise<CheckResult> {
     try {
-      const result = await this.service.verificationChecks.create({ to, code });
+      // By SID, not by number: a check by `To` would approve any verification pending for the
+      // number, such as one the admin test bench or another sign-in started.
+      const result = await this.service.verificationChecks.create({ verificationSid, code });
       return { ...mapCheckStatus(result.status), providerStatus: result.status, sid: result.sid };
     } catch (error) {
-      const failure = this.logFailure('check', to, error);
+      const failure = this.logFailure('check', { verificationSid }, error);
       return { ...mapCheckFailure(failure), providerStatus: 'error', errorCode: failure.code };
     }
   }
@@ -91,7 +94,13 @@ export class TwilioProvider implements VerificationProvider {
 function mapStartFailure(channel: Channel, { status, code }: TwilioFailure): StartOutcome {
   if (code === 60205) return { status: 'channel_failed', channel, message: MESSAGES.smsUnsupported };
   if (code === 60200 || code === 21211 || code === 21614) return { status: 'invalid_number', message: MESSAGES.invalidNumber };
-  if (code === 60203 || code === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
+  // Refusals that waiting will not mend (or not within minutes): each says what can be done.
+  if (code === 60410) return { status: 'number_blocked', message: MESSAGES.numberBlocked };
+  if (code === 60605) return { status: 'country_not_allowed', message: MESSAGES.countryNotAllowed };
+  if (code === 60223) return { status: 'channel_disabled', channel, message: channel === 'sms' ? MESSAGES.smsDisabled : MESSAGES.callDisabled };
+  if (code === 21408) return { status: 'region_not_enabled', channel, message: MESSAGES.smsRegionNotEnabled };
+  // 60212: too many verifications started at once for this number.
+  if (code === 60203 || code === 60212 || code === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
   // A channel's delivery failing (5xx) may be mended by the other channel; the caller decides.
   if (status !== undefined && status >= 500) return { status: 'channel_failed', channel, message: MESSAGES.unavailable };
   // 20003 (credentials), 20404 (unknown service), time-outs and the rest: fail closed.
@@ -118,7 +127,8 @@ function mapCheckFailure({ status, code }: TwilioFailure): CheckOutcome {
   if (code === 60202) return { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts };
   // Twilio answers 20404 for a verification that expired, was approved or never existed.
   if (code === 20404) return { status: 'expired', message: MESSAGES.expired };
-  if (code === 60200) return { status: 'wrong_code', message: MESSAGES.wrongCode };
+  // Twilio judged no code: the request itself was refused, so this is no wrong guess.
+  if (code === 60200) return { status: 'invalid_request', message: MESSAGES.invalidRequest };
   if (code === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
   return { status: 'unavailable', message: MESSAGES.unavailable };
 }
