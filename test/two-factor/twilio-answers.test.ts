@@ -7,7 +7,7 @@ import { afterEach, describe, it } from 'node:test';
 import { createLogger } from '../../src/core/logger.js';
 import { ConsoleProvider } from '../../src/two-factor/providers/console.js';
 import { VERIFICATION_TTL_MS } from '../../tools/twilio-stand-in/stand-in.js';
-import { csrfTokenIn, signIn, signUp, strongPassword, submitForm, type Agent } from '../support/app.js';
+import { confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, submitForm, type Agent } from '../support/app.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 let phoneCounter = 0;
@@ -135,6 +135,7 @@ describe('Twilio answers, read by the app', () => {
   async function turnOnWith(phone: string) {
     const agent = twilio.app.agent();
     await signUp(agent);
+    await confirmPassword(agent);
     return { agent, response: await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' }) };
   }
 
