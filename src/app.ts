@@ -25,7 +25,7 @@ import { csrfProtection, securityHeaders } from './core/security.js';
 import type { Services } from './core/services.js';
 import { enforceAbsoluteLifetime } from './core/sessions.js';
 import { useViews, viewLocals } from './core/views.js';
-import { codeLimits } from './two-factor/code-limits.js';
+import { codeLimits, resendCooldown } from './two-factor/code-limits.js';
 import { createProvider } from './two-factor/providers/index.js';
 import { ConsoleProvider } from './two-factor/providers/console.js';
 import { twoFactorRepository } from './two-factor/repository.js';
@@ -127,6 +127,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
     repository: twoFactorRepository(services.database.prisma),
     audit,
     limits: userCodeLimits,
+    cooldown: resendCooldown(limit, config.twoFactor.resendCooldownMs),
     allowedCountries: config.twoFactor.allowedCountries,
     resendCooldownMs: config.twoFactor.resendCooldownMs,
     pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,

@@ -23,7 +23,7 @@ export type PasswordConfirmation =
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
 
 export function accountsService(users: AccountsRepository, audit: AuditLog, limits: SignInLimits) {
-  /** Runs a limit check; a refusal is written to the audit trail and passed on. */
+  /** Awaits a step guarded by a limit; a refusal is written to the audit trail and passed on. */
   async function limited<T>(check: Promise<T>, context: RequestContext, userId?: string): Promise<T> {
     try {
       return await check;
@@ -40,20 +40,12 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
    * sign-in limits of `email` and the IP, so that every password check shares one account lock.
    * Throws RateLimitedError while a limit refuses.
    */
-  async function countedPasswordCheck(email: string, user: User | null, password: string, context: RequestContext): Promise<boolean> {
-    const ip = context.ip ?? 'unknown';
-    await limits.beforeAttempt(email, ip);
-    if (!user) {
+  function countedPasswordCheck(email: string, user: User | null, password: string, context: RequestContext): Promise<boolean> {
+    return limits.attempt(email, context.ip, async () => {
+      if (user) return verifyPassword(user.passwordHash, password);
       await spendVerificationTime(password);
-      await limits.failed(email, ip);
       return false;
-    }
-    if (!(await verifyPassword(user.passwordHash, password))) {
-      await limits.failed(email, ip);
-      return false;
-    }
-    await limits.succeeded(email);
-    return true;
+    });
   }
 
   return {
@@ -61,7 +53,7 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       input: { email: string; password: string; passwordConfirmation: string },
       context: RequestContext,
     ): Promise<SignUpResult> {
-      await limited(limits.signUp(context.ip ?? 'unknown'), context);
+      await limited(limits.signUp(context.ip), context);
       const password = normalisePassword(input.password);
       const problem = passwordProblem(password, input.email);
       if (problem) return { ok: false, errors: { password: problem } };

@@ -92,9 +92,12 @@ export function adminService(deps: {
     /** Sends a real code through the configured provider, on the channel the admin chose. */
     async benchSend(adminId: string, phone: string, channel: Channel, context: RequestContext): Promise<BenchResult> {
       let result: BenchResult;
+      const keys = { user: adminId, phone, ip: context.ip };
       try {
-        await codeLimits.send({ user: adminId, phone, ip: context.ip ?? 'unknown' });
+        await codeLimits.reserveSend(keys);
         result = { ...(await provider.start(phone, channel)), channel };
+        // A test lost to a provider that is down or failing does not count; a refused number does.
+        if (result.status === 'unavailable' || result.status === 'channel_failed') await codeLimits.giveBackSend(keys);
       } catch (error) {
         if (!(error instanceof RateLimitedError)) throw error;
         result = { status: 'rate_limited', message: `Too many test codes. Wait ${Math.ceil(error.retryAfterSeconds / 60)} minutes.` };

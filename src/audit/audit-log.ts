@@ -2,6 +2,7 @@
 // user (when known), IP, browser and outcome. Callers pass only non-secret detail: a channel,
 // a reason, a phone hint such as +33…78. Never a code, a password or a full phone number.
 import type { PrismaClient } from '../core/db/client.js';
+import { validIp } from '../core/ip.js';
 
 /** Where a request came from, without anything of HTTP. */
 export interface RequestContext {
@@ -50,7 +51,7 @@ export function auditLog(prisma: PrismaClient) {
           type: entry.type,
           outcome: entry.outcome,
           userId: entry.userId ?? null,
-          ip: entry.context.ip ?? null,
+          ip: validIp(entry.context.ip),
           userAgent: entry.context.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
           ...(entry.detail ? { detail: entry.detail } : {}),
         },

@@ -1,6 +1,9 @@
 // Rate limits shared by every instance (Redis), or kept in this process without Redis.
-// A limit that cannot be checked because Redis fails does not let the request through: the
-// error becomes a "temporarily unavailable" page (fail closed).
+// Every limit is one atomic step: a point is taken before the work it guards and given back
+// when the outcome should not count, so parallel requests never get more tries than
+// sequential ones (a read of the count followed by a write would let every parallel request
+// pass the read). A limit that cannot be checked because Redis fails does not let the request
+// through: the error becomes a "temporarily unavailable" page (fail closed).
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { DependencyUnavailableError, RateLimitedError } from './errors.js';
 
@@ -10,7 +13,7 @@ import type { RedisClient } from './redis.js';
 export interface Rule {
   /** Also the key prefix in Redis, and the reason written to the audit trail. */
   name: string;
-  /** How many hits are allowed... */
+  /** How many points may be taken... */
   points: number;
   /** ...per this many seconds. */
   durationSec: number;
@@ -20,12 +23,17 @@ export interface Rule {
 
 export interface Limit {
   readonly rule: Rule;
-  /** Counts one hit for `key`; throws RateLimitedError when over the limit. */
-  hit(key: string): Promise<void>;
-  /** Throws RateLimitedError when `key` has used up its hits or is blocked, without counting. */
-  check(key: string): Promise<void>;
-  /** How many hits `key` has in the current window, and when that window ends. */
-  peek(key: string): Promise<{ consumed: number; msBeforeNext: number }>;
+  /**
+   * Takes one point for `key` in a single atomic step (in Redis: SET NX with the window as
+   * expiry, then INCRBY, in one script) and resolves to how many are taken in the window,
+   * this one included. Throws RateLimitedError when none was left (crossing the limit of a
+   * rule with `blockSec` starts its block). A refused point stays counted: giving it back
+   * could undo a `block` written meanwhile, and the window is full anyway.
+   * `windowSec` sets the window of a key that has none yet (default: the rule's duration).
+   */
+  take(key: string, options?: { windowSec?: number }): Promise<number>;
+  /** Gives back a point taken by `take`, for an outcome that should not count. */
+  giveBack(key: string): Promise<void>;
   /** Refuses `key` for `seconds`, whatever its count. */
   block(key: string, seconds: number): Promise<void>;
   reset(key: string): Promise<void>;
@@ -51,16 +59,17 @@ export function limitFactory(redis: RedisClient | undefined, redisPrefix: string
       : new RateLimiterMemory(options);
     return {
       rule,
-      async hit(key) {
-        await limiter.consume(key).catch((error: unknown) => translate(rule, error));
+      async take(key, { windowSec } = {}) {
+        const state = await limiter
+          .consume(key, 1, windowSec === undefined ? {} : { customDuration: windowSec })
+          .catch((error: unknown) => translate(rule, error));
+        return state.consumedPoints;
       },
-      async check(key) {
-        const state = await limiter.get(key).catch((error: unknown) => translate(rule, error));
-        if (state && state.consumedPoints >= rule.points) throw new RateLimitedError(rule.name, state.msBeforeNext);
-      },
-      async peek(key) {
-        const state = await limiter.get(key).catch((error: unknown) => translate(rule, error));
-        return { consumed: state?.consumedPoints ?? 0, msBeforeNext: state?.msBeforeNext ?? 0 };
+      async giveBack(key) {
+        const state = await limiter.reward(key, 1).catch((error: unknown) => translate(rule, error));
+        // The key ended (its window ran out, or it was reset) between taking and giving back:
+        // the point given back must not become a spare one.
+        if (state.consumedPoints < 0) await limiter.delete(key).catch((error: unknown) => translate(rule, error));
       },
       async block(key, seconds) {
         await limiter.block(key, seconds).catch((error: unknown) => translate(rule, error));

@@ -77,6 +77,7 @@ const STATUS_FOR: Record<string, number> = {
   expired: 410,
   too_many_attempts: 429,
   rate_limited: 429,
+  cooling_down: 429,
   invalid_number: 422,
   country_not_allowed: 422,
   region_not_enabled: 422,
@@ -135,11 +136,15 @@ export function twoFactorRouter(deps: {
     return { userId: pending.userId, purpose: 'sign_in', context: contextOf(req) };
   }
 
-  /** Sends a code and records when and which verification, or says why not; shared by both code steps. */
-  async function send(req: Request, phone: string, sent: CodesSent, channel: Channel): Promise<Delivery> {
-    const delivery = await twoFactor.deliver(phone, channel, codeContext(req));
+  /**
+   * Sends a code and records when (for the countdown on the page) and which verification, or
+   * says why not; shared by both code steps. A press refused for the cooldown writes nothing
+   * to the session, so it cannot overwrite what the press that did send records there.
+   */
+  async function send(req: Request, phone: string, sent: CodesSent, channel: Channel, options: { evenIfCoolingDown?: boolean } = {}): Promise<Delivery> {
+    const delivery = await twoFactor.deliver(phone, channel, codeContext(req), options);
     if (delivery.ok) {
-      sent.sentAt[delivery.channel] = twoFactor.now();
+      sent.sentAt[channel] = sent.sentAt[delivery.channel] = twoFactor.now();
       // A resend may start a new verification (the last one expired or was used up): keep the latest.
       sent.verificationSid = delivery.verificationSid;
       flash(req, { kind: 'info', text: delivery.notice });
@@ -149,15 +154,15 @@ export function twoFactorRouter(deps: {
     return delivery;
   }
 
+  /** What to tell the person when no code went out. */
+  function whyNotSent(delivery: Exclude<Delivery, { ok: true }>, channel: Channel): string {
+    if (delivery.status !== 'cooling_down') return delivery.message;
+    return `Please wait ${delivery.retryAfterSeconds} seconds before asking for another ${channel === 'sms' ? 'text message' : 'call'}.`;
+  }
+
   async function resendOrCall(req: Request, res: Response, step: CodeStep, channel: Channel) {
-    const waitMs = twoFactor.cooldownRemaining(step.sent.sentAt, channel);
-    if (waitMs > 0) {
-      const seconds = Math.ceil(waitMs / 1000);
-      res.set('Retry-After', String(seconds));
-      return renderCodeStep(res, 429, step, `Please wait ${seconds} seconds before asking for another ${channel === 'sms' ? 'text message' : 'call'}.`);
-    }
     const delivery = await send(req, step.phone, step.sent, channel);
-    if (!delivery.ok) return renderCodeStep(res, STATUS_FOR[delivery.status] ?? 503, step, delivery.message);
+    if (!delivery.ok) return renderCodeStep(res, STATUS_FOR[delivery.status] ?? 503, step, whyNotSent(delivery, channel));
     res.redirect(303, step.actions.verify);
   }
 
@@ -172,8 +177,8 @@ export function twoFactorRouter(deps: {
     await regenerateSession(req);
     const pending = { userId: user.id, startedAt: twoFactor.now(), remember: signIn.remember, next: signIn.next, sentAt: {} };
     req.session.pendingSignIn = pending;
-    const delivery = await send(req, user.phoneNumber ?? '', pending, 'sms');
-    if (!delivery.ok) flash(req, { kind: 'error', text: delivery.message });
+    const delivery = await send(req, user.phoneNumber ?? '', pending, 'sms', { evenIfCoolingDown: true });
+    if (!delivery.ok) flash(req, { kind: 'error', text: whyNotSent(delivery, 'sms') });
     res.redirect(303, SIGN_IN_ACTIONS.verify);
   };
 
@@ -262,15 +267,20 @@ export function twoFactorRouter(deps: {
     const parsed = parsePhone(form.phone, values.country);
     if (!parsed.ok) return renderPhoneForm(req, res, 422, values, { phone: parsed.message });
     const current = req.session.phoneEnrolment;
-    if (current?.phone === parsed.e164 && twoFactor.cooldownRemaining(current.sentAt, 'sms') > 0) {
-      // Pressing "Send code" again does not send again within the cooldown: the code is on its way.
-      flash(req, { kind: 'info', text: `We just sent a code to ${maskPhone(parsed.e164)}; it is still valid.` });
-      return res.redirect(303, ENROLMENT_ACTIONS.verify);
-    }
     const enrolment: PhoneEnrolment = { phone: parsed.e164, startedAt: twoFactor.now(), sentAt: {} };
     const delivery = await send(req, parsed.e164, enrolment, 'sms');
-    if (!delivery.ok) return renderPhoneForm(req, res, STATUS_FOR[delivery.status] ?? 503, values, { phone: delivery.message });
-    req.session.phoneEnrolment = enrolment;
+    if (delivery.ok) {
+      req.session.phoneEnrolment = enrolment;
+    } else if (delivery.status === 'cooling_down') {
+      // Pressing "Send code" again within the cooldown sends nothing: the code is on its way.
+      // The press that sent it (this session's earlier one, or a parallel one still
+      // answering) records it; this one leaves the enrolment alone.
+      if (current?.phone === parsed.e164 && current.verificationSid) {
+        flash(req, { kind: 'info', text: `We just sent a code to ${maskPhone(parsed.e164)}; it is still valid.` });
+      }
+    } else {
+      return renderPhoneForm(req, res, STATUS_FOR[delivery.status] ?? 503, values, { phone: delivery.message });
+    }
     res.redirect(303, ENROLMENT_ACTIONS.verify);
   });
 

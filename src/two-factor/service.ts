@@ -3,7 +3,7 @@
 // the state it works on (who is at the code step, when codes went out) is passed in and out.
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
 import { RateLimitedError } from '../core/rate-limits.js';
-import type { CodeLimits } from './code-limits.js';
+import type { CodeLimits, ResendCooldown } from './code-limits.js';
 import { countryOf, maskPhone, phoneHint } from './phone.js';
 import { MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type VerificationProvider } from './providers/provider.js';
 import type { TwoFactorRepository } from './repository.js';
@@ -14,7 +14,9 @@ export type SentAt = Partial<Record<Channel, number>>;
 export type Delivery =
   /** `verificationSid` names the verification the code belongs to: keep the latest, check against it. */
   | { ok: true; channel: Channel; notice: string; verificationSid: string }
-  | { ok: false; status: Exclude<StartOutcome['status'], 'pending' | 'channel_failed'>; message: string; retryAfterSeconds?: number };
+  | { ok: false; status: Exclude<StartOutcome['status'], 'pending' | 'channel_failed'>; message: string; retryAfterSeconds?: number }
+  /** A code went out on this channel less than a cooldown ago; none was sent now. */
+  | { ok: false; status: 'cooling_down'; retryAfterSeconds: number };
 
 export type CodeCheck =
   | CheckOutcome
@@ -46,6 +48,13 @@ const CHECK_AUDIT_OUTCOME: Record<CodeCheck['status'], string> = {
   no_code: 'no_code',
 };
 
+// The outcomes that count toward the wrong-code lock: the provider judged a guess wrong. A
+// right code, a malformed one, and a check the provider did not judge (no code sent, no live
+// verification, a refused request, the provider down or throttling) reveal nothing about the
+// code, so they are given back: a person whose codes cannot be checked during an outage is not
+// locked out for it.
+const COUNTS_AS_WRONG: ReadonlySet<CodeCheck['status']> = new Set(['wrong_code', 'too_many_attempts']);
+
 /**
  * Start outcomes of an SMS that say nothing about calls, so a call may still reach the person:
  * a failing SMS route or a landline, SMS turned off in the Verify service (60223), SMS not
@@ -71,15 +80,19 @@ export function twoFactorService(deps: {
   repository: TwoFactorRepository;
   audit: AuditLog;
   limits: CodeLimits;
+  cooldown: ResendCooldown;
   /** Countries codes may go to; empty means any. */
   allowedCountries: string[];
   resendCooldownMs: number;
   pendingLifetimeMs: number;
   now?: () => number;
 }) {
-  const { provider, repository, audit, limits, allowedCountries, resendCooldownMs, pendingLifetimeMs } = deps;
+  const { provider, repository, audit, limits, cooldown, allowedCountries, resendCooldownMs, pendingLifetimeMs } = deps;
 
-  /** Why no code may go to this number now (country, limits), or undefined when one may. */
+  /**
+   * Why no code may go to this number now (country, limits), or undefined when one may: then
+   * a send is reserved under every send limit.
+   */
   async function refusal(phone: string, channel: Channel, who: CodeContext): Promise<Delivery | undefined> {
     const country = countryOf(phone);
     if (allowedCountries.length && (!country || !allowedCountries.includes(country))) {
@@ -87,7 +100,7 @@ export function twoFactorService(deps: {
       return { ok: false, status: 'invalid_number', message: 'Codes cannot be sent to phone numbers in this country. Use a number from a supported country.' };
     }
     try {
-      await limits.send({ user: who.userId, phone, ip: who.context.ip ?? 'unknown' });
+      await limits.reserveSend({ user: who.userId, phone, ip: who.context.ip });
       return undefined;
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
@@ -108,33 +121,61 @@ export function twoFactorService(deps: {
     return channel === 'sms' ? `We sent a 6-digit code by text message to ${masked}.` : `We are calling ${masked} now to read you a 6-digit code.`;
   }
 
+  /** Sends a code within the send limits. */
+  async function send(phone: string, channel: Channel, who: CodeContext): Promise<Delivery> {
+    const refused = await refusal(phone, channel, who);
+    if (refused) return refused;
+    const keys = { user: who.userId, phone, ip: who.context.ip };
+    let outcome = await provider.start(phone, channel);
+    let fellBack = false;
+    if (channel === 'sms' && SMS_ONLY_REFUSALS.has(outcome.status)) {
+      outcome = await provider.start(phone, 'call');
+      fellBack = true;
+    }
+    const delivery: Delivery =
+      outcome.status === 'pending'
+        ? { ok: true, channel: outcome.channel, notice: noticeFor(phone, outcome.channel, fellBack), verificationSid: outcome.sid }
+        : outcome.status === 'channel_failed'
+          ? { ok: false, status: 'unavailable', message: MESSAGES.unavailable }
+          : { ok: false, status: outcome.status, message: outcome.message };
+    // A send lost to a provider that is down or failing is no one's doing: it does not count. A
+    // refused number does, or numbers could be probed through us without limit.
+    if (!delivery.ok && delivery.status === 'unavailable') await limits.giveBackSend(keys);
+    await audit.record({
+      type: 'code_sent',
+      outcome: delivery.ok ? 'ok' : delivery.status,
+      userId: who.userId,
+      context: who.context,
+      detail: { channel: delivery.ok ? delivery.channel : channel, requested: channel, fellBack, purpose: who.purpose, phone: phoneHint(phone) },
+    });
+    return delivery;
+  }
+
   return {
     /**
      * Sends a code on `channel`. An SMS that cannot be delivered (a landline, a failing route,
-     * SMS refused for this number while calls are not) becomes a voice call, and the notice says so.
+     * SMS refused for this number while calls are not) becomes a voice call, and the notice says
+     * so. At most one code goes out per cooldown for the person, the number and the channel: the
+     * channel is claimed before anything is sent and freed again when nothing was. The first
+     * code of a sign-in (`evenIfCoolingDown`) goes out regardless, so that a new sign-in never
+     * depends on a code sent for another one, and starts the cooldown.
      */
-    async deliver(phone: string, channel: Channel, who: CodeContext): Promise<Delivery> {
-      const refused = await refusal(phone, channel, who);
-      if (refused) return refused;
-      let outcome = await provider.start(phone, channel);
-      let fellBack = false;
-      if (channel === 'sms' && SMS_ONLY_REFUSALS.has(outcome.status)) {
-        outcome = await provider.start(phone, 'call');
-        fellBack = true;
+    async deliver(phone: string, channel: Channel, who: CodeContext, options: { evenIfCoolingDown?: boolean } = {}): Promise<Delivery> {
+      const claimed = !options.evenIfCoolingDown;
+      if (claimed) {
+        try {
+          await cooldown.claim(who.userId, phone, channel);
+        } catch (error) {
+          if (!(error instanceof RateLimitedError)) throw error;
+          return { ok: false, status: 'cooling_down', retryAfterSeconds: error.retryAfterSeconds };
+        }
       }
-      const delivery: Delivery =
-        outcome.status === 'pending'
-          ? { ok: true, channel: outcome.channel, notice: noticeFor(phone, outcome.channel, fellBack), verificationSid: outcome.sid }
-          : outcome.status === 'channel_failed'
-            ? { ok: false, status: 'unavailable', message: MESSAGES.unavailable }
-            : { ok: false, status: outcome.status, message: outcome.message };
-      await audit.record({
-        type: 'code_sent',
-        outcome: delivery.ok ? 'ok' : delivery.status,
-        userId: who.userId,
-        context: who.context,
-        detail: { channel: delivery.ok ? delivery.channel : channel, requested: channel, fellBack, purpose: who.purpose, phone: phoneHint(phone) },
-      });
+      const delivery = await send(phone, channel, who);
+      if (delivery.ok) {
+        await Promise.all([...new Set([channel, delivery.channel])].map((sent) => cooldown.start(who.userId, phone, sent)));
+      } else if (claimed) {
+        await cooldown.release(who.userId, phone, channel);
+      }
       return delivery;
     },
 
@@ -158,7 +199,7 @@ export function twoFactorService(deps: {
     async check(verificationSid: string | undefined, raw: string, who: CodeContext): Promise<CodeCheck> {
       const typed = readCode(raw);
       try {
-        await limits.beforeCheck(who.userId);
+        await limits.reserveCheck(who.userId);
       } catch (error) {
         if (!(error instanceof RateLimitedError)) throw error;
         await audit.record({ type: 'code_checked', outcome: 'locked', userId: who.userId, context: who.context, detail: { purpose: who.purpose, rule: error.rule } });
@@ -172,7 +213,7 @@ export function twoFactorService(deps: {
         : verificationSid
           ? await provider.check(verificationSid, typed.code)
           : { status: 'no_code', message: NO_CODE_MESSAGE };
-      if (result.status === 'wrong_code' || result.status === 'too_many_attempts') await limits.wrongCode(who.userId);
+      if (!COUNTS_AS_WRONG.has(result.status)) await limits.giveBackCheck(who.userId);
       await audit.record({
         type: 'code_checked',
         outcome: CHECK_AUDIT_OUTCOME[result.status],
