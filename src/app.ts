@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type RequestHandler } from 'express';
-import session from 'express-session';
 import { pinoHttp } from 'pino-http';
 import { accountsRepository } from './accounts/repository.js';
 import { adminRepository } from './admin/repository.js';
@@ -17,13 +16,13 @@ import { createPassport } from './accounts/passport.js';
 import { passwordConfirmationRouter, requireRecentPassword } from './accounts/password-confirmation.js';
 import { accountsRouter } from './accounts/routes.js';
 import type { Config } from './config.js';
-import { DependencyUnavailableError, errorHandler, notFound } from './core/errors.js';
+import { errorHandler, notFound } from './core/errors.js';
 import { healthRouter } from './core/health.js';
 import { limitFactory } from './core/rate-limits.js';
 import type { Logger } from './core/logger.js';
 import { csrfProtection, securityHeaders } from './core/security.js';
 import type { Services } from './core/services.js';
-import { enforceAbsoluteLifetime } from './core/sessions.js';
+import { enforceAbsoluteLifetime, sessions } from './core/sessions.js';
 import { useViews, viewLocals } from './core/views.js';
 import { codeLimits, resendCooldown } from './two-factor/code-limits.js';
 import { createProvider } from './two-factor/providers/index.js';
@@ -86,27 +85,22 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   );
 
   app.use(express.urlencoded({ extended: false, limit: FORM_BODY_LIMIT, parameterLimit: 50 }));
-  const sessionMiddleware = session({
-    name: config.session.cookieName,
-    secret: config.session.secrets,
-    store: services.sessions.store,
-    resave: false,
-    saveUninitialized: false,
-    rolling: true,
-    unset: 'destroy',
-    cookie: {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: config.session.secureCookie,
-      maxAge: config.session.idleTimeoutMs,
-    },
-  });
-  // A session store that fails means nobody can be recognised: answer "unavailable", calmly.
-  app.use((req, res, next) => {
-    sessionMiddleware(req, res, (error?: unknown) =>
-      next(error ? new DependencyUnavailableError('session store', { cause: error }) : undefined),
-    );
-  });
+  app.use(
+    sessions({
+      name: config.session.cookieName,
+      secret: config.session.secrets,
+      store: services.sessions.store,
+      resave: false,
+      saveUninitialized: false,
+      rolling: true,
+      cookie: {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: config.session.secureCookie,
+        maxAge: config.session.idleTimeoutMs,
+      },
+    }),
+  );
   app.use(enforceAbsoluteLifetime(config.session));
 
   const audit = auditLog(services.database.prisma);

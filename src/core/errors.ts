@@ -1,6 +1,14 @@
 // Error pages. Whatever went wrong, a person sees a calm page with the right status code;
 // details go to the log, never to the page outside development.
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+} from 'redis';
 
 export class HttpError extends Error {
   constructor(
@@ -30,12 +38,16 @@ export class RateLimitedError extends Error {
 
 /** A dependency (database, session store, code provider) failed or timed out. */
 export class DependencyUnavailableError extends Error {
+  /** True only where it failed before the request could change anything. */
+  readonly nothingChanged: boolean;
+
   constructor(
     readonly dependency: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; nothingChanged?: boolean },
   ) {
-    super(`${dependency} is unavailable`, options);
+    super(`${dependency} is unavailable`, { cause: options?.cause });
     this.name = 'DependencyUnavailableError';
+    this.nothingChanged = options?.nothingChanged ?? false;
   }
 }
 
@@ -44,9 +56,20 @@ const PRISMA_UNAVAILABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P
 // Socket errors, and Postgres' "shutting down" / "cannot connect now" / "too many connections".
 const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P03', '53300']);
 
+// What the Redis client throws while it has no connection (its errors carry no code).
+const REDIS_CONNECTION_ERRORS = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+];
+
 function isDependencyFailure(error: unknown): boolean {
   if (error instanceof DependencyUnavailableError) return true;
   if (!(error instanceof Error)) return false;
+  if (REDIS_CONNECTION_ERRORS.some((type) => error instanceof type)) return true;
   const { code, clientVersion } = error as { code?: unknown; clientVersion?: unknown };
   if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
   // Errors that come through Prisma: a request error with a code is about the query (a
@@ -71,7 +94,19 @@ export function minutesText(seconds: number): string {
   return minutes === 1 ? '1 minute' : `${minutes} minutes`;
 }
 
-function describe(error: unknown): ErrorPage {
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * What a failed request may have left behind, said honestly: "nothing was changed" only where
+ * that is known, and a request meant to change something may have done part of it.
+ */
+function afterFailure(error: unknown, req: Request, retry: string): string {
+  if (error instanceof DependencyUnavailableError && error.nothingChanged) return `Nothing was changed. Please try again${retry}.`;
+  if (SAFE_METHODS.has(req.method)) return `Please try again${retry}.`;
+  return `Part of what you asked may already be done, so check before trying again${retry}.`;
+}
+
+function describe(error: unknown, req: Request): ErrorPage {
   if (error instanceof RateLimitedError) {
     return {
       status: 429,
@@ -106,7 +141,7 @@ function describe(error: unknown): ErrorPage {
     return {
       status: 503,
       title: 'Temporarily unavailable',
-      message: 'The service is having trouble right now. Nothing was changed. Please try again in a minute.',
+      message: `The service is having trouble right now. ${afterFailure(error, req, ' in a minute')}`,
     };
   }
   if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -115,7 +150,7 @@ function describe(error: unknown): ErrorPage {
   return {
     status: 500,
     title: 'Something went wrong',
-    message: 'An unexpected error stopped this page. Nothing was changed. Please try again.',
+    message: `An unexpected error stopped this page. ${afterFailure(error, req, '')}`,
   };
 }
 
@@ -125,13 +160,17 @@ export const notFound: RequestHandler = (_req, _res, next) => {
 
 export function errorHandler(options: { showDetails: boolean }): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const page = describe(error);
+    const page = describe(error, req);
     // pino-http puts this on the request's one log line.
     if (page.status >= 500) (res as { err?: unknown }).err = error;
     if (res.headersSent) {
-      res.end();
+      // A streamed answer broke off: ending it normally would pass a truncated body as whole.
+      if (!res.writableEnded) res.destroy();
       return;
     }
+    // Without a session (its store failed), forms on the page could not work: show nobody
+    // as signed in.
+    if (!req.session) res.locals.currentUser = undefined;
     if (page.status === 503) res.set('Retry-After', '30');
     if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));
     res.status(page.status);

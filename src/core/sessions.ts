@@ -1,9 +1,12 @@
 // Session storage: Redis when REDIS_URL is set (shared by every instance), otherwise an
-// in-process store that prunes expired sessions, for a single development process.
-import type { Request, RequestHandler } from 'express';
-import session, { type Store } from 'express-session';
+// in-process store that prunes expired sessions, for a single development process. Whatever
+// the store, its failures are DependencyUnavailableError, and no answer goes out before the
+// session it relies on is stored.
+import type { Request, RequestHandler, Response } from 'express';
+import session, { Store, type SessionData, type SessionOptions } from 'express-session';
 import createMemoryStore from 'memorystore';
 import { RedisStore } from 'connect-redis';
+import { DependencyUnavailableError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Redis } from './redis.js';
 
@@ -25,6 +28,44 @@ export interface SessionStore {
 
 const MEMORY_PRUNE_INTERVAL_MS = 10 * 60_000;
 
+type Callback = (error?: unknown) => void;
+
+function unavailable(error: unknown): DependencyUnavailableError {
+  return error instanceof DependencyUnavailableError ? error : new DependencyUnavailableError('session store', { cause: error });
+}
+
+function reporting(callback: Callback | undefined): Callback {
+  return (error) => callback?.(error ? unavailable(error) : undefined);
+}
+
+/**
+ * The store as express-session and Passport use it (load, save, touch, and destroy for
+ * regenerate and sign-out), its errors made DependencyUnavailableError, so each of those
+ * failures is the calm 503 wherever it happens.
+ */
+class ReportingStore extends Store {
+  constructor(private readonly inner: Store) {
+    super();
+  }
+
+  get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
+    this.inner.get(sid, (error: unknown, found?: SessionData | null) => (error ? callback(unavailable(error)) : callback(null, found)));
+  }
+
+  set(sid: string, data: SessionData, callback?: Callback): void {
+    this.inner.set(sid, data, reporting(callback));
+  }
+
+  destroy(sid: string, callback?: Callback): void {
+    this.inner.destroy(sid, reporting(callback));
+  }
+
+  override touch(sid: string, data: SessionData, callback?: Callback): void {
+    if (this.inner.touch) this.inner.touch(sid, data, reporting(callback));
+    else callback?.();
+  }
+}
+
 function destroySession(store: Store, sessionId: string): Promise<void> {
   return sessionStep('session destruction', (done) => store.destroy(sessionId, done));
 }
@@ -39,7 +80,7 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
     );
     const byUser = new Map<string, Set<string>>();
     return {
-      store,
+      store: new ReportingStore(store),
       index: {
         add(userId, sessionId) {
           byUser.set(userId, (byUser.get(userId) ?? new Set()).add(sessionId));
@@ -60,28 +101,99 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
       },
     };
   }
-  const store = new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` });
+  const store = new ReportingStore(new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` }));
   const indexKey = (userId: string) => `${redisPrefix}user-sessions:${userId}`;
   return {
     store,
     index: {
       async add(userId, sessionId, lifetimeMs) {
         const key = indexKey(userId);
-        await redis.client.multi().sAdd(key, sessionId).pExpire(key, lifetimeMs, 'GT').exec();
-        // A new key has no expiry for GT to compare with: give it one.
-        await redis.client.pExpire(key, lifetimeMs, 'NX');
+        try {
+          await redis.client.multi().sAdd(key, sessionId).pExpire(key, lifetimeMs, 'GT').exec();
+          // A new key has no expiry for GT to compare with: give it one.
+          await redis.client.pExpire(key, lifetimeMs, 'NX');
+        } catch (error) {
+          throw unavailable(error);
+        }
       },
       async destroyAll(userId) {
-        const ids = await redis.client.sMembers(indexKey(userId));
-        await Promise.all(ids.map((id) => destroySession(store, id)));
-        await redis.client.del(indexKey(userId));
-        return ids.length;
+        try {
+          const ids = await redis.client.sMembers(indexKey(userId));
+          await Promise.all(ids.map((id) => destroySession(store, id)));
+          await redis.client.del(indexKey(userId));
+          return ids.length;
+        } catch (error) {
+          throw unavailable(error);
+        }
       },
     },
     kind: 'redis',
     check: () => redis.check(),
     // The Redis client is shared and closed by its owner.
     close: () => Promise.resolve(),
+  };
+}
+
+// Headers that belong to the answer a route meant to give; a 503 page given instead drops them.
+const ANSWER_HEADERS = ['Location', 'Content-Type', 'Content-Length', 'Content-Disposition', 'ETag', 'Last-Modified'];
+
+/** The session's data as the store keeps it; the cookie's own expiry is left out. */
+function contentOf(data: session.Session): string {
+  return JSON.stringify(data, function (this: unknown, key, value: unknown) {
+    return this === data && key === 'cookie' ? undefined : value;
+  });
+}
+
+/**
+ * Makes a changed session be stored before the answer's first byte: if the store fails, the
+ * answer becomes the 503 page (through `next`), instead of a page whose form token, sign-in or
+ * message was never kept. Express-session would store it only after writing the answer.
+ */
+function storeBeforeAnswering(req: Request, res: Response, next: (error: unknown) => void): void {
+  const loadedId = req.sessionID;
+  const loadedContent = contentOf(req.session);
+  const end = res.end.bind(res) as (...args: unknown[]) => Response;
+  res.end = ((...args: unknown[]) => {
+    res.end = end as Response['end'];
+    const changed = req.session && (req.sessionID !== loadedId || contentOf(req.session) !== loadedContent);
+    if (!changed || res.headersSent) return end(...args);
+    req.session.save((error) => {
+      if (!error) return void end(...args);
+      // Forget the session: nothing of it is stored or sent from here on.
+      delete (req as { session?: unknown }).session;
+      // An error page (the error handler's own, say) goes out as it is, without its session.
+      if (res.statusCode >= 400) return void end(...args);
+      for (const header of ANSWER_HEADERS) res.removeHeader(header);
+      next(unavailable(error));
+    });
+    return res;
+  }) as Response['end'];
+}
+
+/**
+ * express-session over a store that can fail. A session that cannot be loaded is a 503 that
+ * changed nothing. One that cannot be stored is a 503 before any answer goes out. What
+ * express-session still does after the answer (extending an unchanged session's expiry) only
+ * logs its failure: it would otherwise call `next` again, and Express, finding the answer
+ * already sent, would drop the connection.
+ */
+export function sessions(options: SessionOptions): RequestHandler {
+  const handle = session(options);
+  return (req, res, next) => {
+    let loaded = false;
+    handle(req, res, (error?: unknown) => {
+      if (loaded) {
+        req.log?.warn({ err: error }, 'the session store failed after the answer was sent');
+        return;
+      }
+      loaded = true;
+      if (error instanceof DependencyUnavailableError) {
+        return next(new DependencyUnavailableError(error.dependency, { cause: error.cause, nothingChanged: true }));
+      }
+      if (error) return next(error);
+      storeBeforeAnswering(req, res, next);
+      next();
+    });
   };
 }
 

@@ -1,0 +1,177 @@
+// During an outage every request gets an answer: the calm 503 page, or the page itself where
+// it needs nothing that is down. Never a 500, never a dropped connection, never a form that
+// could only fail when sent, never "nothing was changed" when something may have been; and
+// everything recovers on its own. Redis is cut under load, and in the middle of requests that
+// have already written to the database (they are parked on a table lock while it is cut).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { afterEach, describe, it } from 'node:test';
+import pg from 'pg';
+import {
+  appForTests,
+  csrfTokenIn,
+  redisUrl,
+  sessionCookie,
+  signIn,
+  signUp,
+  strongPassword,
+  uniqueEmail,
+  type Agent,
+  type TestApp,
+} from '../support/app.js';
+import { eventually } from '../support/eventually.js';
+import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
+import { Visitor, type Outcome } from '../support/visitor.js';
+
+const needsServices = redisUrl && process.env.TEST_DATABASE_URL ? false : 'needs TEST_REDIS_URL and TEST_DATABASE_URL';
+const CONNECTIONS = 50;
+
+async function readyAgain(app: TestApp): Promise<void> {
+  app.redisProxy!.up();
+  await eventually(async () => (await app.agent().get('/readyz')).status === 200, '/readyz is ready again');
+}
+
+/**
+ * Runs `send` while every write to the audit trail waits on a table lock; once the request
+ * waits there (it has written what comes before), Redis is cut and the lock released, so the
+ * request goes on without Redis.
+ */
+async function cutRedisMidRequest<T>(app: TestApp, send: () => PromiseLike<T>): Promise<T> {
+  const blocker = new pg.Client({ connectionString: app.databaseUrl });
+  await blocker.connect();
+  let answer: Promise<T>;
+  try {
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE audit_events IN EXCLUSIVE MODE');
+    answer = Promise.resolve(send());
+    await eventually(async () => {
+      // Within a transaction, Postgres shows the activity it saw first unless told to look again.
+      await blocker.query('SELECT pg_stat_clear_snapshot()');
+      const waiting = await blocker.query<{ count: string }>(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      );
+      return Number(waiting.rows[0]?.count) > 0;
+    }, 'the request waits on the audit trail');
+    app.redisProxy!.down();
+  } finally {
+    await blocker.query('COMMIT').catch(() => {});
+    await blocker.end();
+  }
+  return answer;
+}
+
+function assertCalm503(response: { status: number; text: string }): void {
+  assert.equal(response.status, 503, response.text.slice(0, 300));
+  assert.match(response.text, /Temporarily unavailable/);
+  assert.doesNotMatch(response.text, /Nothing was changed/, 'something was written before the failure');
+}
+
+describe('while Redis is cut', { skip: needsServices }, () => {
+  const running = appForTests({ proxyRedis: true });
+  afterEach(() => readyAgain(running.app));
+
+  it(`answers every request of ${CONNECTIONS} keep-alive connections, with 503 as the only server error, and recovers`, async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+    const outcomes: Outcome[] = [];
+    const visitors = Array.from({ length: CONNECTIONS }, () => new Visitor(running.app.url, agent, (outcome) => outcomes.push(outcome)));
+    try {
+      // Each visitor has a session in the store (its form token), so each request needs Redis.
+      await Promise.all(visitors.map((visitor) => visitor.get('/login')));
+      running.app.redisProxy!.down();
+      outcomes.length = 0;
+      await Promise.all(
+        visitors.map(async (visitor) => {
+          for (let round = 0; round < 4; round += 1) {
+            await visitor.get('/login').catch(() => {});
+            await visitor.post('/login', { email: uniqueEmail('outage'), password: strongPassword }).catch(() => {});
+          }
+        }),
+      );
+    } finally {
+      agent.destroy();
+    }
+    assert.deepEqual(outcomes.filter((outcome) => 'unanswered' in outcome), [], 'every request was answered');
+    const statuses = new Set(outcomes.map((outcome) => ('status' in outcome ? outcome.status : 0)));
+    assert.deepEqual([...statuses], [503]);
+
+    await readyAgain(running.app);
+    const person = running.app.agent();
+    const { email } = await signUp(person);
+    assert.equal((await signIn(running.app.agent(), email, strongPassword)).status, 303, 'sign-in works again');
+  });
+
+  it('answers a page with a form 503, not a form whose token could not be kept, and still serves pages that need no session', async () => {
+    running.app.redisProxy!.down();
+    for (const page of ['/login', '/signup']) {
+      const response = await running.app.agent().get(page);
+      assert.equal(response.status, 503, `${page} answered ${response.status}`);
+      assert.equal(sessionCookie(response), undefined, 'no cookie for a session that was never stored');
+      assert.doesNotMatch(response.text, /name="_csrf"/);
+    }
+    await running.app.agent().get('/').expect(200);
+  });
+
+  it('says nothing was changed when the session could not even be read', async () => {
+    const agent = running.app.agent();
+    const form = await agent.get('/login').expect(200);
+    running.app.redisProxy!.down();
+    const attempt = await agent.post('/login').type('form').send({ email: uniqueEmail(), password: strongPassword, _csrf: csrfTokenIn(form.text) });
+    assert.equal(attempt.status, 503);
+    assert.match(attempt.text, /Nothing was changed/);
+  });
+});
+
+describe('when Redis goes in the middle of a request', { skip: needsServices }, () => {
+  const running = appForTests({ proxyRedis: true });
+  afterEach(() => readyAgain(running.app));
+
+  it('answers a sign-up whose account was written 503 (not 500), without "nothing was changed"', async () => {
+    const agent = running.app.agent();
+    const email = uniqueEmail('mid-sign-up');
+    const form = await agent.get('/signup').expect(200);
+    const response = await cutRedisMidRequest(running.app, () =>
+      agent.post('/signup').type('form').send({ email, password: strongPassword, passwordConfirmation: strongPassword, _csrf: csrfTokenIn(form.text) }),
+    );
+    assertCalm503(response);
+
+    await readyAgain(running.app);
+    assert.equal((await signIn(running.app.agent(), email, strongPassword)).status, 303, 'the account is there, and signs in');
+  });
+
+  it('answers a sign-out whose audit event was written 503 (not 500)', async () => {
+    const agent = running.app.agent();
+    await signUp(agent);
+    const account = await agent.get('/account').expect(200);
+    const response = await cutRedisMidRequest(running.app, () =>
+      agent.post('/logout').type('form').send({ _csrf: csrfTokenIn(account.text) }),
+    );
+    assertCalm503(response);
+  });
+});
+
+describe('when Redis goes in the middle of the code step', { skip: needsServices }, () => {
+  const twilio = appOnTwilio({ proxyRedis: true });
+  afterEach(() => readyAgain(twilio.app));
+
+  async function atCodeStep(): Promise<{ agent: Agent; phone: string }> {
+    const phone = '+33612349901';
+    const owner = twilio.app.agent();
+    const { email } = await signUp(owner);
+    await turnOnTwoFactor(owner, twilio.standIn, phone);
+    const agent = twilio.app.agent();
+    const password = await signIn(agent, email, strongPassword);
+    assert.equal(password.headers.location, '/login/2fa');
+    return { agent, phone };
+  }
+
+  it('answers the right code 503 (not 500) when the session cannot be renewed, and lets nobody in', async () => {
+    const { agent, phone } = await atCodeStep();
+    const page = await agent.get('/login/2fa').expect(200);
+    const response = await cutRedisMidRequest(twilio.app, () =>
+      agent.post('/login/2fa').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(page.text) }),
+    );
+    assertCalm503(response);
+    await readyAgain(twilio.app);
+    assert.equal((await agent.get('/account')).status, 303, 'not signed in');
+  });
+});
