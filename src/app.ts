@@ -51,12 +51,13 @@ function requestLogger(logger: Logger): RequestHandler {
       return id;
     },
     customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-    // Method, path and client only: no headers, so no cookies or tokens.
+    // Method, path and client only: no headers (cookies, tokens) and no query string (a
+    // `next` or a search can carry an email address or anything else a person typed).
     serializers: {
       req: (req: { id: string; method: string; url: string; remoteAddress?: string; raw?: { ip?: string } }) => ({
         id: req.id,
         method: req.method,
-        url: req.url,
+        url: req.url.split('?')[0],
         ip: req.raw?.ip ?? req.remoteAddress,
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

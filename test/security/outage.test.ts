@@ -175,3 +175,15 @@ describe('when Redis goes in the middle of the code step', { skip: needsServices
     assert.equal((await agent.get('/account')).status, 303, 'not signed in');
   });
 });
+
+describe('the request log', () => {
+  const logs: Array<Record<string, unknown>> = [];
+  const running = appForTests({ logs });
+
+  it('names the path, never the query string', async () => {
+    await running.app.agent().get('/login?next=%2Faccount%3Fsecret%3Dquery-secret-42').set('X-Request-Id', 'query-string-check').expect(200);
+    const line = logs.find((entry) => (entry.req as { id?: string } | undefined)?.id === 'query-string-check');
+    assert.equal((line?.req as { url?: string } | undefined)?.url, '/login');
+    assert.ok(!JSON.stringify(logs).includes('query-secret-42'), 'nothing of the query string is logged');
+  });
+});
