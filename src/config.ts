@@ -49,6 +49,7 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HTTP_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: trustProxy,
 
@@ -118,6 +119,8 @@ export interface Config {
   isProduction: boolean;
   host: string;
   port: number;
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveMs: number;
   logLevel: Env['LOG_LEVEL'];
   trustProxy: Env['TRUST_PROXY'];
   database: {
@@ -280,6 +283,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     isProduction,
     host: env.HOST,
     port: env.PORT,
+    keepAliveMs: env.HTTP_KEEP_ALIVE_SECONDS * 1_000,
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
     database: {

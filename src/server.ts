@@ -1,18 +1,12 @@
 // Entry point: read the configuration, open the database and session store, serve, and shut
 // down cleanly on SIGTERM/SIGINT.
-import type { Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { listen } from './core/http-server.js';
 import { createLogger } from './core/logger.js';
 import { openServices } from './core/services.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
-
-function listen(app: ReturnType<typeof createApp>, port: number, host: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
-  });
-}
 
 async function main(): Promise<void> {
   let config;
@@ -31,7 +25,7 @@ async function main(): Promise<void> {
   }
 
   const services = await openServices(config, logger);
-  const server = await listen(createApp({ config, logger, services }), config.port, config.host);
+  const server = await listen(createApp({ config, logger, services }), config);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}` }, 'serving');

@@ -5,6 +5,7 @@
 // have already written to the database (they are parked on a table lock while it is cut).
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import pg from 'pg';
 import {
@@ -173,6 +174,20 @@ describe('when Redis goes in the middle of the code step', { skip: needsServices
     assertCalm503(response);
     await readyAgain(twilio.app);
     assert.equal((await agent.get('/account')).status, 303, 'not signed in');
+  });
+});
+
+describe('the HTTP server', () => {
+  const running = appForTests();
+
+  it('answers 408 and closes a connection whose headers never finish, long before Node\'s default minute', { timeout: 30_000 }, async () => {
+    const { hostname, port } = new URL(running.app.url);
+    const socket = net.connect(Number(port), hostname);
+    socket.write('GET / HTTP/1.1\r\nHost: localhost\r\nX-Trickle: 1\r\n');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    assert.match(received, /^HTTP\/1\.1 408/);
   });
 });
 

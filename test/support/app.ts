@@ -2,11 +2,11 @@
 // database of its own, listening on a loopback port, and drives it over real HTTP.
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { after, before } from 'node:test';
 import request from 'supertest';
 import { createApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { listen } from '../../src/core/http-server.js';
 import { createLogger } from '../../src/core/logger.js';
 import { openServices, type Services } from '../../src/core/services.js';
 import { createTestDatabase } from './databases.js';
@@ -94,9 +94,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     const services = await openServices(config, logger);
     cleanups.unshift(() => services.close());
     const app = createApp({ config, logger, services });
-    const server = await new Promise<Server>((resolve) => {
-      const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-    });
+    const server = await listen(app, { ...config, port: 0, host: '127.0.0.1' });
     cleanups.unshift(
       () =>
         new Promise<void>((resolve) => {
