@@ -8,8 +8,11 @@ export interface RunningServer {
   exited: Promise<number | null>;
 }
 
-/** Starts `src/server.ts` as `npm start` does, with only PATH, PORT=0 and `env`. */
-export async function startServer(env: Record<string, string>): Promise<RunningServer> {
+/**
+ * Starts `src/server.ts` as `npm start` does, with only PATH, PORT=0 and `env`. Log lines are
+ * kept in `logs`, or handed to `onLog` instead (a long run would keep too many).
+ */
+export async function startServer(env: Record<string, string>, onLog?: (line: string) => void): Promise<RunningServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { PATH: process.env.PATH, PORT: '0', ...env },
   });
@@ -22,7 +25,8 @@ export async function startServer(env: Record<string, string>): Promise<RunningS
       const lines = buffer.split('\n');
       buffer = lines.pop() ?? '';
       for (const line of lines) {
-        logs.push(line);
+        if (onLog) onLog(line);
+        else logs.push(line);
         const entry = JSON.parse(line) as { msg?: string; url?: string };
         if (entry.msg === 'serving' && entry.url) resolve(entry.url);
       }
