@@ -16,6 +16,7 @@ import {
   signIn,
   signUp,
   strongPassword,
+  submitForm,
   uniqueEmail,
   type Agent,
   type TestApp,
@@ -29,15 +30,16 @@ const CONNECTIONS = 50;
 
 async function readyAgain(app: TestApp): Promise<void> {
   app.redisProxy!.up();
+  app.databaseProxy?.up();
   await eventually(async () => (await app.agent().get('/readyz')).status === 200, '/readyz is ready again');
 }
 
 /**
  * Runs `send` while every write to the audit trail waits on a table lock; once the request
- * waits there (it has written what comes before), Redis is cut and the lock released, so the
- * request goes on without Redis.
+ * waits there (it has written what comes before), `dependency` is cut and the lock released,
+ * so the request goes on without it.
  */
-async function cutRedisMidRequest<T>(app: TestApp, send: () => PromiseLike<T>): Promise<T> {
+async function cutMidRequest<T>(app: TestApp, dependency: 'redis' | 'database', send: () => PromiseLike<T>): Promise<T> {
   const blocker = new pg.Client({ connectionString: app.databaseUrl });
   await blocker.connect();
   let answer: Promise<T>;
@@ -53,7 +55,7 @@ async function cutRedisMidRequest<T>(app: TestApp, send: () => PromiseLike<T>): 
       );
       return Number(waiting.rows[0]?.count) > 0;
     }, 'the request waits on the audit trail');
-    app.redisProxy!.down();
+    (dependency === 'redis' ? app.redisProxy : app.databaseProxy)!.down();
   } finally {
     await blocker.query('COMMIT').catch(() => {});
     await blocker.end();
@@ -130,7 +132,7 @@ describe('when Redis goes in the middle of a request', { skip: needsServices }, 
     const agent = running.app.agent();
     const email = uniqueEmail('mid-sign-up');
     const form = await agent.get('/signup').expect(200);
-    const response = await cutRedisMidRequest(running.app, () =>
+    const response = await cutMidRequest(running.app, 'redis', () =>
       agent.post('/signup').type('form').send({ email, password: strongPassword, passwordConfirmation: strongPassword, _csrf: csrfTokenIn(form.text) }),
     );
     assertCalm503(response);
@@ -143,15 +145,15 @@ describe('when Redis goes in the middle of a request', { skip: needsServices }, 
     const agent = running.app.agent();
     await signUp(agent);
     const account = await agent.get('/account').expect(200);
-    const response = await cutRedisMidRequest(running.app, () =>
+    const response = await cutMidRequest(running.app, 'redis', () =>
       agent.post('/logout').type('form').send({ _csrf: csrfTokenIn(account.text) }),
     );
     assertCalm503(response);
   });
 });
 
-describe('when Redis goes in the middle of the code step', { skip: needsServices }, () => {
-  const twilio = appOnTwilio({ proxyRedis: true });
+describe('when a dependency goes in the middle of a code step', { skip: needsServices }, () => {
+  const twilio = appOnTwilio({ proxyRedis: true, proxyDatabase: true });
   afterEach(() => readyAgain(twilio.app));
 
   async function atCodeStep(): Promise<{ agent: Agent; phone: string }> {
@@ -168,12 +170,25 @@ describe('when Redis goes in the middle of the code step', { skip: needsServices
   it('answers the right code 503 (not 500) when the session cannot be renewed, and lets nobody in', async () => {
     const { agent, phone } = await atCodeStep();
     const page = await agent.get('/login/2fa').expect(200);
-    const response = await cutRedisMidRequest(twilio.app, () =>
+    const response = await cutMidRequest(twilio.app, 'redis', () =>
       agent.post('/login/2fa').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(page.text) }),
     );
     assertCalm503(response);
     await readyAgain(twilio.app);
     assert.equal((await agent.get('/account')).status, 303, 'not signed in');
+  });
+
+  it('does not say "nothing was changed" when the database goes between turning 2FA on and its audit event', async () => {
+    const agent = twilio.app.agent();
+    await signUp(agent);
+    const phone = '+33612349902';
+    const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' });
+    assert.equal(sent.status, 303);
+    const page = await agent.get('/account/2fa/verify').expect(200);
+    const response = await cutMidRequest(twilio.app, 'database', () =>
+      agent.post('/account/2fa/verify').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(page.text) }),
+    );
+    assertCalm503(response);
   });
 });
 
