@@ -3,6 +3,7 @@ import { createClient } from 'redis';
 import type { Logger } from './logger.js';
 
 const REDIS_TIMEOUT_MS = 2_000;
+const RECONNECT_CEILING_MS = 1_000;
 
 function createRedisClient(url: string) {
   return createClient({
@@ -12,7 +13,9 @@ function createRedisClient(url: string) {
     disableOfflineQueue: true,
     socket: {
       connectTimeout: REDIS_TIMEOUT_MS,
-      reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 3_000),
+      // While Redis is away every request that needs it is refused, so look for it again at
+      // least every second: recovery follows within a second of its return.
+      reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, RECONNECT_CEILING_MS),
     },
   });
 }
