@@ -10,6 +10,7 @@ import { afterEach, describe, it } from 'node:test';
 import pg from 'pg';
 import {
   appForTests,
+  confirmPassword,
   csrfTokenIn,
   redisUrl,
   sessionCookie,
@@ -181,6 +182,7 @@ describe('when a dependency goes in the middle of a code step', { skip: needsSer
   it('does not say "nothing was changed" when the database goes between turning 2FA on and its audit event', async () => {
     const agent = twilio.app.agent();
     await signUp(agent);
+    await confirmPassword(agent);
     const phone = '+33612349902';
     const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' });
     assert.equal(sent.status, 303);

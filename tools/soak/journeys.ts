@@ -121,8 +121,10 @@ export class Traffic {
       async (account) => {
         const visitor = this.visitor();
         if (!(await this.signIn(visitor, account))) return;
+        const confirmed = await visitor.submit('/account/confirm-password', '/account/confirm-password', { password: account.password });
+        if (confirmed.status !== 303) return;
         account.enrolmentTried = true;
-        const sent = await visitor.submit('/account/2fa', '/account/2fa', { phone: account.phone, country: 'FR', password: account.password });
+        const sent = await visitor.submit('/account/2fa', '/account/2fa', { phone: account.phone, country: 'FR' });
         if (sent.status !== 303) return;
         const code = this.standIn.lastCodeFor(account.phone) ?? '';
         const verified = await visitor.submit('/account/2fa/verify', '/account/2fa/verify', { code });
