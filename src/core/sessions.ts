@@ -191,7 +191,8 @@ export function sessions(options: SessionOptions): RequestHandler {
         return next(new DependencyUnavailableError(error.dependency, { cause: error.cause, nothingChanged: true }));
       }
       if (error) return next(error);
-      storeBeforeAnswering(req, res, next);
+      // express-session leaves some requests without a session (a cookie path elsewhere).
+      if (req.session) storeBeforeAnswering(req, res, next);
       next();
     });
   };
