@@ -106,7 +106,12 @@ export function createApp({ config, logger, services }: AppDeps): Express {
 
   const audit = auditLog(services.database.prisma);
   const limit = limitFactory(services.redis?.client, config.redisPrefix);
-  const accounts = accountsService(accountsRepository(services.database.prisma), audit, signInLimits(limit, config.limits, logger));
+  const accounts = accountsService(
+    accountsRepository(services.database.prisma),
+    audit,
+    signInLimits(limit, config.limits, logger),
+    services.database.inTransaction,
+  );
   const passport = createPassport(accounts);
   app.use(passport.initialize());
   app.use(passport.session());
@@ -120,6 +125,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   const twoFactor = twoFactorService({
     provider,
     repository: twoFactorRepository(services.database.prisma),
+    inTransaction: services.database.inTransaction,
     audit,
     limits: userCodeLimits,
     cooldown: resendCooldown(limit, config.twoFactor.resendCooldownMs),
@@ -127,7 +133,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
     resendCooldownMs: config.twoFactor.resendCooldownMs,
     pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
   });
-  const finish = { accounts, lifetime: config.session, sessionIndex: services.sessions.index };
+  const finish = { accounts, lifetime: config.session };
   const twoFactorPages = twoFactorRouter({
     twoFactor,
     accounts,
@@ -140,7 +146,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   const admin = adminService({
     repository: adminRepository(services.database.prisma),
     audit,
-    sessionIndex: services.sessions.index,
+    inTransaction: services.database.inTransaction,
     provider,
     codeLimits: adminCodeLimits,
   });

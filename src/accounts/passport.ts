@@ -18,8 +18,21 @@ declare global {
       /** E.164; shown only masked. */
       phoneNumber: string | null;
       twoFactorEnabled: boolean;
+      /** The account's session generation when this sign-in began (see END_EVERY_SESSION). */
+      sessionGeneration: number;
     }
   }
+}
+
+/** What a signed-in session holds: who, and the generation its sign-in began in. */
+interface SignedIn {
+  id: string;
+  generation: number;
+}
+
+function isSignedIn(value: unknown): value is SignedIn {
+  const { id, generation } = (value ?? {}) as Partial<SignedIn>;
+  return typeof id === 'string' && typeof generation === 'number';
 }
 
 export function publicUser(user: User): Express.User {
@@ -29,6 +42,7 @@ export function publicUser(user: User): Express.User {
     role: user.role,
     phoneNumber: user.phoneNumber,
     twoFactorEnabled: user.twoFactorEnabledAt !== null,
+    sessionGeneration: user.sessionGeneration,
   };
 }
 
@@ -47,11 +61,13 @@ export function createPassport(accounts: AccountsService): passport.PassportStat
       );
     }),
   );
-  instance.serializeUser((user, done) => done(null, user.id));
-  instance.deserializeUser((id: string, done) => {
-    accounts.findUser(id).then(
-      // A deleted or locked account simply ends the session.
-      (user) => done(null, user && !user.lockedAt ? publicUser(user) : false),
+  instance.serializeUser((user, done) => done(null, { id: user.id, generation: user.sessionGeneration } satisfies SignedIn));
+  instance.deserializeUser((signedIn: unknown, done) => {
+    if (!isSignedIn(signedIn)) return done(null, false);
+    accounts.findUser(signedIn.id).then(
+      // A deleted or locked account simply ends the session, and so does a sign-in older than
+      // the last "sign out everywhere" or lock: read on every request, so none is missed.
+      (user) => done(null, user && !user.lockedAt && user.sessionGeneration === signedIn.generation ? publicUser(user) : false),
       (error: unknown) => done(error),
     );
   });

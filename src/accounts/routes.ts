@@ -1,8 +1,9 @@
 // Sign-up, sign-in (the password step), sign-out and the account page.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { PassportStatic } from 'passport';
+import { afterChange, CommitUnconfirmedError, HttpError } from '../core/errors.js';
 import { noStore, safeLocalPath } from '../core/security.js';
-import { applyRememberMe, regenerateSession, sessionStep, type SessionIndex, type SessionLifetime } from '../core/sessions.js';
+import { applyRememberMe, regenerateSession, sessionStep, type SessionLifetime } from '../core/sessions.js';
 import { flash } from '../core/views.js';
 import { parseForm, signInForm, signUpForm, typedEmail, type FieldErrors } from './forms.js';
 import { contextOf } from '../audit/audit-log.js';
@@ -40,23 +41,21 @@ function renderForm(
   res.status(status).render(view, { title: view === 'accounts/signup' ? 'Sign up' : 'Sign in', values, errors });
 }
 
-/**
- * Finishes a sign-in: a new session for the signed-in user, for the idle timeout or, with
- * "Remember me", for weeks.
- */
-/** What finishing a sign-in needs: where to record it, how long it lasts, where to index it. */
+/** What finishing a sign-in needs: where to record it, and how long it lasts. */
 export interface SignInFinish {
   accounts: AccountsService;
   lifetime: SessionLifetime;
-  sessionIndex: SessionIndex;
 }
 
+/**
+ * Finishes a sign-in: a new session for the signed-in user, for the idle timeout or, with
+ * "Remember me", for weeks. `user` is the account as read when the sign-in began, so a "sign
+ * out everywhere" or lock since then leaves this session dead from its first request.
+ */
 export async function completeSignIn(req: Request, user: Express.User, remember: boolean, finish: SignInFinish) {
   await finish.accounts.recordSignIn(user.id, contextOf(req), user.twoFactorEnabled ? 'password_and_code' : 'password');
   await logIn(req, user);
   applyRememberMe(req, remember, finish.lifetime);
-  const lasts = remember ? finish.lifetime.rememberMeMs : finish.lifetime.absoluteLifetimeMs;
-  await finish.sessionIndex.add(user.id, req.sessionID, lasts);
 }
 
 /** What happens after a correct password for an account that has a second factor. */
@@ -89,12 +88,18 @@ export function accountsRouter(deps: {
     const values = { email: typedEmail(req.body), next: nextFrom(req.body) };
     const form = parseForm(signUpForm, req.body);
     if (!form.ok) return renderForm(res, 'accounts/signup', 422, values, form.errors);
-    const result = await accounts.signUp(form.data, contextOf(req));
+    const result = await accounts.signUp(form.data, contextOf(req)).catch((error: unknown) => {
+      if (!(error instanceof CommitUnconfirmedError)) throw error;
+      const unsure = 'We could not tell whether your account was created. In a minute, try to sign in with it; if that fails, sign up again.';
+      throw new HttpError(503, unsure, 'Temporarily unavailable', { cause: error });
+    });
     if (!result.ok) {
       const status = result.errors.email ? 409 : 422;
       return renderForm(res, 'accounts/signup', status, { ...values, email: form.data.email }, result.errors);
     }
-    await completeSignIn(req, publicUser(result.user), false, finish);
+    await afterChange('Your account is created, but you could not be signed in just now. Please sign in with it in a minute.', () =>
+      completeSignIn(req, publicUser(result.user), false, finish),
+    );
     flash(req, { kind: 'success', text: 'Welcome! Your account is ready.' });
     res.redirect(303, safeLocalPath(values.next));
   });
@@ -142,11 +147,9 @@ export function accountsRouter(deps: {
   });
 
   router.post('/account/sign-out-everywhere', requireSignedIn, async (req, res) => {
-    const user = req.user!;
-    await accounts.recordSignOutEverywhere(user.id, contextOf(req));
-    // This session is one of them: after this, nobody is signed in as this user anywhere.
-    await finish.sessionIndex.destroyAll(user.id);
-    await regenerateSession(req);
+    // Every session of this user is dead from here on, this one included: it gets a fresh ID.
+    await accounts.signOutEverywhere(req.user!.id, contextOf(req));
+    await afterChange('You are signed out on every device, this one included, but the next page could not be shown. Please try again in a minute.', () => regenerateSession(req));
     flash(req, { kind: 'info', text: 'You are signed out on every device, this one included.' });
     res.redirect(303, '/login');
   });

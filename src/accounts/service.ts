@@ -8,6 +8,7 @@ import {
   verifyPassword,
 } from './passwords.js';
 import type { AuditEntry, AuditLog, RequestContext } from '../audit/audit-log.js';
+import type { InTransaction } from '../core/db/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
 import { EmailTakenError, type AccountsRepository, type User } from './repository.js';
 import type { SignInLimits } from './sign-in-limits.js';
@@ -22,7 +23,7 @@ export type PasswordConfirmation =
   | { ok: false; reason: 'wrong_password' | 'locked' }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
 
-export function accountsService(users: AccountsRepository, audit: AuditLog, limits: SignInLimits) {
+export function accountsService(users: AccountsRepository, audit: AuditLog, limits: SignInLimits, inTransaction: InTransaction) {
   /** Awaits a step guarded by a limit; a refusal is written to the audit trail and passed on. */
   async function limited<T>(check: Promise<T>, context: RequestContext, userId?: string): Promise<T> {
     try {
@@ -60,9 +61,13 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       if (password !== normalisePassword(input.passwordConfirmation)) {
         return { ok: false, errors: { passwordConfirmation: 'The two passwords do not match.' } };
       }
+      const passwordHash = await hashPassword(password);
       try {
-        const user = await users.create({ email: input.email, passwordHash: await hashPassword(password) });
-        await audit.record({ type: 'sign_up', outcome: 'ok', userId: user.id, context });
+        const user = await inTransaction(async (tx) => {
+          const created = await users.create({ email: input.email, passwordHash }, tx);
+          await audit.record({ type: 'sign_up', outcome: 'ok', userId: created.id, context }, tx);
+          return created;
+        });
         return { ok: true, user };
       } catch (error) {
         if (error instanceof EmailTakenError) {
@@ -138,8 +143,12 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       return audit.record({ type: 'sign_out', outcome: 'ok', userId, context });
     },
 
-    recordSignOutEverywhere(userId: string, context: RequestContext): Promise<void> {
-      return audit.record({ type: 'sign_out', outcome: 'ok', userId, context, detail: { everywhere: true } });
+    /** Ends every session of the user, this one included, wherever it is kept. */
+    signOutEverywhere(userId: string, context: RequestContext): Promise<void> {
+      return inTransaction(async (tx) => {
+        await users.endEverySession(userId, tx);
+        await audit.record({ type: 'sign_out', outcome: 'ok', userId, context, detail: { everywhere: true } }, tx);
+      });
     },
 
     recentSignIns(userId: string) {

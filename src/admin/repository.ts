@@ -1,7 +1,7 @@
 // The admin area's database access: figures, user search, role and lock changes, the audit
 // trail with filters.
 import type { Prisma } from '../generated/prisma/client.js';
-import type { PrismaClient } from '../core/db/client.js';
+import type { DatabaseClient, PrismaClient } from '../core/db/client.js';
 
 export const PAGE_SIZE = 20;
 
@@ -64,8 +64,8 @@ export function adminRepository(prisma: PrismaClient) {
       return prisma.user.findUnique({ where: { email } });
     },
 
-    async update(id: string, data: Prisma.UserUpdateInput): Promise<void> {
-      await prisma.user.update({ where: { id }, data });
+    async update(id: string, data: Prisma.UserUpdateInput, db: DatabaseClient = prisma): Promise<void> {
+      await db.user.update({ where: { id }, data });
     },
 
     async auditPage(filter: AuditFilter, page: number) {

@@ -153,9 +153,10 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
   router.post('/admin/users/:id/:action', async (req, res) => {
     const { id, action } = req.params;
     if (!isUserAction(action) || !/^[0-9a-f-]{36}$/.test(id)) throw new HttpError(404, 'There is no such action.', 'Page not found');
+    // Read before acting: once the action is done, nothing may fail on its way to saying so.
+    const target = await admin.findUser(id);
     const result = await admin.act(req.user!.id, id, action, contextOf(req));
     flash(req, { kind: result.ok ? 'success' : 'error', text: result.message });
-    const target = await admin.findUser(id);
     res.redirect(303, `/admin/users${target ? `?q=${encodeURIComponent(target.email)}` : ''}`);
   });
 

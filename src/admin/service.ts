@@ -1,7 +1,9 @@
 // What admins may do, and the record of it: figures, user actions with their safeguards, the
 // delivery test bench, and the audit trail. Every action is audited with the acting admin.
+import { END_EVERY_SESSION } from '../accounts/repository.js';
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import type { SessionIndex } from '../core/sessions.js';
+import type { InTransaction } from '../core/db/client.js';
+import type { Prisma } from '../generated/prisma/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
 import type { CodeLimits } from '../two-factor/code-limits.js';
 import { phoneHint } from '../two-factor/phone.js';
@@ -41,12 +43,12 @@ function csvField(value: string | number | bigint | null | undefined): string {
 export function adminService(deps: {
   repository: AdminRepository;
   audit: AuditLog;
-  sessionIndex: SessionIndex;
+  inTransaction: InTransaction;
   provider: VerificationProvider;
   codeLimits: CodeLimits;
   now?: () => Date;
 }) {
-  const { repository, audit, sessionIndex, provider, codeLimits } = deps;
+  const { repository, audit, inTransaction, provider, codeLimits } = deps;
   const now = deps.now ?? (() => new Date());
 
   return {
@@ -64,28 +66,19 @@ export function adminService(deps: {
       if (targetId === adminId && (action === 'lock' || action === 'remove-admin')) {
         return { ok: false, message: 'You cannot lock yourself out or remove your own admin rights; ask another admin.' };
       }
-      switch (action) {
-        case 'reset-2fa':
-          await repository.update(targetId, { phoneNumber: null, twoFactorEnabledAt: null });
-          break;
-        case 'lock':
-          await repository.update(targetId, { lockedAt: now() });
-          await sessionIndex.destroyAll(targetId);
-          break;
-        case 'unlock':
-          await repository.update(targetId, { lockedAt: null });
-          break;
-        case 'sign-out-everywhere':
-          await sessionIndex.destroyAll(targetId);
-          break;
-        case 'make-admin':
-          await repository.update(targetId, { role: 'ADMIN' });
-          break;
-        case 'remove-admin':
-          await repository.update(targetId, { role: 'USER' });
-          break;
-      }
-      await audit.record({ type: 'admin_action', outcome: 'ok', userId: adminId, context, detail: { action, target: targetId } });
+      const change = {
+        'reset-2fa': { phoneNumber: null, twoFactorEnabledAt: null },
+        lock: { lockedAt: now(), ...END_EVERY_SESSION },
+        unlock: { lockedAt: null },
+        'sign-out-everywhere': END_EVERY_SESSION,
+        'make-admin': { role: 'ADMIN' },
+        'remove-admin': { role: 'USER' },
+      } satisfies Record<UserAction, Prisma.UserUpdateInput>;
+      // The change and its audit event land together, or neither does.
+      await inTransaction(async (tx) => {
+        await repository.update(targetId, change[action], tx);
+        await audit.record({ type: 'admin_action', outcome: 'ok', userId: adminId, context, detail: { action, target: targetId } }, tx);
+      });
       return { ok: true, message: `Done: ${USER_ACTIONS[action].label.toLowerCase()} for ${target.email}.` };
     },
 

@@ -1,7 +1,7 @@
 // The security audit trail. Every sign-in, code and 2FA change is written here with time,
 // user (when known), IP, browser and outcome. Callers pass only non-secret detail: a channel,
 // a reason, a phone hint such as +33…78. Never a code, a password or a full phone number.
-import type { PrismaClient } from '../core/db/client.js';
+import type { DatabaseClient, PrismaClient } from '../core/db/client.js';
 import { validIp } from '../core/ip.js';
 
 /** Where a request came from, without anything of HTTP. */
@@ -45,8 +45,9 @@ const MAX_USER_AGENT = 256;
 
 export function auditLog(prisma: PrismaClient) {
   return {
-    async record(entry: AuditEntry): Promise<void> {
-      await prisma.auditEvent.create({
+    /** Writes the event; pass the transaction of the change it records, so both land or neither. */
+    async record(entry: AuditEntry, db: DatabaseClient = prisma): Promise<void> {
+      await db.auditEvent.create({
         data: {
           type: entry.type,
           outcome: entry.outcome,

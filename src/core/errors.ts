@@ -15,8 +15,9 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly title = 'Something went wrong',
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'HttpError';
   }
 }
@@ -48,6 +49,14 @@ export class DependencyUnavailableError extends Error {
     super(`${dependency} is unavailable`, { cause: options?.cause });
     this.name = 'DependencyUnavailableError';
     this.nothingChanged = options?.nothingChanged ?? false;
+  }
+}
+
+/** The database failed while committing: the change may have been kept, or not. */
+export class CommitUnconfirmedError extends DependencyUnavailableError {
+  constructor(options?: { cause?: unknown }) {
+    super('database', options);
+    this.name = 'CommitUnconfirmedError';
   }
 }
 
@@ -185,4 +194,18 @@ export function errorHandler(options: { showDetails: boolean }): ErrorRequestHan
       else res.send(html);
     });
   };
+}
+
+/**
+ * Runs the steps that follow something that cannot be taken back: a change the database has
+ * committed, or a code the provider has used up. Should one fail, the error page says
+ * `whatHappened` instead of a "Nothing was changed" that would no longer be true.
+ */
+export async function afterChange<T>(whatHappened: string, steps: () => Promise<T>): Promise<T> {
+  try {
+    return await steps();
+  } catch (error) {
+    const [status, title] = isDependencyFailure(error) ? [503, 'Temporarily unavailable'] : [500, 'Something went wrong'];
+    throw new HttpError(status, whatHappened, title, { cause: error });
+  }
 }

@@ -1,7 +1,8 @@
 // Session storage: Redis when REDIS_URL is set (shared by every instance), otherwise an
 // in-process store that prunes expired sessions, for a single development process. Whatever
 // the store, its failures are DependencyUnavailableError, and no answer goes out before the
-// session it relies on is stored.
+// session it relies on is stored. Ending every session of a user needs no list of them (see
+// END_EVERY_SESSION in accounts).
 import type { Request, RequestHandler, Response } from 'express';
 import session, { Store, type SessionData, type SessionOptions } from 'express-session';
 import createMemoryStore from 'memorystore';
@@ -10,16 +11,8 @@ import { DependencyUnavailableError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Redis } from './redis.js';
 
-/** Which sessions each user has, so all of them can be ended at once. */
-export interface SessionIndex {
-  add(userId: string, sessionId: string, lifetimeMs: number): Promise<void>;
-  /** Destroys every session of the user in the store; returns how many there were. */
-  destroyAll(userId: string): Promise<number>;
-}
-
 export interface SessionStore {
   store: Store;
-  index: SessionIndex;
   kind: 'redis' | 'memory';
   /** Resolves when the store answers, rejects otherwise. */
   check(): Promise<void>;
@@ -66,10 +59,6 @@ class ReportingStore extends Store {
   }
 }
 
-function destroySession(store: Store, sessionId: string): Promise<void> {
-  return sessionStep('session destruction', (done) => store.destroy(sessionId, done));
-}
-
 /** Sessions in Redis when there is one, otherwise in this process. */
 export function openSessionStore(redis: Redis | undefined, logger: Logger, redisPrefix: string): SessionStore {
   if (!redis) {
@@ -78,21 +67,8 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
     logger.warn(
       'sessions are kept in this process: they are lost on restart and not shared between instances (set REDIS_URL to use Redis)',
     );
-    const byUser = new Map<string, Set<string>>();
     return {
       store: new ReportingStore(store),
-      index: {
-        add(userId, sessionId) {
-          byUser.set(userId, (byUser.get(userId) ?? new Set()).add(sessionId));
-          return Promise.resolve();
-        },
-        async destroyAll(userId) {
-          const ids = [...(byUser.get(userId) ?? [])];
-          byUser.delete(userId);
-          await Promise.all(ids.map((id) => destroySession(store, id)));
-          return ids.length;
-        },
-      },
       kind: 'memory',
       check: () => Promise.resolve(),
       close: () => {
@@ -101,32 +77,8 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
       },
     };
   }
-  const store = new ReportingStore(new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` }));
-  const indexKey = (userId: string) => `${redisPrefix}user-sessions:${userId}`;
   return {
-    store,
-    index: {
-      async add(userId, sessionId, lifetimeMs) {
-        const key = indexKey(userId);
-        try {
-          await redis.client.multi().sAdd(key, sessionId).pExpire(key, lifetimeMs, 'GT').exec();
-          // A new key has no expiry for GT to compare with: give it one.
-          await redis.client.pExpire(key, lifetimeMs, 'NX');
-        } catch (error) {
-          throw unavailable(error);
-        }
-      },
-      async destroyAll(userId) {
-        try {
-          const ids = await redis.client.sMembers(indexKey(userId));
-          await Promise.all(ids.map((id) => destroySession(store, id)));
-          await redis.client.del(indexKey(userId));
-          return ids.length;
-        } catch (error) {
-          throw unavailable(error);
-        }
-      },
-    },
+    store: new ReportingStore(new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` })),
     kind: 'redis',
     check: () => redis.check(),
     // The Redis client is shared and closed by its owner.

@@ -7,7 +7,7 @@ import { ACCOUNT_LOCKED, completeSignIn, requireSignedIn, type SecondFactorStep,
 import type { AccountsService } from '../accounts/service.js';
 import { publicUser } from '../accounts/passport.js';
 import { contextOf } from '../audit/audit-log.js';
-import { HttpError } from '../core/errors.js';
+import { afterChange, HttpError } from '../core/errors.js';
 import { noStore, safeLocalPath } from '../core/security.js';
 import { regenerateSession } from '../core/sessions.js';
 import { flash } from '../core/views.js';
@@ -18,8 +18,11 @@ import type { CodeCheck, CodeContext, Delivery, SentAt, TwoFactorService } from 
 
 declare module 'express-session' {
   interface SessionData {
-    /** Password accepted, code not yet: grants nothing. */
-    pendingSignIn?: { userId: string; startedAt: number; remember: boolean; next: string } & CodesSent;
+    /**
+     * Password accepted, code not yet: grants nothing. `generation` is the account's session
+     * generation at the password step: ending every session since then ends this sign-in too.
+     */
+    pendingSignIn?: { userId: string; generation: number; startedAt: number; remember: boolean; next: string } & CodesSent;
     /** A phone being verified before 2FA is turned on (or moved to it). */
     phoneEnrolment?: PhoneEnrolment;
   }
@@ -68,6 +71,14 @@ interface CodeStep {
   actions: CodeStepActions;
   heading: string;
 }
+
+// Said when a code step fails after the code may have reached the provider, which approves a
+// code once only: "Nothing was changed" would send the person back with a spent code.
+const CODE_MAY_BE_USED_UP = {
+  signIn: 'We could not finish signing you in, and your code may already be used up. In a minute, ask for a new code and enter that one.',
+  enrolment: 'We could not finish turning on two-factor authentication, and your code may already be used up. In a minute, send a new code and enter that one.',
+  phoneChange: 'We could not finish changing your phone number, and your code may already be used up. In a minute, send a new code and enter that one.',
+};
 
 const STATUS_FOR: Record<string, number> = {
   malformed: 422,
@@ -175,7 +186,14 @@ export function twoFactorRouter(deps: {
   const secondFactor: SecondFactorStep = async (req, res, user, signIn) => {
     // The password was right: a new session ID, holding only "who and when", granting nothing.
     await regenerateSession(req);
-    const pending = { userId: user.id, startedAt: twoFactor.now(), remember: signIn.remember, next: signIn.next, sentAt: {} };
+    const pending = {
+      userId: user.id,
+      generation: user.sessionGeneration,
+      startedAt: twoFactor.now(),
+      remember: signIn.remember,
+      next: signIn.next,
+      sentAt: {},
+    };
     req.session.pendingSignIn = pending;
     const delivery = await send(req, user.phoneNumber ?? '', pending, 'sms', { evenIfCoolingDown: true });
     if (!delivery.ok) flash(req, { kind: 'error', text: whyNotSent(delivery, 'sms') });
@@ -206,6 +224,8 @@ export function twoFactorRouter(deps: {
       await accounts.recordLockedSignIn(user.id, contextOf(req));
       return giveUp(ACCOUNT_LOCKED);
     }
+    // Every session of the account was ended since the password step: this sign-in with them.
+    if (user.sessionGeneration !== pending.generation) return giveUp();
     return publicUser(user);
   }
 
@@ -230,14 +250,16 @@ export function twoFactorRouter(deps: {
   router.post('/login/2fa', noStore, withPendingSignIn, async (req, res) => {
     const step = signInStep(req, res);
     const { code } = codeForm.parse(req.body ?? {});
-    const result = await twoFactor.check(step.sent.verificationSid, code, codeContext(req));
-    if (result.status !== 'approved') return checkFailed(res, result, step);
-    const user = await pendingSignInUser(req, res);
-    if (!user) return;
     const pending = req.session.pendingSignIn!;
-    // completeSignIn regenerates the session ID again, so the pending ID signs no one in.
-    await completeSignIn(req, user, pending.remember, finish);
-    res.redirect(303, safeLocalPath(pending.next));
+    await afterChange(CODE_MAY_BE_USED_UP.signIn, async () => {
+      const result = await twoFactor.check(step.sent.verificationSid, code, codeContext(req));
+      if (result.status !== 'approved') return checkFailed(res, result, step);
+      const user = await pendingSignInUser(req, res);
+      if (!user) return;
+      // completeSignIn regenerates the session ID again, so the pending ID signs no one in.
+      await completeSignIn(req, user, pending.remember, finish);
+      res.redirect(303, safeLocalPath(pending.next));
+    });
   });
 
   router.post('/login/2fa/resend', noStore, withPendingSignIn, (req, res) => resendOrCall(req, res, signInStep(req, res), 'sms'));
@@ -302,18 +324,21 @@ export function twoFactorRouter(deps: {
   router.post('/account/2fa/verify', requireRecentPassword, withEnrolment, async (req, res) => {
     const enrolment = req.session.phoneEnrolment!;
     const { code } = codeForm.parse(req.body ?? {});
-    const result = await twoFactor.check(enrolment.verificationSid, code, codeContext(req));
-    if (result.status !== 'approved') return checkFailed(res, result, enrolmentStep(req));
-    // Only the number whose code was just checked is ever stored.
-    await twoFactor.enable(req.user!.id, enrolment.phone, contextOf(req), req.user!.twoFactorEnabled);
-    delete req.session.phoneEnrolment;
-    flash(req, {
-      kind: 'success',
-      text: req.user!.twoFactorEnabled
-        ? 'Your phone number is changed. Codes now go to the new number.'
-        : 'Two-factor authentication is on. Next time you sign in, we will send you a code.',
+    const changingPhone = req.user!.twoFactorEnabled;
+    await afterChange(changingPhone ? CODE_MAY_BE_USED_UP.phoneChange : CODE_MAY_BE_USED_UP.enrolment, async () => {
+      const result = await twoFactor.check(enrolment.verificationSid, code, codeContext(req));
+      if (result.status !== 'approved') return checkFailed(res, result, enrolmentStep(req));
+      // Only the number whose code was just checked is ever stored.
+      await twoFactor.enable(req.user!.id, enrolment.phone, contextOf(req));
+      delete req.session.phoneEnrolment;
+      flash(req, {
+        kind: 'success',
+        text: changingPhone
+          ? 'Your phone number is changed. Codes now go to the new number.'
+          : 'Two-factor authentication is on. Next time you sign in, we will send you a code.',
+      });
+      res.redirect(303, '/account');
     });
-    res.redirect(303, '/account');
   });
 
   router.post('/account/2fa/resend', withEnrolment, (req, res) => resendOrCall(req, res, enrolmentStep(req), 'sms'));

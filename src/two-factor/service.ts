@@ -2,6 +2,7 @@
 // call), the resend cooldown, checking codes, and turning 2FA on and off. Knows nothing of HTTP;
 // the state it works on (who is at the code step, when codes went out) is passed in and out.
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
+import type { InTransaction } from '../core/db/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
 import type { CodeLimits, ResendCooldown } from './code-limits.js';
 import { countryOf, maskPhone, phoneHint } from './phone.js';
@@ -78,6 +79,7 @@ export function readCode(raw: string): { ok: true; code: string } | { ok: false;
 export function twoFactorService(deps: {
   provider: VerificationProvider;
   repository: TwoFactorRepository;
+  inTransaction: InTransaction;
   audit: AuditLog;
   limits: CodeLimits;
   cooldown: ResendCooldown;
@@ -87,7 +89,7 @@ export function twoFactorService(deps: {
   pendingLifetimeMs: number;
   now?: () => number;
 }) {
-  const { provider, repository, audit, limits, cooldown, allowedCountries, resendCooldownMs, pendingLifetimeMs } = deps;
+  const { provider, repository, inTransaction, audit, limits, cooldown, allowedCountries, resendCooldownMs, pendingLifetimeMs } = deps;
 
   /**
    * Why no code may go to this number now (country, limits), or undefined when one may: then
@@ -225,21 +227,22 @@ export function twoFactorService(deps: {
     },
 
     /** Turns 2FA on with a number whose code was just checked, or moves it to that number. */
-    async enable(userId: string, phone: string, context: RequestContext, wasEnabled: boolean): Promise<void> {
-      await repository.enable(userId, phone);
-      await audit.record({
-        type: wasEnabled ? 'phone_changed' : 'two_factor_enabled',
-        outcome: 'ok',
-        userId,
-        context,
-        detail: { phone: phoneHint(phone) },
+    enable(userId: string, phone: string, context: RequestContext): Promise<void> {
+      return inTransaction(async (tx) => {
+        const { wasEnabled } = await repository.enable(userId, phone, tx);
+        await audit.record(
+          { type: wasEnabled ? 'phone_changed' : 'two_factor_enabled', outcome: 'ok', userId, context, detail: { phone: phoneHint(phone) } },
+          tx,
+        );
       });
     },
 
     /** Turns 2FA off; the route has had the password confirmed. */
-    async disable(userId: string, context: RequestContext): Promise<void> {
-      await repository.disable(userId);
-      await audit.record({ type: 'two_factor_disabled', outcome: 'ok', userId, context });
+    disable(userId: string, context: RequestContext): Promise<void> {
+      return inTransaction(async (tx) => {
+        await repository.disable(userId, tx);
+        await audit.record({ type: 'two_factor_disabled', outcome: 'ok', userId, context }, tx);
+      });
     },
   };
 }

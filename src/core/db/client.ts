@@ -2,16 +2,24 @@
 // the embedded PGlite database.
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaClient } from '../../generated/prisma/client.js';
+import { PrismaClient, type Prisma } from '../../generated/prisma/client.js';
 import type { Config } from '../../config.js';
+import { CommitUnconfirmedError, DependencyUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { applyMigrations } from './migrations.js';
 
 export type { PrismaClient };
 
+/** What repositories read and write through: the client, or a transaction in progress. */
+export type DatabaseClient = Prisma.TransactionClient;
+
+/** Runs `work` in one transaction: every write in it is kept, or none is. */
+export type InTransaction = <T>(work: (tx: DatabaseClient) => Promise<T>) => Promise<T>;
+
 export interface Database {
   prisma: PrismaClient;
+  inTransaction: InTransaction;
   /** Resolves when the database answers a query, rejects otherwise. */
   check(): Promise<void>;
   close(): Promise<void>;
@@ -51,10 +59,36 @@ export async function openDatabase(config: Config['database'], logger: Logger): 
   // An idle client losing its connection must not crash the process; the next query fails
   // and is answered with an error page instead.
   pool.on('error', (error) => logger.warn({ err: error }, 'database connection lost'));
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = new PrismaClient({
+    adapter: new PrismaPg(pool),
+    // A transaction waits for a connection, and runs, as long as a single query may.
+    transactionOptions: { maxWait: CONNECT_TIMEOUT_MS, timeout: QUERY_TIMEOUT_MS },
+  });
 
   return {
     prisma,
+    async inTransaction(work) {
+      let outcome: { failed: false } | { failed: true; error: unknown } | undefined;
+      try {
+        return await prisma.$transaction(async (tx) => {
+          try {
+            const result = await work(tx);
+            outcome = { failed: false };
+            return result;
+          } catch (error) {
+            outcome = { failed: true, error };
+            throw error;
+          }
+        });
+      } catch (error) {
+        // When the work fails because the connection is gone, rolling back fails too, and
+        // Prisma throws that bare driver error in place of the work's own, telling one.
+        if (outcome?.failed) throw outcome.error;
+        // The work was done and the commit got no answer: it may have been kept.
+        if (outcome) throw new CommitUnconfirmedError({ cause: error });
+        throw new DependencyUnavailableError('database', { cause: error });
+      }
+    },
     async check() {
       await prisma.$queryRaw`SELECT 1`;
     },
