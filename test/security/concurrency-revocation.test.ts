@@ -1,0 +1,172 @@
+// Revocation against sign-ins racing it: "sign out everywhere" and an admin lock end every
+// session that began before them, whatever is in flight, and no later press can miss one.
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { appForTests, csrfTokenIn, signIn, signUp, strongPassword, type Agent, type TestApp } from '../support/app.js';
+import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
+
+const ROUNDS = 8;
+const SIGN_INS_PER_ROUND = 12;
+
+/** Every hidden field of a page's forms (the CSRF token, and any confirmation token). */
+function hiddenFields(html: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[match[1]!] = match[2]!;
+  return fields;
+}
+
+async function isSignedIn(agent: Agent): Promise<boolean> {
+  const response = await agent.get('/account');
+  assert.ok([200, 303].includes(response.status), `GET /account answered ${response.status}`);
+  return response.status === 200;
+}
+
+/** Agents at the sign-in form, each with its CSRF token and a User-Agent naming it in the audit trail. */
+async function signInForms(app: TestApp, label: string) {
+  return Promise.all(
+    Array.from({ length: SIGN_INS_PER_ROUND }, async (_, index) => {
+      const agent = app.agent();
+      const token = csrfTokenIn((await agent.get('/login').expect(200)).text);
+      return { agent, token, userAgent: `${label}-${index}` };
+    }),
+  );
+}
+
+function postSignIn(form: { agent: Agent; token: string; userAgent: string }, email: string) {
+  return form.agent
+    .post('/login')
+    .set('User-Agent', form.userAgent)
+    .type('form')
+    .send({ email, password: strongPassword, _csrf: form.token });
+}
+
+async function pressSignOutEverywhere(agent: Agent) {
+  const account = await agent.get('/account').expect(200);
+  return agent.post('/account/sign-out-everywhere').type('form').send({ _csrf: csrfTokenIn(account.text) });
+}
+
+describe('sign out everywhere racing sign-ins', () => {
+  const running = appForTests();
+
+  it('ends every session whose sign-in began before the press, and a later press misses none', async () => {
+    const prisma = running.app.services.database.prisma;
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const laptop = running.app.agent();
+      const { email } = await signUp(laptop);
+      const user = await prisma.user.findUniqueOrThrow({ where: { email } });
+      const forms = await signInForms(running.app, `everywhere-${round}`);
+
+      const [press, ...signIns] = await Promise.all([pressSignOutEverywhere(laptop), ...forms.map((form) => postSignIn(form, email))]);
+      assert.equal(press.status, 303);
+      for (const response of signIns) assert.equal(response.status, 303);
+
+      // Audit ids come from one sequence: a sign-in whose password was accepted (so its account
+      // row read) before the press was written down began before the press, and must be dead.
+      const pressed = await prisma.auditEvent.findFirstOrThrow({ where: { userId: user.id, type: 'sign_out', detail: { path: ['everywhere'], equals: true } } });
+      for (const form of forms) {
+        const accepted = await prisma.auditEvent.findFirstOrThrow({ where: { userId: user.id, type: 'sign_in_password', outcome: 'ok', userAgent: form.userAgent } });
+        if (accepted.id < pressed.id) assert.equal(await isSignedIn(form.agent), false, `round ${round}: ${form.userAgent} began before the press and survived it`);
+      }
+
+      // Nothing in flight now: one more press ends every session of the user, none missed.
+      const phone = running.app.agent();
+      assert.equal((await signIn(phone, email, strongPassword)).status, 303);
+      assert.equal((await pressSignOutEverywhere(phone)).status, 303);
+      for (const agent of [laptop, phone, ...forms.map((form) => form.agent)]) {
+        assert.equal(await isSignedIn(agent), false, `round ${round}: a session survived a press with nothing racing it`);
+      }
+    }
+  });
+});
+
+describe('an admin lock racing sign-ins', () => {
+  const running = appForTests();
+  let admin: Agent;
+  before(async () => {
+    admin = running.app.agent();
+    const { email } = await signUp(admin);
+    await running.app.services.database.prisma.user.update({ where: { email }, data: { role: 'ADMIN' } });
+  });
+
+  async function adminAction(userId: string, action: 'lock' | 'unlock') {
+    const confirm = await admin.get(`/admin/users/${userId}/${action}`).expect(200);
+    return admin.post(`/admin/users/${userId}/${action}`).type('form').send(hiddenFields(confirm.text));
+  }
+
+  it('ends every session, and none comes back when the account is unlocked', async () => {
+    const prisma = running.app.services.database.prisma;
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const owner = running.app.agent();
+      const { email } = await signUp(owner);
+      const user = await prisma.user.findUniqueOrThrow({ where: { email } });
+      const forms = await signInForms(running.app, `lock-${round}`);
+      const confirm = await admin.get(`/admin/users/${user.id}/lock`).expect(200);
+
+      const [lock, ...signIns] = await Promise.all([
+        admin.post(`/admin/users/${user.id}/lock`).type('form').send(hiddenFields(confirm.text)),
+        ...forms.map((form) => postSignIn(form, email)),
+      ]);
+      assert.equal(lock.status, 303);
+      for (const response of signIns) assert.ok([303, 403].includes(response.status), `a sign-in answered ${response.status}`);
+
+      assert.equal((await adminAction(user.id, 'unlock')).status, 303);
+      for (const agent of [owner, ...forms.map((form) => form.agent)]) {
+        assert.equal(await isSignedIn(agent), false, `round ${round}: a session from before the lock is alive after the unlock`);
+      }
+      assert.equal((await signIn(running.app.agent(), email, strongPassword)).status, 303, 'the unlocked account signs in again');
+    }
+  });
+});
+
+describe('a pending code step and sign out everywhere', () => {
+  const twilio = appOnTwilio();
+  let phoneCounter = 0;
+
+  /** A person with 2FA on, fully signed in on one agent. */
+  async function personWithTwoFactor() {
+    const agent = twilio.app.agent();
+    const { email } = await signUp(agent);
+    phoneCounter += 1;
+    const phone = `+3361299${String(phoneCounter).padStart(4, '0')}`;
+    await turnOnTwoFactor(agent, twilio.standIn, phone);
+    return { agent, email, phone };
+  }
+
+  async function passwordStep(email: string): Promise<Agent> {
+    const agent = twilio.app.agent();
+    const response = await signIn(agent, email, strongPassword);
+    assert.equal(response.headers.location, '/login/2fa');
+    return agent;
+  }
+
+  it('does not let a code step begun before the press sign anyone in after it', async () => {
+    const { agent, email, phone } = await personWithTwoFactor();
+    const pending = await passwordStep(email);
+    const codePage = await pending.get('/login/2fa').expect(200);
+    assert.equal((await pressSignOutEverywhere(agent)).status, 303);
+
+    const entered = await pending.post('/login/2fa').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(codePage.text) });
+    assert.notEqual(entered.headers.location, '/account', 'the right code after the press signs nobody in');
+    assert.equal(await isSignedIn(pending), false);
+    const user = await twilio.app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
+    const pressed = await twilio.app.services.database.prisma.auditEvent.findFirstOrThrow({ where: { userId: user.id, type: 'sign_out' } });
+    assert.equal(await twilio.app.services.database.prisma.auditEvent.count({ where: { userId: user.id, type: 'sign_in', id: { gt: pressed.id } } }), 0, 'no sign-in after the press');
+  });
+
+  it('ends a code step begun before the press even when the code is entered at the same moment', async () => {
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const { agent, email, phone } = await personWithTwoFactor();
+      const pending = await passwordStep(email);
+      const codePage = await pending.get('/login/2fa').expect(200);
+      const code = twilio.standIn.lastCodeFor(phone)!;
+
+      const [press, entered] = await Promise.all([
+        pressSignOutEverywhere(agent),
+        pending.post('/login/2fa').type('form').send({ code, _csrf: csrfTokenIn(codePage.text) }),
+      ]);
+      assert.equal(press.status, 303);
+      assert.ok([303, 410, 422].includes(entered.status), `the code step answered ${entered.status}`);
+      assert.equal(await isSignedIn(pending), false, `round ${round}: a code step begun before the press signed in`);
+    }
+  });
+});
