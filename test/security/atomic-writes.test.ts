@@ -127,3 +127,45 @@ describe('a database cut in the middle of turning on two-factor authentication',
   });
 
 });
+
+describe('a database cut in the middle of admin actions', () => {
+  const running = appForTests({ proxyDatabase: true });
+
+  /** Every hidden field of a page's forms (the CSRF token, and any confirmation token). */
+  function hiddenFields(html: string): Record<string, string> {
+    return Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((match) => [match[1]!, match[2]!]));
+  }
+
+  it('leaves no account locked without its admin_action event, and no event without its lock', async () => {
+    const prisma = running.app.services.database.prisma;
+    const adminEmail = uniqueEmail('admin');
+    await submitForm(running.app.agent(), '/signup', '/signup', { email: adminEmail, password: strongPassword, passwordConfirmation: strongPassword });
+    await prisma.user.update({ where: { email: adminEmail }, data: { role: 'ADMIN' } });
+    for (let round = 0; round < ROUNDS / 2; round += 1) {
+      // One admin session per action, each holding the confirmation page of its own target.
+      const actions = await Promise.all(
+        Array.from({ length: PEOPLE_PER_ROUND / 2 }, async () => {
+          const email = uniqueEmail('target');
+          await submitForm(running.app.agent(), '/signup', '/signup', { email, password: strongPassword, passwordConfirmation: strongPassword });
+          const target = await prisma.user.findUniqueOrThrow({ where: { email } });
+          const admin = running.app.agent();
+          assert.equal((await submitForm(admin, '/login', '/login', { email: adminEmail, password: strongPassword })).status, 303);
+          const confirm = await admin.get(`/admin/users/${target.id}/lock`).expect(200);
+          return { admin, target, fields: hiddenFields(confirm.text) };
+        }),
+      );
+      const replies = await cutDatabaseMidway(
+        running.app,
+        actions.map(({ admin, target, fields }) => () => admin.post(`/admin/users/${target.id}/lock`).type('form').send(fields)),
+        1 + (round % 3),
+      );
+      assertCalm(replies, [303, 503]);
+
+      const events = await prisma.auditEvent.findMany({ where: { type: 'admin_action', detail: { path: ['action'], equals: 'lock' } } });
+      const audited = new Set(events.map((event) => (event.detail as { target: string }).target));
+      const locked = new Set((await prisma.user.findMany({ where: { lockedAt: { not: null } }, select: { id: true } })).map((user) => user.id));
+      assert.deepEqual([...locked].filter((id) => !audited.has(id)), [], `round ${round}: locked without its admin_action event`);
+      assert.deepEqual([...audited].filter((id) => !locked.has(id)), [], `round ${round}: an admin_action lock event without the lock`);
+    }
+  });
+});
