@@ -142,18 +142,18 @@ describe('a database cut in the middle of admin actions', () => {
     await submitForm(running.app.agent(), '/signup', '/signup', { email: adminEmail, password: strongPassword, passwordConfirmation: strongPassword });
     await prisma.user.update({ where: { email: adminEmail }, data: { role: 'ADMIN' } });
     for (let round = 0; round < ROUNDS / 2; round += 1) {
-      // One admin session per action, each holding the confirmation page of its own target.
-      const actions = await Promise.all(
-        Array.from({ length: PEOPLE_PER_ROUND / 2 }, async () => {
-          const email = uniqueEmail('target');
-          await submitForm(running.app.agent(), '/signup', '/signup', { email, password: strongPassword, passwordConfirmation: strongPassword });
-          const target = await prisma.user.findUniqueOrThrow({ where: { email } });
-          const admin = running.app.agent();
-          assert.equal((await submitForm(admin, '/login', '/login', { email: adminEmail, password: strongPassword })).status, 303);
-          const confirm = await admin.get(`/admin/users/${target.id}/lock`).expect(200);
-          return { admin, target, fields: hiddenFields(confirm.text) };
-        }),
-      );
+      // One admin session per action, each holding the confirmation page of its own target
+      // (signed in one after another: the account lock holds back parallel sign-ins).
+      const actions = [];
+      for (let index = 0; index < PEOPLE_PER_ROUND / 2; index += 1) {
+        const email = uniqueEmail('target');
+        await submitForm(running.app.agent(), '/signup', '/signup', { email, password: strongPassword, passwordConfirmation: strongPassword });
+        const target = await prisma.user.findUniqueOrThrow({ where: { email } });
+        const admin = running.app.agent();
+        assert.equal((await submitForm(admin, '/login', '/login', { email: adminEmail, password: strongPassword })).status, 303);
+        const confirm = await admin.get(`/admin/users/${target.id}/lock`).expect(200);
+        actions.push({ admin, target, fields: hiddenFields(confirm.text) });
+      }
       const replies = await cutDatabaseMidway(
         running.app,
         actions.map(({ admin, target, fields }) => () => admin.post(`/admin/users/${target.id}/lock`).type('form').send(fields)),
