@@ -53,23 +53,41 @@ export const noStore: RequestHandler = (_req, res, next) => {
 };
 
 const LOCAL_BASE = 'http://local.invalid';
+const MAX_NEXT_LENGTH = 2048;
 
 /**
- * Returns `candidate` when it is a path on this site, else `fallback`. Refuses absolute and
- * protocol-relative URLs, backslash tricks and control characters, so `next` can never send
- * a person to another site.
+ * A path a browser cannot read as another host: one leading slash not followed by another (to
+ * browsers a backslash is a slash too), and no backslash or control character anywhere.
+ */
+function isPlainLocalPath(path: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters in a URL are refused
+  return path.startsWith('/') && !/^\/[/\\]/.test(path) && !/[\\\u0000-\u001f\u007f]/.test(path);
+}
+
+/** The path with its escapes undone, as a proxy or a careless router on the way might read it. */
+function decodedPath(pathname: string): string | undefined {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Returns `candidate` when it is a path on this site, else `fallback`. Judged on the value that
+ * is actually sent: normalising `/.//evil.example` or `/a/..//evil.example` yields
+ * `//evil.example`, another host, so the check runs on the result as well as on the input.
  */
 export function safeLocalPath(candidate: unknown, fallback = '/account'): string {
-  if (typeof candidate !== 'string' || candidate.length > 2048) return fallback;
-  // eslint-disable-next-line no-control-regex -- control characters in a URL are refused
-  if (!candidate.startsWith('/') || candidate.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(candidate)) {
-    return fallback;
-  }
+  if (typeof candidate !== 'string' || candidate.length > MAX_NEXT_LENGTH || !isPlainLocalPath(candidate)) return fallback;
+  let url: URL;
   try {
-    const url = new URL(candidate, LOCAL_BASE);
-    if (url.origin !== LOCAL_BASE) return fallback;
-    return `${url.pathname}${url.search}${url.hash}`;
+    url = new URL(candidate, LOCAL_BASE);
   } catch {
     return fallback;
   }
+  const sent = `${url.pathname}${url.search}${url.hash}`;
+  const decoded = decodedPath(url.pathname);
+  if (url.origin !== LOCAL_BASE || !isPlainLocalPath(sent) || decoded === undefined || !isPlainLocalPath(decoded)) return fallback;
+  return sent;
 }
