@@ -1,10 +1,10 @@
-// What the account forms accept. Parsing turns a request body into typed values or into one
-// plain message per field, and always keeps what the person typed (passwords excepted).
+// What the account forms accept (read with parseForm from core/forms), and what is shown back
+// of what the person typed (passwords excepted).
 import { z } from 'zod';
-import { formText } from '../core/forms.js';
+import { formText, typedText } from '../core/forms.js';
 import { MAX_PASSWORD_LENGTH } from './passwords.js';
 
-const MAX_EMAIL_LENGTH = 254;
+export const MAX_EMAIL_LENGTH = 254;
 
 const text = formText();
 
@@ -48,23 +48,7 @@ export const confirmPasswordForm = z.object({
   next: text,
 });
 
-export type FieldErrors = Record<string, string>;
-
-export type Parsed<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors };
-
-export function parseForm<T>(form: z.ZodType<T>, body: unknown): Parsed<T> {
-  const result = form.safeParse(body ?? {});
-  if (result.success) return { ok: true, data: result.data };
-  const errors: FieldErrors = {};
-  for (const issue of result.error.issues) {
-    const field = String(issue.path[0] ?? 'form');
-    errors[field] ??= issue.message;
-  }
-  return { ok: false, errors };
-}
-
-/** The email as typed, for showing back in the form; bounded so a huge value is not echoed. */
+/** The email as typed, for showing back in the form. */
 export function typedEmail(body: unknown): string {
-  const value = (body as { email?: unknown } | undefined)?.email;
-  return typeof value === 'string' ? value.slice(0, MAX_EMAIL_LENGTH) : '';
+  return typedText(body, 'email', MAX_EMAIL_LENGTH);
 }

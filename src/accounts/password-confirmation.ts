@@ -5,8 +5,9 @@ import { Router, type RequestHandler, type Response } from 'express';
 import { contextOf } from '../audit/audit-log.js';
 import { minutesText } from '../core/errors.js';
 import { noStore, safeLocalPath } from '../core/security.js';
+import { parseForm, type FieldErrors } from '../core/forms.js';
 import { flash } from '../core/views.js';
-import { confirmPasswordForm, parseForm, type FieldErrors } from './forms.js';
+import { confirmPasswordForm } from './forms.js';
 import { ACCOUNT_LOCKED, nextFrom, requireSignedIn } from './routes.js';
 import type { AccountsService } from './service.js';
 

@@ -5,7 +5,8 @@ import { afterChange, CommitUnconfirmedError, HttpError } from '../core/errors.j
 import { noStore, safeLocalPath } from '../core/security.js';
 import { applyRememberMe, regenerateSession, sessionStep, type SessionLifetime } from '../core/sessions.js';
 import { flash } from '../core/views.js';
-import { parseForm, signInForm, signUpForm, typedEmail, type FieldErrors } from './forms.js';
+import { parseForm, type FieldErrors } from '../core/forms.js';
+import { signInForm, signUpForm, typedEmail } from './forms.js';
 import { contextOf } from '../audit/audit-log.js';
 import { describeBrowser } from '../audit/user-agent.js';
 import { maskPhone } from '../two-factor/phone.js';

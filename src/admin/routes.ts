@@ -2,13 +2,15 @@
 // audit trail with CSV export. Admins only; every page uncached, every form CSRF-protected.
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { formText } from '../core/forms.js';
+import { formText, parseForm, searchText, typedText, type FieldErrors } from '../core/forms.js';
+import { MAX_EMAIL_LENGTH } from '../accounts/forms.js';
 import { requireSignedIn } from '../accounts/routes.js';
 import { contextOf } from '../audit/audit-log.js';
 import { HttpError } from '../core/errors.js';
 import { noStore } from '../core/security.js';
 import { flash } from '../core/views.js';
-import { countries, maskPhone, parsePhone } from '../two-factor/phone.js';
+import { codeForm, countryField, phoneField } from '../two-factor/forms.js';
+import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone } from '../two-factor/phone.js';
 import { readCode } from '../two-factor/service.js';
 import { PAGE_SIZE, type AuditFilter } from './repository.js';
 import { isUserAction, USER_ACTIONS, type AdminService, type BenchResult } from './service.js';
@@ -37,20 +39,21 @@ const AUDIT_TYPES = [
   'admin_verify',
 ] as const;
 
-const text = formText(256);
+const emailSearch = searchText(MAX_EMAIL_LENGTH);
 const pageNumber = z.preprocess((value) => (typeof value === 'string' && value ? value : '1'), z.coerce.number().int().min(1).max(100_000)).catch(1);
 const optionalDate = z.preprocess(
   (value) => (typeof value === 'string' && value ? value : undefined),
   z.coerce.date().optional().catch(undefined),
 );
+const usersQuery = z.object({ q: emailSearch.transform((value) => value.trim()), page: pageNumber });
 const auditQuery = z.object({
-  user: text.transform((value) => value.trim().toLowerCase()),
-  type: text.transform((value) => ((AUDIT_TYPES as readonly string[]).includes(value) ? value : '')),
+  user: emailSearch.transform((value) => value.trim().toLowerCase()),
+  type: formText().transform((value) => ((AUDIT_TYPES as readonly string[]).includes(value) ? value : '')),
   from: optionalDate,
   to: optionalDate,
   page: pageNumber,
 });
-const benchSendForm = z.object({ phone: text, country: text, channel: z.enum(['sms', 'call']).catch('sms') });
+const benchSendForm = z.object({ phone: phoneField, country: countryField, channel: z.enum(['sms', 'call']).catch('sms') });
 
 function dateInput(date: Date | undefined): string {
   return date ? date.toISOString().slice(0, 16) : '';
@@ -98,8 +101,10 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
   });
 
   router.post('/admin/verify/send', async (req, res) => {
-    const form = benchSendForm.parse(req.body ?? {});
-    const values = { phone: form.phone.slice(0, 64), country: form.country || defaultCountry, channel: form.channel };
+    const parsedForm = parseForm(benchSendForm, req.body);
+    const values = { phone: typedText(req.body, 'phone', MAX_PHONE_INPUT), country: (parsedForm.ok && parsedForm.data.country) || defaultCountry, channel: parsedForm.ok ? parsedForm.data.channel : 'sms' };
+    if (!parsedForm.ok) return renderBench(res, 422, { values, error: parsedForm.errors.phone });
+    const form = parsedForm.data;
     const parsed = parsePhone(form.phone, values.country);
     if (!parsed.ok) return renderBench(res, 422, { values, error: parsed.message });
     const result = await admin.benchSend(req.user!.id, parsed.e164, form.channel, contextOf(req));
@@ -117,7 +122,8 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
   router.post('/admin/verify/check', async (req, res) => {
     const bench = req.session.adminBench;
     if (!bench) return res.redirect(303, '/admin/verify');
-    const typed = readCode(text.parse((req.body as { code?: unknown } | undefined)?.code));
+    const form = parseForm(codeForm, req.body);
+    const typed = form.ok ? readCode(form.data.code) : { ok: false as const, message: form.errors.code ?? '' };
     if (!typed.ok) {
       return renderBench(res, 422, { testedPhone: maskPhone(bench.phone), result: { status: 'wrong_code', message: typed.message }, operation: 'check' });
     }
@@ -128,17 +134,28 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
   // ---- Users --------------------------------------------------------------------------------
 
   router.get('/admin/users', async (req, res) => {
-    const query = text.parse(req.query.q).trim();
-    const page = pageNumber.parse(req.query.page);
-    const { total, users } = await admin.users(query, page);
+    const query = parseForm(usersQuery, req.query);
+    if (!query.ok) {
+      return res.status(422).render('admin/users', {
+        title: 'Users',
+        query: typedText(req.query, 'q', MAX_EMAIL_LENGTH),
+        errors: query.errors,
+        page: 1,
+        pages: 1,
+        total: 0,
+        users: [],
+      });
+    }
+    const { q, page } = query.data;
+    const { total, users } = await admin.users(q, page);
     res.render('admin/users', {
       title: 'Users',
-      query,
+      query: q,
+      errors: {},
       page,
       pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
       total,
       users: users.map((user) => ({ ...user, maskedPhone: user.phoneNumber ? maskPhone(user.phoneNumber) : '' })),
-      actions: USER_ACTIONS,
     });
   });
 
@@ -166,24 +183,45 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
     return { userEmail: query.user || undefined, type: query.type || undefined, from: query.from, to: query.to };
   }
 
-  router.get('/admin/audit', async (req, res) => {
-    const query = auditQuery.parse(req.query);
-    const { total, events } = await admin.auditPage(filterFrom(query), query.page);
-    const search = new URLSearchParams({ user: query.user, type: query.type, from: dateInput(query.from), to: dateInput(query.to) });
-    res.render('admin/audit', {
+  function renderAudit(
+    res: Parameters<RequestHandler>[1],
+    status: number,
+    filter: { user: string; type: string; from: string; to: string },
+    found: { page: number; total: number; events: Awaited<ReturnType<AdminService['auditPage']>>['events'] },
+    errors: FieldErrors = {},
+  ) {
+    res.status(status).render('admin/audit', {
       title: 'Audit trail',
-      filter: { user: query.user, type: query.type, from: dateInput(query.from), to: dateInput(query.to) },
+      filter,
+      errors,
       types: AUDIT_TYPES,
-      page: query.page,
-      pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
-      total,
-      search: search.toString(),
-      events: events.map((event) => ({ ...event, detail: event.detail ? JSON.stringify(event.detail) : '' })),
+      page: found.page,
+      pages: Math.max(1, Math.ceil(found.total / PAGE_SIZE)),
+      total: found.total,
+      search: new URLSearchParams(filter).toString(),
+      events: found.events.map((event) => ({ ...event, detail: event.detail ? JSON.stringify(event.detail) : '' })),
     });
+  }
+
+  /** The filters as typed (bounded), shown again with why they cannot be used. */
+  function refuseAuditFilters(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], errors: FieldErrors) {
+    const filter = { user: typedText(req.query, 'user', MAX_EMAIL_LENGTH), type: '', from: '', to: '' };
+    renderAudit(res, 422, filter, { page: 1, total: 0, events: [] }, errors);
+  }
+
+  router.get('/admin/audit', async (req, res) => {
+    const parsed = parseForm(auditQuery, req.query);
+    if (!parsed.ok) return refuseAuditFilters(req, res, parsed.errors);
+    const query = parsed.data;
+    const { total, events } = await admin.auditPage(filterFrom(query), query.page);
+    const filter = { user: query.user, type: query.type, from: dateInput(query.from), to: dateInput(query.to) };
+    renderAudit(res, 200, filter, { page: query.page, total, events });
   });
 
   router.get('/admin/audit.csv', async (req, res) => {
-    const query = auditQuery.parse(req.query);
+    const parsed = parseForm(auditQuery, req.query);
+    if (!parsed.ok) return refuseAuditFilters(req, res, parsed.errors);
+    const query = parsed.data;
     res.type('text/csv; charset=utf-8');
     res.attachment(`audit-${new Date().toISOString().slice(0, 10)}.csv`);
     for await (const line of admin.auditCsv(filterFrom(query))) res.write(line);

@@ -12,7 +12,9 @@ export type PhoneParse =
   | { ok: true; e164: string; country: CountryCode | undefined; type: string | undefined }
   | { ok: false; message: string };
 
-const MAX_PHONE_INPUT = 64;
+/** The longest phone number input read (and shown back); a real one is far shorter. */
+export const MAX_PHONE_INPUT = 64;
+export const PHONE_DIGITS_ONLY = 'Enter a phone number using digits, like +33 6 12 34 56 78.';
 
 function isCountry(code: string): code is CountryCode {
   return isSupportedCountry(code);
@@ -23,7 +25,7 @@ export function parsePhone(input: string, country: string): PhoneParse {
   const typed = input.normalize('NFKC').trim();
   if (!typed) return { ok: false, message: 'Enter your phone number.' };
   if (typed.length > MAX_PHONE_INPUT || /[^\d\s+().\-/]/.test(typed.replace(/\s*(ext\.?|x)\s*\d+$/i, ''))) {
-    return { ok: false, message: 'Enter a phone number using digits, like +33 6 12 34 56 78.' };
+    return { ok: false, message: PHONE_DIGITS_ONLY };
   }
   const international = typed.replace(/^00/, '+');
   const phone = parsePhoneNumberFromString(international, isCountry(country) ? country : undefined);

@@ -1,8 +1,7 @@
 // Phone two-factor pages: turning it on (phone, then code), the code step at sign-in, turning
 // it off, and the development outbox. Routes parse input, call the service, render or redirect.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { z } from 'zod';
-import { formText } from '../core/forms.js';
+import { parseForm, typedText, type FieldErrors } from '../core/forms.js';
 import { ACCOUNT_LOCKED, completeSignIn, requireSignedIn, type SecondFactorStep, type SignInFinish } from '../accounts/routes.js';
 import type { AccountsService } from '../accounts/service.js';
 import { publicUser } from '../accounts/passport.js';
@@ -11,7 +10,8 @@ import { afterChange, HttpError } from '../core/errors.js';
 import { noStore, safeLocalPath } from '../core/security.js';
 import { regenerateSession } from '../core/sessions.js';
 import { flash } from '../core/views.js';
-import { countries, maskPhone, parsePhone } from './phone.js';
+import { codeForm, phoneForm } from './forms.js';
+import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone } from './phone.js';
 import type { ConsoleProvider } from './providers/console.js';
 import type { Channel } from './providers/provider.js';
 import type { CodeCheck, CodeContext, Delivery, SentAt, TwoFactorService } from './service.js';
@@ -37,9 +37,6 @@ interface CodesSent {
   verificationSid?: string;
 }
 
-const text = formText(256);
-const phoneForm = z.object({ phone: text, country: text });
-const codeForm = z.object({ code: text });
 
 interface CodeStepActions {
   verify: string;
@@ -128,7 +125,7 @@ export function twoFactorRouter(deps: {
     res: Response,
     status: number,
     values: { phone: string; country: string },
-    errors: Record<string, string> = {},
+    errors: FieldErrors = {},
   ) {
     res.status(status).render('two-factor/phone', {
       title: req.user?.twoFactorEnabled ? 'Change your phone number' : 'Turn on two-factor authentication',
@@ -175,6 +172,14 @@ export function twoFactorRouter(deps: {
     const delivery = await send(req, step.phone, step.sent, channel);
     if (!delivery.ok) return renderCodeStep(res, STATUS_FOR[delivery.status] ?? 503, step, whyNotSent(delivery, channel));
     res.redirect(303, step.actions.verify);
+  }
+
+  /** The code as typed; undefined when it cannot be one, after showing the step again with why. */
+  function typedCode(req: Request, res: Response, step: CodeStep): string | undefined {
+    const form = parseForm(codeForm, req.body);
+    if (form.ok) return form.data.code;
+    renderCodeStep(res, 422, step, form.errors.code);
+    return undefined;
   }
 
   function checkFailed(res: Response, result: Exclude<CodeCheck, { status: 'approved' }>, step: CodeStep) {
@@ -249,7 +254,8 @@ export function twoFactorRouter(deps: {
 
   router.post('/login/2fa', noStore, withPendingSignIn, async (req, res) => {
     const step = signInStep(req, res);
-    const { code } = codeForm.parse(req.body ?? {});
+    const code = typedCode(req, res, step);
+    if (code === undefined) return;
     const pending = req.session.pendingSignIn!;
     await afterChange(CODE_MAY_BE_USED_UP.signIn, async () => {
       const result = await twoFactor.check(step.sent.verificationSid, code, codeContext(req));
@@ -284,8 +290,10 @@ export function twoFactorRouter(deps: {
   });
 
   router.post('/account/2fa', requireRecentPassword, async (req, res) => {
-    const form = phoneForm.parse(req.body ?? {});
-    const values = { phone: form.phone.slice(0, 64), country: form.country || defaultCountry };
+    const parsedForm = parseForm(phoneForm, req.body);
+    const values = { phone: typedText(req.body, 'phone', MAX_PHONE_INPUT), country: (parsedForm.ok && parsedForm.data.country) || defaultCountry };
+    if (!parsedForm.ok) return renderPhoneForm(req, res, 422, values, parsedForm.errors);
+    const form = parsedForm.data;
     const parsed = parsePhone(form.phone, values.country);
     if (!parsed.ok) return renderPhoneForm(req, res, 422, values, { phone: parsed.message });
     const current = req.session.phoneEnrolment;
@@ -323,7 +331,8 @@ export function twoFactorRouter(deps: {
 
   router.post('/account/2fa/verify', requireRecentPassword, withEnrolment, async (req, res) => {
     const enrolment = req.session.phoneEnrolment!;
-    const { code } = codeForm.parse(req.body ?? {});
+    const code = typedCode(req, res, enrolmentStep(req));
+    if (code === undefined) return;
     const changingPhone = req.user!.twoFactorEnabled;
     await afterChange(changingPhone ? CODE_MAY_BE_USED_UP.phoneChange : CODE_MAY_BE_USED_UP.enrolment, async () => {
       const result = await twoFactor.check(enrolment.verificationSid, code, codeContext(req));

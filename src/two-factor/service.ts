@@ -69,10 +69,12 @@ const SMS_ONLY_REFUSALS: ReadonlySet<StartOutcome['status']> = new Set(['channel
  * A code as typed, or why it cannot be one (so it never reaches the provider). People paste
  * codes with spaces or dashes ("123 456", "123-456"); those are not part of it.
  */
+export const CODE_IS_SIX_DIGITS = 'The code is 6 digits, like 123456.';
+
 export function readCode(raw: string): { ok: true; code: string } | { ok: false; message: string } {
   const code = raw.normalize('NFKC').replace(/[\s\-–—.]/g, '');
   if (!code) return { ok: false, message: 'Enter the 6-digit code from the message.' };
-  if (!CODE_PATTERN.test(code)) return { ok: false, message: 'The code is 6 digits, like 123456.' };
+  if (!CODE_PATTERN.test(code)) return { ok: false, message: CODE_IS_SIX_DIGITS };
   return { ok: true, code };
 }
 

@@ -1,7 +1,7 @@
 // Hostile and odd input in every field: a clear message, the right status, nothing half-written.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, submitForm, uniqueEmail, type TestApp } from '../support/app.js';
+import { confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, submitForm, uniqueEmail, type Agent, type TestApp } from '../support/app.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 const HOSTILE: Array<[string, string]> = [
@@ -115,6 +115,136 @@ describe('bad input', () => {
       const response = await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' });
       assert.equal(response.status, status);
       if (status === 422) assert.match(response.text, /phone number/);
+    });
+  }
+});
+
+// Every field of every form, one at a time, over-long, with NUL and repeated, while the other
+// fields hold sensible values: no answer may be a 5xx.
+const HOSTILE_FIELD_VALUES: Array<[string, string | string[]]> = [
+  ['257 digits', '7'.repeat(257)],
+  ['2,000 letters', 'a'.repeat(2_000)],
+  ['a NUL byte', '12\u000034'],
+  ['only a NUL byte', '\u0000'],
+  ['the field twice', ['123456', '654321']],
+];
+
+interface FormUnderTest {
+  /** How the form is sent: a POST with its page's CSRF token, or a GET (search boxes, filters). */
+  method: 'post' | 'get';
+  /** The page the form is on (its CSRF token comes from there). */
+  page: string;
+  action: string;
+  /** Sensible values for every field; called once per request. */
+  fields: () => Record<string, string>;
+  /** The agent in the state the form needs; called once per request. */
+  agent: () => Promise<Agent>;
+  /** Fields whose over-long value must be refused with 422 and the form shown again. */
+  longIs422?: string[];
+  /** Fields where a NUL must be refused with 422 too (free text that reaches a query). */
+  nulIs422?: string[];
+}
+
+function bodyWith(fields: Record<string, string>, field: string, value: string | string[]): URLSearchParams {
+  const body = new URLSearchParams();
+  for (const [name, sensible] of Object.entries(fields)) {
+    if (name !== field) body.append(name, sensible);
+  }
+  for (const item of Array.isArray(value) ? value : [value]) body.append(field, item);
+  return body;
+}
+
+async function send(form: FormUnderTest, field: string, value: string | string[]) {
+  const agent = await form.agent();
+  if (form.method === 'get') return agent.get(`${form.action}?${bodyWith(form.fields(), field, value).toString()}`);
+  const token = csrfTokenIn((await agent.get(form.page).expect(200)).text);
+  return agent.post(form.action).type('form').send(bodyWith({ ...form.fields(), _csrf: token }, field, value).toString());
+}
+
+describe('bad input in every field of every form', () => {
+  const twilio = appOnTwilio({ env: { LIMIT_SIGN_IN_LOCK_AFTER: '100000', LIMIT_WRONG_CODES_PER_USER: '100000' } });
+  const forms: Record<string, FormUnderTest> = {};
+
+  before(async () => {
+    const { app, standIn } = twilio;
+    const prisma = app.services.database.prisma;
+    const withTwoFactor = app.agent();
+    const owner = await signUp(withTwoFactor);
+    await turnOnTwoFactor(withTwoFactor, standIn, '+33612349901');
+    const withoutTwoFactor = app.agent();
+    await signUp(withoutTwoFactor);
+    await confirmPassword(withoutTwoFactor);
+    const enrolling = app.agent();
+    await signUp(enrolling);
+    await confirmPassword(enrolling);
+    const confirming = app.agent();
+    await signUp(confirming);
+    assert.equal((await submitForm(enrolling, '/account/2fa', '/account/2fa', { phone: '+33612349902', country: 'FR' })).status, 303);
+    const atCodeStep = app.agent();
+    assert.equal((await signIn(atCodeStep, owner.email, strongPassword)).headers.location, '/login/2fa');
+
+    const adminAgent = app.agent();
+    const admin = await signUp(adminAgent);
+    await prisma.user.update({ where: { email: admin.email }, data: { role: 'ADMIN' } });
+    // A second session of the admin, with a test code out, for the check form.
+    const benchChecker = app.agent();
+    assert.equal((await signIn(benchChecker, admin.email, strongPassword)).status, 303);
+    const page = await benchChecker.get('/admin/verify').expect(200);
+    const bench = await benchChecker.post('/admin/verify/send').type('form').send({ phone: '+33612349903', country: 'FR', channel: 'sms', _csrf: csrfTokenIn(page.text) });
+    assert.equal(bench.status, 200);
+    const target = await prisma.user.findUniqueOrThrow({ where: { email: (await signUp(app.agent())).email } });
+
+    const fresh = () => Promise.resolve(app.agent());
+    const signedUpFields = () => ({ email: uniqueEmail('field'), password: strongPassword, passwordConfirmation: strongPassword, next: '/account' });
+    Object.assign(forms, {
+      'sign-up': { method: 'post', page: '/signup', action: '/signup', fields: signedUpFields, agent: fresh },
+      'sign-in': { method: 'post', page: '/login', action: '/login', fields: () => ({ email: uniqueEmail('nobody'), password: strongPassword, remember: 'on', next: '/account' }), agent: fresh },
+      'phone (turning 2FA on)': { method: 'post', page: '/account/2fa', action: '/account/2fa', fields: () => ({ phone: '+33612349904', country: 'FR' }), agent: () => Promise.resolve(withoutTwoFactor), longIs422: ['phone'] },
+      'phone (changing it)': { method: 'post', page: '/account/2fa', action: '/account/2fa', fields: () => ({ phone: '+33612349905', country: 'FR' }), agent: () => Promise.resolve(withTwoFactor), longIs422: ['phone'] },
+      'password confirmation': { method: 'post', page: '/account/confirm-password', action: '/account/confirm-password', fields: () => ({ password: 'not the password', next: '/account/2fa' }), agent: () => Promise.resolve(confirming), longIs422: ['password'] },
+      'code at enrolment': { method: 'post', page: '/account/2fa/verify', action: '/account/2fa/verify', fields: () => ({ code: '000000' }), agent: () => Promise.resolve(enrolling), longIs422: ['code'] },
+      'code at sign-in': { method: 'post', page: '/login/2fa', action: '/login/2fa', fields: () => ({ code: '000000' }), agent: () => Promise.resolve(atCodeStep), longIs422: ['code'] },
+      'turning 2FA off': { method: 'post', page: '/account/2fa/disable', action: '/account/2fa/disable', fields: () => ({}), agent: () => Promise.resolve(withTwoFactor) },
+      'admin user search': { method: 'get', page: '/admin/users', action: '/admin/users', fields: () => ({ q: 'example', page: '1' }), agent: () => Promise.resolve(adminAgent), longIs422: ['q'], nulIs422: ['q'] },
+      'admin audit filters': { method: 'get', page: '/admin/audit', action: '/admin/audit', fields: () => ({ user: owner.email, type: 'sign_in', from: '2020-01-01T00:00', to: '2999-01-01T00:00', page: '1' }), agent: () => Promise.resolve(adminAgent), longIs422: ['user'], nulIs422: ['user'] },
+      'admin audit export': { method: 'get', page: '/admin/audit', action: '/admin/audit.csv', fields: () => ({ user: owner.email, type: 'sign_in', from: '2020-01-01T00:00', to: '2999-01-01T00:00' }), agent: () => Promise.resolve(adminAgent), longIs422: ['user'], nulIs422: ['user'] },
+      'admin bench send': { method: 'post', page: '/admin/verify', action: '/admin/verify/send', fields: () => ({ phone: '+33612349906', country: 'FR', channel: 'sms' }), agent: () => Promise.resolve(adminAgent), longIs422: ['phone'] },
+      'admin bench check': { method: 'post', page: '/admin/verify', action: '/admin/verify/check', fields: () => ({ code: '000000' }), agent: () => Promise.resolve(benchChecker), longIs422: ['code'] },
+      'admin action': { method: 'post', page: `/admin/users/${target.id}/sign-out-everywhere`, action: `/admin/users/${target.id}/sign-out-everywhere`, fields: () => ({ confirmation: 'not a token' }), agent: () => Promise.resolve(adminAgent) },
+    } satisfies Record<string, FormUnderTest>);
+  });
+
+  const FIELDS: Record<string, string[]> = {
+    'sign-up': ['email', 'password', 'passwordConfirmation', 'next', '_csrf'],
+    'sign-in': ['email', 'password', 'remember', 'next', '_csrf'],
+    'phone (turning 2FA on)': ['phone', 'country', '_csrf'],
+    'phone (changing it)': ['phone', 'country', '_csrf'],
+    'password confirmation': ['password', 'next', '_csrf'],
+    'code at enrolment': ['code', '_csrf'],
+    'code at sign-in': ['code', '_csrf'],
+    'turning 2FA off': ['_csrf'],
+    'admin user search': ['q', 'page'],
+    'admin audit filters': ['user', 'type', 'from', 'to', 'page'],
+    'admin audit export': ['user', 'type', 'from', 'to'],
+    'admin bench send': ['phone', 'country', 'channel', '_csrf'],
+    'admin bench check': ['code', '_csrf'],
+    'admin action': ['confirmation', '_csrf'],
+  };
+
+  for (const [name, fields] of Object.entries(FIELDS)) {
+    it(`${name}: no field gives a 5xx, whatever is in it`, async () => {
+      const form = forms[name]!;
+      const problems: string[] = [];
+      for (const field of fields) {
+        for (const [what, value] of HOSTILE_FIELD_VALUES) {
+          const response = await send(form, field, value);
+          if (response.status >= 500) problems.push(`${field} with ${what}: ${response.status}`);
+          const refusedWithMessage = response.status === 422 && /at most \d+ characters|6 digits|using digits|letters, digits and punctuation only/.test(response.text);
+          const mustBeRefused = (what === '2,000 letters' && form.longIs422?.includes(field)) || (what.includes('NUL') && form.nulIs422?.includes(field));
+          if (mustBeRefused && !refusedWithMessage) problems.push(`${field} with ${what}: ${response.status}, not 422 with the field's message`);
+        }
+      }
+      assert.deepEqual(problems, []);
     });
   }
 });
