@@ -1,9 +1,20 @@
-// The admin area's database access: figures, user search, role and lock changes, the audit
-// trail with filters.
+// The admin area's database access: figures, user search, confirmed changes to users (one at
+// a time), the audit trail with filters.
 import type { Prisma } from '../generated/prisma/client.js';
 import type { DatabaseClient, PrismaClient } from '../core/db/client.js';
 
 export const PAGE_SIZE = 20;
+
+/** What a confirmation page issued; hashes only, so a database reader cannot replay one. */
+export interface Confirmation {
+  tokenHash: string;
+  adminId: string;
+  sessionHash: string;
+  action: string;
+  targetId: string;
+}
+
+export type ConfirmedChangeOutcome = 'done' | 'not_confirmed' | 'not_an_admin' | 'no_such_user';
 
 export interface AuditFilter {
   userEmail?: string;
@@ -64,8 +75,30 @@ export function adminRepository(prisma: PrismaClient) {
       return prisma.user.findUnique({ where: { email } });
     },
 
-    async update(id: string, data: Prisma.UserUpdateInput, db: DatabaseClient = prisma): Promise<void> {
-      await db.user.update({ where: { id }, data });
+    /** Keeps a confirmation until `expiresAt`, clearing out those already expired. */
+    async saveConfirmation(confirmation: Confirmation, expiresAt: Date, now: Date): Promise<void> {
+      await prisma.$transaction([
+        prisma.adminConfirmation.deleteMany({ where: { expiresAt: { lte: now } } }),
+        prisma.adminConfirmation.create({ data: { ...confirmation, expiresAt } }),
+      ]);
+    },
+
+    /**
+     * Inside the transaction `tx`: uses up the confirmation and applies `change` to its user, if
+     * its admin is still an active admin. Admin changes run one at a time under a transaction-
+     * scoped advisory lock: two admins demoting or locking each other at the same moment are
+     * serialised, and the second finds it is no longer an admin. As an admin never acts on their
+     * own standing, an active admin always remains.
+     */
+    async applyConfirmed(tx: DatabaseClient, confirmation: Confirmation, now: Date, change: Prisma.UserUpdateManyMutationInput): Promise<ConfirmedChangeOutcome> {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('admin changes'))`;
+      // One DELETE: of several requests carrying the same confirmation, exactly one removes it.
+      const used = await tx.adminConfirmation.deleteMany({ where: { ...confirmation, expiresAt: { gt: now } } });
+      if (used.count !== 1) return 'not_confirmed';
+      const actor = await tx.user.findUnique({ where: { id: confirmation.adminId }, select: { role: true, lockedAt: true } });
+      if (actor?.role !== 'ADMIN' || actor.lockedAt) return 'not_an_admin';
+      const changed = await tx.user.updateMany({ where: { id: confirmation.targetId }, data: change });
+      return changed.count === 1 ? 'done' : 'no_such_user';
     },
 
     async auditPage(filter: AuditFilter, page: number) {

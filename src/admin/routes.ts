@@ -13,7 +13,7 @@ import { codeForm, countryField, phoneField } from '../two-factor/forms.js';
 import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone } from '../two-factor/phone.js';
 import { readCode } from '../two-factor/service.js';
 import { PAGE_SIZE, type AuditFilter } from './repository.js';
-import { isUserAction, USER_ACTIONS, type AdminService, type BenchResult } from './service.js';
+import { isUserAction, USER_ACTIONS, type ActionRefusal, type AdminService, type BenchResult } from './service.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -53,7 +53,17 @@ const auditQuery = z.object({
   to: optionalDate,
   page: pageNumber,
 });
+// A confirmation token is 43 characters; anything much longer is not one.
+const actionForm = z.object({ confirmation: formText(128) });
 const benchSendForm = z.object({ phone: phoneField, country: countryField, channel: z.enum(['sms', 'call']).catch('sms') });
+
+const USER_ID = /^[0-9a-f-]{36}$/;
+
+const REFUSED: Record<Exclude<ActionRefusal, 'not_confirmed'>, string> = {
+  own_account: 'You cannot lock yourself out or remove your own admin rights; ask another admin.',
+  not_an_admin: 'That was not done: you are no longer an active admin.',
+  no_such_user: 'That was not done: the account no longer exists.',
+};
 
 function dateInput(date: Date | undefined): string {
   return date ? date.toISOString().slice(0, 16) : '';
@@ -162,19 +172,31 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
   router.get('/admin/users/:id/:action', async (req, res) => {
     const { id, action } = req.params;
     if (!isUserAction(action)) throw new HttpError(404, 'There is no such action.', 'Page not found');
-    const target = /^[0-9a-f-]{36}$/.test(id) ? await admin.findUser(id) : null;
+    const target = USER_ID.test(id) ? await admin.findUser(id) : null;
     if (!target) throw new HttpError(404, 'There is no such user.', 'Page not found');
-    res.render('admin/confirm', { title: USER_ACTIONS[action].label, action, details: USER_ACTIONS[action], target });
+    const confirmation = await admin.confirmation(req.user!.id, target.id, action, req.sessionID);
+    res.render('admin/confirm', { title: USER_ACTIONS[action].label, action, details: USER_ACTIONS[action], target, confirmation });
   });
 
   router.post('/admin/users/:id/:action', async (req, res) => {
     const { id, action } = req.params;
-    if (!isUserAction(action) || !/^[0-9a-f-]{36}$/.test(id)) throw new HttpError(404, 'There is no such action.', 'Page not found');
+    if (!isUserAction(action) || !USER_ID.test(id)) throw new HttpError(404, 'There is no such action.', 'Page not found');
     // Read before acting: once the action is done, nothing may fail on its way to saying so.
     const target = await admin.findUser(id);
-    const result = await admin.act(req.user!.id, id, action, contextOf(req));
-    flash(req, { kind: result.ok ? 'success' : 'error', text: result.message });
-    res.redirect(303, `/admin/users${target ? `?q=${encodeURIComponent(target.email)}` : ''}`);
+    if (!target) throw new HttpError(404, 'There is no such user.', 'Page not found');
+    const form = parseForm(actionForm, req.body);
+    // An unreadable confirmation is no confirmation: the service refuses it like a missing one.
+    const confirmed = { token: form.ok ? form.data.confirmation : '', sessionId: req.sessionID };
+    const result = await admin.act(req.user!.id, id, action, confirmed, contextOf(req));
+    if (result.ok) {
+      flash(req, { kind: 'success', text: `Done: ${USER_ACTIONS[action].label.toLowerCase()} for ${target.email}.` });
+    } else if (result.reason === 'not_confirmed') {
+      flash(req, { kind: 'error', text: 'Please confirm here. A confirmation works once, for a few minutes, from the page that showed it.' });
+      return res.redirect(303, `/admin/users/${id}/${action}`);
+    } else {
+      flash(req, { kind: 'error', text: REFUSED[result.reason] });
+    }
+    res.redirect(303, `/admin/users?q=${encodeURIComponent(target.email)}`);
   });
 
   // ---- Audit trail --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // What admins may do, and the record of it: figures, user actions with their safeguards, the
 // delivery test bench, and the audit trail. Every action is audited with the acting admin.
+import { createHash, randomBytes } from 'node:crypto';
 import { END_EVERY_SESSION } from '../accounts/repository.js';
 import type { AuditLog, RequestContext } from '../audit/audit-log.js';
 import type { InTransaction } from '../core/db/client.js';
@@ -8,7 +9,7 @@ import { RateLimitedError } from '../core/rate-limits.js';
 import type { CodeLimits } from '../two-factor/code-limits.js';
 import { phoneHint } from '../two-factor/phone.js';
 import type { Channel, CheckResult, StartResult, VerificationProvider } from '../two-factor/providers/provider.js';
-import type { AdminRepository, AuditFilter } from './repository.js';
+import type { AdminRepository, AuditFilter, Confirmation } from './repository.js';
 
 export const USER_ACTIONS = {
   'reset-2fa': { label: 'Reset two-factor authentication', question: 'Turn off two-factor authentication and forget the phone of' },
@@ -25,7 +26,39 @@ export function isUserAction(value: unknown): value is UserAction {
   return typeof value === 'string' && Object.hasOwn(USER_ACTIONS, value);
 }
 
-export type ActionResult = { ok: true; message: string } | { ok: false; message: string };
+/** What each action changes on the user's row. */
+const CHANGES: Record<UserAction, (now: Date) => Prisma.UserUpdateManyMutationInput> = {
+  'reset-2fa': () => ({ phoneNumber: null, twoFactorEnabledAt: null }),
+  lock: (now) => ({ lockedAt: now, ...END_EVERY_SESSION }),
+  unlock: () => ({ lockedAt: null }),
+  'sign-out-everywhere': () => END_EVERY_SESSION,
+  'make-admin': () => ({ role: 'ADMIN' }),
+  'remove-admin': () => ({ role: 'USER' }),
+};
+
+/** How long a confirmation page's confirmation can be used. */
+const CONFIRMATION_LIFETIME_MS = 5 * 60_000;
+
+export type ActionRefusal =
+  /** Locking or demoting oneself: another admin must do it. */
+  | 'own_account'
+  /** No confirmation from this admin's confirmation page, in this session, for this action on this user, unused and in time. */
+  | 'not_confirmed'
+  /** The acting admin was demoted or locked meanwhile. */
+  | 'not_an_admin'
+  | 'no_such_user';
+
+export type ActionResult = { ok: true } | { ok: false; reason: ActionRefusal };
+
+/** Where an action is confirmed from: the token on the confirmation page, and the session that opened it. */
+export interface ActionConfirmation {
+  token: string;
+  sessionId: string;
+}
+
+function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}
 
 export type BenchResult = (StartResult | CheckResult | { status: 'rate_limited'; message: string; providerStatus?: undefined; sid?: undefined; errorCode?: undefined }) & {
   channel?: Channel;
@@ -60,26 +93,26 @@ export function adminService(deps: {
       return audit.record({ type: 'admin_denied', outcome: 'refused', userId, context, detail: { path } });
     },
 
-    async act(adminId: string, targetId: string, action: UserAction, context: RequestContext): Promise<ActionResult> {
-      const target = await repository.findUser(targetId);
-      if (!target) return { ok: false, message: 'There is no such user.' };
-      if (targetId === adminId && (action === 'lock' || action === 'remove-admin')) {
-        return { ok: false, message: 'You cannot lock yourself out or remove your own admin rights; ask another admin.' };
-      }
-      const change = {
-        'reset-2fa': { phoneNumber: null, twoFactorEnabledAt: null },
-        lock: { lockedAt: now(), ...END_EVERY_SESSION },
-        unlock: { lockedAt: null },
-        'sign-out-everywhere': END_EVERY_SESSION,
-        'make-admin': { role: 'ADMIN' },
-        'remove-admin': { role: 'USER' },
-      } satisfies Record<UserAction, Prisma.UserUpdateInput>;
-      // The change and its audit event land together, or neither does.
-      await inTransaction(async (tx) => {
-        await repository.update(targetId, change[action], tx);
-        await audit.record({ type: 'admin_action', outcome: 'ok', userId: adminId, context, detail: { action, target: targetId } }, tx);
+    /** A single-use confirmation for this admin, in this session, to do `action` to `targetId`. */
+    async confirmation(adminId: string, targetId: string, action: UserAction, sessionId: string): Promise<string> {
+      const token = randomBytes(32).toString('base64url');
+      const issuedAt = now();
+      const confirmation: Confirmation = { tokenHash: sha256(token), adminId, sessionHash: sha256(sessionId), action, targetId };
+      await repository.saveConfirmation(confirmation, new Date(issuedAt.getTime() + CONFIRMATION_LIFETIME_MS), issuedAt);
+      return token;
+    },
+
+    async act(adminId: string, targetId: string, action: UserAction, confirmed: ActionConfirmation, context: RequestContext): Promise<ActionResult> {
+      const ownStanding = targetId === adminId && (action === 'lock' || action === 'remove-admin');
+      const at = now();
+      const confirmation = { tokenHash: sha256(confirmed.token), adminId, sessionHash: sha256(confirmed.sessionId), action, targetId };
+      // The change, the use of its confirmation and its audit event land together, or none does.
+      const outcome = await inTransaction(async (tx) => {
+        const done = ownStanding ? 'own_account' : await repository.applyConfirmed(tx, confirmation, at, CHANGES[action](at));
+        await audit.record({ type: 'admin_action', outcome: done === 'done' ? 'ok' : done, userId: adminId, context, detail: { action, target: targetId } }, tx);
+        return done;
       });
-      return { ok: true, message: `Done: ${USER_ACTIONS[action].label.toLowerCase()} for ${target.email}.` };
+      return outcome === 'done' ? { ok: true } : { ok: false, reason: outcome };
     },
 
     /** Sends a real code through the configured provider, on the channel the admin chose. */

@@ -145,7 +145,8 @@ describe('admin area', () => {
   async function act(userId: string, action: string) {
     const confirm = await adminAgent.get(`/admin/users/${userId}/${action}`).expect(200);
     assert.match(confirm.text, /Confirm: /);
-    return adminAgent.post(`/admin/users/${userId}/${action}`).type('form').send({ _csrf: csrfTokenIn(confirm.text) });
+    const confirmation = /name="confirmation" value="([^"]+)"/.exec(confirm.text)?.[1] ?? '';
+    return adminAgent.post(`/admin/users/${userId}/${action}`).type('form').send({ _csrf: csrfTokenIn(confirm.text), confirmation });
   }
 
   it('resets a user\'s 2FA after a confirmation step, and the audit view shows who did it', async () => {
