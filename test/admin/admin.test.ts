@@ -1,6 +1,5 @@
 // The admin area over real HTTP, with the real Twilio SDK against the Verify stand-in.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { before, describe, it } from 'node:test';
 import {
   csrfTokenIn,
@@ -11,18 +10,11 @@ import {
   type Agent,
   type TestApp,
 } from '../support/app.js';
+import { runScript } from '../support/processes.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/admin-create.ts', ...args], {
-      env: { PATH: process.env.PATH, ...env },
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
+function runCli(args: string[], env: Record<string, string>) {
+  return runScript('src/cli/admin-create.ts', args, env);
 }
 
 describe('admin area', () => {

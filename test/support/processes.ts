@@ -37,6 +37,17 @@ export async function startServer(env: Record<string, string>, onLog?: (line: st
   return { url, logs, process: child, exited };
 }
 
+/** Runs a one-off command (`src/cli/*.ts`) to its end, with only PATH and `env`. */
+export function runScript(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { PATH: process.env.PATH, ...env } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
 /** SIGTERM, then the exit code. */
 export async function stop(server: RunningServer): Promise<number | null> {
   server.process.kill('SIGTERM');
