@@ -1,6 +1,6 @@
 // `next` can never send anyone off the site: every way of spelling another host, sent through
-// every place that honours `next` (sign-in, the code step, sign-up, an already signed-in visit),
-// judged on the Location header the browser actually receives.
+// every place that honours `next` (sign-in, the code step, sign-up, an already signed-in visit,
+// the password confirmation), judged on the Location header the browser actually receives.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { signIn, signUp, strongPassword, submitForm, uniqueEmail, type Agent } from '../support/app.js';
@@ -81,6 +81,9 @@ describe('next never leaves the site', () => {
       assert.equal(signedIn.status, 303);
       assertStaysOnSite(signedIn.headers.location, next);
       assertStaysOnSite(await whenAlreadySignedIn(signingIn, next), next);
+      const confirmed = await submitForm(signingIn, '/account/confirm-password', '/account/confirm-password', { password: strongPassword, next });
+      assert.equal(confirmed.status, 303);
+      assertStaysOnSite(confirmed.headers.location, next);
 
       assertStaysOnSite(await throughCodeStep(next), next);
 
