@@ -143,30 +143,32 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
 
   // ---- Users --------------------------------------------------------------------------------
 
-  router.get('/admin/users', async (req, res) => {
-    const query = parseForm(usersQuery, req.query);
-    if (!query.ok) {
-      return res.status(422).render('admin/users', {
-        title: 'Users',
-        query: typedText(req.query, 'q', MAX_EMAIL_LENGTH),
-        errors: query.errors,
-        page: 1,
-        pages: 1,
-        total: 0,
-        users: [],
-      });
-    }
-    const { q, page } = query.data;
-    const { total, users } = await admin.users(q, page);
-    res.render('admin/users', {
+  function renderUsers(
+    res: Parameters<RequestHandler>[1],
+    status: number,
+    search: { query: string; page: number },
+    found: Awaited<ReturnType<AdminService['users']>>,
+    errors: FieldErrors = {},
+  ) {
+    res.status(status).render('admin/users', {
       title: 'Users',
-      query: q,
-      errors: {},
-      page,
-      pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
-      total,
-      users: users.map((user) => ({ ...user, maskedPhone: user.phoneNumber ? maskPhone(user.phoneNumber) : '' })),
+      query: search.query,
+      errors,
+      page: search.page,
+      pages: Math.max(1, Math.ceil(found.total / PAGE_SIZE)),
+      total: found.total,
+      users: found.users.map((user) => ({ ...user, maskedPhone: user.phoneNumber ? maskPhone(user.phoneNumber) : '' })),
     });
+  }
+
+  router.get('/admin/users', async (req, res) => {
+    const parsed = parseForm(usersQuery, req.query);
+    if (!parsed.ok) {
+      const typed = { query: typedText(req.query, 'q', MAX_EMAIL_LENGTH), page: 1 };
+      return renderUsers(res, 422, typed, { total: 0, users: [] }, parsed.errors);
+    }
+    const { q, page } = parsed.data;
+    renderUsers(res, 200, { query: q, page }, await admin.users(q, page));
   });
 
   router.get('/admin/users/:id/:action', async (req, res) => {
