@@ -2,7 +2,7 @@
 // plain message per field, and always keeps what the person typed (passwords excepted).
 import { z } from 'zod';
 import { formText } from '../core/forms.js';
-import { MAX_PASSWORD_LENGTH } from './passwords.js';
+import { MAX_PASSWORD_LENGTH, newPasswordProblems } from './passwords.js';
 
 const MAX_EMAIL_LENGTH = 254;
 
@@ -29,12 +29,20 @@ const passwordField = (missing: string) =>
 
 const rememberField = z.preprocess((value) => value === 'on' || value === 'true' || value === '1', z.boolean());
 
-export const signUpForm = z.object({
-  email: emailField,
-  password: passwordField('Choose a password.'),
-  passwordConfirmation: passwordField('Type the password again.'),
-  next: text,
-});
+export const signUpForm = z
+  .object({
+    email: emailField,
+    password: passwordField('Choose a password.'),
+    passwordConfirmation: passwordField('Type the password again.'),
+    next: text,
+  })
+  // Checked here too, not only by the service, so that a wrong email and a weak password are
+  // both reported at once; a field's own message (such as "Choose a password.") comes first.
+  .superRefine((form, context) => {
+    if (!form.password) return;
+    const problems = newPasswordProblems(form.password, form.passwordConfirmation, String(form.email));
+    for (const [field, message] of Object.entries(problems)) context.addIssue({ code: 'custom', path: [field], message });
+  });
 
 export const signInForm = z.object({
   email: emailField,
@@ -55,11 +63,15 @@ export type Parsed<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors
 export function parseForm<T>(form: z.ZodType<T>, body: unknown): Parsed<T> {
   const result = form.safeParse(body ?? {});
   if (result.success) return { ok: true, data: result.data };
-  const errors: FieldErrors = {};
+  const messages: FieldErrors = {};
   for (const issue of result.error.issues) {
     const field = String(issue.path[0] ?? 'form');
-    errors[field] ??= issue.message;
+    messages[field] ??= issue.message;
   }
+  // In the order of the form's fields, as the error summary lists them.
+  const fieldOrder = form instanceof z.ZodObject ? Object.keys(form.shape) : [];
+  const position = (field: string) => (fieldOrder.includes(field) ? fieldOrder.indexOf(field) : -1);
+  const errors = Object.fromEntries(Object.entries(messages).sort(([a], [b]) => position(a) - position(b)));
   return { ok: false, errors };
 }
 
