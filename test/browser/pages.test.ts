@@ -216,7 +216,8 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip }, () => {
     await summary.waitFor();
     assert.equal(await page.evaluate<boolean>("document.activeElement.classList.contains('error-summary')"), true, 'the summary has focus');
     const links = summary.getByRole('link');
-    assert.deepEqual(await links.evaluateAll((found) => found.map((link) => link.getAttribute('href'))), ['#email', '#password', '#passwordConfirmation']);
+    const targets = await Promise.all((await links.all()).map((link) => link.getAttribute('href')));
+    assert.deepEqual(targets, ['#email', '#password', '#passwordConfirmation']);
     assert.equal(await page.getByLabel('Email').inputValue(), 'not an email');
     assert.equal(await page.getByLabel('Password', { exact: true }).inputValue(), '');
     await links.nth(1).click();
