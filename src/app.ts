@@ -71,6 +71,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   useViews(app, path.join(root, 'views'));
+  app.locals.supportContact = config.supportContact;
 
   app.use(requestLogger(logger));
   app.use(securityHeaders({ isProduction: config.isProduction }));

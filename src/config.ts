@@ -110,9 +110,34 @@ const schema = z.object({
   LIMIT_WRONG_CODES_PER_USER: positiveInt(10),
   ALERT_FAILED_SIGN_INS_PER_MINUTE: positiveInt(30),
   ADMIN_REQUIRES_2FA: flag.optional(),
+  SUPPORT_CONTACT: z
+    .string()
+    .trim()
+    .default('')
+    .refine((value) => value === '' || isEmailAddress(value) || isWebAddress(value), 'must be an email address or a URL starting with https:// or http://'),
 });
 
 type Env = z.infer<typeof schema>;
+
+/** Where people who lost their phone get help: shown on the code step and the account page. */
+export type SupportContact = { kind: 'email'; address: string } | { kind: 'web'; url: string } | undefined;
+
+function isEmailAddress(value: string): boolean {
+  return z.email().safeParse(value).success;
+}
+
+function isWebAddress(value: string): boolean {
+  try {
+    return ['https:', 'http:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+function supportContact(value: string): SupportContact {
+  if (!value) return undefined;
+  return isEmailAddress(value) ? { kind: 'email', address: value } : { kind: 'web', url: value };
+}
 
 export interface Config {
   env: Env['NODE_ENV'];
@@ -163,6 +188,8 @@ export interface Config {
   limits: Limits;
   /** Admins must have 2FA on to open the admin area (always in production). */
   adminRequiresTwoFactor: boolean;
+  /** Undefined means "contact the site's administrators", with no address. */
+  supportContact: SupportContact;
 }
 
 export interface Limits {
@@ -317,6 +344,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       allowedCountries: env.CODE_COUNTRIES,
     },
     adminRequiresTwoFactor: env.ADMIN_REQUIRES_2FA ?? isProduction,
+    supportContact: supportContact(env.SUPPORT_CONTACT),
     limits: {
       signInsPerIp: env.LIMIT_SIGN_INS_PER_IP,
       signInLockAfter: env.LIMIT_SIGN_IN_LOCK_AFTER,

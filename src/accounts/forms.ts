@@ -2,7 +2,7 @@
 // of what the person typed (passwords excepted).
 import { z } from 'zod';
 import { formText, typedText } from '../core/forms.js';
-import { MAX_PASSWORD_LENGTH } from './passwords.js';
+import { MAX_PASSWORD_LENGTH, newPasswordProblems } from './passwords.js';
 
 export const MAX_EMAIL_LENGTH = 254;
 
@@ -29,12 +29,20 @@ const passwordField = (missing: string) =>
 
 const rememberField = z.preprocess((value) => value === 'on' || value === 'true' || value === '1', z.boolean());
 
-export const signUpForm = z.object({
-  email: emailField,
-  password: passwordField('Choose a password.'),
-  passwordConfirmation: passwordField('Type the password again.'),
-  next: text,
-});
+export const signUpForm = z
+  .object({
+    email: emailField,
+    password: passwordField('Choose a password.'),
+    passwordConfirmation: passwordField('Type the password again.'),
+    next: text,
+  })
+  // Checked here too, not only by the service, so that a wrong email and a weak password are
+  // both reported at once; a field's own message (such as "Choose a password.") comes first.
+  .superRefine((form, context) => {
+    if (!form.password) return;
+    const problems = newPasswordProblems(form.password, form.passwordConfirmation, String(form.email));
+    for (const [field, message] of Object.entries(problems)) context.addIssue({ code: 'custom', path: [field], message });
+  });
 
 export const signInForm = z.object({
   email: emailField,

@@ -59,6 +59,21 @@ export function passwordProblem(password: string, email: string): string | undef
   return undefined;
 }
 
+/** Every problem with a new password and its confirmation, by field; empty when there is none. */
+export function newPasswordProblems(
+  password: string,
+  confirmation: string,
+  email: string,
+): Partial<Record<'password' | 'passwordConfirmation', string>> {
+  const normalised = normalisePassword(password);
+  const problem = passwordProblem(normalised, email);
+  const mismatch = normalised !== normalisePassword(confirmation);
+  return {
+    ...(problem ? { password: problem } : {}),
+    ...(mismatch ? { passwordConfirmation: 'The two passwords do not match.' } : {}),
+  };
+}
+
 export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, HASH_OPTIONS);
 }

@@ -3,7 +3,7 @@ import {
   hashNeedsUpgrade,
   hashPassword,
   normalisePassword,
-  passwordProblem,
+  newPasswordProblems,
   spendVerificationTime,
   verifyPassword,
 } from './passwords.js';
@@ -55,13 +55,9 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       context: RequestContext,
     ): Promise<SignUpResult> {
       await limited(limits.signUp(context.ip), context);
-      const password = normalisePassword(input.password);
-      const problem = passwordProblem(password, input.email);
-      if (problem) return { ok: false, errors: { password: problem } };
-      if (password !== normalisePassword(input.passwordConfirmation)) {
-        return { ok: false, errors: { passwordConfirmation: 'The two passwords do not match.' } };
-      }
-      const passwordHash = await hashPassword(password);
+      const problems = newPasswordProblems(input.password, input.passwordConfirmation, input.email);
+      if (Object.keys(problems).length) return { ok: false, errors: problems };
+      const passwordHash = await hashPassword(normalisePassword(input.password));
       try {
         const user = await inTransaction(async (tx) => {
           const created = await users.create({ email: input.email, passwordHash }, tx);

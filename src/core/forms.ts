@@ -29,11 +29,15 @@ export type Parsed<T> = { ok: true; data: T } | { ok: false; errors: FieldErrors
 export function parseForm<T>(form: z.ZodType<T>, input: unknown): Parsed<T> {
   const result = form.safeParse(input ?? {});
   if (result.success) return { ok: true, data: result.data };
-  const errors: FieldErrors = {};
+  const messages: FieldErrors = {};
   for (const issue of result.error.issues) {
     const field = String(issue.path[0] ?? 'form');
-    errors[field] ??= issue.message;
+    messages[field] ??= issue.message;
   }
+  // In the order of the form's fields, as the error summary lists them.
+  const fieldOrder = form instanceof z.ZodObject ? Object.keys(form.shape) : [];
+  const position = (field: string) => (fieldOrder.includes(field) ? fieldOrder.indexOf(field) : -1);
+  const errors = Object.fromEntries(Object.entries(messages).sort(([a], [b]) => position(a) - position(b)));
   return { ok: false, errors };
 }
 

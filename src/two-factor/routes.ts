@@ -35,6 +35,8 @@ interface CodesSent {
   sentAt: SentAt;
   /** The verification of the latest code sent, the one a check must name; absent while none went out. */
   verificationSid?: string;
+  /** How the latest code went out, for the page to say so: a call may stand in for a text refused. */
+  delivery?: { channel: Channel; insteadOfText: boolean };
 }
 
 
@@ -67,7 +69,12 @@ interface CodeStep {
   sent: CodesSent;
   actions: CodeStepActions;
   heading: string;
+  /** At sign-in, a person who lost their phone is told how to get back in. */
+  signingIn: boolean;
 }
+
+/** Check outcomes that are about the code typed, shown at the Code field; the rest concern the whole step. */
+const ABOUT_THE_CODE = new Set<string>(['malformed', 'wrong_code', 'expired']);
 
 // Said when a code step fails after the code may have reached the provider, which approves a
 // code once only: "Nothing was changed" would send the person back with a spent code.
@@ -106,15 +113,17 @@ export function twoFactorRouter(deps: {
   const { twoFactor, accounts, finish, requireRecentPassword, defaultCountry, outbox } = deps;
   const router = Router();
 
-  function renderCodeStep(res: Response, status: number, step: CodeStep, error?: string) {
+  function renderCodeStep(res: Response, status: number, step: CodeStep, errors: Record<string, string> = {}) {
     res.status(status).render('two-factor/code', {
       title: step.heading,
       heading: step.heading,
       maskedPhone: maskPhone(step.phone),
       // "We sent a code" only once one went out: a failed first send leaves nothing to enter.
-      codeSent: step.sent.verificationSid !== undefined,
+      delivery: step.sent.verificationSid === undefined ? undefined : (step.sent.delivery ?? { channel: 'sms', insteadOfText: false }),
+      devOutbox: outbox !== undefined,
+      signingIn: step.signingIn,
       actions: step.actions,
-      error,
+      errors,
       resendSeconds: Math.ceil(twoFactor.cooldownRemaining(step.sent.sentAt, 'sms') / 1000),
       callSeconds: Math.ceil(twoFactor.cooldownRemaining(step.sent.sentAt, 'call') / 1000),
     });
@@ -155,7 +164,8 @@ export function twoFactorRouter(deps: {
       sent.sentAt[channel] = sent.sentAt[delivery.channel] = twoFactor.now();
       // A resend may start a new verification (the last one expired or was used up): keep the latest.
       sent.verificationSid = delivery.verificationSid;
-      flash(req, { kind: 'info', text: delivery.notice });
+      // The code page says where the code went; a notice saying it too would be said twice.
+      sent.delivery = { channel: delivery.channel, insteadOfText: channel === 'sms' && delivery.channel === 'call' };
     } else if (delivery.retryAfterSeconds && req.res) {
       req.res.set('Retry-After', String(delivery.retryAfterSeconds));
     }
@@ -170,7 +180,7 @@ export function twoFactorRouter(deps: {
 
   async function resendOrCall(req: Request, res: Response, step: CodeStep, channel: Channel) {
     const delivery = await send(req, step.phone, step.sent, channel);
-    if (!delivery.ok) return renderCodeStep(res, STATUS_FOR[delivery.status] ?? 503, step, whyNotSent(delivery, channel));
+    if (!delivery.ok) return renderCodeStep(res, STATUS_FOR[delivery.status] ?? 503, step, { form: whyNotSent(delivery, channel) });
     res.redirect(303, step.actions.verify);
   }
 
@@ -178,12 +188,13 @@ export function twoFactorRouter(deps: {
   function typedCode(req: Request, res: Response, step: CodeStep): string | undefined {
     const form = parseForm(codeForm, req.body);
     if (form.ok) return form.data.code;
-    renderCodeStep(res, 422, step, form.errors.code);
+    renderCodeStep(res, 422, step, form.errors);
     return undefined;
   }
 
   function checkFailed(res: Response, result: Exclude<CodeCheck, { status: 'approved' }>, step: CodeStep) {
-    renderCodeStep(res, STATUS_FOR[result.status] ?? 503, step, result.message);
+    const field = ABOUT_THE_CODE.has(result.status) ? 'code' : 'form';
+    renderCodeStep(res, STATUS_FOR[result.status] ?? 503, step, { [field]: result.message });
   }
 
   // ---- The code step at sign-in -------------------------------------------------------------
@@ -246,6 +257,7 @@ export function twoFactorRouter(deps: {
     sent: req.session.pendingSignIn!,
     actions: SIGN_IN_ACTIONS,
     heading: 'Enter your code',
+    signingIn: true,
   });
 
   router.get('/login/2fa', noStore, withPendingSignIn, (req, res) => {
@@ -282,6 +294,7 @@ export function twoFactorRouter(deps: {
     sent: req.session.phoneEnrolment!,
     actions: ENROLMENT_ACTIONS,
     heading: 'Confirm your phone',
+    signingIn: false,
   });
   router.use('/account/2fa', requireSignedIn, noStore);
 

@@ -5,7 +5,7 @@ import type { AuditLog, RequestContext } from '../audit/audit-log.js';
 import type { InTransaction } from '../core/db/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
 import type { CodeLimits, ResendCooldown } from './code-limits.js';
-import { countryOf, maskPhone, phoneHint } from './phone.js';
+import { countryOf, phoneHint } from './phone.js';
 import { MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type VerificationProvider } from './providers/provider.js';
 import type { TwoFactorRepository } from './repository.js';
 
@@ -13,8 +13,11 @@ import type { TwoFactorRepository } from './repository.js';
 export type SentAt = Partial<Record<Channel, number>>;
 
 export type Delivery =
-  /** `verificationSid` names the verification the code belongs to: keep the latest, check against it. */
-  | { ok: true; channel: Channel; notice: string; verificationSid: string }
+  /**
+   * `channel` is the one the code went by (a call when a text was refused); `verificationSid`
+   * names the verification the code belongs to: keep the latest, check against it.
+   */
+  | { ok: true; channel: Channel; verificationSid: string }
   | { ok: false; status: Exclude<StartOutcome['status'], 'pending' | 'channel_failed'>; message: string; retryAfterSeconds?: number }
   /** A code went out on this channel less than a cooldown ago; none was sent now. */
   | { ok: false; status: 'cooling_down'; retryAfterSeconds: number };
@@ -119,12 +122,6 @@ export function twoFactorService(deps: {
   }
   const now = deps.now ?? Date.now;
 
-  function noticeFor(phone: string, channel: Channel, fellBack: boolean): string {
-    const masked = maskPhone(phone);
-    if (fellBack) return `This number cannot receive text messages right now, so we are calling ${masked} to read you the code.`;
-    return channel === 'sms' ? `We sent a 6-digit code by text message to ${masked}.` : `We are calling ${masked} now to read you a 6-digit code.`;
-  }
-
   /** Sends a code within the send limits. */
   async function send(phone: string, channel: Channel, who: CodeContext): Promise<Delivery> {
     const refused = await refusal(phone, channel, who);
@@ -138,7 +135,7 @@ export function twoFactorService(deps: {
     }
     const delivery: Delivery =
       outcome.status === 'pending'
-        ? { ok: true, channel: outcome.channel, notice: noticeFor(phone, outcome.channel, fellBack), verificationSid: outcome.sid }
+        ? { ok: true, channel: outcome.channel, verificationSid: outcome.sid }
         : outcome.status === 'channel_failed'
           ? { ok: false, status: 'unavailable', message: MESSAGES.unavailable }
           : { ok: false, status: outcome.status, message: outcome.message };
@@ -158,8 +155,7 @@ export function twoFactorService(deps: {
   return {
     /**
      * Sends a code on `channel`. An SMS that cannot be delivered (a landline, a failing route,
-     * SMS refused for this number while calls are not) becomes a voice call, and the notice says
-     * so. At most one code goes out per cooldown for the person, the number and the channel: the
+     * SMS refused for this number while calls are not) becomes a voice call. At most one code goes out per cooldown for the person, the number and the channel: the
      * channel is claimed before anything is sent and freed again when nothing was. The first
      * code of a sign-in (`evenIfCoolingDown`) goes out regardless, so that a new sign-in never
      * depends on a code sent for another one, and starts the cooldown.

@@ -91,6 +91,15 @@ describe('configuration', () => {
     assert.ok(problems.some((p) => p.includes('TWILIO_AUTH_TOKEN')));
   });
 
+  it('reads SUPPORT_CONTACT as an email address or a web page, and nothing by default', () => {
+    assert.equal(loadConfig({}).supportContact, undefined);
+    assert.deepEqual(loadConfig({ SUPPORT_CONTACT: ' help@example.com ' }).supportContact, { kind: 'email', address: 'help@example.com' });
+    assert.deepEqual(loadConfig({ SUPPORT_CONTACT: 'https://example.com/help' }).supportContact, { kind: 'web', url: 'https://example.com/help' });
+    for (const wrong of ['call Bob', 'javascript:alert(1)', 'ftp://example.com']) {
+      assert.match(problemsOf({ SUPPORT_CONTACT: wrong })[0]!, /^SUPPORT_CONTACT: must be an email address or a URL/, wrong);
+    }
+  });
+
   it('keeps previous secrets for rotation, signing with the new one', () => {
     const config = loadConfig({ ...production, SESSION_PREVIOUS_SECRETS: 'old-one, older-one' });
     assert.deepEqual(config.session.secrets, [goodSecret, 'old-one', 'older-one']);

@@ -217,7 +217,7 @@ describe('Twilio answers, read by the app', () => {
     const call = await agent.post('/login/2fa/call').type('form').send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(call.status, 303);
     const after = await agent.get('/login/2fa').expect(200);
-    assert.match(after.text, /Enter the 6-digit code we sent to/);
+    assert.match(after.text, /We are calling <strong>\+33/);
     assert.equal((await enterCode(agent, twilio.standIn.lastCodeFor(phone)!)).status, 303);
   });
 

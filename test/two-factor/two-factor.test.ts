@@ -216,7 +216,7 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     assert.equal(call.status, 303);
     assert.equal(twilio.standIn.messagesTo(phone).at(-1)?.channel, 'call');
     const step = await agent.get('/login/2fa').expect(200);
-    assert.match(step.text, /We are calling \+33/);
+    assert.match(step.text, /We are calling <strong>\+33/);
     assert.equal((await enterCode(agent, twilio.standIn.lastCodeFor(phone)!)).status, 303);
   });
 
