@@ -51,7 +51,11 @@ export async function openDatabase(config: Config['database'], logger: Logger): 
 
   const pool = new pg.Pool({
     connectionString: url,
-    max: config.poolSize,
+    // PGlite runs a single session, and its socket server keeps one connection to itself only
+    // inside a transaction: statements of several pooled connections interleave and overwrite
+    // each other's unnamed statements and portals ("portal does not exist"). One connection
+    // serialises them; PGlite runs one query at a time anyway.
+    max: embedded ? 1 : config.poolSize,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     query_timeout: QUERY_TIMEOUT_MS,
     allowExitOnIdle: true,
