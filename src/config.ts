@@ -51,6 +51,7 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HTTP_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   TRUST_PROXY: trustProxy,
 
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
@@ -147,6 +148,8 @@ export interface Config {
   /** How long an idle keep-alive connection stays open. */
   keepAliveMs: number;
   logLevel: Env['LOG_LEVEL'];
+  /** Readable lines on a developer's machine; JSON lines everywhere else, for log shippers. */
+  logFormat: 'json' | 'pretty';
   trustProxy: Env['TRUST_PROXY'];
   database: {
     /** Undefined means the embedded PGlite database. */
@@ -312,6 +315,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     port: env.PORT,
     keepAliveMs: env.HTTP_KEEP_ALIVE_SECONDS * 1_000,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT ?? (env.NODE_ENV === 'development' ? 'pretty' : 'json'),
     trustProxy: env.TRUST_PROXY,
     database: {
       url: env.DATABASE_URL,

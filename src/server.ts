@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   if (config.session.secretIsEphemeral) {
     logger.warn('SESSION_SECRET is not set: a random one was made, so sessions end when the app restarts');
   }

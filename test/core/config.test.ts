@@ -38,6 +38,15 @@ describe('configuration', () => {
     assert.equal(config.session.passwordConfirmationMs, 5 * 60_000);
   });
 
+  it('logs readable lines in development and JSON lines in production and tests, unless LOG_FORMAT says', () => {
+    assert.equal(loadConfig({}).logFormat, 'pretty');
+    assert.equal(loadConfig(production).logFormat, 'json');
+    assert.equal(loadConfig({ NODE_ENV: 'test' }).logFormat, 'json');
+    assert.equal(loadConfig({ LOG_FORMAT: 'json' }).logFormat, 'json');
+    assert.equal(loadConfig({ ...production, LOG_FORMAT: 'pretty' }).logFormat, 'pretty');
+    assert.match(problemsOf({ LOG_FORMAT: 'text' })[0]!, /^LOG_FORMAT/);
+  });
+
   it('names the variable when a value is wrong', () => {
     assert.deepEqual(problemsOf({ PORT: 'eighty' }).map((p) => p.split(':')[0]), ['PORT']);
     assert.match(problemsOf({ DATABASE_URL: 'mysql://x' })[0]!, /^DATABASE_URL: must be a URL starting with postgres:\/\//);

@@ -60,3 +60,19 @@ describe('npm start with no configuration', () => {
     }
   });
 });
+
+describe('npm start and npm run dev on a developer machine', () => {
+  it('print readable lines, not JSON with numeric levels, unless LOG_FORMAT=json', async () => {
+    const server = await startServer({ PGLITE_DATA_DIR: 'memory://', LOG_FORMAT: undefined });
+    try {
+      await request(server.url).get('/healthz').expect(200);
+    } finally {
+      assert.equal(await stop(server), 0);
+    }
+    const lines = server.logs.join('\n').split('\n').filter(Boolean);
+    assert.ok(lines.every((line) => !line.startsWith('{')), `no JSON lines:\n${lines.join('\n')}`);
+    assert.ok(lines.some((line) => /\bINFO\b.*: serving$/.test(line)), 'levels by name, the message after them');
+    assert.ok(lines.some((line) => /\bINFO\b.*: GET \/healthz 200 \d+ms request completed$/.test(line)), 'a request on one readable line');
+    assert.ok(lines.some((line) => /\bINFO\b.*: stopped$/.test(line)), 'the last line before exit is not lost');
+  });
+});

@@ -8,13 +8,18 @@ export interface RunningServer {
   exited: Promise<number | null>;
 }
 
+// The "serving" line's URL, in JSON (`"url":"http://…"`) or in readable lines (`url: "http://…"`).
+const SERVING_URL = /"?url"?\s*:\s*"(https?:\/\/[^"]+)"/;
+
 /**
- * Starts `src/server.ts` as `npm start` does, with only PATH, PORT=0 and `env`. Log lines are
- * kept in `logs`, or handed to `onLog` instead (a long run would keep too many).
+ * Starts `src/server.ts` as `npm start` does, with only PATH, PORT=0, LOG_FORMAT=json and `env`
+ * (a variable set to undefined is left out). Log lines are kept in `logs`, or handed to `onLog`
+ * instead (a long run would keep too many).
  */
-export async function startServer(env: Record<string, string>, onLog?: (line: string) => void): Promise<RunningServer> {
+export async function startServer(env: Record<string, string | undefined>, onLog?: (line: string) => void): Promise<RunningServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { PATH: process.env.PATH, PORT: '0', ...env },
+    // JSON lines, which these tests read, rather than development's readable ones.
+    env: { PATH: process.env.PATH, PORT: '0', LOG_FORMAT: 'json', ...env },
   });
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -27,8 +32,8 @@ export async function startServer(env: Record<string, string>, onLog?: (line: st
       for (const line of lines) {
         if (onLog) onLog(line);
         else logs.push(line);
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'serving' && entry.url) resolve(entry.url);
+        const url = SERVING_URL.exec(line)?.[1];
+        if (url) resolve(url);
       }
     });
     child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
