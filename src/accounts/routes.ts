@@ -7,13 +7,20 @@ import { applyRememberMe, regenerateSession, sessionStep, type SessionLifetime }
 import { flash } from '../core/views.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { signInForm, signUpForm, typedEmail } from './forms.js';
-import { contextOf } from '../audit/audit-log.js';
+import { contextOf, type SignInAttempt } from '../audit/audit-log.js';
 import { describeBrowser } from '../audit/user-agent.js';
 import { maskPhone } from '../two-factor/phone.js';
 import { publicUser } from './passport.js';
 import type { AccountsService } from './service.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
+
+const ACTIVITY_LABELS: Record<SignInAttempt, string> = {
+  signed_in: 'Signed in',
+  wrong_password: 'Failed attempt: wrong password',
+  wrong_code: 'Failed attempt: wrong code',
+};
+
 export const ACCOUNT_LOCKED = 'This account is locked. Please contact the site\'s administrators.';
 
 /** Sends anonymous visitors to the sign-in page, remembering where they were going. */
@@ -159,16 +166,20 @@ export function accountsRouter(deps: {
     const phone = req.user!.phoneNumber;
     const activity = await accounts.recentSignIns(req.user!.id);
     // "Since your last visit": failures after the sign-in before this one.
-    const previousSignIn = activity.filter((event) => event.outcome === 'ok')[1]?.at ?? new Date(0);
-    const failedSinceLastVisit = activity.filter((event) => event.outcome !== 'ok' && event.at > previousSignIn).length;
+    const previousSignIn = activity.filter((event) => event.attempt === 'signed_in')[1]?.at ?? new Date(0);
+    const failedSinceLastVisit = activity.filter((event) => event.attempt !== 'signed_in' && event.at > previousSignIn);
     res.render('accounts/account', {
       title: 'Your account',
       maskedPhone: phone ? maskPhone(phone) : undefined,
-      failedSinceLastVisit,
+      failedSinceLastVisit: {
+        count: failedSinceLastVisit.length,
+        // A wrong code came after the right password: whoever typed it knows the password.
+        passwordKnown: failedSinceLastVisit.some((event) => event.attempt === 'wrong_code'),
+      },
       activity: activity.map((event) => ({
         at: event.at,
-        ok: event.outcome === 'ok',
-        what: event.outcome === 'ok' ? 'Signed in' : 'Failed attempt',
+        ok: event.attempt === 'signed_in',
+        what: ACTIVITY_LABELS[event.attempt],
         browser: describeBrowser(event.userAgent),
         ip: event.ip ?? 'unknown',
       })),

@@ -34,14 +34,23 @@ export interface AuditEntry {
   detail?: Record<string, string | number | boolean>;
 }
 
+/** A sign-in, or a failed attempt that only someone signing in makes. */
+export type SignInAttempt = 'signed_in' | 'wrong_password' | 'wrong_code';
+
 export interface SignInActivity {
   at: Date;
-  outcome: string;
+  attempt: SignInAttempt;
   ip: string | null;
   userAgent: string | null;
 }
 
 const MAX_USER_AGENT = 256;
+
+const SIGN_IN_ATTEMPTS: Record<string, SignInAttempt> = {
+  sign_in: 'signed_in',
+  sign_in_password: 'wrong_password',
+  code_checked: 'wrong_code',
+};
 
 export function auditLog(prisma: PrismaClient) {
   return {
@@ -59,17 +68,27 @@ export function auditLog(prisma: PrismaClient) {
       });
     },
 
-    /** The person's recent successful and failed sign-ins, newest first. */
-    recentSignIns(userId: string, limit = 10): Promise<SignInActivity[]> {
-      return prisma.auditEvent.findMany({
+    /**
+     * The person's recent sign-ins and failed sign-in attempts, newest first. A wrong code while
+     * turning 2FA on or changing the phone is the signed-in person mistyping, not an attempt on
+     * the account, and a code the provider could not judge (expired, malformed, provider down)
+     * says nothing about who typed it: neither counts.
+     */
+    async recentSignIns(userId: string, limit = 10): Promise<SignInActivity[]> {
+      const events = await prisma.auditEvent.findMany({
         where: {
           userId,
-          OR: [{ type: 'sign_in', outcome: 'ok' }, { type: 'sign_in_password', outcome: 'failed' }, { type: 'code_checked', NOT: { outcome: 'ok' } }],
+          OR: [
+            { type: 'sign_in', outcome: 'ok' },
+            { type: 'sign_in_password', outcome: 'failed' },
+            { type: 'code_checked', outcome: 'wrong_code', detail: { path: ['purpose'], equals: 'sign_in' } },
+          ],
         },
         orderBy: { at: 'desc' },
         take: limit,
-        select: { at: true, outcome: true, ip: true, userAgent: true },
+        select: { at: true, type: true, ip: true, userAgent: true },
       });
+      return events.map(({ type, ...event }) => ({ ...event, attempt: SIGN_IN_ATTEMPTS[type]! }));
     },
   };
 }

@@ -91,4 +91,59 @@ describe('audit trail', () => {
     assert.equal((account.text.match(/Failed attempt/g) ?? []).length, 3);
     assert.match(account.text, /127\.0\.0\.1/);
   });
+
+  it('does not count a mistyped code while turning 2FA on as a failed sign-in', async () => {
+    const agent = twilio.app.agent();
+    await signUp(agent);
+    await confirmPassword(agent);
+    const phone = '+33698765401';
+    await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' });
+    const mistyped = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: '000000' });
+    assert.equal(mistyped.status, 422, 'the enrolment code was refused');
+    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: twilio.standIn.lastCodeFor(phone)! });
+    assert.equal(verified.status, 303);
+
+    const account = await agent.get('/account').expect(200);
+    assert.doesNotMatch(account.text, /failed sign-in attempt/);
+    assert.doesNotMatch(account.text, /Failed attempt/);
+  });
+
+  it('counts a wrong code at the sign-in code step, and says what the person can do', async () => {
+    const agent = twilio.app.agent();
+    const { email } = await signUp(agent);
+    const phone = '+33698765402';
+    await turnOnTwoFactor(agent, twilio.standIn, phone);
+    const other = twilio.app.agent();
+    await signIn(other, email, strongPassword);
+    await submitForm(other, '/login/2fa', '/login/2fa', { code: '000000' });
+    await submitForm(other, '/login/2fa', '/login/2fa', { code: twilio.standIn.lastCodeFor(phone)! });
+
+    const account = await other.get('/account').expect(200);
+    assert.match(account.text, /1 failed sign-in attempt since your last visit/);
+    assert.match(account.text, /A wrong code was typed after your correct password/);
+    assert.match(account.text, /Sign out everywhere/);
+    assert.equal((account.text.match(/Failed attempt: wrong code/g) ?? []).length, 1);
+  });
+
+  it('tells someone without 2FA to turn it on after wrong passwords, and someone with it that it keeps guessers out', async () => {
+    const agent = twilio.app.agent();
+    const { email } = await signUp(agent);
+    await signIn(twilio.app.agent(), email, 'a wrong guess');
+    const without = twilio.app.agent();
+    await signIn(without, email, strongPassword);
+    const warned = await without.get('/account').expect(200);
+    assert.match(warned.text, /1 failed sign-in attempt since your last visit/);
+    assert.match(warned.text, /<a href="\/account\/2fa">Turn on two-factor authentication<\/a> so that your password alone/);
+    assert.match(warned.text, /Failed attempt: wrong password/);
+
+    const phone = '+33698765403';
+    await turnOnTwoFactor(without, twilio.standIn, phone);
+    await signIn(twilio.app.agent(), email, 'another wrong guess');
+    const withTwoFactor = twilio.app.agent();
+    await signIn(withTwoFactor, email, strongPassword);
+    await submitForm(withTwoFactor, '/login/2fa', '/login/2fa', { code: twilio.standIn.lastCodeFor(phone)! });
+    const reassured = await withTwoFactor.get('/account').expect(200);
+    assert.match(reassured.text, /1 failed sign-in attempt since your last visit/);
+    assert.match(reassured.text, /Two-factor authentication\s+keeps them out/);
+  });
 });
