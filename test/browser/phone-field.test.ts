@@ -78,7 +78,7 @@ describe('the phone field with JavaScript', { skip }, () => {
 
   const phoneField = (page: Page) => page.getByRole('textbox', { name: 'Phone number' });
   const countrySearch = (page: Page) => page.getByRole('combobox', { name: 'Search' });
-  const countryButton = (page: Page) => page.getByRole('button', { name: /^Country/ });
+  const countryButton = (page: Page) => page.getByRole('button', { name: /country/i });
 
   async function chooseCountry(page: Page, name: string): Promise<void> {
     await countryButton(page).click();
