@@ -17,7 +17,7 @@ interface RequestLine {
 // in the JSON format, where someone tracing a request looks.
 function readableMessage(entry: Record<string, unknown>, messageKey: string): string {
   const { req, res, responseTime } = entry as RequestLine;
-  const message = String(entry[messageKey] ?? '');
+  const message = typeof entry[messageKey] === 'string' ? entry[messageKey] : '';
   if (!req?.method) return message;
   const timing = responseTime === undefined ? '' : ` ${responseTime}ms`;
   return `${req.method} ${req.url ?? ''} ${res?.statusCode ?? ''}${timing} ${message}`;
