@@ -23,10 +23,6 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core'
 const WIDTHS = [320, 375, 1280] as const;
 const SUPPORT_CONTACT = 'help@example.com';
 
-// Issue #9 item 2: intl-tel-input's country button and picker have these two known findings,
-// fixed separately; remove this exclusion once that fix is merged.
-const KNOWN_PHONE_FIELD_RULES = ['label-content-name-mismatch', 'aria-dialog-name'];
-
 // Text boxes too narrow to read: a column a few letters wide wraps a sentence one character or
 // word-fragment per line, which no overflow check sees.
 const SQUEEZED_TEXT = `[...document.querySelectorAll('main dt, main dd, main td, main th, main p, main li, main label, main h1, main h2')]
@@ -41,7 +37,7 @@ interface AxeViolation {
 }
 
 /** What is wrong with the page as it stands, at each width: overflow and axe's serious findings. */
-async function problemsOf(page: Page, state: string, options: { ignoreRules?: string[] } = {}): Promise<string[]> {
+async function problemsOf(page: Page, state: string): Promise<string[]> {
   const problems: string[] = [];
   for (const width of WIDTHS) {
     await page.setViewportSize({ width, height: 800 });
@@ -55,7 +51,6 @@ async function problemsOf(page: Page, state: string, options: { ignoreRules?: st
     const violations = await page.evaluate<AxeViolation[]>("axe.run(document, { resultTypes: ['violations'] }).then((results) => results.violations)");
     for (const violation of violations) {
       if (violation.impact !== 'serious' && violation.impact !== 'critical') continue;
-      if (options.ignoreRules?.includes(violation.id)) continue;
       const where = violation.nodes.map((node) => JSON.stringify(node.target)).join(', ');
       problems.push(`${state} at ${width} px: ${violation.impact} ${violation.id} (${violation.help}) at ${where}`);
     }
@@ -103,8 +98,8 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip }, () => {
 
   it('fits the window and passes axe on every page and state, for visitors, people and admins', async () => {
     const problems: string[] = [];
-    const check = async (page: Page, state: string, options?: { ignoreRules?: string[] }) => {
-      problems.push(...(await problemsOf(page, state, options)));
+    const check = async (page: Page, state: string) => {
+      problems.push(...(await problemsOf(page, state)));
     };
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -140,11 +135,11 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip }, () => {
     await check(page, 'confirm-password-errors');
     await confirmPasswordIn(page);
     await page.waitForURL(`${app.url}/account/2fa`);
-    await check(page, 'phone-form', { ignoreRules: KNOWN_PHONE_FIELD_RULES });
+    await check(page, 'phone-form');
     await page.getByLabel('Phone number', { exact: true }).fill('12');
     await page.getByRole('button', { name: 'Send code' }).click();
     await page.getByText('There is a problem').waitFor();
-    await check(page, 'phone-form-errors', { ignoreRules: KNOWN_PHONE_FIELD_RULES });
+    await check(page, 'phone-form-errors');
     await page.getByLabel('Phone number', { exact: true }).fill('+33 6 12 34 56 78');
     await page.getByRole('button', { name: 'Send code' }).click();
     await page.waitForURL(`${app.url}/account/2fa/verify`);
