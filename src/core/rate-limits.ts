@@ -2,13 +2,14 @@
 // Every limit is one atomic step: a point is taken before the work it guards and given back
 // when the outcome should not count, so parallel requests never get more tries than
 // sequential ones (a read of the count followed by a write would let every parallel request
-// pass the read). A limit that cannot be checked because Redis fails does not let the request
-// through: the error becomes a "temporarily unavailable" page (fail closed).
+// pass the read). A limit that cannot be checked because Redis fails, or does not answer in
+// time, does not let the request through: the error becomes a "temporarily unavailable" page
+// (fail closed).
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { DependencyUnavailableError, RateLimitedError } from './errors.js';
 
 export { RateLimitedError };
-import type { RedisClient } from './redis.js';
+import { REDIS_TIMEOUT_MS, withTimeout, type RedisClient } from './redis.js';
 
 export interface Rule {
   /** Also the key prefix in Redis, and the reason written to the audit trail. */
@@ -44,6 +45,15 @@ function translate(rule: Rule, error: unknown): never {
   throw new DependencyUnavailableError('rate limiter', { cause: error });
 }
 
+/**
+ * One step of a limiter, its failures translated. rate-limiter-flexible waits for Redis as
+ * long as the connection stays open (its `rejectIfRedisNotReady` sees a silent connection
+ * as ready), so the wait is bounded here.
+ */
+function step<T>(rule: Rule, operation: Promise<T>): Promise<T> {
+  return withTimeout(operation, REDIS_TIMEOUT_MS, 'the rate limiter').catch((error: unknown) => translate(rule, error));
+}
+
 export type LimitFactory = (rule: Rule) => Limit;
 
 export function limitFactory(redis: RedisClient | undefined, redisPrefix: string): LimitFactory {
@@ -60,22 +70,20 @@ export function limitFactory(redis: RedisClient | undefined, redisPrefix: string
     return {
       rule,
       async take(key, { windowSec } = {}) {
-        const state = await limiter
-          .consume(key, 1, windowSec === undefined ? {} : { customDuration: windowSec })
-          .catch((error: unknown) => translate(rule, error));
+        const state = await step(rule, limiter.consume(key, 1, windowSec === undefined ? {} : { customDuration: windowSec }));
         return state.consumedPoints;
       },
       async giveBack(key) {
-        const state = await limiter.reward(key, 1).catch((error: unknown) => translate(rule, error));
+        const state = await step(rule, limiter.reward(key, 1));
         // The key ended (its window ran out, or it was reset) between taking and giving back:
         // the point given back must not become a spare one.
-        if (state.consumedPoints < 0) await limiter.delete(key).catch((error: unknown) => translate(rule, error));
+        if (state.consumedPoints < 0) await step(rule, limiter.delete(key));
       },
       async block(key, seconds) {
-        await limiter.block(key, seconds).catch((error: unknown) => translate(rule, error));
+        await step(rule, limiter.block(key, seconds));
       },
       async reset(key) {
-        await limiter.delete(key).catch((error: unknown) => translate(rule, error));
+        await step(rule, limiter.delete(key));
       },
     };
   };

@@ -2,7 +2,14 @@
 import { createClient } from 'redis';
 import type { Logger } from './logger.js';
 
-const REDIS_TIMEOUT_MS = 2_000;
+/**
+ * How long Redis may take to connect or to answer any one command. The client's own limits
+ * do not end a wait for an answer: its command `timeout` only covers a command not yet sent,
+ * and `socketTimeout` is a time without traffic, which every command sent starts again. So
+ * whoever sends a command bounds the wait with `withTimeout`; a Redis that stops answering
+ * then costs a request this long before its 503 page.
+ */
+export const REDIS_TIMEOUT_MS = 2_000;
 const RECONNECT_CEILING_MS = 1_000;
 
 function createRedisClient(url: string) {
@@ -22,7 +29,7 @@ function createRedisClient(url: string) {
 
 export type RedisClient = ReturnType<typeof createRedisClient>;
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);

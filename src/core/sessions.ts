@@ -9,7 +9,7 @@ import createMemoryStore from 'memorystore';
 import { RedisStore } from 'connect-redis';
 import { DependencyUnavailableError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { Redis } from './redis.js';
+import { REDIS_TIMEOUT_MS, type Redis } from './redis.js';
 
 export interface SessionStore {
   store: Store;
@@ -27,34 +27,53 @@ function unavailable(error: unknown): DependencyUnavailableError {
   return error instanceof DependencyUnavailableError ? error : new DependencyUnavailableError('session store', { cause: error });
 }
 
-function reporting(callback: Callback | undefined): Callback {
-  return (error) => callback?.(error ? unavailable(error) : undefined);
+/**
+ * The callback a store operation calls, made to answer exactly once: with the store's own
+ * answer (its error made DependencyUnavailableError), or with a time-out error when the store
+ * is silent for `timeLimitMs`. A store that stops answering would otherwise hold the request
+ * for as long as its connection stays open.
+ */
+function answering<T>(timeLimitMs: number | undefined, callback: ((error?: unknown, value?: T) => void) | undefined) {
+  let answered = false;
+  const answer = (error?: unknown, value?: T) => {
+    if (answered) return;
+    answered = true;
+    clearTimeout(timer);
+    if (error) callback?.(unavailable(error));
+    else callback?.(null, value);
+  };
+  const timer =
+    timeLimitMs === undefined ? undefined : setTimeout(() => answer(new Error(`the session store did not answer within ${timeLimitMs} ms`)), timeLimitMs);
+  return answer;
 }
 
 /**
  * The store as express-session and Passport use it (load, save, touch, and destroy for
- * regenerate and sign-out), its errors made DependencyUnavailableError, so each of those
- * failures is the calm 503 wherever it happens.
+ * regenerate and sign-out), its errors and silences made DependencyUnavailableError, so each
+ * of those failures is the calm 503 wherever it happens.
  */
 class ReportingStore extends Store {
-  constructor(private readonly inner: Store) {
+  constructor(
+    private readonly inner: Store,
+    private readonly timeLimitMs?: number,
+  ) {
     super();
   }
 
   get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
-    this.inner.get(sid, (error: unknown, found?: SessionData | null) => (error ? callback(unavailable(error)) : callback(null, found)));
+    this.inner.get(sid, answering(this.timeLimitMs, callback));
   }
 
   set(sid: string, data: SessionData, callback?: Callback): void {
-    this.inner.set(sid, data, reporting(callback));
+    this.inner.set(sid, data, answering(this.timeLimitMs, callback));
   }
 
   destroy(sid: string, callback?: Callback): void {
-    this.inner.destroy(sid, reporting(callback));
+    this.inner.destroy(sid, answering(this.timeLimitMs, callback));
   }
 
   override touch(sid: string, data: SessionData, callback?: Callback): void {
-    if (this.inner.touch) this.inner.touch(sid, data, reporting(callback));
+    if (this.inner.touch) this.inner.touch(sid, data, answering(this.timeLimitMs, callback));
     else callback?.();
   }
 }
@@ -78,7 +97,7 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
     };
   }
   return {
-    store: new ReportingStore(new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` })),
+    store: new ReportingStore(new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` }), REDIS_TIMEOUT_MS),
     kind: 'redis',
     check: () => redis.check(),
     // The Redis client is shared and closed by its owner.

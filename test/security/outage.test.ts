@@ -125,6 +125,40 @@ describe('while Redis is cut', { skip: needsServices }, () => {
   });
 });
 
+describe('while Redis does not answer', { skip: needsServices }, () => {
+  const running = appForTests({ proxyRedis: true });
+  afterEach(() => readyAgain(running.app));
+
+  // Without a time limit on Redis these requests wait for as long as it stays silent: the
+  // test's own time-out is what fails.
+  it('answers signed-in and anonymous pages and a sign-in 503, lets nobody in, and recovers', { timeout: 30_000 }, async () => {
+    const member = running.app.agent();
+    const { email } = await signUp(member);
+    await member.get('/account').expect(200);
+    const visitor = running.app.agent();
+    const form = await visitor.get('/login').expect(200);
+
+    running.app.redisProxy!.hang();
+    const answers = await Promise.all(
+      Object.entries({
+        'GET /account, signed in': member.get('/account'),
+        'GET /login': running.app.agent().get('/login'),
+        'POST /login': visitor.post('/login').type('form').send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) }),
+      }).map(async ([request, answer]) => ({ request, response: await answer })),
+    );
+    for (const { request, response } of answers) {
+      assert.equal(response.status, 503, `${request} answered ${response.status}`);
+      assert.match(response.text, /Temporarily unavailable/);
+      assert.equal(sessionCookie(response), undefined, 'no cookie for a session that was never stored');
+    }
+
+    await readyAgain(running.app);
+    assert.equal((await visitor.get('/account')).status, 303, 'the sign-in during the silence let nobody in');
+    await member.get('/account').expect(200);
+    assert.equal((await signIn(running.app.agent(), email, strongPassword)).status, 303, 'sign-in works again');
+  });
+});
+
 describe('when Redis goes in the middle of a request', { skip: needsServices }, () => {
   const running = appForTests({ proxyRedis: true });
   afterEach(() => readyAgain(running.app));

@@ -8,16 +8,33 @@ export interface TcpProxy {
   urlFor(url: string): string;
   /** Cuts every open connection and refuses new ones until `up()`. */
   down(): void;
+  /**
+   * Lets nothing through any more, in either direction, while every connection stays open
+   * and new ones are accepted: the service has stopped answering. `up()` then ends those
+   * connections, as a service that comes back after a long silence has forgotten them.
+   */
+  hang(): void;
   up(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
-  let isDown = false;
+  let state: 'up' | 'down' | 'hung' = 'up';
+  const stopFlowing = (socket: net.Socket) => {
+    socket.unpipe();
+    socket.pause();
+  };
   const server = net.createServer((client) => {
-    if (isDown) {
+    if (state === 'down') {
       client.destroy();
+      return;
+    }
+    if (state === 'hung') {
+      sockets.add(client);
+      client.on('close', () => sockets.delete(client));
+      client.on('error', () => client.destroy());
+      stopFlowing(client);
       return;
     }
     const upstream = net.connect(target.port, target.host);
@@ -42,11 +59,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return parsed.toString();
     },
     down() {
-      isDown = true;
+      state = 'down';
       for (const socket of sockets) socket.destroy();
     },
+    hang() {
+      state = 'hung';
+      for (const socket of sockets) stopFlowing(socket);
+    },
     up() {
-      isDown = false;
+      if (state === 'hung') for (const socket of sockets) socket.destroy();
+      state = 'up';
     },
     async close() {
       for (const socket of sockets) socket.destroy();
