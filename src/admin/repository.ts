@@ -40,16 +40,25 @@ export function adminRepository(prisma: PrismaClient) {
       const [users, withTwoFactor, codesToday, failedSignIns, rateLimitHits] = await Promise.all([
         prisma.user.count(),
         prisma.user.count({ where: { twoFactorEnabledAt: { not: null } } }),
-        prisma.$queryRaw<Array<{ channel: string | null; count: bigint }>>`
-          SELECT detail->>'channel' AS channel, count(*) AS count
+        // A code Twilio did not confirm may have gone out (and been paid for): counted apart.
+        prisma.$queryRaw<Array<{ channel: string | null; outcome: string; count: bigint }>>`
+          SELECT detail->>'channel' AS channel, outcome, count(*) AS count
           FROM audit_events
-          WHERE type = 'code_sent' AND outcome = 'ok' AND at >= ${startOfDay}
-          GROUP BY 1`,
+          WHERE type = 'code_sent' AND outcome IN ('ok', 'unconfirmed') AND at >= ${startOfDay}
+          GROUP BY 1, 2`,
         prisma.auditEvent.count({ where: { type: 'sign_in_password', outcome: 'failed', at: { gte: hourAgo } } }),
         prisma.auditEvent.count({ where: { type: 'rate_limited', at: { gte: dayAgo } } }),
       ]);
-      const byChannel = Object.fromEntries(codesToday.map((row) => [row.channel ?? 'unknown', Number(row.count)]));
-      return { users, withTwoFactor, codesToday: { sms: byChannel.sms ?? 0, call: byChannel.call ?? 0 }, failedSignIns, rateLimitHits };
+      const count = (outcome: string, channel: string) =>
+        codesToday.filter((row) => row.outcome === outcome && row.channel === channel).reduce((sum, row) => sum + Number(row.count), 0);
+      return {
+        users,
+        withTwoFactor,
+        codesToday: { sms: count('ok', 'sms'), call: count('ok', 'call') },
+        codesUnconfirmedToday: { sms: count('unconfirmed', 'sms'), call: count('unconfirmed', 'call') },
+        failedSignIns,
+        rateLimitHits,
+      };
     },
 
     async searchUsers(query: string, page: number) {

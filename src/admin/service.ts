@@ -8,7 +8,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
 import type { CodeLimits } from '../two-factor/code-limits.js';
 import { phoneHint } from '../two-factor/phone.js';
-import type { Channel, CheckResult, StartResult, VerificationProvider } from '../two-factor/providers/provider.js';
+import { mayHaveSent, type Channel, type CheckResult, type StartResult, type VerificationProvider } from '../two-factor/providers/provider.js';
 import type { AdminRepository, AuditFilter, Confirmation } from './repository.js';
 
 export const USER_ACTIONS = {
@@ -122,8 +122,9 @@ export function adminService(deps: {
       try {
         await codeLimits.reserveSend(keys);
         result = { ...(await provider.start(phone, channel)), channel };
-        // A test lost to a provider that is down or failing does not count; a refused number does.
-        if (result.status === 'unavailable' || result.status === 'channel_failed') await codeLimits.giveBackSend(keys);
+        // A test the provider surely did not send does not count; a refused number does, and so
+        // does a test that may have gone out.
+        if ((result.status === 'unavailable' || result.status === 'channel_failed') && !mayHaveSent(result)) await codeLimits.giveBackSend(keys);
       } catch (error) {
         if (!(error instanceof RateLimitedError)) throw error;
         result = { status: 'rate_limited', message: `Too many test codes. Wait ${Math.ceil(error.retryAfterSeconds / 60)} minutes.` };

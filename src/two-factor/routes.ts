@@ -99,6 +99,7 @@ const STATUS_FOR: Record<string, number> = {
   channel_disabled: 422,
   number_blocked: 403,
   unavailable: 503,
+  unconfirmed: 503,
 };
 
 export function twoFactorRouter(deps: {

@@ -6,7 +6,7 @@ import type { InTransaction } from '../core/db/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
 import type { CodeLimits, ResendCooldown } from './code-limits.js';
 import { countryOf, phoneHint } from './phone.js';
-import { MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type VerificationProvider } from './providers/provider.js';
+import { mayHaveSent, MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type VerificationProvider } from './providers/provider.js';
 import type { TwoFactorRepository } from './repository.js';
 
 /** When codes last went out on each channel, for the resend cooldown. */
@@ -18,7 +18,12 @@ export type Delivery =
    * names the verification the code belongs to: keep the latest, check against it.
    */
   | { ok: true; channel: Channel; verificationSid: string }
-  | { ok: false; status: Exclude<StartOutcome['status'], 'pending' | 'channel_failed'>; message: string; retryAfterSeconds?: number }
+  | { ok: false; status: Exclude<StartOutcome['status'], 'pending' | 'channel_failed' | 'unconfirmed'>; message: string; retryAfterSeconds?: number }
+  /**
+   * The provider may have sent a code on `channel` without saying so (it timed out, failed on
+   * its side): the send counts and the cooldown runs, as for a code that went out.
+   */
+  | { ok: false; status: 'unconfirmed'; channel: Channel; message: string; retryAfterSeconds: number }
   /** A code went out on this channel less than a cooldown ago; none was sent now. */
   | { ok: false; status: 'cooling_down'; retryAfterSeconds: number };
 
@@ -121,6 +126,12 @@ export function twoFactorService(deps: {
     }
   }
   const now = deps.now ?? Date.now;
+  const cooldownSeconds = Math.ceil(resendCooldownMs / 1000);
+
+  /** What a person is told when a code may or may not have gone out. */
+  function unconfirmedMessage(): string {
+    return `We could not confirm that your code was sent, so it may or may not arrive. In ${cooldownSeconds} seconds you can ask for a code again; then enter the latest code you receive.`;
+  }
 
   /** Sends a code within the send limits. */
   async function send(phone: string, channel: Channel, who: CodeContext): Promise<Delivery> {
@@ -128,26 +139,32 @@ export function twoFactorService(deps: {
     if (refused) return refused;
     const keys = { user: who.userId, phone, ip: who.context.ip };
     let outcome = await provider.start(phone, channel);
+    let maybeSent = mayHaveSent(outcome);
     let fellBack = false;
     if (channel === 'sms' && SMS_ONLY_REFUSALS.has(outcome.status)) {
       outcome = await provider.start(phone, 'call');
+      maybeSent ||= mayHaveSent(outcome);
       fellBack = true;
     }
     const delivery: Delivery =
       outcome.status === 'pending'
         ? { ok: true, channel: outcome.channel, verificationSid: outcome.sid }
-        : outcome.status === 'channel_failed'
-          ? { ok: false, status: 'unavailable', message: MESSAGES.unavailable }
-          : { ok: false, status: outcome.status, message: outcome.message };
-    // A send lost to a provider that is down or failing is no one's doing: it does not count. A
-    // refused number does, or numbers could be probed through us without limit.
+        : maybeSent
+          ? { ok: false, status: 'unconfirmed', channel: fellBack ? 'call' : channel, message: unconfirmedMessage(), retryAfterSeconds: cooldownSeconds }
+          : outcome.status === 'channel_failed' || outcome.status === 'unconfirmed'
+            ? { ok: false, status: 'unavailable', message: MESSAGES.unavailable }
+            : { ok: false, status: outcome.status, message: outcome.message };
+    // A send the provider surely did not make (unreachable, refusing the request) is no one's
+    // doing: it does not count. A refused number does, or numbers could be probed through us
+    // without limit; so does a send whose fate is unknown, or a slow provider would send
+    // codes past every limit.
     if (!delivery.ok && delivery.status === 'unavailable') await limits.giveBackSend(keys);
     await audit.record({
       type: 'code_sent',
       outcome: delivery.ok ? 'ok' : delivery.status,
       userId: who.userId,
       context: who.context,
-      detail: { channel: delivery.ok ? delivery.channel : channel, requested: channel, fellBack, purpose: who.purpose, phone: phoneHint(phone) },
+      detail: { channel: delivery.ok || delivery.status === 'unconfirmed' ? delivery.channel : channel, requested: channel, fellBack, purpose: who.purpose, phone: phoneHint(phone) },
     });
     return delivery;
   }
@@ -171,7 +188,8 @@ export function twoFactorService(deps: {
         }
       }
       const delivery = await send(phone, channel, who);
-      if (delivery.ok) {
+      // A code that may be on its way holds the channel like one that is.
+      if (delivery.ok || delivery.status === 'unconfirmed') {
         await Promise.all([...new Set([channel, delivery.channel])].map((sent) => cooldown.start(who.userId, phone, sent)));
       } else if (claimed) {
         await cooldown.release(who.userId, phone, channel);

@@ -153,17 +153,19 @@ describe('parallel code requests', () => {
     assert.equal(verified.status, 303, 'the presses that sent nothing left the enrolment of the one that did');
   });
 
-  it('does not count toward the send limits codes lost while Twilio was down', async () => {
+  it('does not count toward the send limits codes lost while Twilio was unreachable', async () => {
     const ip = uniqueIp();
     const { email, phone } = await personWithTwoFactor(ip);
     const agent = await atCodeStep(email, ip);
     const sentBefore = twilio.standIn.messagesTo(phone).length;
     const call = await preparedPost(agent, '/login/2fa', '/login/2fa/call');
-    twilio.standIn.faults.down = true;
+    // Connections refused: no request reached Twilio, so surely nothing was sent.
+    const port = Number(new URL(twilio.standIn.url).port);
+    await twilio.standIn.stop();
     try {
-      for (let i = 0; i < 6; i += 1) assert.equal((await call({})).status, 503, `call ${i + 1} while Twilio is down`);
+      for (let i = 0; i < 6; i += 1) assert.equal((await call({})).status, 503, `call ${i + 1} while Twilio is unreachable`);
     } finally {
-      twilio.standIn.resetFaults();
+      await twilio.standIn.start(port);
     }
     assert.equal((await call({})).status, 303, 'the failed calls used none of the five codes per 10 minutes');
     assert.equal(twilio.standIn.messagesTo(phone).length, sentBefore + 1);
@@ -183,6 +185,62 @@ describe('parallel code requests', () => {
     const judged = await twilio.app.services.database.prisma.auditEvent.count({ where: { type: 'code_checked', outcome: 'wrong_code', userId } });
     assert.equal(judged, 3);
     assert.equal((await post({ code })).status, 429, 'the code step is locked');
+  });
+});
+
+describe('codes asked for while Twilio is too slow to answer', () => {
+  const twilio = appOnTwilio({ env: { TRUST_PROXY: 'true', LIMIT_CODES_PER_10_MINUTES: '5', TWILIO_TIMEOUT_MS: '1000' } });
+
+  /**
+   * Returns once the stand-in has answered every request it took before this call: a request
+   * made now waits the same delay as those before it, so it is answered after them.
+   */
+  async function standInCaughtUp(): Promise<void> {
+    await fetch(`${twilio.standIn.url}/v2/Services/none/Verifications/none`);
+  }
+
+  it('counts every send whose fate is unknown: no more texts go out than the limit, and the 6th is refused', async () => {
+    const agent = twilio.app.agent().set('X-Forwarded-For', uniqueIp());
+    const { email } = await signUp(agent);
+    await confirmPassword(agent);
+    const user = await twilio.app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
+    const post = await preparedPost(agent, '/account/2fa', '/account/2fa');
+    const phones = Array.from({ length: 12 }, (_, index) => `+3361297${String(index).padStart(4, '0')}`);
+    // Twilio sends each code, but answers only after the app has given up waiting.
+    twilio.standIn.faults.delayMs = 2_000;
+    const responses: Array<{ status: number; text?: string }> = [];
+    try {
+      for (const phone of phones) responses.push(await post({ phone, country: 'FR' }));
+      await standInCaughtUp();
+    } finally {
+      twilio.standIn.resetFaults();
+    }
+    const texted = phones.filter((phone) => twilio.standIn.messagesTo(phone).length > 0);
+    assert.ok(texted.length <= 5, `${texted.length} texts went out, past the limit of 5 per 10 minutes`);
+    const statuses = responses.map((response) => response.status);
+    assert.deepEqual(statuses.slice(0, 5), [503, 503, 503, 503, 503], 'the first five may have gone out');
+    assert.deepEqual(statuses.slice(5), Array(7).fill(429), 'the 6th and later are refused');
+    assert.match(responses[0]!.text ?? '', /could not confirm that your code was sent, so it may or may not arrive/);
+    const audited = await twilio.app.services.database.prisma.auditEvent.count({ where: { type: 'code_sent', outcome: 'unconfirmed', userId: user.id } });
+    assert.equal(audited, 5, 'the audit trail records each as a possible send');
+  });
+
+  it('keeps the cooldown of a number whose code may have gone out', async () => {
+    const agent = twilio.app.agent().set('X-Forwarded-For', uniqueIp());
+    await signUp(agent);
+    await confirmPassword(agent);
+    const post = await preparedPost(agent, '/account/2fa', '/account/2fa');
+    const phone = '+33612970100';
+    twilio.standIn.faults.delayMs = 2_000;
+    try {
+      assert.equal((await post({ phone, country: 'FR' })).status, 503);
+      await standInCaughtUp();
+    } finally {
+      twilio.standIn.resetFaults();
+    }
+    const again = await post({ phone, country: 'FR' });
+    assert.equal(again.status, 303, 'the press within the cooldown sends nothing');
+    assert.ok(twilio.standIn.messagesTo(phone).length <= 1, 'no second text within the cooldown');
   });
 });
 

@@ -15,8 +15,17 @@ export interface ProviderDetails {
 export type StartOutcome =
   /** A code is on its way; `sid` names the verification its check must name. */
   | { status: 'pending'; channel: Channel; sid: string }
-  /** This channel cannot reach the number (a landline for SMS) or is failing: a call may work. */
-  | { status: 'channel_failed'; channel: Channel; message: string }
+  /**
+   * This channel cannot reach the number (a landline for SMS) or is failing: a call may work.
+   * `maybeSent` when Twilio failed on its side (5xx) after taking the request, so the code may
+   * still go out.
+   */
+  | { status: 'channel_failed'; channel: Channel; message: string; maybeSent: boolean }
+  /**
+   * The request went out but no answer came back (time-out, connection lost, a 5xx): the code
+   * may or may not be on its way.
+   */
+  | { status: 'unconfirmed'; channel: Channel; message: string }
   /** The service does not deliver codes on this channel at all (Twilio 60223). */
   | { status: 'channel_disabled'; channel: Channel; message: string }
   /** Text messages may not go to this number's country (Twilio 21408); calls have their own permissions. */
@@ -27,7 +36,16 @@ export type StartOutcome =
   | { status: 'number_blocked'; message: string }
   | { status: 'invalid_number'; message: string }
   | { status: 'rate_limited'; message: string }
+  /** Nothing was sent: the provider could not be reached, or refused the request itself. */
   | { status: 'unavailable'; message: string };
+
+/**
+ * True when a start may have sent a code although it did not say so: such a send counts
+ * toward the limits and the cooldown, or a slow provider would let codes go out uncounted.
+ */
+export function mayHaveSent(outcome: StartOutcome): boolean {
+  return outcome.status === 'unconfirmed' || (outcome.status === 'channel_failed' && outcome.maybeSent);
+}
 
 export type StartResult = StartOutcome & ProviderDetails;
 
@@ -61,6 +79,7 @@ export const MESSAGES = {
   invalidRequest: 'That code could not be checked. Send a new code and enter the one from the latest message.',
   rateLimited: 'Too many codes were asked for this number. Wait a few minutes, then try again.',
   unavailable: 'Codes cannot be sent or checked right now. Nothing was changed. Please try again in a minute.',
+  unconfirmed: 'We could not confirm that a code was sent: the code service did not say whether it went out.',
   invalidNumber: 'That phone number cannot receive codes. Check the number.',
   smsUnsupported: 'This number cannot receive text messages.',
   numberBlocked:

@@ -1,5 +1,6 @@
 // Twilio Verify through the official SDK. Every Twilio answer, error and time-out is turned
-// into a typed outcome; anything unexpected counts as "unavailable", so it fails closed.
+// into a typed outcome; anything unexpected fails closed: no one gets in, and a start whose
+// fate is unknown counts as "may have sent" (unconfirmed), never as "nothing sent".
 import twilio from 'twilio';
 import type { TwilioConfig } from '../../config.js';
 import type { Logger } from '../../core/logger.js';
@@ -27,14 +28,26 @@ class RedirectingRequestClient extends twilio.RequestClient {
 }
 
 interface TwilioFailure {
+  /** Twilio's HTTP status, when Twilio answered. */
   status?: number;
+  /** Twilio's error code, when Twilio answered. */
   code?: number;
+  /** The network error's code (ECONNREFUSED, ECONNRESET, ECONNABORTED for a time-out...), when it did not. */
+  network?: string;
 }
+
+// Network failures that happen before any request reaches Twilio: nothing can have been sent.
+// Any other (a time-out, a connection reset) may come after Twilio took the request.
+const NEVER_REACHED_TWILIO: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
 function failureOf(error: unknown): TwilioFailure {
   if (error && typeof error === 'object') {
     const { status, code } = error as { status?: unknown; code?: unknown };
-    return { status: typeof status === 'number' ? status : undefined, code: typeof code === 'number' ? code : undefined };
+    return {
+      status: typeof status === 'number' ? status : undefined,
+      code: typeof code === 'number' ? code : undefined,
+      network: typeof code === 'string' ? code : undefined,
+    };
   }
   return {};
 }
@@ -60,7 +73,7 @@ export class TwilioProvider implements VerificationProvider {
   private logFailure(operation: string, subject: { to: string } | { verificationSid: string }, error: unknown): TwilioFailure {
     const failure = failureOf(error);
     this.logger.warn(
-      { provider: 'twilio', operation, ...subject, twilioStatus: failure.status, twilioCode: failure.code, reason: (error as Error)?.message },
+      { provider: 'twilio', operation, ...subject, twilioStatus: failure.status, twilioCode: failure.code, network: failure.network, reason: (error as Error)?.message },
       'Twilio Verify request failed',
     );
     return failure;
@@ -71,7 +84,8 @@ export class TwilioProvider implements VerificationProvider {
       const verification = await this.service.verifications.create({ to, channel });
       const details = { providerStatus: verification.status, sid: verification.sid };
       if (verification.status === 'pending') return { status: 'pending', channel, ...details };
-      return { status: 'unavailable', message: MESSAGES.unavailable, ...details };
+      // Twilio took the request but did not say the code is pending: it may have gone out.
+      return { status: 'unconfirmed', channel, message: MESSAGES.unconfirmed, ...details };
     } catch (error) {
       const failure = this.logFailure('start', { to: phoneHint(to) }, error);
       return { ...mapStartFailure(channel, failure), providerStatus: 'error', errorCode: failure.code };
@@ -91,8 +105,14 @@ export class TwilioProvider implements VerificationProvider {
   }
 }
 
-function mapStartFailure(channel: Channel, { status, code }: TwilioFailure): StartOutcome {
-  if (code === 60205) return { status: 'channel_failed', channel, message: MESSAGES.smsUnsupported };
+function mapStartFailure(channel: Channel, { status, code, network }: TwilioFailure): StartOutcome {
+  // No answer from Twilio: nothing went out only if the request never reached it.
+  if (status === undefined) {
+    return network !== undefined && NEVER_REACHED_TWILIO.has(network)
+      ? { status: 'unavailable', message: MESSAGES.unavailable }
+      : { status: 'unconfirmed', channel, message: MESSAGES.unconfirmed };
+  }
+  if (code === 60205) return { status: 'channel_failed', channel, message: MESSAGES.smsUnsupported, maybeSent: false };
   if (code === 60200 || code === 21211 || code === 21614) return { status: 'invalid_number', message: MESSAGES.invalidNumber };
   // Refusals that waiting will not mend (or not within minutes): each says what can be done.
   if (code === 60410) return { status: 'number_blocked', message: MESSAGES.numberBlocked };
@@ -102,8 +122,9 @@ function mapStartFailure(channel: Channel, { status, code }: TwilioFailure): Sta
   // 60212: too many verifications started at once for this number.
   if (code === 60203 || code === 60212 || code === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
   // A channel's delivery failing (5xx) may be mended by the other channel; the caller decides.
-  if (status !== undefined && status >= 500) return { status: 'channel_failed', channel, message: MESSAGES.unavailable };
-  // 20003 (credentials), 20404 (unknown service), time-outs and the rest: fail closed.
+  // Twilio failed after taking the request, so this code may still go out.
+  if (status >= 500) return { status: 'channel_failed', channel, message: MESSAGES.unconfirmed, maybeSent: true };
+  // 20003 (credentials), 20404 (unknown service) and the other refusals: Twilio sent nothing.
   return { status: 'unavailable', message: MESSAGES.unavailable };
 }
 
