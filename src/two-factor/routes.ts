@@ -121,6 +121,8 @@ export function twoFactorRouter(deps: {
       maskedPhone: maskPhone(step.phone),
       // "We sent a code" only once one went out: a failed first send leaves nothing to enter.
       delivery: step.sent.verificationSid === undefined ? undefined : (step.sent.delivery ?? { channel: 'sms', insteadOfText: false }),
+      // Sends are recorded only when a code went out or may have: without a verification, the latter.
+      maybeSent: step.sent.verificationSid === undefined && Object.keys(step.sent.sentAt).length > 0,
       devOutbox: outbox !== undefined,
       signingIn: step.signingIn,
       actions: step.actions,
@@ -167,8 +169,10 @@ export function twoFactorRouter(deps: {
       sent.verificationSid = delivery.verificationSid;
       // The code page says where the code went; a notice saying it too would be said twice.
       sent.delivery = { channel: delivery.channel, insteadOfText: channel === 'sms' && delivery.channel === 'call' };
-    } else if (delivery.retryAfterSeconds && req.res) {
-      req.res.set('Retry-After', String(delivery.retryAfterSeconds));
+    } else {
+      // A code that may be on its way starts the countdown, as the cooldown does on the server.
+      if (delivery.status === 'unconfirmed') sent.sentAt[channel] = sent.sentAt[delivery.channel] = twoFactor.now();
+      if (delivery.retryAfterSeconds && req.res) req.res.set('Retry-After', String(delivery.retryAfterSeconds));
     }
     return delivery;
   }

@@ -117,7 +117,8 @@ describe('admin area', () => {
     try {
       const down = await adminAgent.post('/admin/verify/send').type('form').send({ phone: '+33611220003', country: 'FR', channel: 'sms', _csrf: csrfTokenIn(form.text) });
       assert.equal(down.status, 502);
-      assert.match(down.text, /Codes cannot be sent or checked right now/);
+      // The connection dropped after the request went out: Twilio may have sent the code.
+      assert.match(down.text, /We could not confirm that a code was sent/);
     } finally {
       twilio.standIn.resetFaults();
     }

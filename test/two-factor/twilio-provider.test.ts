@@ -1,12 +1,22 @@
 // The Twilio provider's mapping of every Verify answer it can get, through the real SDK over
 // HTTP to the stand-in.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/core/logger.js';
 import { TwilioProvider } from '../../src/two-factor/providers/twilio.js';
-import type { Channel } from '../../src/two-factor/providers/provider.js';
+import { mayHaveSent, type Channel } from '../../src/two-factor/providers/provider.js';
 import { VERIFICATION_TTL_MS, type TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
 import { startTwilioStandIn, twilioCredentials } from '../support/twilio.js';
+
+/** A loopback port nothing listens on, so connections to it are refused. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 /** A well-formed verification SID that Twilio never issued. */
 const UNKNOWN_VERIFICATION = `VE${'0'.repeat(32)}`;
@@ -131,22 +141,36 @@ describe('Twilio Verify provider', () => {
   });
 
   it('fails closed on bad credentials (20003), an unknown service (20404), 5xx, time-outs and a dead host', async () => {
-    const cases: Array<[string, TwilioProvider, () => void]> = [
-      ['bad credentials', providerWith({ password: 'wrong' }), () => {}],
-      ['unknown service', providerWith({ verifyServiceSid: `VA${'9'.repeat(32)}` }), () => {}],
-      ['server error', provider, () => (standIn.faults.serverError = true)],
-      ['time-out', provider, () => (standIn.faults.delayMs = 1_000)],
-      ['connection dropped', provider, () => (standIn.faults.down = true)],
+    const unreachable = providerWith({ apiBaseUrl: `http://127.0.0.1:${await closedPort()}` });
+    // [what, provider, fault, start outcome]: a start is "unavailable" only when Twilio surely
+    // sent nothing; when it may have (no answer, or a failure on its side), it says so.
+    const cases: Array<[string, TwilioProvider, () => void, string]> = [
+      ['bad credentials', providerWith({ password: 'wrong' }), () => {}, 'unavailable'],
+      ['unknown service', providerWith({ verifyServiceSid: `VA${'9'.repeat(32)}` }), () => {}, 'unavailable'],
+      ['connection refused', unreachable, () => {}, 'unavailable'],
+      // A 5xx may be one channel's trouble, so the caller may try the other.
+      ['server error', provider, () => (standIn.faults.serverError = true), 'channel_failed'],
+      ['time-out', provider, () => (standIn.faults.delayMs = 1_000), 'unconfirmed'],
+      ['connection dropped', provider, () => (standIn.faults.down = true), 'unconfirmed'],
     ];
-    for (const [what, subject, arrange] of cases) {
+    for (const [what, subject, arrange, outcome] of cases) {
       arrange();
       const started = await subject.start('+33655555555', 'call');
       const checked = await subject.check(UNKNOWN_VERIFICATION, '123456');
-      // A 5xx may be one channel's trouble, so the caller may try the other; never "pending".
-      assert.equal(started.status, what === 'server error' ? 'channel_failed' : 'unavailable', what);
+      assert.equal(started.status, outcome, what);
+      assert.equal(mayHaveSent(started), outcome !== 'unavailable', what);
       // Twilio answers an unknown service's check with the same 20404 as an expired code.
       assert.equal(checked.status, what === 'unknown service' ? 'expired' : 'unavailable', what);
       standIn.resetFaults();
     }
+  });
+
+  it('says a code may have gone out when Twilio sends it but answers too late', async () => {
+    standIn.faults.delayMs = 1_000;
+    const started = await provider.start('+33655555556', 'sms');
+    assert.equal(started.status, 'unconfirmed');
+    // The stand-in answers the late request after the provider gave up: it did send.
+    await fetch(`${standIn.url}/v2/Services/none/Verifications/none`);
+    assert.equal(standIn.messagesTo('+33655555556').length, 1);
   });
 });
