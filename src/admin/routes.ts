@@ -61,6 +61,7 @@ const USER_ID = /^[0-9a-f-]{36}$/;
 
 const REFUSED: Record<Exclude<ActionRefusal, 'not_confirmed'>, string> = {
   own_account: 'You cannot lock yourself out or remove your own admin rights; ask another admin.',
+  own_two_factor: 'Turn off your own two-factor authentication on your account page, not here.',
   not_an_admin: 'That was not done: you are no longer an active admin.',
   no_such_user: 'That was not done: the account no longer exists.',
 };
@@ -69,8 +70,8 @@ function dateInput(date: Date | undefined): string {
   return date ? date.toISOString().slice(0, 16) : '';
 }
 
-export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boolean; defaultCountry: string }): Router {
-  const { admin, requireTwoFactor, defaultCountry } = deps;
+export function adminRouter(deps: { admin: AdminService; requireRecentPassword: RequestHandler; requireTwoFactor: boolean; defaultCountry: string }): Router {
+  const { admin, requireRecentPassword, requireTwoFactor, defaultCountry } = deps;
   const router = Router();
 
   const requireAdmin: RequestHandler = async (req, _res, next) => {
@@ -170,6 +171,9 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
     const { q, page } = parsed.data;
     renderUsers(res, 200, { query: q, page }, await admin.users(q, page));
   });
+
+  // Changing someone's account is sudo-mode work: a session cookie alone is not enough.
+  router.all('/admin/users/:id/:action', requireRecentPassword);
 
   router.get('/admin/users/:id/:action', async (req, res) => {
     const { id, action } = req.params;

@@ -42,11 +42,20 @@ const CONFIRMATION_LIFETIME_MS = 5 * 60_000;
 export type ActionRefusal =
   /** Locking or demoting oneself: another admin must do it. */
   | 'own_account'
+  /** Resetting one's own 2FA: that is done on one's account page, where the password is asked. */
+  | 'own_two_factor'
   /** No confirmation from this admin's confirmation page, in this session, for this action on this user, unused and in time. */
   | 'not_confirmed'
   /** The acting admin was demoted or locked meanwhile. */
   | 'not_an_admin'
   | 'no_such_user';
+
+/** What an admin may not do to their own account here, and why not. */
+const OWN_ACCOUNT_REFUSALS: Partial<Record<UserAction, ActionRefusal>> = {
+  lock: 'own_account',
+  'remove-admin': 'own_account',
+  'reset-2fa': 'own_two_factor',
+};
 
 export type ActionResult = { ok: true } | { ok: false; reason: ActionRefusal };
 
@@ -103,12 +112,12 @@ export function adminService(deps: {
     },
 
     async act(adminId: string, targetId: string, action: UserAction, confirmed: ActionConfirmation, context: RequestContext): Promise<ActionResult> {
-      const ownStanding = targetId === adminId && (action === 'lock' || action === 'remove-admin');
+      const refusedOnOwnAccount = targetId === adminId ? OWN_ACCOUNT_REFUSALS[action] : undefined;
       const at = now();
       const confirmation = { tokenHash: sha256(confirmed.token), adminId, sessionHash: sha256(confirmed.sessionId), action, targetId };
       // The change, the use of its confirmation and its audit event land together, or none does.
       const outcome = await inTransaction(async (tx) => {
-        const done = ownStanding ? 'own_account' : await repository.applyConfirmed(tx, confirmation, at, CHANGES[action](at));
+        const done = refusedOnOwnAccount ?? (await repository.applyConfirmed(tx, confirmation, at, CHANGES[action](at)));
         await audit.record({ type: 'admin_action', outcome: done === 'done' ? 'ok' : done, userId: adminId, context, detail: { action, target: targetId } }, tx);
         return done;
       });

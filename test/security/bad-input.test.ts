@@ -186,6 +186,7 @@ describe('bad input in every field of every form', () => {
     const adminAgent = app.agent();
     const admin = await signUp(adminAgent);
     await prisma.user.update({ where: { email: admin.email }, data: { role: 'ADMIN' } });
+    await confirmPassword(adminAgent);
     // A second session of the admin, with a test code out, for the check form.
     const benchChecker = app.agent();
     assert.equal((await signIn(benchChecker, admin.email, strongPassword)).status, 303);
