@@ -82,6 +82,13 @@ function csvField(value: string | number | bigint | null | undefined): string {
   return `"${text.replace(/"/g, '""')}"`;
 }
 
+type AuditEventWithUser = Awaited<ReturnType<AdminRepository['auditPage']>>['events'][number];
+
+function csvLine(event: AuditEventWithUser): string {
+  const fields = [event.id, event.at.toISOString(), event.type, event.outcome, event.user?.email ?? event.userId, event.ip, event.userAgent, event.detail ? JSON.stringify(event.detail) : ''];
+  return `${fields.map(csvField).join(',')}\r\n`;
+}
+
 export function adminService(deps: {
   repository: AdminRepository;
   audit: AuditLog;
@@ -163,23 +170,19 @@ export function adminService(deps: {
 
     auditPage: (filter: AuditFilter, page: number) => repository.auditPage(filter, page),
 
-    /** The matching audit events as CSV lines, header first. */
-    async *auditCsv(filter: AuditFilter): AsyncGenerator<string> {
-      yield `${CSV_COLUMNS.join(',')}\r\n`;
-      for await (const event of repository.auditAll(filter)) {
-        yield `${[
-          event.id,
-          event.at.toISOString(),
-          event.type,
-          event.outcome,
-          event.user?.email ?? event.userId,
-          event.ip,
-          event.userAgent,
-          event.detail ? JSON.stringify(event.detail) : '',
-        ]
-          .map(csvField)
-          .join(',')}\r\n`;
-      }
+    /**
+     * The matching audit events as CSV lines, header first. Resolves once the first batch is
+     * read: a query that fails does so before anything is sent, and gets a proper error page.
+     */
+    async auditCsv(filter: AuditFilter): Promise<AsyncGenerator<string>> {
+      const events = repository.auditAll(filter);
+      const first = await events.next();
+      return (async function* () {
+        yield `${CSV_COLUMNS.join(',')}\r\n`;
+        if (first.done) return;
+        yield csvLine(first.value);
+        for await (const event of events) yield csvLine(event);
+      })();
     },
   };
 }

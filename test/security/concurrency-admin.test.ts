@@ -217,3 +217,30 @@ describe('an admin action cut off from the database while it waits for its turn'
     assert.equal(audited, 0);
   });
 });
+
+describe('the audit CSV export cut off from the database before its first rows', () => {
+  const running = appForTests({ proxyDatabase: true });
+
+  it('answers the calm 503, not a download that breaks off after its header', async () => {
+    const { agent } = await adminOf(running.app);
+    // The export's first query waits behind a lock taken straight on Postgres (not through the proxy).
+    const holder = new pg.Client({ connectionString: running.app.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE');
+      const answer = agent.get('/admin/audit.csv').then(
+        (response) => `${response.status} ${String(response.headers['content-type'])}`,
+        (error: Error) => error.message,
+      );
+      const waiting = "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'audit_events'::regclass AND NOT granted";
+      await eventually(async () => ((await holder.query<{ n: number }>(waiting)).rows[0]?.n ?? 0) > 0, 'the export waits for the table');
+      running.app.databaseProxy!.down();
+      assert.match(await answer, /^503 text\/html/);
+    } finally {
+      running.app.databaseProxy!.up();
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  });
+});
