@@ -135,11 +135,12 @@ export function createApp({ config, logger, services }: AppDeps): Express {
     pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
   });
   const finish = { accounts, lifetime: config.session };
+  const recentPassword = requireRecentPassword(config.session.passwordConfirmationMs);
   const twoFactorPages = twoFactorRouter({
     twoFactor,
     accounts,
     finish,
-    requireRecentPassword: requireRecentPassword(config.session.passwordConfirmationMs),
+    requireRecentPassword: recentPassword,
     defaultCountry: config.twoFactor.defaultCountry,
     outbox: config.twoFactor.devOutbox && provider instanceof ConsoleProvider ? provider : undefined,
   });
@@ -156,7 +157,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   app.use(accountsRouter({ accounts, passport, finish, secondFactor: twoFactorPages.secondFactor }));
   app.use(passwordConfirmationRouter({ accounts, maxAgeMs: config.session.passwordConfirmationMs }));
   app.use(twoFactorPages.router);
-  app.use(adminRouter({ admin, requireTwoFactor: config.adminRequiresTwoFactor, defaultCountry: config.twoFactor.defaultCountry }));
+  app.use(adminRouter({ admin, requireRecentPassword: recentPassword, requireTwoFactor: config.adminRequiresTwoFactor, defaultCountry: config.twoFactor.defaultCountry }));
 
   app.use(notFound);
   app.use(errorHandler({ showDetails: config.env === 'development' }));

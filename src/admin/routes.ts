@@ -41,9 +41,16 @@ const AUDIT_TYPES = [
 
 const emailSearch = searchText(MAX_EMAIL_LENGTH);
 const pageNumber = z.preprocess((value) => (typeof value === 'string' && value ? value : '1'), z.coerce.number().int().min(1).max(100_000)).catch(1);
+// Far-off dates are no one's audit events, and Postgres cannot compare with some of them (22009).
+const EARLIEST_FILTER_DATE = Date.UTC(1970, 0, 1);
+const LATEST_FILTER_DATE = Date.UTC(10_000, 0, 1);
 const optionalDate = z.preprocess(
   (value) => (typeof value === 'string' && value ? value : undefined),
-  z.coerce.date().optional().catch(undefined),
+  z.coerce
+    .date()
+    .optional()
+    .catch(undefined)
+    .refine((date) => date === undefined || (date.getTime() >= EARLIEST_FILTER_DATE && date.getTime() < LATEST_FILTER_DATE), 'Use a date between 1970 and 9999.'),
 );
 const usersQuery = z.object({ q: emailSearch.transform((value) => value.trim()), page: pageNumber });
 const auditQuery = z.object({
@@ -61,6 +68,7 @@ const USER_ID = /^[0-9a-f-]{36}$/;
 
 const REFUSED: Record<Exclude<ActionRefusal, 'not_confirmed'>, string> = {
   own_account: 'You cannot lock yourself out or remove your own admin rights; ask another admin.',
+  own_two_factor: 'Turn off your own two-factor authentication on your account page, not here.',
   not_an_admin: 'That was not done: you are no longer an active admin.',
   no_such_user: 'That was not done: the account no longer exists.',
 };
@@ -69,8 +77,8 @@ function dateInput(date: Date | undefined): string {
   return date ? date.toISOString().slice(0, 16) : '';
 }
 
-export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boolean; defaultCountry: string }): Router {
-  const { admin, requireTwoFactor, defaultCountry } = deps;
+export function adminRouter(deps: { admin: AdminService; requireRecentPassword: RequestHandler; requireTwoFactor: boolean; defaultCountry: string }): Router {
+  const { admin, requireRecentPassword, requireTwoFactor, defaultCountry } = deps;
   const router = Router();
 
   const requireAdmin: RequestHandler = async (req, _res, next) => {
@@ -171,6 +179,9 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
     renderUsers(res, 200, { query: q, page }, await admin.users(q, page));
   });
 
+  // Changing someone's account is sudo-mode work: a session cookie alone is not enough.
+  router.all('/admin/users/:id/:action', requireRecentPassword);
+
   router.get('/admin/users/:id/:action', async (req, res) => {
     const { id, action } = req.params;
     if (!isUserAction(action)) throw new HttpError(404, 'There is no such action.', 'Page not found');
@@ -245,10 +256,10 @@ export function adminRouter(deps: { admin: AdminService; requireTwoFactor: boole
   router.get('/admin/audit.csv', async (req, res) => {
     const parsed = parseForm(auditQuery, req.query);
     if (!parsed.ok) return refuseAuditFilters(req, res, parsed.errors);
-    const query = parsed.data;
+    const lines = await admin.auditCsv(filterFrom(parsed.data));
     res.type('text/csv; charset=utf-8');
     res.attachment(`audit-${new Date().toISOString().slice(0, 10)}.csv`);
-    for await (const line of admin.auditCsv(filterFrom(query))) res.write(line);
+    for await (const line of lines) res.write(line);
     res.end();
   });
 

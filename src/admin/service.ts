@@ -42,11 +42,20 @@ const CONFIRMATION_LIFETIME_MS = 5 * 60_000;
 export type ActionRefusal =
   /** Locking or demoting oneself: another admin must do it. */
   | 'own_account'
+  /** Resetting one's own 2FA: that is done on one's account page, where the password is asked. */
+  | 'own_two_factor'
   /** No confirmation from this admin's confirmation page, in this session, for this action on this user, unused and in time. */
   | 'not_confirmed'
   /** The acting admin was demoted or locked meanwhile. */
   | 'not_an_admin'
   | 'no_such_user';
+
+/** What an admin may not do to their own account here, and why not. */
+const OWN_ACCOUNT_REFUSALS: Partial<Record<UserAction, ActionRefusal>> = {
+  lock: 'own_account',
+  'remove-admin': 'own_account',
+  'reset-2fa': 'own_two_factor',
+};
 
 export type ActionResult = { ok: true } | { ok: false; reason: ActionRefusal };
 
@@ -71,6 +80,13 @@ function csvField(value: string | number | bigint | null | undefined): string {
   let text = value === null || value === undefined ? '' : String(value);
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return `"${text.replace(/"/g, '""')}"`;
+}
+
+type AuditEventWithUser = Awaited<ReturnType<AdminRepository['auditPage']>>['events'][number];
+
+function csvLine(event: AuditEventWithUser): string {
+  const fields = [event.id, event.at.toISOString(), event.type, event.outcome, event.user?.email ?? event.userId, event.ip, event.userAgent, event.detail ? JSON.stringify(event.detail) : ''];
+  return `${fields.map(csvField).join(',')}\r\n`;
 }
 
 export function adminService(deps: {
@@ -103,12 +119,12 @@ export function adminService(deps: {
     },
 
     async act(adminId: string, targetId: string, action: UserAction, confirmed: ActionConfirmation, context: RequestContext): Promise<ActionResult> {
-      const ownStanding = targetId === adminId && (action === 'lock' || action === 'remove-admin');
+      const refusedOnOwnAccount = targetId === adminId ? OWN_ACCOUNT_REFUSALS[action] : undefined;
       const at = now();
       const confirmation = { tokenHash: sha256(confirmed.token), adminId, sessionHash: sha256(confirmed.sessionId), action, targetId };
       // The change, the use of its confirmation and its audit event land together, or none does.
       const outcome = await inTransaction(async (tx) => {
-        const done = ownStanding ? 'own_account' : await repository.applyConfirmed(tx, confirmation, at, CHANGES[action](at));
+        const done = refusedOnOwnAccount ?? (await repository.applyConfirmed(tx, confirmation, at, CHANGES[action](at)));
         await audit.record({ type: 'admin_action', outcome: done === 'done' ? 'ok' : done, userId: adminId, context, detail: { action, target: targetId } }, tx);
         return done;
       });
@@ -155,23 +171,19 @@ export function adminService(deps: {
 
     auditPage: (filter: AuditFilter, page: number) => repository.auditPage(filter, page),
 
-    /** The matching audit events as CSV lines, header first. */
-    async *auditCsv(filter: AuditFilter): AsyncGenerator<string> {
-      yield `${CSV_COLUMNS.join(',')}\r\n`;
-      for await (const event of repository.auditAll(filter)) {
-        yield `${[
-          event.id,
-          event.at.toISOString(),
-          event.type,
-          event.outcome,
-          event.user?.email ?? event.userId,
-          event.ip,
-          event.userAgent,
-          event.detail ? JSON.stringify(event.detail) : '',
-        ]
-          .map(csvField)
-          .join(',')}\r\n`;
-      }
+    /**
+     * The matching audit events as CSV lines, header first. Resolves once the first batch is
+     * read: a query that fails does so before anything is sent, and gets a proper error page.
+     */
+    async auditCsv(filter: AuditFilter): Promise<AsyncGenerator<string>> {
+      const events = repository.auditAll(filter);
+      const first = await events.next();
+      return (async function* () {
+        yield `${CSV_COLUMNS.join(',')}\r\n`;
+        if (first.done) return;
+        yield csvLine(first.value);
+        for await (const event of events) yield csvLine(event);
+      })();
     },
   };
 }

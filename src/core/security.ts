@@ -73,10 +73,22 @@ function decodedPath(pathname: string): string | undefined {
   }
 }
 
+/** A decoded path that stays a plain local path once dot segments are resolved too (`/.//x` is `//x`). */
+function isLocalOnceNormalised(path: string): boolean {
+  if (!isPlainLocalPath(path)) return false;
+  try {
+    const url = new URL(path, LOCAL_BASE);
+    return url.origin === LOCAL_BASE && isPlainLocalPath(url.pathname);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Returns `candidate` when it is a path on this site, else `fallback`. Judged on the value that
  * is actually sent: normalising `/.//evil.example` or `/a/..//evil.example` yields
- * `//evil.example`, another host, so the check runs on the result as well as on the input.
+ * `//evil.example`, another host, so the check runs on the result as well as on the input, and
+ * on the decoded result normalised again (`/.%2F/evil.example`).
  */
 export function safeLocalPath(candidate: unknown, fallback = '/account'): string {
   if (typeof candidate !== 'string' || candidate.length > MAX_NEXT_LENGTH || !isPlainLocalPath(candidate)) return fallback;
@@ -88,6 +100,6 @@ export function safeLocalPath(candidate: unknown, fallback = '/account'): string
   }
   const sent = `${url.pathname}${url.search}${url.hash}`;
   const decoded = decodedPath(url.pathname);
-  if (url.origin !== LOCAL_BASE || !isPlainLocalPath(sent) || decoded === undefined || !isPlainLocalPath(decoded)) return fallback;
+  if (url.origin !== LOCAL_BASE || !isPlainLocalPath(sent) || decoded === undefined || !isLocalOnceNormalised(decoded)) return fallback;
   return sent;
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  agePasswordConfirmation,
   confirmPassword,
   csrfTokenIn,
   sessionCookie,
@@ -25,16 +26,7 @@ describe('password confirmation (sudo mode)', () => {
     return { agent, email };
   }
 
-  /** Moves the session's confirmation `ms` into the past, as the clock would. */
-  async function ageConfirmation(cookie: string, ms: number): Promise<void> {
-    const sessionId = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
-    const { store } = twilio.app.services.sessions;
-    const stored = await new Promise<{ passwordConfirmedAt: number }>((resolve, reject) =>
-      store.get(sessionId, (error, data) => (error ? reject(error as Error) : resolve(data as never))),
-    );
-    stored.passwordConfirmedAt -= ms;
-    await new Promise<void>((resolve, reject) => store.set(sessionId, stored as never, (error) => (error ? reject(error as Error) : resolve())));
-  }
+  const ageConfirmation = (cookie: string, ms: number) => agePasswordConfirmation(twilio.app, cookie, ms);
 
   it('sends visitors who are not signed in to the sign-in page', async () => {
     const response = await twilio.app.agent().get('/account/confirm-password?next=%2Faccount%2F2fa').expect(303);

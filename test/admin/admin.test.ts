@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import {
+  confirmPassword,
   csrfTokenIn,
   signIn,
   signUp,
@@ -135,7 +136,9 @@ describe('admin area', () => {
     assert.equal((second.text.match(new RegExp(`${tag}\\.\\d+@example\\.com`, 'g')) ?? []).length, 2);
   });
 
+  /** Does `action` to the user as a browser would: password confirmed, then the confirmation page. */
   async function act(userId: string, action: string) {
+    await confirmPassword(adminAgent);
     const confirm = await adminAgent.get(`/admin/users/${userId}/${action}`).expect(200);
     assert.match(confirm.text, /Confirm: /);
     const confirmation = /name="confirmation" value="([^"]+)"/.exec(confirm.text)?.[1] ?? '';

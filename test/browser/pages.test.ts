@@ -176,11 +176,15 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip }, () => {
     await page.getByLabel('Code').fill(await latestCode(context, app));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.waitForURL(`${app.url}/account`);
+    // Admin actions ask for the password first.
+    await page.goto(`${app.url}/account/confirm-password?next=%2Fadmin`);
+    await confirmPasswordIn(page);
+    await page.waitForURL(`${app.url}/admin`);
     for (const [state, url] of [
       ['admin-overview', '/admin'],
       ['admin-verify', '/admin/verify'],
       ['admin-users', '/admin/users'],
-      ['admin-confirm', `/admin/users/${admin.id}/reset-2fa`],
+      ['admin-confirm', `/admin/users/${admin.id}/sign-out-everywhere`],
       ['admin-audit', '/admin/audit'],
     ] as const) {
       await page.goto(`${app.url}${url}`);

@@ -151,6 +151,7 @@ describe('a database cut in the middle of admin actions', () => {
         const target = await prisma.user.findUniqueOrThrow({ where: { email } });
         const admin = running.app.agent();
         assert.equal((await submitForm(admin, '/login', '/login', { email: adminEmail, password: strongPassword })).status, 303);
+        await confirmPassword(admin);
         const confirm = await admin.get(`/admin/users/${target.id}/lock`).expect(200);
         actions.push({ admin, target, fields: hiddenFields(confirm.text) });
       }

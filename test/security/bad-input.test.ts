@@ -186,6 +186,7 @@ describe('bad input in every field of every form', () => {
     const adminAgent = app.agent();
     const admin = await signUp(adminAgent);
     await prisma.user.update({ where: { email: admin.email }, data: { role: 'ADMIN' } });
+    await confirmPassword(adminAgent);
     // A second session of the admin, with a test code out, for the check form.
     const benchChecker = app.agent();
     assert.equal((await signIn(benchChecker, admin.email, strongPassword)).status, 303);
@@ -230,6 +231,23 @@ describe('bad input in every field of every form', () => {
     'admin bench check': ['code', '_csrf'],
     'admin action': ['confirmation', '_csrf'],
   };
+
+  it('refuses audit dates outside 1970 to 9999 with 422 and the field\'s message, on the page and in the CSV export', async () => {
+    const admin = await forms['admin audit filters']!.agent();
+    const problems: string[] = [];
+    for (const action of ['/admin/audit', '/admin/audit.csv']) {
+      for (const field of ['from', 'to']) {
+        for (const date of ['-200000-01-01T00:00:00Z', '-271821-04-20T00:00:00Z', '+275760-09-13T00:00:00Z', '1969-12-31T23:59']) {
+          const response = await admin.get(action).query({ [field]: date }).then(
+            (answer) => `${answer.status} ${/Use a date between 1970 and 9999/.test(answer.text) ? 'with' : 'without'} the message`,
+            (error: Error) => error.message,
+          );
+          if (response !== '422 with the message') problems.push(`${action} ${field}=${date}: ${response}`);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
 
   for (const [name, fields] of Object.entries(FIELDS)) {
     it(`${name}: no field gives a 5xx, whatever is in it`, async () => {

@@ -4,7 +4,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
-import { appForTests, csrfTokenIn, signIn, signUp, strongPassword, type Agent, type TestApp } from '../support/app.js';
+import {
+  agePasswordConfirmation,
+  appForTests,
+  confirmPassword,
+  csrfTokenIn,
+  sessionCookie,
+  signIn,
+  signUp,
+  strongPassword,
+  submitForm,
+  type Agent,
+  type TestApp,
+} from '../support/app.js';
 import { eventually } from '../support/eventually.js';
 
 /** The confirmation a page carries; empty when it carries none (what the POST makes of that is under test). */
@@ -12,10 +24,12 @@ function confirmationIn(html: string): string {
   return /name="confirmation" value="([^"]+)"/.exec(html)?.[1] ?? '';
 }
 
+/** An admin whose session has just confirmed its password, as admin actions ask. */
 async function adminOf(app: TestApp): Promise<{ agent: Agent; id: string; email: string }> {
   const agent = app.agent();
   const { email } = await signUp(agent);
   const user = await app.services.database.prisma.user.update({ where: { email }, data: { role: 'ADMIN' } });
+  await confirmPassword(agent);
   return { agent, id: user.id, email };
 }
 
@@ -69,6 +83,7 @@ describe('admin actions need the confirmation their page issued', () => {
 
     const secondSession = running.app.agent();
     assert.equal((await signIn(secondSession, first.email, strongPassword)).status, 303);
+    await confirmPassword(secondSession);
     const csrf = csrfTokenIn((await secondSession.get('/admin/users').expect(200)).text);
     const forLock = await confirmPage(first.agent, target.id, 'lock');
     assert.equal((await post(secondSession, target.id, 'lock', { ...forLock, _csrf: csrf })).headers.location, `/admin/users/${target.id}/lock`, 'another session');
@@ -121,6 +136,59 @@ describe('admin actions need the confirmation their page issued', () => {
   }
 });
 
+describe('admin actions need a recent password confirmation, and never reset the admin\'s own 2FA', () => {
+  const running = appForTests();
+  const roleOf = async (id: string) => (await running.app.services.database.prisma.user.findUniqueOrThrow({ where: { id } })).role;
+
+  it('changes nothing for a session signed in without confirming its password', async () => {
+    const { email } = await signUp(running.app.agent());
+    await running.app.services.database.prisma.user.update({ where: { email }, data: { role: 'ADMIN' } });
+    const agent = running.app.agent();
+    assert.equal((await signIn(agent, email, strongPassword)).status, 303);
+    const target = await personOf(running.app);
+
+    // Whatever the page gives such a session, sent back as the confirmation.
+    const page = await agent.get(`/admin/users/${target.id}/make-admin`);
+    const csrf = csrfTokenIn((await agent.get('/admin/users').expect(200)).text);
+    const sent = await post(agent, target.id, 'make-admin', { _csrf: csrf, confirmation: confirmationIn(page.text) });
+    assert.equal(await roleOf(target.id), 'USER');
+    const askPassword = `/account/confirm-password?next=${encodeURIComponent(`/admin/users/${target.id}/make-admin`)}`;
+    assert.equal(page.headers.location, askPassword, 'the confirmation page asks for the password first');
+    assert.equal(sent.headers.location, askPassword, 'so does the form');
+  });
+
+  it('changes nothing once the confirmation is out of date, even with the page\'s own token', async () => {
+    const { agent } = await adminOf(running.app);
+    const target = await personOf(running.app);
+    const confirmed = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password: strongPassword });
+    const fields = await confirmPage(agent, target.id, 'make-admin');
+    await agePasswordConfirmation(running.app, sessionCookie(confirmed)!, running.app.config.session.passwordConfirmationMs + 1_000);
+
+    const late = await post(agent, target.id, 'make-admin', fields);
+    assert.equal(late.headers.location, `/account/confirm-password?next=${encodeURIComponent(`/admin/users/${target.id}/make-admin`)}`);
+    assert.equal(await roleOf(target.id), 'USER');
+
+    await confirmPassword(agent);
+    assert.match((await post(agent, target.id, 'make-admin', await confirmPage(agent, target.id, 'make-admin'))).headers.location as string, /^\/admin\/users\?q=/);
+    assert.equal(await roleOf(target.id), 'ADMIN');
+  });
+
+  it('refuses to reset the admin\'s own 2FA, which is turned off on the account page', async () => {
+    const { agent, id } = await adminOf(running.app);
+    const prisma = running.app.services.database.prisma;
+    const twoFactor = { phoneNumber: '+33612340099', twoFactorEnabledAt: new Date() };
+    await prisma.user.update({ where: { id }, data: twoFactor });
+
+    const refused = await post(agent, id, 'reset-2fa', await confirmPage(agent, id, 'reset-2fa'));
+    assert.match(refused.headers.location as string, /^\/admin\/users\?q=/);
+    assert.match((await agent.get(refused.headers.location as string).expect(200)).text, /on your account page/);
+    const after = await prisma.user.findUniqueOrThrow({ where: { id } });
+    assert.deepEqual({ phoneNumber: after.phoneNumber, twoFactorEnabledAt: after.twoFactorEnabledAt }, twoFactor);
+    const audited = await prisma.auditEvent.findFirstOrThrow({ where: { type: 'admin_action', userId: id }, orderBy: { id: 'desc' } });
+    assert.equal(audited.outcome, 'own_two_factor');
+  });
+});
+
 describe('an admin action cut off from the database while it waits for its turn', () => {
   const running = appForTests({ proxyDatabase: true });
 
@@ -147,5 +215,32 @@ describe('an admin action cut off from the database while it waits for its turn'
     assert.equal(await lockedAtOf(running.app, target.id), null);
     const audited = await running.app.services.database.prisma.auditEvent.count({ where: { type: 'admin_action', detail: { path: ['target'], equals: target.id } } });
     assert.equal(audited, 0);
+  });
+});
+
+describe('the audit CSV export cut off from the database before its first rows', () => {
+  const running = appForTests({ proxyDatabase: true });
+
+  it('answers the calm 503, not a download that breaks off after its header', async () => {
+    const { agent } = await adminOf(running.app);
+    // The export's first query waits behind a lock taken straight on Postgres (not through the proxy).
+    const holder = new pg.Client({ connectionString: running.app.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE');
+      const answer = agent.get('/admin/audit.csv').then(
+        (response) => `${response.status} ${String(response.headers['content-type'])}`,
+        (error: Error) => error.message,
+      );
+      const waiting = "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'audit_events'::regclass AND NOT granted";
+      await eventually(async () => ((await holder.query<{ n: number }>(waiting)).rows[0]?.n ?? 0) > 0, 'the export waits for the table');
+      running.app.databaseProxy!.down();
+      assert.match(await answer, /^503 text\/html/);
+    } finally {
+      running.app.databaseProxy!.up();
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
   });
 });

@@ -2,7 +2,7 @@
 // session that began before them, whatever is in flight, and no later press can miss one.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { appForTests, csrfTokenIn, signIn, signUp, strongPassword, type Agent, type TestApp } from '../support/app.js';
+import { appForTests, confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, type Agent, type TestApp } from '../support/app.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 const ROUNDS = 8;
@@ -103,6 +103,7 @@ describe('an admin lock racing sign-ins', () => {
       const { email } = await signUp(owner);
       const user = await prisma.user.findUniqueOrThrow({ where: { email } });
       const forms = await signInForms(running.app, `lock-${round}`);
+      await confirmPassword(admin);
       const confirm = await admin.get(`/admin/users/${user.id}/lock`).expect(200);
 
       const [lock, ...signIns] = await Promise.all([

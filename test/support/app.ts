@@ -168,6 +168,17 @@ export async function confirmPassword(agent: Agent, password = strongPassword): 
   if (response.status !== 303) throw new Error(`confirming the password failed with ${response.status}`);
 }
 
+/** Moves the password confirmation of the session behind `cookie` `ms` into the past, as the clock would. */
+export async function agePasswordConfirmation(app: TestApp, cookie: string, ms: number): Promise<void> {
+  const sessionId = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+  const { store } = app.services.sessions;
+  const stored = await new Promise<{ passwordConfirmedAt: number }>((resolve, reject) =>
+    store.get(sessionId, (error, data) => (error ? reject(error as Error) : resolve(data as never))),
+  );
+  stored.passwordConfirmedAt -= ms;
+  await new Promise<void>((resolve, reject) => store.set(sessionId, stored as never, (error) => (error ? reject(error as Error) : resolve())));
+}
+
 /** The session cookie's `name=value` from a response, if it set one. */
 export function sessionCookie(response: { headers: Record<string, unknown> }, name = 'tfa.sid'): string | undefined {
   const cookies = (response.headers['set-cookie'] as string[] | undefined) ?? [];
