@@ -2,43 +2,18 @@
 // and roles the way a screen reader would: sign up, confirm the password, turn 2FA on with the
 // code from /dev/outbox, sign out, sign in with a code, confirm the password again, turn 2FA off.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startTestApp, strongPassword, uniqueEmail, type TestApp } from '../support/app.js';
+import { describe, it } from 'node:test';
+import { strongPassword, uniqueEmail } from '../support/app.js';
+import { browserForTests, latestCode, screenshotFolder, withoutChromium } from '../support/browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// Screenshots for a person to look at; not compared by the test.
-const screenshots = path.join(tmpdir(), 'tfa-browser-screenshots');
-mkdirSync(screenshots, { recursive: true });
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
+const screenshots = screenshotFolder();
 
-async function latestCode(page: Page, app: TestApp): Promise<string> {
-  const outbox = await page.context().newPage();
-  await outbox.goto(`${app.url}/dev/outbox`);
-  const code = await outbox.locator('tbody tr').first().locator('code').innerText();
-  await outbox.close();
-  return code.trim();
-}
-
-describe('a person in a browser', { skip }, () => {
-  let app: TestApp;
-  let browser: Browser;
-  before(async () => {
-    app = await startTestApp();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  });
-  after(async () => {
-    await browser?.close();
-    await app?.close();
-  });
+describe('a person in a browser', { skip: withoutChromium }, () => {
+  const running = browserForTests();
 
   it('signs up, turns two-factor on, signs out and in with a code, and turns it off', async () => {
+    const { app, browser } = running;
     const context = await browser.newContext();
     const page = await context.newPage();
     const consoleErrors: string[] = [];
@@ -73,7 +48,7 @@ describe('a person in a browser', { skip }, () => {
     const code = page.getByLabel('Code');
     assert.equal(await code.getAttribute('autocomplete'), 'one-time-code');
     assert.equal(await code.getAttribute('inputmode'), 'numeric');
-    await code.fill(await latestCode(page, app));
+    await code.fill(await latestCode(context, app));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.waitForURL(`${app.url}/account`);
     await page.getByText('Two-factor authentication: On').waitFor();
@@ -89,7 +64,7 @@ describe('a person in a browser', { skip }, () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${app.url}/login/2fa`);
     await page.screenshot({ path: path.join(screenshots, 'code-step.png'), fullPage: true });
-    await page.getByLabel('Code').fill(await latestCode(page, app));
+    await page.getByLabel('Code').fill(await latestCode(context, app));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.waitForURL(`${app.url}/account`);
 

@@ -5,20 +5,13 @@
 // person to look at (not compared). Also the behaviour of the forms after an error: the error
 // summary takes focus and links to the fields, and "Show password" shows the password.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startTestApp, strongPassword, uniqueEmail, type TestApp } from '../support/app.js';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { strongPassword, uniqueEmail, type TestApp } from '../support/app.js';
+import { browserForTests, latestCode, screenshotFolder, seriousAxeViolations, withoutChromium } from '../support/browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
-const screenshots = path.join(tmpdir(), 'tfa-browser-screenshots', 'pages');
-mkdirSync(screenshots, { recursive: true });
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core'), 'utf8');
+const screenshots = screenshotFolder('pages');
 // 320 px is the narrowest phone still sold; 375 px the commonest; 1280 px a laptop.
 const WIDTHS = [320, 375, 1280] as const;
 const SUPPORT_CONTACT = 'help@example.com';
@@ -28,13 +21,6 @@ const SUPPORT_CONTACT = 'help@example.com';
 const SQUEEZED_TEXT = `[...document.querySelectorAll('main dt, main dd, main td, main th, main p, main li, main label, main h1, main h2')]
   .filter((element) => element.offsetParent !== null && element.textContent.trim().length >= 8 && element.clientWidth < 64)
   .map((element) => element.textContent.trim().slice(0, 40))`;
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: unknown[] }>;
-}
 
 /** What is wrong with the page as it stands, at each width: overflow and axe's serious findings. */
 async function problemsOf(page: Page, state: string): Promise<string[]> {
@@ -47,23 +33,9 @@ async function problemsOf(page: Page, state: string): Promise<string[]> {
     const squeezed = await page.evaluate<string[]>(SQUEEZED_TEXT);
     for (const text of squeezed) problems.push(`${state} at ${width} px: "${text}" is squeezed into a column a few letters wide`);
     await page.screenshot({ path: path.join(screenshots, `${state}-${width}.png`), fullPage: true });
-    if (!(await page.evaluate<boolean>("'axe' in window"))) await page.evaluate(axeSource);
-    const violations = await page.evaluate<AxeViolation[]>("axe.run(document, { resultTypes: ['violations'] }).then((results) => results.violations)");
-    for (const violation of violations) {
-      if (violation.impact !== 'serious' && violation.impact !== 'critical') continue;
-      const where = violation.nodes.map((node) => JSON.stringify(node.target)).join(', ');
-      problems.push(`${state} at ${width} px: ${violation.impact} ${violation.id} (${violation.help}) at ${where}`);
-    }
+    for (const violation of await seriousAxeViolations(page)) problems.push(`${state} at ${width} px: ${violation}`);
   }
   return problems;
-}
-
-async function latestCode(context: BrowserContext, app: TestApp): Promise<string> {
-  const outbox = await context.newPage();
-  await outbox.goto(`${app.url}/dev/outbox`);
-  const code = await outbox.locator('tbody tr').first().locator('code').innerText();
-  await outbox.close();
-  return code.trim();
 }
 
 async function signUpIn(page: Page, app: TestApp, email: string): Promise<void> {
@@ -81,22 +53,11 @@ async function confirmPasswordIn(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Confirm' }).click();
 }
 
-describe('every page in a browser, at 320, 375 and 1280 px', { skip }, () => {
-  let app: TestApp;
-  let browser: Browser;
-  before(async () => {
-    app = await startTestApp({ env: { SUPPORT_CONTACT } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  });
-  after(async () => {
-    await browser?.close();
-    await app?.close();
-  });
+describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChromium }, () => {
+  const running = browserForTests({ env: { SUPPORT_CONTACT } });
 
   it('fits the window and passes axe on every page and state, for visitors, people and admins', async () => {
+    const { app, browser } = running;
     const problems: string[] = [];
     const check = async (page: Page, state: string) => {
       problems.push(...(await problemsOf(page, state)));
@@ -205,6 +166,7 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip }, () => {
   });
 
   it('after an error, focuses a summary that links to each field, and keeps what was typed', async () => {
+    const { app, browser } = running;
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(`${app.url}/signup`);
@@ -225,6 +187,7 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip }, () => {
   });
 
   it('shows and hides the password with a toggle button, by keyboard', async () => {
+    const { app, browser } = running;
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(`${app.url}/login`);

@@ -2,60 +2,24 @@
 // typed key by key or pasted reach the server whole, whatever country the picker shows, and
 // axe-core finds nothing serious on the page with the country picker closed or open.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startTestApp, strongPassword, uniqueEmail, type TestApp } from '../support/app.js';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { strongPassword, uniqueEmail } from '../support/app.js';
+import { browserForTests, screenshotFolder, seriousAxeViolations, withoutChromium } from '../support/browser.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core');
-// Screenshots for a person to look at; not compared by the test.
-const screenshots = path.join(tmpdir(), 'tfa-browser-screenshots');
-mkdirSync(screenshots, { recursive: true });
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
+const screenshots = screenshotFolder();
 
 const UK_NUMBER = '+44 20 7946 0958';
 const UK_E164 = '+442079460958';
 
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: unknown[] }>;
-}
-
-/** axe-core's serious and critical findings on the page as it is now. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: AXE_SCRIPT });
-  // A string, as these tests are compiled without the DOM's types.
-  const violations = await page.evaluate<AxeViolation[]>('axe.run(document).then((results) => results.violations)');
-  return violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${JSON.stringify(violation.nodes.map((node) => node.target))}`);
-}
-
-describe('the phone field with JavaScript', { skip }, () => {
-  let app: TestApp;
-  let browser: Browser;
-  before(async () => {
-    app = await startTestApp();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-  });
-  after(async () => {
-    await browser?.close();
-    await app?.close();
-  });
+describe('the phone field with JavaScript', { skip: withoutChromium }, () => {
+  const running = browserForTests();
 
   /** A new person, signed up, password confirmed, on the phone form with the picker ready. */
   async function phoneForm(label: string, width = 1280): Promise<Page> {
-    // Bypassing the CSP lets the test inject axe-core's script; the page's own scripts are the same.
-    const context = await browser.newContext({ viewport: { width, height: 900 }, bypassCSP: true });
+    const { app, browser } = running;
+    const context = await browser.newContext({ viewport: { width, height: 900 } });
     context.setDefaultTimeout(10_000);
     await context.grantPermissions(['clipboard-read', 'clipboard-write']);
     const page = await context.newPage();
@@ -88,6 +52,7 @@ describe('the phone field with JavaScript', { skip }, () => {
 
   /** Sends the form and answers the number the code went to, as /dev/outbox lists it. */
   async function submitAndReadRecipient(page: Page): Promise<string> {
+    const { app } = running;
     await page.getByRole('button', { name: 'Send code' }).click();
     await page.waitForURL(`${app.url}/account/2fa/verify`);
     const outbox = await page.context().newPage();
@@ -140,11 +105,11 @@ describe('the phone field with JavaScript', { skip }, () => {
   it('has no serious or critical axe-core findings with the country picker closed or open', async () => {
     for (const width of [375, 1280]) {
       const page = await phoneForm(`phone-axe-${width}`, width);
-      assert.deepEqual(await seriousViolations(page), [], `picker closed at ${width} px`);
+      assert.deepEqual(await seriousAxeViolations(page), [], `picker closed at ${width} px`);
       await countryButton(page).click();
       await countrySearch(page).waitFor();
       await page.screenshot({ path: path.join(screenshots, `phone-picker-open-${width}.png`), fullPage: true });
-      assert.deepEqual(await seriousViolations(page), [], `picker open at ${width} px`);
+      assert.deepEqual(await seriousAxeViolations(page), [], `picker open at ${width} px`);
       await page.keyboard.press('Escape');
       assert.equal(await countrySearch(page).isVisible(), false, 'Escape closes the picker');
       await page.context().close();
