@@ -196,6 +196,11 @@ describe('admin area', () => {
     const self = await act(admin.id, 'remove-admin');
     assert.match((await adminAgent.get(self.headers.location as string).expect(200)).text, /cannot lock yourself out/);
     await adminAgent.get('/admin').expect(200);
+
+    // The list offers an admin no action on their own row that would only be refused.
+    const ownRow = (await adminAgent.get(`/admin/users?q=${encodeURIComponent(adminEmail)}`).expect(200)).text;
+    for (const refused of ['lock', 'remove-admin', 'reset-2fa']) assert.doesNotMatch(ownRow, new RegExp(`/admin/users/${admin.id}/${refused}"`));
+    assert.match(ownRow, new RegExp(`/admin/users/${admin.id}/sign-out-everywhere"`));
   });
 
   it('refuses admin forms without the CSRF token', async () => {
