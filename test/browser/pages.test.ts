@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { strongPassword, uniqueEmail, type TestApp } from '../support/app.js';
-import { browserForTests, latestCode, screenshotFolder, seriousAxeViolations, withoutChromium } from '../support/browser.js';
+import { strongPassword, uniqueEmail } from '../support/app.js';
+import { browserForTests, confirmPasswordInBrowser, latestCode, screenshotFolder, seriousAxeViolations, signUpInBrowser, withoutChromium } from '../support/browser.js';
 
 const screenshots = screenshotFolder('pages');
 // 320 px is the narrowest phone still sold; 375 px the commonest; 1280 px a laptop.
@@ -36,21 +36,6 @@ async function problemsOf(page: Page, state: string): Promise<string[]> {
     for (const violation of await seriousAxeViolations(page)) problems.push(`${state} at ${width} px: ${violation}`);
   }
   return problems;
-}
-
-async function signUpIn(page: Page, app: TestApp, email: string): Promise<void> {
-  await page.goto(`${app.url}/signup`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(strongPassword);
-  await page.getByLabel('Confirm password').fill(strongPassword);
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  await page.waitForURL(`${app.url}/account`);
-}
-
-async function confirmPasswordIn(page: Page): Promise<void> {
-  await page.getByRole('heading', { name: 'Confirm your password' }).waitFor();
-  await page.getByLabel('Password', { exact: true }).fill(strongPassword);
-  await page.getByRole('button', { name: 'Confirm' }).click();
 }
 
 describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChromium }, () => {
@@ -83,7 +68,7 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
 
     // A person: 2FA off, then on through the phone form and the enrolment code step.
     const email = uniqueEmail('pages');
-    await signUpIn(page, app, email);
+    await signUpInBrowser(page, app, email);
     await check(page, 'account-2fa-off');
     await page.goto(`${app.url}/admin`);
     await check(page, 'forbidden');
@@ -94,7 +79,7 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await page.getByRole('button', { name: 'Confirm' }).click();
     await page.getByText('There is a problem').waitFor();
     await check(page, 'confirm-password-errors');
-    await confirmPasswordIn(page);
+    await confirmPasswordInBrowser(page);
     await page.waitForURL(`${app.url}/account/2fa`);
     await check(page, 'phone-form');
     await page.getByLabel('Phone number', { exact: true }).fill('12');
@@ -139,7 +124,7 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await page.waitForURL(`${app.url}/account`);
     // Admin actions ask for the password first.
     await page.goto(`${app.url}/account/confirm-password?next=%2Fadmin`);
-    await confirmPasswordIn(page);
+    await confirmPasswordInBrowser(page);
     await page.waitForURL(`${app.url}/admin`);
     for (const [state, url] of [
       ['admin-overview', '/admin'],

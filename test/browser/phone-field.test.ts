@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { strongPassword, uniqueEmail } from '../support/app.js';
-import { browserForTests, screenshotFolder, seriousAxeViolations, withoutChromium } from '../support/browser.js';
+import { uniqueEmail } from '../support/app.js';
+import { browserForTests, confirmPasswordInBrowser, screenshotFolder, seriousAxeViolations, signUpInBrowser, withoutChromium } from '../support/browser.js';
 
 const screenshots = screenshotFolder();
 
@@ -23,16 +23,9 @@ describe('the phone field with JavaScript', { skip: withoutChromium }, () => {
     context.setDefaultTimeout(10_000);
     await context.grantPermissions(['clipboard-read', 'clipboard-write']);
     const page = await context.newPage();
-    const email = uniqueEmail(label);
-    await page.goto(`${app.url}/signup`);
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password', { exact: true }).fill(strongPassword);
-    await page.getByLabel('Confirm password').fill(strongPassword);
-    await page.getByRole('button', { name: 'Sign up' }).click();
-    await page.waitForURL(`${app.url}/account`);
+    await signUpInBrowser(page, app, uniqueEmail(label));
     await page.goto(`${app.url}/account/2fa`);
-    await page.getByLabel('Password').fill(strongPassword);
-    await page.getByRole('button', { name: 'Confirm' }).click();
+    await confirmPasswordInBrowser(page);
     await page.waitForURL(`${app.url}/account/2fa`);
     await page.locator('.iti').waitFor();
     return page;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startTestApp, type TestApp, type TestAppOptions } from './app.js';
+import { startTestApp, strongPassword, type TestApp, type TestAppOptions } from './app.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -39,6 +39,23 @@ export function screenshotFolder(...parts: string[]): string {
   const folder = path.join(tmpdir(), 'tfa-browser-screenshots', ...parts);
   mkdirSync(folder, { recursive: true });
   return folder;
+}
+
+/** Signs a new person up through the form, as a person would, and waits for their account page. */
+export async function signUpInBrowser(page: Page, app: TestApp, email: string): Promise<void> {
+  await page.goto(`${app.url}/signup`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(strongPassword);
+  await page.getByLabel('Confirm password').fill(strongPassword);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.waitForURL(`${app.url}/account`);
+}
+
+/** Answers the "Confirm your password" page the browser was sent to. */
+export async function confirmPasswordInBrowser(page: Page): Promise<void> {
+  await page.getByRole('heading', { name: 'Confirm your password' }).waitFor();
+  await page.getByLabel('Password', { exact: true }).fill(strongPassword);
+  await page.getByRole('button', { name: 'Confirm' }).click();
 }
 
 /** The newest code in the development outbox, read in a tab of its own. */
