@@ -1,7 +1,7 @@
 // The Twilio Verify stand-in, and an app whose real `twilio` SDK talks to it.
 import { after, before } from 'node:test';
 import { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
-import { confirmPassword, startTestApp, submitForm, type Agent, type TestApp, type TestAppOptions } from './app.js';
+import { confirmPassword, signUp, startTestApp, submitForm, type Agent, type TestApp, type TestAppOptions } from './app.js';
 
 export const twilioCredentials = {
   accountSid: `AC${'0123456789abcdef'.repeat(2)}`,
@@ -44,6 +44,14 @@ export async function turnOnTwoFactor(agent: Agent, standIn: TwilioStandIn, phon
  * For a describe block: a stand-in and an app on it, started before its tests and stopped
  * after. Read `.app` and `.standIn` inside the tests.
  */
+/** A new person with two-factor authentication on at `phone`, signed in on the returned agent. */
+export async function personWithTwoFactor(twilio: { app: TestApp; standIn: TwilioStandIn }, phone: string) {
+  const agent = twilio.app.agent();
+  const person = await signUp(agent);
+  await turnOnTwoFactor(agent, twilio.standIn, phone);
+  return { ...person, phone, agent };
+}
+
 export function appOnTwilio(options: TestAppOptions = {}): { app: TestApp; standIn: TwilioStandIn } {
   const running = {} as { app: TestApp; standIn: TwilioStandIn };
   before(async () => {

@@ -8,7 +8,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { ConsoleProvider } from '../../src/two-factor/providers/console.js';
 import { VERIFICATION_TTL_MS } from '../../tools/twilio-stand-in/stand-in.js';
 import { confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, submitForm, type Agent } from '../support/app.js';
-import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
+import { appOnTwilio, personWithTwoFactor as withTwoFactor } from '../support/twilio.js';
 
 let phoneCounter = 0;
 /** A distinct valid French mobile per test, so verifications never mix between tests. */
@@ -21,12 +21,7 @@ describe('Twilio answers, read by the app', () => {
   const twilio = appOnTwilio();
   afterEach(() => twilio.standIn.resetFaults());
 
-  async function personWithTwoFactor(phone = nextMobile()) {
-    const agent = twilio.app.agent();
-    const person = await signUp(agent);
-    await turnOnTwoFactor(agent, twilio.standIn, phone);
-    return { ...person, phone };
-  }
+  const personWithTwoFactor = (phone = nextMobile()) => withTwoFactor(twilio, phone);
 
   /** Signs in with the password, ending at the code step. */
   async function passwordStep(email: string): Promise<Agent> {

@@ -12,7 +12,7 @@ import {
   submitForm,
   type Agent,
 } from '../support/app.js';
-import { appOnTwilio, startAppOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
+import { appOnTwilio, startAppOnTwilio, personWithTwoFactor as withTwoFactor } from '../support/twilio.js';
 
 const MOBILE = '+33 6 12 34 56 78';
 const MOBILE_E164 = '+33612345678';
@@ -29,12 +29,7 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
   const twilio = appOnTwilio();
   afterEach(() => twilio.standIn.resetFaults());
 
-  async function personWithTwoFactor(phone = nextMobile()) {
-    const agent = twilio.app.agent();
-    const person = await signUp(agent);
-    await turnOnTwoFactor(agent, twilio.standIn, phone);
-    return { ...person, phone, agent };
-  }
+  const personWithTwoFactor = (phone = nextMobile()) => withTwoFactor(twilio, phone);
 
   /** Signs in with the password, ending at the code step; returns the new agent. */
   async function passwordStep(email: string, extra: Record<string, string> = {}): Promise<{ agent: Agent; cookie: string }> {
