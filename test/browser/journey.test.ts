@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { strongPassword, uniqueEmail } from '../support/app.js';
-import { browserForTests, latestCode, screenshotFolder, withoutChromium } from '../support/browser.js';
+import { browserForTests, latestCode, screenshotFolder, signUpInBrowser, withoutChromium } from '../support/browser.js';
 
 const screenshots = screenshotFolder();
 
@@ -25,12 +25,7 @@ describe('a person in a browser', { skip: withoutChromium }, () => {
     });
     const email = uniqueEmail('browser');
 
-    await page.goto(`${app.url}/signup`);
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password', { exact: true }).fill(strongPassword);
-    await page.getByLabel('Confirm password').fill(strongPassword);
-    await page.getByRole('button', { name: 'Sign up' }).click();
-    await page.waitForURL(`${app.url}/account`);
+    await signUpInBrowser(page, app, email);
     await page.getByText('Two-factor authentication: Off').waitFor();
 
     await page.getByRole('link', { name: 'Turn on two-factor authentication' }).click();
