@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { createApp } from '../src/app.js';
+import { createApp } from '../src/web/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/core/logger.js';
 import { openServices } from '../src/core/services.js';

@@ -1,6 +1,6 @@
 // Entry point: read the configuration, open the database and session store, serve, and shut
 // down cleanly on SIGTERM/SIGINT.
-import { createApp } from './app.js';
+import { createApp } from './web/app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { listen } from './core/http-server.js';
 import { createLogger } from './core/logger.js';

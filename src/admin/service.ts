@@ -6,9 +6,9 @@ import type { AuditLog, RequestContext } from '../audit/audit-log.js';
 import type { InTransaction } from '../core/db/client.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
-import type { CodeLimits } from '../two-factor/code-limits.js';
-import { phoneHint } from '../two-factor/phone.js';
-import { mayHaveSent, type Channel, type CheckResult, type StartResult, type VerificationProvider } from '../two-factor/providers/provider.js';
+import type { CodeLimits } from '../factors/phone/code-limits.js';
+import { phoneHint } from '../factors/phone/numbers.js';
+import { mayHaveSent, type Channel, type CheckResult, type StartResult, type CodeSender } from '../factors/phone/senders/sender.js';
 import type { AdminRepository, AuditFilter, Confirmation } from './repository.js';
 
 export const USER_ACTIONS = {
@@ -93,7 +93,7 @@ export function adminService(deps: {
   repository: AdminRepository;
   audit: AuditLog;
   inTransaction: InTransaction;
-  provider: VerificationProvider;
+  provider: CodeSender;
   codeLimits: CodeLimits;
   now?: () => Date;
 }) {

@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { emailField } from '../accounts/forms.js';
+import { emailField } from '../web/forms/accounts.js';
 import { hashPassword, normalisePassword, passwordProblem } from '../accounts/passwords.js';
 import { loadConfig } from '../config.js';
 import { applyMigrations } from '../core/db/migrations.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { safeLocalPath } from '../../src/core/security.js';
+import { safeLocalPath } from '../../src/web/security.js';
 import { csrfTokenIn, signUp, appForTests, strongPassword, uniqueEmail } from '../support/app.js';
 
 describe('safeLocalPath', () => {

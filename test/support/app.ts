@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import request from 'supertest';
-import { createApp } from '../../src/app.js';
+import { createApp } from '../../src/web/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { listen } from '../../src/core/http-server.js';
 import { createLogger } from '../../src/core/logger.js';

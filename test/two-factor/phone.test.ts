@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { maskPhone, parsePhone, phoneHint } from '../../src/two-factor/phone.js';
+import { maskPhone, parsePhone, phoneHint } from '../../src/factors/phone/numbers.js';
 
 describe('phone numbers', () => {
   const valid: Array<[string, string, string]> = [

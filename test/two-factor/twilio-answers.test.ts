@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { createLogger } from '../../src/core/logger.js';
-import { ConsoleProvider } from '../../src/two-factor/providers/console.js';
+import { ConsoleSender } from '../../src/factors/phone/senders/console.js';
 import { VERIFICATION_TTL_MS } from '../../tools/twilio-stand-in/stand-in.js';
 import { confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, submitForm, type Agent } from '../support/app.js';
 import { appOnTwilio, personWithTwoFactor as withTwoFactor } from '../support/twilio.js';
@@ -231,7 +231,7 @@ describe('Twilio answers, read by the app', () => {
 
 describe('console provider (development)', () => {
   it('checks a code against the verification it names, as Twilio does', async () => {
-    const provider = new ConsoleProvider(createLogger('silent'));
+    const provider = new ConsoleSender(createLogger('silent'));
     const first = await provider.start('+33612880001', 'sms');
     const firstCode = provider.outbox()[0]!.code;
     const wrong = firstCode === '000000' ? '111111' : '000000';

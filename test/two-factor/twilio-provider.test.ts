@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/core/logger.js';
-import { TwilioProvider } from '../../src/two-factor/providers/twilio.js';
-import { mayHaveSent, type Channel } from '../../src/two-factor/providers/provider.js';
+import { TwilioVerifySender } from '../../src/factors/phone/senders/twilio.js';
+import { mayHaveSent, type Channel } from '../../src/factors/phone/senders/sender.js';
 import { VERIFICATION_TTL_MS, type TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
 import { startTwilioStandIn, twilioCredentials } from '../support/twilio.js';
 
@@ -23,9 +23,9 @@ const UNKNOWN_VERIFICATION = `VE${'0'.repeat(32)}`;
 
 describe('Twilio Verify provider', () => {
   let standIn: TwilioStandIn;
-  let provider: TwilioProvider;
-  const providerWith = (overrides: Partial<ConstructorParameters<typeof TwilioProvider>[0]> = {}) =>
-    new TwilioProvider(
+  let provider: TwilioVerifySender;
+  const providerWith = (overrides: Partial<ConstructorParameters<typeof TwilioVerifySender>[0]> = {}) =>
+    new TwilioVerifySender(
       {
         accountSid: twilioCredentials.accountSid,
         username: twilioCredentials.accountSid,
@@ -144,7 +144,7 @@ describe('Twilio Verify provider', () => {
     const unreachable = providerWith({ apiBaseUrl: `http://127.0.0.1:${await closedPort()}` });
     // [what, provider, fault, start outcome]: a start is "unavailable" only when Twilio surely
     // sent nothing; when it may have (no answer, or a failure on its side), it says so.
-    const cases: Array<[string, TwilioProvider, () => void, string]> = [
+    const cases: Array<[string, TwilioVerifySender, () => void, string]> = [
       ['bad credentials', providerWith({ password: 'wrong' }), () => {}, 'unavailable'],
       ['unknown service', providerWith({ verifyServiceSid: `VA${'9'.repeat(32)}` }), () => {}, 'unavailable'],
       ['connection refused', unreachable, () => {}, 'unavailable'],

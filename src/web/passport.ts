@@ -3,9 +3,9 @@
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { contextOf } from '../audit/audit-log.js';
-import type { AccountsService } from './service.js';
-import { emailField } from './forms.js';
-import type { User } from './repository.js';
+import type { AccountsService } from '../accounts/service.js';
+import { emailField } from './forms/accounts.js';
+import type { User } from '../accounts/repository.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

@@ -3,10 +3,10 @@
 // after which the code step locks for an hour, whatever sessions or IPs the guesses use.
 // Each send and each check reserves its place before the provider is asked, and gives it back
 // when the outcome should not count, so parallel requests get no more than sequential ones.
-import type { Limits } from '../config.js';
-import { ipLimitKey } from '../core/ip.js';
-import type { LimitFactory } from '../core/rate-limits.js';
-import type { Channel } from './providers/provider.js';
+import type { Limits } from '../../config.js';
+import { ipLimitKey } from '../../core/ip.js';
+import type { LimitFactory } from '../../core/rate-limits.js';
+import type { Channel } from './senders/sender.js';
 
 const TEN_MINUTES = 600;
 const DAY = 86_400;

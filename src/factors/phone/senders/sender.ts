@@ -61,7 +61,7 @@ export type CheckOutcome =
 
 export type CheckResult = CheckOutcome & ProviderDetails;
 
-export interface VerificationProvider {
+export interface CodeSender {
   readonly name: 'console' | 'twilio';
   /** Sends a new code (or the pending one again) to an E.164 number on a channel. */
   start(to: string, channel: Channel): Promise<StartResult>;

@@ -4,12 +4,12 @@
 import { Router, type RequestHandler, type Response } from 'express';
 import { contextOf } from '../audit/audit-log.js';
 import { minutesText } from '../core/errors.js';
-import { noStore, safeLocalPath } from '../core/security.js';
+import { noStore, safeLocalPath } from './security.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
-import { flash } from '../core/views.js';
-import { confirmPasswordForm } from './forms.js';
-import { ACCOUNT_LOCKED, nextFrom, requireSignedIn } from './routes.js';
-import type { AccountsService } from './service.js';
+import { flash } from './views.js';
+import { confirmPasswordForm } from './forms/accounts.js';
+import { ACCOUNT_LOCKED, nextFrom, requireSignedIn } from './accounts.js';
+import type { AccountsService } from '../accounts/service.js';
 
 declare module 'express-session' {
   interface SessionData {

@@ -2,9 +2,9 @@
 // same rules as Twilio Verify (10-minute codes, 5 checks, 5 sends). Refused in production.
 // It keeps its codes in this process, which is fine for the single process it is made for.
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import type { Logger } from '../../core/logger.js';
-import { phoneHint } from '../phone.js';
-import { MESSAGES, type Channel, type CheckResult, type StartResult, type VerificationProvider } from './provider.js';
+import type { Logger } from '../../../core/logger.js';
+import { phoneHint } from '../numbers.js';
+import { MESSAGES, type Channel, type CheckResult, type StartResult, type CodeSender } from './sender.js';
 
 const CODE_TTL_MS = 10 * 60_000;
 const MAX_CHECKS = 5;
@@ -26,7 +26,7 @@ interface PendingCode {
   sends: number;
 }
 
-export class ConsoleProvider implements VerificationProvider {
+export class ConsoleSender implements CodeSender {
   readonly name = 'console';
   private readonly pending = new Map<string, PendingCode>();
   private readonly sent: OutboxMessage[] = [];

@@ -2,16 +2,16 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { PassportStatic } from 'passport';
 import { afterChange, CommitUnconfirmedError, HttpError } from '../core/errors.js';
-import { noStore, safeLocalPath } from '../core/security.js';
+import { noStore, safeLocalPath } from './security.js';
 import { applyRememberMe, regenerateSession, sessionStep, type SessionLifetime } from '../core/sessions.js';
-import { flash } from '../core/views.js';
+import { flash } from './views.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
-import { signInForm, signUpForm, typedEmail } from './forms.js';
+import { signInForm, signUpForm, typedEmail } from './forms/accounts.js';
 import { contextOf, type SignInAttempt } from '../audit/audit-log.js';
 import { describeBrowser } from '../audit/user-agent.js';
-import { maskPhone } from '../two-factor/phone.js';
+import { maskPhone } from '../factors/phone/numbers.js';
 import { publicUser } from './passport.js';
-import type { AccountsService } from './service.js';
+import type { AccountsService } from '../accounts/service.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
 

@@ -1,8 +1,8 @@
 // What the account forms accept (read with parseForm from core/forms), and what is shown back
 // of what the person typed (passwords excepted).
 import { z } from 'zod';
-import { formText, typedText } from '../core/forms.js';
-import { MAX_PASSWORD_LENGTH, newPasswordProblems } from './passwords.js';
+import { formText, typedText } from '../../core/forms.js';
+import { MAX_PASSWORD_LENGTH, newPasswordProblems } from '../../accounts/passwords.js';
 
 export const MAX_EMAIL_LENGTH = 254;
 

@@ -2,19 +2,19 @@
 // it off, and the development outbox. Routes parse input, call the service, render or redirect.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { parseForm, typedText, type FieldErrors } from '../core/forms.js';
-import { ACCOUNT_LOCKED, completeSignIn, requireSignedIn, type SecondFactorStep, type SignInFinish } from '../accounts/routes.js';
+import { ACCOUNT_LOCKED, completeSignIn, requireSignedIn, type SecondFactorStep, type SignInFinish } from './accounts.js';
 import type { AccountsService } from '../accounts/service.js';
-import { publicUser } from '../accounts/passport.js';
+import { publicUser } from './passport.js';
 import { contextOf } from '../audit/audit-log.js';
 import { afterChange, HttpError } from '../core/errors.js';
-import { noStore, safeLocalPath } from '../core/security.js';
+import { noStore, safeLocalPath } from './security.js';
 import { regenerateSession } from '../core/sessions.js';
-import { flash } from '../core/views.js';
-import { codeForm, phoneForm } from './forms.js';
-import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone } from './phone.js';
-import type { ConsoleProvider } from './providers/console.js';
-import type { Channel } from './providers/provider.js';
-import type { CodeCheck, CodeContext, Delivery, SentAt, TwoFactorService } from './service.js';
+import { flash } from './views.js';
+import { codeForm, phoneForm } from './forms/phone.js';
+import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone } from '../factors/phone/numbers.js';
+import type { ConsoleSender } from '../factors/phone/senders/console.js';
+import type { Channel } from '../factors/phone/senders/sender.js';
+import type { CodeCheck, CodeContext, Delivery, SentAt, TwoFactorService } from '../factors/phone/service.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -109,7 +109,7 @@ export function twoFactorRouter(deps: {
   /** Lets a request through only shortly after a password confirmation (sudo mode). */
   requireRecentPassword: RequestHandler;
   defaultCountry: string;
-  outbox: ConsoleProvider | undefined;
+  outbox: ConsoleSender | undefined;
 }): { router: Router; secondFactor: SecondFactorStep } {
   const { twoFactor, accounts, finish, requireRecentPassword, defaultCountry, outbox } = deps;
   const router = Router();

@@ -1,13 +1,13 @@
 // The rules of phone two-factor authentication: delivering codes (SMS, falling back to a
 // call), the resend cooldown, checking codes, and turning 2FA on and off. Knows nothing of HTTP;
 // the state it works on (who is at the code step, when codes went out) is passed in and out.
-import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import type { InTransaction } from '../core/db/client.js';
-import { RateLimitedError } from '../core/rate-limits.js';
+import type { AuditLog, RequestContext } from '../../audit/audit-log.js';
+import type { InTransaction } from '../../core/db/client.js';
+import { RateLimitedError } from '../../core/rate-limits.js';
 import type { CodeLimits, ResendCooldown } from './code-limits.js';
-import { countryOf, phoneHint } from './phone.js';
-import { mayHaveSent, MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type VerificationProvider } from './providers/provider.js';
-import type { TwoFactorRepository } from './repository.js';
+import { countryOf, phoneHint } from './numbers.js';
+import { mayHaveSent, MESSAGES, type Channel, type CheckOutcome, type StartOutcome, type CodeSender } from './senders/sender.js';
+import type { TwoFactorRepository } from '../repository.js';
 
 /** When codes last went out on each channel, for the resend cooldown. */
 export type SentAt = Partial<Record<Channel, number>>;
@@ -87,7 +87,7 @@ export function readCode(raw: string): { ok: true; code: string } | { ok: false;
 }
 
 export function twoFactorService(deps: {
-  provider: VerificationProvider;
+  provider: CodeSender;
   repository: TwoFactorRepository;
   inTransaction: InTransaction;
   audit: AuditLog;

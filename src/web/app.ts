@@ -5,33 +5,33 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
-import { accountsRepository } from './accounts/repository.js';
-import { adminRepository } from './admin/repository.js';
-import { adminRouter } from './admin/routes.js';
-import { adminService } from './admin/service.js';
-import { accountsService } from './accounts/service.js';
-import { signInLimits } from './accounts/sign-in-limits.js';
-import { auditLog } from './audit/audit-log.js';
-import { createPassport } from './accounts/passport.js';
-import { passwordConfirmationRouter, requireRecentPassword } from './accounts/password-confirmation.js';
-import { accountsRouter } from './accounts/routes.js';
-import type { Config } from './config.js';
-import { errorHandler, notFound } from './core/errors.js';
-import { healthRouter } from './core/health.js';
-import { limitFactory } from './core/rate-limits.js';
-import type { Logger } from './core/logger.js';
-import { csrfProtection, securityHeaders } from './core/security.js';
-import type { Services } from './core/services.js';
-import { enforceAbsoluteLifetime, sessions } from './core/sessions.js';
-import { useViews, viewLocals } from './core/views.js';
-import { codeLimits, resendCooldown } from './two-factor/code-limits.js';
-import { createProvider } from './two-factor/providers/index.js';
-import { ConsoleProvider } from './two-factor/providers/console.js';
-import { twoFactorRepository } from './two-factor/repository.js';
-import { twoFactorRouter } from './two-factor/routes.js';
-import { twoFactorService } from './two-factor/service.js';
+import { accountsRepository } from '../accounts/repository.js';
+import { adminRepository } from '../admin/repository.js';
+import { adminRouter } from './admin.js';
+import { adminService } from '../admin/service.js';
+import { accountsService } from '../accounts/service.js';
+import { signInLimits } from '../accounts/sign-in-limits.js';
+import { auditLog } from '../audit/audit-log.js';
+import { createPassport } from './passport.js';
+import { passwordConfirmationRouter, requireRecentPassword } from './password-confirmation.js';
+import { accountsRouter } from './accounts.js';
+import type { Config } from '../config.js';
+import { errorHandler, notFound } from '../core/errors.js';
+import { healthRouter } from './health.js';
+import { limitFactory } from '../core/rate-limits.js';
+import type { Logger } from '../core/logger.js';
+import { csrfProtection, securityHeaders } from './security.js';
+import type { Services } from '../core/services.js';
+import { enforceAbsoluteLifetime, sessions } from '../core/sessions.js';
+import { useViews, viewLocals } from './views.js';
+import { codeLimits, resendCooldown } from '../factors/phone/code-limits.js';
+import { createCodeSender } from '../factors/phone/senders/index.js';
+import { ConsoleSender } from '../factors/phone/senders/console.js';
+import { twoFactorRepository } from '../factors/repository.js';
+import { twoFactorRouter } from './phone.js';
+import { twoFactorService } from '../factors/phone/service.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const FORM_BODY_LIMIT = '16kb';
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -119,7 +119,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   app.use(csrfProtection);
   app.use(viewLocals);
 
-  const provider = createProvider(config.twoFactor, logger);
+  const provider = createCodeSender(config.twoFactor, logger);
   const userCodeLimits = codeLimits(limit, config.limits);
   // The admin test bench has limits of its own, so testing never eats a user's budget.
   const adminCodeLimits = codeLimits(limit, config.limits, 'admin_');
@@ -142,7 +142,7 @@ export function createApp({ config, logger, services }: AppDeps): Express {
     finish,
     requireRecentPassword: recentPassword,
     defaultCountry: config.twoFactor.defaultCountry,
-    outbox: config.twoFactor.devOutbox && provider instanceof ConsoleProvider ? provider : undefined,
+    outbox: config.twoFactor.devOutbox && provider instanceof ConsoleSender ? provider : undefined,
   });
 
   const admin = adminService({

@@ -2,10 +2,10 @@
 // into a typed outcome; anything unexpected fails closed: no one gets in, and a start whose
 // fate is unknown counts as "may have sent" (unconfirmed), never as "nothing sent".
 import twilio from 'twilio';
-import type { TwilioConfig } from '../../config.js';
-import type { Logger } from '../../core/logger.js';
-import { phoneHint } from '../phone.js';
-import { MESSAGES, type Channel, type CheckOutcome, type CheckResult, type StartOutcome, type StartResult, type VerificationProvider } from './provider.js';
+import type { TwilioConfig } from '../../../config.js';
+import type { Logger } from '../../../core/logger.js';
+import { phoneHint } from '../numbers.js';
+import { MESSAGES, type Channel, type CheckOutcome, type CheckResult, type StartOutcome, type StartResult, type CodeSender } from './sender.js';
 
 const TWILIO_VERIFY_ORIGIN = 'https://verify.twilio.com';
 
@@ -52,7 +52,7 @@ function failureOf(error: unknown): TwilioFailure {
   return {};
 }
 
-export class TwilioProvider implements VerificationProvider {
+export class TwilioVerifySender implements CodeSender {
   readonly name = 'twilio';
   private readonly service;
 

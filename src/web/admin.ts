@@ -3,17 +3,17 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { formText, parseForm, searchText, typedText, type FieldErrors } from '../core/forms.js';
-import { MAX_EMAIL_LENGTH } from '../accounts/forms.js';
-import { requireSignedIn } from '../accounts/routes.js';
+import { MAX_EMAIL_LENGTH } from './forms/accounts.js';
+import { requireSignedIn } from './accounts.js';
 import { contextOf } from '../audit/audit-log.js';
 import { HttpError } from '../core/errors.js';
-import { noStore } from '../core/security.js';
-import { flash } from '../core/views.js';
-import { codeForm, countryField, phoneField } from '../two-factor/forms.js';
-import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone } from '../two-factor/phone.js';
-import { readCode } from '../two-factor/service.js';
-import { PAGE_SIZE, type AuditFilter } from './repository.js';
-import { isUserAction, USER_ACTIONS, type ActionRefusal, type AdminService, type BenchResult } from './service.js';
+import { noStore } from './security.js';
+import { flash } from './views.js';
+import { codeForm, countryField, phoneField } from './forms/phone.js';
+import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone } from '../factors/phone/numbers.js';
+import { readCode } from '../factors/phone/service.js';
+import { PAGE_SIZE, type AuditFilter } from '../admin/repository.js';
+import { isUserAction, USER_ACTIONS, type ActionRefusal, type AdminService, type BenchResult } from '../admin/service.js';
 
 declare module 'express-session' {
   interface SessionData {
