@@ -17,6 +17,11 @@ export type SignUpResult =
   | { ok: true; user: User }
   | { ok: false; errors: Partial<Record<'email' | 'password' | 'passwordConfirmation', string>> };
 
+export type Authentication =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'wrong_credentials' | 'locked' }
+  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+
 /** Whether a password confirmation was accepted, and why not when it was refused. */
 export type PasswordConfirmation =
   | { ok: true }
@@ -74,27 +79,34 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
     },
 
     /**
-     * The user whose email and password these are; null when they do not match (taking as
-     * long either way), 'locked' when they match an account an admin has locked.
+     * The user whose email and password these are, or why not: a wrong email or password
+     * (taking as long either way, and not saying which), an account an admin locked (said only
+     * to someone who knows the password), or too many attempts.
      */
-    async authenticate(email: string, rawPassword: string, context: RequestContext): Promise<User | null | 'locked'> {
+    async authenticate(email: string, rawPassword: string, context: RequestContext): Promise<Authentication> {
       const user = await users.findByEmail(email);
       const password = normalisePassword(rawPassword);
-      const matches = await limited(countedPasswordCheck(email, user, password, context), context, user?.id);
+      let matches: boolean;
+      try {
+        matches = await limited(countedPasswordCheck(email, user, password, context), context, user?.id);
+      } catch (error) {
+        if (!(error instanceof RateLimitedError)) throw error;
+        return { ok: false, reason: 'rate_limited', retryAfterSeconds: error.retryAfterSeconds };
+      }
       if (!user || !matches) {
         const reason = user ? 'wrong_password' : 'unknown_account';
         await audit.record({ type: 'sign_in_password', outcome: 'failed', userId: user?.id, context, detail: { reason } });
-        return null;
+        return { ok: false, reason: 'wrong_credentials' };
       }
       if (user.lockedAt) {
         await audit.record({ type: 'sign_in_password', outcome: 'locked', userId: user.id, context });
-        return 'locked';
+        return { ok: false, reason: 'locked' };
       }
       await audit.record({ type: 'sign_in_password', outcome: 'ok', userId: user.id, context });
       if (hashNeedsUpgrade(user.passwordHash)) {
         await users.updatePasswordHash(user.id, await hashPassword(password));
       }
-      return user;
+      return { ok: true, user };
     },
 
     /**
@@ -123,16 +135,6 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       }
       await record('ok');
       return { ok: true };
-    },
-
-    /** The person is fully signed in (password, and code when 2FA is on). */
-    recordSignIn(userId: string, context: RequestContext, method: 'password' | 'password_and_code'): Promise<void> {
-      return audit.record({ type: 'sign_in', outcome: 'ok', userId, context, detail: { method } });
-    },
-
-    /** The second factor was right, but an admin locked the account meanwhile: no sign-in. */
-    recordLockedSignIn(userId: string, context: RequestContext): Promise<void> {
-      return audit.record({ type: 'sign_in', outcome: 'locked', userId, context });
     },
 
     recordSignOut(userId: string, context: RequestContext): Promise<void> {

@@ -1,25 +1,63 @@
-// The only place the two-factor feature writes to the database.
-import type { DatabaseClient, PrismaClient } from '../core/db/client.js';
+// The only place that reads and writes `user_factors`. A row exists only once its factor was
+// verified, so "two-factor authentication is on" is "the person has a row".
+import type { DatabaseClient, PrismaClient, UserFactor } from '../core/db/client.js';
 
-export function twoFactorRepository(prisma: PrismaClient) {
+export type { UserFactor };
+
+export function factorsRepository(prisma: PrismaClient) {
   return {
-    /**
-     * Turns 2FA on with a phone whose code was just checked (or moves it to a new one); says
-     * whether it was on already.
-     */
-    async enable(userId: string, phoneNumber: string, db: DatabaseClient = prisma): Promise<{ wasEnabled: boolean }> {
-      const user = await db.user.findUniqueOrThrow({ where: { id: userId }, select: { twoFactorEnabledAt: true } });
-      await db.user.update({
-        where: { id: userId },
-        data: { phoneNumber, twoFactorEnabledAt: user.twoFactorEnabledAt ?? new Date() },
+    /** The person's factors, the one they used last first (then the oldest). */
+    listForUser(userId: string, db: DatabaseClient = prisma): Promise<UserFactor[]> {
+      return db.userFactor.findMany({
+        where: { userId },
+        orderBy: [{ lastUsedAt: { sort: 'desc', nulls: 'last' } }, { createdAt: 'asc' }],
       });
-      return { wasEnabled: user.twoFactorEnabledAt !== null };
     },
 
-    async disable(userId: string, db: DatabaseClient = prisma): Promise<void> {
-      await db.user.update({ where: { id: userId }, data: { phoneNumber: null, twoFactorEnabledAt: null } });
+    /**
+     * Serialises changes to one person's factors: within the transaction `db`, every other
+     * change to them waits, so two parallel enrolments cannot both add "the" phone.
+     */
+    async lockUser(userId: string, db: DatabaseClient): Promise<void> {
+      await db.$queryRaw`SELECT 1 FROM users WHERE id = ${userId}::uuid FOR UPDATE`;
+    },
+
+    add(data: { userId: string; kind: string; label?: string | null; phoneNumber?: string | null }, db: DatabaseClient = prisma): Promise<UserFactor> {
+      return db.userFactor.create({ data });
+    },
+
+    async update(id: string, data: { label?: string | null; phoneNumber?: string | null }, db: DatabaseClient = prisma): Promise<void> {
+      await db.userFactor.update({ where: { id }, data });
+    },
+
+    async markUsed(id: string, at: Date, db: DatabaseClient = prisma): Promise<void> {
+      // updateMany: a factor removed meanwhile is simply not there to mark.
+      await db.userFactor.updateMany({ where: { id }, data: { lastUsedAt: at } });
+    },
+
+    /** Removes one factor of the person; says whether it was there. */
+    async remove(userId: string, id: string, db: DatabaseClient = prisma): Promise<boolean> {
+      const { count } = await db.userFactor.deleteMany({ where: { id, userId } });
+      return count === 1;
+    },
+
+    /** Removes every factor of the person; says how many there were. */
+    async removeAll(userId: string, db: DatabaseClient = prisma): Promise<number> {
+      const { count } = await db.userFactor.deleteMany({ where: { userId } });
+      return count;
+    },
+
+    /** How many people have at least one factor. */
+    countUsersWithFactors(): Promise<number> {
+      return prisma.user.count({ where: { factors: { some: {} } } });
+    },
+
+    /** Which of these people have at least one factor. */
+    async usersWithFactors(userIds: string[]): Promise<Set<string>> {
+      const rows = await prisma.userFactor.findMany({ where: { userId: { in: userIds } }, select: { userId: true }, distinct: ['userId'] });
+      return new Set(rows.map((row) => row.userId));
     },
   };
 }
 
-export type TwoFactorRepository = ReturnType<typeof twoFactorRepository>;
+export type FactorsRepository = ReturnType<typeof factorsRepository>;

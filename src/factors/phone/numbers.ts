@@ -8,13 +8,15 @@ import {
   type CountryCode,
 } from 'libphonenumber-js/max';
 
+/** Why what was typed is not a phone number codes can go to. */
+export type PhoneProblem = 'missing' | 'not_digits' | 'invalid' | 'invalid_for_country' | 'extension';
+
 export type PhoneParse =
   | { ok: true; e164: string; country: CountryCode | undefined; type: string | undefined }
-  | { ok: false; message: string };
+  | { ok: false; reason: PhoneProblem };
 
 /** The longest phone number input read (and shown back); a real one is far shorter. */
 export const MAX_PHONE_INPUT = 64;
-export const PHONE_DIGITS_ONLY = 'Enter a phone number using digits, like +33 6 12 34 56 78.';
 
 function isCountry(code: string): code is CountryCode {
   return isSupportedCountry(code);
@@ -23,21 +25,16 @@ function isCountry(code: string): code is CountryCode {
 export function parsePhone(input: string, country: string): PhoneParse {
   // People type spaces, dots, dashes, brackets and a leading 00; all of that is fine.
   const typed = input.normalize('NFKC').trim();
-  if (!typed) return { ok: false, message: 'Enter your phone number.' };
+  if (!typed) return { ok: false, reason: 'missing' };
   if (typed.length > MAX_PHONE_INPUT || /[^\d\s+().\-/]/.test(typed.replace(/\s*(ext\.?|x)\s*\d+$/i, ''))) {
-    return { ok: false, message: PHONE_DIGITS_ONLY };
+    return { ok: false, reason: 'not_digits' };
   }
   const international = typed.replace(/^00/, '+');
   const phone = parsePhoneNumberFromString(international, isCountry(country) ? country : undefined);
   if (!phone || !phone.isValid()) {
-    return {
-      ok: false,
-      message: international.startsWith('+')
-        ? 'That is not a valid phone number. Check the number and try again.'
-        : 'That is not a valid phone number for the chosen country. Check the country and the number.',
-    };
+    return { ok: false, reason: international.startsWith('+') ? 'invalid' : 'invalid_for_country' };
   }
-  if (phone.ext) return { ok: false, message: 'Enter a number without an extension: codes cannot reach extensions.' };
+  if (phone.ext) return { ok: false, reason: 'extension' };
   return { ok: true, e164: phone.number, country: phone.country, type: phone.getType() };
 }
 

@@ -4,7 +4,7 @@
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../../../core/logger.js';
 import { phoneHint } from '../numbers.js';
-import { MESSAGES, type Channel, type CheckResult, type StartResult, type CodeSender } from './sender.js';
+import { type Channel, type CheckResult, type StartResult, type CodeSender } from './sender.js';
 
 const CODE_TTL_MS = 10 * 60_000;
 const MAX_CHECKS = 5;
@@ -47,7 +47,7 @@ export class ConsoleSender implements CodeSender {
     // Like Twilio: a code killed by too many wrong checks, or expired, gives way to a new one.
     if (entry && (!this.isLive(entry) || entry.checks >= MAX_CHECKS)) entry = undefined;
     if (entry && entry.sends >= MAX_SENDS) {
-      return Promise.resolve({ status: 'rate_limited', message: MESSAGES.rateLimited, providerStatus: 'max_send_attempts', sid: entry.sid });
+      return Promise.resolve({ status: 'rate_limited', providerStatus: 'max_send_attempts', sid: entry.sid });
     }
     if (!entry) {
       const sid = `console-${randomBytes(8).toString('hex')}`;
@@ -67,10 +67,10 @@ export class ConsoleSender implements CodeSender {
     const [to, entry] = [...this.pending].find(([, pending]) => pending.sid === verificationSid) ?? [];
     if (!to || !entry || !this.isLive(entry)) {
       if (to) this.pending.delete(to);
-      return Promise.resolve({ status: 'expired', message: MESSAGES.expired, providerStatus: 'not_found' });
+      return Promise.resolve({ status: 'expired', providerStatus: 'not_found' });
     }
     const sid = entry.sid;
-    const tooMany = { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts, providerStatus: 'max_attempts_reached', sid } as const;
+    const tooMany = { status: 'too_many_attempts', providerStatus: 'max_attempts_reached', sid } as const;
     if (entry.checks >= MAX_CHECKS) return Promise.resolve(tooMany);
     const matches = code.length === entry.code.length && timingSafeEqual(Buffer.from(code), Buffer.from(entry.code));
     if (matches) {
@@ -79,6 +79,6 @@ export class ConsoleSender implements CodeSender {
     }
     entry.checks += 1;
     if (entry.checks >= MAX_CHECKS) return Promise.resolve(tooMany);
-    return Promise.resolve({ status: 'wrong_code', message: MESSAGES.wrongCode, providerStatus: 'pending', sid });
+    return Promise.resolve({ status: 'wrong_code', providerStatus: 'pending', sid });
   }
 }

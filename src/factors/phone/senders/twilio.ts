@@ -5,7 +5,7 @@ import twilio from 'twilio';
 import type { TwilioConfig } from '../../../config.js';
 import type { Logger } from '../../../core/logger.js';
 import { phoneHint } from '../numbers.js';
-import { MESSAGES, type Channel, type CheckOutcome, type CheckResult, type StartOutcome, type StartResult, type CodeSender } from './sender.js';
+import { type Channel, type CheckOutcome, type CheckResult, type StartOutcome, type StartResult, type CodeSender } from './sender.js';
 
 const TWILIO_VERIFY_ORIGIN = 'https://verify.twilio.com';
 
@@ -85,7 +85,7 @@ export class TwilioVerifySender implements CodeSender {
       const details = { providerStatus: verification.status, sid: verification.sid };
       if (verification.status === 'pending') return { status: 'pending', channel, ...details };
       // Twilio took the request but did not say the code is pending: it may have gone out.
-      return { status: 'unconfirmed', channel, message: MESSAGES.unconfirmed, ...details };
+      return { status: 'unconfirmed', channel, ...details };
     } catch (error) {
       const failure = this.logFailure('start', { to: phoneHint(to) }, error);
       return { ...mapStartFailure(channel, failure), providerStatus: 'error', errorCode: failure.code };
@@ -109,23 +109,23 @@ function mapStartFailure(channel: Channel, { status, code, network }: TwilioFail
   // No answer from Twilio: nothing went out only if the request never reached it.
   if (status === undefined) {
     return network !== undefined && NEVER_REACHED_TWILIO.has(network)
-      ? { status: 'unavailable', message: MESSAGES.unavailable }
-      : { status: 'unconfirmed', channel, message: MESSAGES.unconfirmed };
+      ? { status: 'unavailable' }
+      : { status: 'unconfirmed', channel };
   }
-  if (code === 60205) return { status: 'channel_failed', channel, message: MESSAGES.smsUnsupported, maybeSent: false };
-  if (code === 60200 || code === 21211 || code === 21614) return { status: 'invalid_number', message: MESSAGES.invalidNumber };
+  if (code === 60205) return { status: 'channel_failed', channel, maybeSent: false };
+  if (code === 60200 || code === 21211 || code === 21614) return { status: 'invalid_number' };
   // Refusals that waiting will not mend (or not within minutes): each says what can be done.
-  if (code === 60410) return { status: 'number_blocked', message: MESSAGES.numberBlocked };
-  if (code === 60605) return { status: 'country_not_allowed', message: MESSAGES.countryNotAllowed };
-  if (code === 60223) return { status: 'channel_disabled', channel, message: channel === 'sms' ? MESSAGES.smsDisabled : MESSAGES.callDisabled };
-  if (code === 21408) return { status: 'region_not_enabled', channel, message: MESSAGES.smsRegionNotEnabled };
+  if (code === 60410) return { status: 'number_blocked' };
+  if (code === 60605) return { status: 'country_not_allowed' };
+  if (code === 60223) return { status: 'channel_disabled', channel };
+  if (code === 21408) return { status: 'region_not_enabled', channel };
   // 60212: too many verifications started at once for this number.
-  if (code === 60203 || code === 60212 || code === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
+  if (code === 60203 || code === 60212 || code === 20429 || status === 429) return { status: 'rate_limited' };
   // A channel's delivery failing (5xx) may be mended by the other channel; the caller decides.
   // Twilio failed after taking the request, so this code may still go out.
-  if (status >= 500) return { status: 'channel_failed', channel, message: MESSAGES.unconfirmed, maybeSent: true };
+  if (status >= 500) return { status: 'channel_failed', channel, maybeSent: true };
   // 20003 (credentials), 20404 (unknown service) and the other refusals: Twilio sent nothing.
-  return { status: 'unavailable', message: MESSAGES.unavailable };
+  return { status: 'unavailable' };
 }
 
 function mapCheckStatus(status: string): CheckOutcome {
@@ -133,23 +133,23 @@ function mapCheckStatus(status: string): CheckOutcome {
     case 'approved':
       return { status: 'approved' };
     case 'pending':
-      return { status: 'wrong_code', message: MESSAGES.wrongCode };
+      return { status: 'wrong_code' };
     case 'max_attempts_reached':
-      return { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts };
+      return { status: 'too_many_attempts' };
     case 'expired':
     case 'canceled':
-      return { status: 'expired', message: MESSAGES.expired };
+      return { status: 'expired' };
     default:
-      return { status: 'unavailable', message: MESSAGES.unavailable };
+      return { status: 'unavailable' };
   }
 }
 
 function mapCheckFailure({ status, code }: TwilioFailure): CheckOutcome {
-  if (code === 60202) return { status: 'too_many_attempts', message: MESSAGES.tooManyAttempts };
+  if (code === 60202) return { status: 'too_many_attempts' };
   // Twilio answers 20404 for a verification that expired, was approved or never existed.
-  if (code === 20404) return { status: 'expired', message: MESSAGES.expired };
+  if (code === 20404) return { status: 'expired' };
   // Twilio judged no code: the request itself was refused, so this is no wrong guess.
-  if (code === 60200) return { status: 'invalid_request', message: MESSAGES.invalidRequest };
-  if (code === 20429 || status === 429) return { status: 'rate_limited', message: MESSAGES.rateLimited };
-  return { status: 'unavailable', message: MESSAGES.unavailable };
+  if (code === 60200) return { status: 'invalid_request' };
+  if (code === 20429 || status === 429) return { status: 'rate_limited' };
+  return { status: 'unavailable' };
 }

@@ -1,0 +1,59 @@
+// The composition root: builds the domain (repositories, services, code senders) once, from
+// the configuration and the opened services. The web app, the CLIs and the coming JSON API all
+// take what they need from here, so each feature is wired one way only.
+import { accountsRepository, accountsService, signInLimits } from './accounts/index.js';
+import { adminRepository, adminService } from './admin/index.js';
+import { auditLog } from './audit/index.js';
+import type { Config } from './config.js';
+import type { Database } from './core/db/client.js';
+import type { Logger } from './core/logger.js';
+import { limitFactory } from './core/rate-limits.js';
+import type { Redis } from './core/redis.js';
+import { codeLimits, createCodeSender, factorRegistry, factorsRepository, factorsService, phoneFactor, resendCooldown } from './factors/index.js';
+import { signInService } from './sign-in/index.js';
+
+export interface DomainDeps {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  /** Undefined without REDIS_URL: limits then live in this process. */
+  redis: Redis | undefined;
+}
+
+export function composeDomain({ config, logger, database, redis }: DomainDeps) {
+  const { prisma, inTransaction } = database;
+  const audit = auditLog(prisma);
+  const limit = limitFactory(redis?.client, config.redisPrefix);
+  const accounts = accountsService(accountsRepository(prisma), audit, signInLimits(limit, config.limits, logger), inTransaction);
+
+  const sender = createCodeSender(config.twoFactor, logger);
+  const factorRows = factorsRepository(prisma);
+  const phone = phoneFactor({
+    sender,
+    repository: factorRows,
+    inTransaction,
+    audit,
+    limits: codeLimits(limit, config.limits),
+    cooldown: resendCooldown(limit, config.twoFactor.resendCooldownMs),
+    allowedCountries: config.twoFactor.allowedCountries,
+    resendCooldownMs: config.twoFactor.resendCooldownMs,
+  });
+  const registry = factorRegistry({ phone });
+  const factors = factorsService({ repository: factorRows, registry, audit, inTransaction });
+  const signIn = signInService({ accounts, factors, registry, audit, pendingLifetimeMs: config.twoFactor.pendingLifetimeMs });
+
+  const admin = adminService({
+    repository: adminRepository(prisma),
+    accounts,
+    factors,
+    audit,
+    inTransaction,
+    sender,
+    // The admin test bench has limits of its own, so testing never eats a user's budget.
+    codeLimits: codeLimits(limit, config.limits, 'admin_'),
+  });
+
+  return { audit, accounts, sender, phone, registry, factors, signIn, admin };
+}
+
+export type Domain = ReturnType<typeof composeDomain>;

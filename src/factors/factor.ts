@@ -1,0 +1,53 @@
+// The one interface every kind of second factor implements: phone codes now; authenticator
+// apps, passkeys and recovery codes next. The sign-in state machine (src/sign-in) knows factors
+// only through it, so a new kind is a new folder here plus a line in registry.ts.
+import type { RequestContext } from '../audit/index.js';
+import type { DatabaseClient } from '../core/db/client.js';
+import type { UserFactor } from './repository.js';
+
+export type { UserFactor };
+
+/** Who a factor works for and why: limits are per person, and the audit trail says why. */
+export interface FactorUse {
+  userId: string;
+  purpose: 'sign_in' | 'enrolment';
+  context: RequestContext;
+}
+
+/**
+ * Why a step of a factor did not succeed. Reasons, never sentences: the web pages and the API
+ * word them (src/web/messages.ts). `retryAfterSeconds` is there when waiting is the remedy.
+ */
+export interface FactorRefusal<Reason extends string = string> {
+  ok: false;
+  reason: Reason;
+  retryAfterSeconds?: number;
+}
+
+/**
+ * What the factor step of one sign-in remembers between requests (codes sent, a challenge made):
+ * plain JSON, kept by the caller (the session for pages, a signed token for the API).
+ */
+export type Challenge = object;
+
+export interface Begun<State extends Challenge, Reason extends string> {
+  /** The step's state after this begin, kept whether or not it succeeded (a send may count). */
+  challenge: State;
+  outcome: { ok: true } | FactorRefusal<Reason>;
+}
+
+export interface FactorKind<State extends Challenge = Challenge, Reason extends string = string, Via extends string = string> {
+  /** The `kind` of its rows in user_factors. */
+  readonly kind: string;
+  /** How a sign-in finished with it is recorded (audit detail `method`). */
+  readonly signInMethod: string;
+  /**
+   * At sign-in, before the person answers: send a code, make a challenge, or nothing.
+   * `via` picks one of the kind's ways (phone: sms, call); `first` marks the step's first begin.
+   */
+  begin(factor: UserFactor, use: FactorUse, challenge: State | undefined, options: { via?: Via; first?: boolean }): Promise<Begun<State, Reason>>;
+  /** At sign-in: is `answer` right for this step? Wrong answers count toward the person's limits. */
+  verify(factor: UserFactor, use: FactorUse, challenge: State | undefined, answer: string): Promise<{ ok: true } | FactorRefusal<Reason>>;
+  /** Forgets whatever the kind keeps beside the row (a vendor's factor, say), inside the removal's transaction. */
+  remove(factor: UserFactor, use: FactorUse, tx: DatabaseClient): Promise<void>;
+}

@@ -1,0 +1,25 @@
+// The factors feature, as the rest of the app uses it.
+export type { Begun, Challenge, FactorKind, FactorRefusal, FactorUse, UserFactor } from './factor.js';
+export { factorsRepository, type FactorsRepository } from './repository.js';
+export { factorRegistry, type FactorKindName, type FactorKinds, type FactorRegistry } from './registry.js';
+export { factorsService, type FactorsService } from './service.js';
+export {
+  phoneFactor,
+  readCode,
+  type Channel,
+  type CheckReason,
+  type CodeCheck,
+  type CodesSent,
+  type Delivery,
+  type PhoneEnrolment,
+  type PhoneFactor,
+  type PhoneReason,
+  type SendReason,
+  type SendRefusal,
+  type SentAt,
+} from './phone/factor.js';
+export { codeLimits, resendCooldown, type CodeLimits, type ResendCooldown } from './phone/code-limits.js';
+export { countries, countryOf, maskPhone, MAX_PHONE_INPUT, parsePhone, phoneHint, type CountryOption, type PhoneProblem } from './phone/numbers.js';
+export { createCodeSender } from './phone/senders/index.js';
+export { ConsoleSender, type OutboxMessage } from './phone/senders/console.js';
+export { mayHaveSent, type CheckResult, type CodeSender, type ProviderDetails, type StartResult } from './phone/senders/sender.js';

@@ -1,0 +1,227 @@
+// The sign-in state machine, the one owner of "who is signed in, and how":
+//
+//   password accepted ──(no factor)──────────────────────────────▶ signed in (method: password)
+//          │
+//          └─(factors)─▶ pending: the usual factor begins (a code goes out)
+//                            │  resend / "Use another way" (another factor begins)
+//                            ▼
+//                        factor verified ─(account still usable)─▶ signed in (method: the factor's)
+//
+// The pending state grants nothing; it lives behind a small store (the session for pages, a
+// signed token for the API) and is read again on every step, so that a lock, "sign out
+// everywhere" or a removed factor since the password step ends the sign-in.
+import type { AccountsService, User } from '../accounts/index.js';
+import type { AuditLog, RequestContext } from '../audit/index.js';
+import type { Challenge, FactorKind, FactorRefusal, FactorRegistry, FactorsService, FactorUse, UserFactor } from '../factors/index.js';
+
+/** A signed-in person as the app sees them: the account and its factors, never the password hash. */
+export interface Account {
+  id: string;
+  email: string;
+  role: 'USER' | 'ADMIN';
+  /** The account's session generation when this sign-in began: raising it ends the sign-in. */
+  sessionGeneration: number;
+  /** The person's factors, the one used last first; two-factor authentication is on while there is one. */
+  factors: UserFactor[];
+  twoFactorEnabled: boolean;
+}
+
+/** Password accepted, factor not yet: grants nothing. */
+export interface PendingSignIn {
+  userId: string;
+  /** The account's session generation at the password step. */
+  generation: number;
+  startedAt: number;
+  remember: boolean;
+  next: string;
+  /** The factor the person is answering now, and what its step remembers (codes sent, ...). */
+  factorId: string;
+  challenge?: Challenge;
+}
+
+/** Where a pending sign-in is kept between requests. */
+export interface PendingSignInStore {
+  read(): PendingSignIn | undefined;
+  write(pending: PendingSignIn): void;
+  clear(): void;
+}
+
+/** Why a pending sign-in cannot go on; it is cleared, and the person starts again at the password. */
+export type PendingEnd = 'none' | 'expired' | 'locked' | 'ended';
+
+export type PasswordStep =
+  | { ok: true; signedIn: Account; method: 'password' }
+  /** A factor step began; `begun` says whether its first code or challenge went out. */
+  | { ok: true; pending: PendingSignIn; begun: { ok: true } | FactorRefusal }
+  | { ok: false; reason: 'wrong_credentials' | 'locked' }
+  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+
+/** A pending sign-in read back and found still good: whose it is, and the factor being answered. */
+export interface PendingStep {
+  pending: PendingSignIn;
+  account: Account;
+  factor: UserFactor;
+}
+
+export type FactorStep =
+  | { ok: true; signedIn: Account; method: string; remember: boolean; next: string }
+  | { ok: false; ended: PendingEnd }
+  | (FactorRefusal & { ended?: undefined });
+
+export function toAccount(user: User, factors: UserFactor[]): Account {
+  return {
+    id: user.id,
+    email: user.email,
+    role: user.role,
+    sessionGeneration: user.sessionGeneration,
+    factors,
+    twoFactorEnabled: factors.length > 0,
+  };
+}
+
+export function signInService(deps: {
+  accounts: AccountsService;
+  factors: FactorsService;
+  registry: FactorRegistry;
+  audit: AuditLog;
+  /** How long the factor step may take after the password. */
+  pendingLifetimeMs: number;
+  now?: () => number;
+}) {
+  const { accounts, factors, registry, audit, pendingLifetimeMs } = deps;
+  const now = deps.now ?? Date.now;
+
+  async function accountOf(user: User): Promise<Account> {
+    return toAccount(user, await factors.list(user.id));
+  }
+
+  const use = (pending: PendingSignIn, context: RequestContext): FactorUse => ({ userId: pending.userId, purpose: 'sign_in', context });
+
+  function kindOf(factor: UserFactor): FactorKind {
+    const kind = registry.kindOf(factor);
+    if (!kind) throw new Error(`no factor kind ${factor.kind} is registered`);
+    return kind;
+  }
+
+  /** Begins `factor`'s step for the pending sign-in and keeps what it remembers. */
+  async function begin(store: PendingSignInStore, pending: PendingSignIn, factor: UserFactor, context: RequestContext, options: { via?: string; first?: boolean }) {
+    const begun = await kindOf(factor).begin(factor, use(pending, context), pending.factorId === factor.id ? pending.challenge : undefined, options);
+    store.write({ ...pending, factorId: factor.id, challenge: begun.challenge });
+    return begun.outcome;
+  }
+
+  /**
+   * The pending sign-in, read back against the account as the database has it now; when it
+   * cannot go on, it is cleared and the reason given. Read again right before the sign-in is
+   * granted, so that a lock set meanwhile by an admin holds.
+   */
+  async function resume(store: PendingSignInStore, context: RequestContext): Promise<{ ok: true; step: PendingStep } | { ok: false; ended: PendingEnd }> {
+    const pending = store.read();
+    const end = (ended: PendingEnd) => {
+      store.clear();
+      return { ok: false as const, ended };
+    };
+    if (!pending) return { ok: false, ended: 'none' };
+    if (now() - pending.startedAt > pendingLifetimeMs) return end('expired');
+    const user = await accounts.findUser(pending.userId);
+    if (!user) return end('ended');
+    const account = await accountOf(user);
+    const factor = account.factors.find((candidate) => candidate.id === pending.factorId);
+    if (!factor) return end('ended');
+    if (user.lockedAt) {
+      await audit.record({ type: 'sign_in', outcome: 'locked', userId: user.id, context });
+      return end('locked');
+    }
+    // Every session of the account was ended since the password step: this sign-in with them.
+    if (user.sessionGeneration !== pending.generation) return end('ended');
+    return { ok: true, step: { pending, account, factor } };
+  }
+
+  return {
+    now,
+
+    /** The signed-in account for a session, or undefined when its sign-in no longer holds. */
+    async signedInAccount(userId: string, generation: number): Promise<Account | undefined> {
+      const user = await accounts.findUser(userId);
+      // A deleted or locked account simply ends the session, and so does a sign-in older than
+      // the last "sign out everywhere" or lock: read on every request, so none is missed.
+      if (!user || user.lockedAt || user.sessionGeneration !== generation) return undefined;
+      return accountOf(user);
+    },
+
+    /**
+     * The password step. Without a factor the person is signed in; with factors, the usual one
+     * (the one used last) begins: for a phone, its first code goes out.
+     */
+    async password(store: PendingSignInStore, input: { email: string; password: string; remember: boolean; next: string }, context: RequestContext): Promise<PasswordStep> {
+      const authenticated = await accounts.authenticate(input.email, input.password, context);
+      if (!authenticated.ok) return authenticated;
+      const account = await accountOf(authenticated.user);
+      const usual = account.factors[0];
+      if (!usual) return { ok: true, signedIn: account, method: 'password' };
+      const pending: PendingSignIn = {
+        userId: account.id,
+        generation: account.sessionGeneration,
+        startedAt: now(),
+        remember: input.remember,
+        next: input.next,
+        factorId: usual.id,
+      };
+      const begun = await begin(store, pending, usual, context, { first: true });
+      return { ok: true, pending: store.read() ?? pending, begun };
+    },
+
+    resume,
+
+    /** Begins the current factor's step again (phone: "Resend code" by text, "Call me instead"). */
+    async again(store: PendingSignInStore, context: RequestContext, via: string): Promise<{ ok: true; step: PendingStep; begun: { ok: true } | FactorRefusal } | { ok: false; ended: PendingEnd }> {
+      const resumed = await resume(store, context);
+      if (!resumed.ok) return resumed;
+      const { pending, factor } = resumed.step;
+      const begun = await begin(store, pending, factor, context, { via });
+      return { ok: true, step: { ...resumed.step, pending: store.read() ?? pending }, begun };
+    },
+
+    /** "Use another way": the person picks another of their factors, which begins. */
+    async choose(store: PendingSignInStore, context: RequestContext, factorId: string): Promise<{ ok: true; begun: { ok: true } | FactorRefusal } | { ok: false; ended: PendingEnd | 'no_such_factor' }> {
+      const resumed = await resume(store, context);
+      if (!resumed.ok) return resumed;
+      const { pending, account } = resumed.step;
+      const chosen = account.factors.find((factor) => factor.id === factorId);
+      if (!chosen) return { ok: false, ended: 'no_such_factor' };
+      if (chosen.id === pending.factorId) return { ok: true, begun: { ok: true } };
+      return { ok: true, begun: await begin(store, pending, chosen, context, { first: true }) };
+    },
+
+    /**
+     * Checks the person's answer to the current factor; when it is right and the account can
+     * still sign in, the sign-in is granted (and recorded) and the pending state cleared.
+     */
+    async verify(store: PendingSignInStore, context: RequestContext, answer: string): Promise<FactorStep> {
+      const resumed = await resume(store, context);
+      if (!resumed.ok) return resumed;
+      const { pending, factor } = resumed.step;
+      const kind = kindOf(factor);
+      const verified = await kind.verify(factor, use(pending, context), pending.challenge, answer);
+      if (!verified.ok) return verified;
+      // Read again: an admin may have locked the account while the code was on its way.
+      const again = await resume(store, context);
+      if (!again.ok) return again;
+      store.clear();
+      await factors.markUsed(factor);
+      return { ok: true, signedIn: again.step.account, method: kind.signInMethod, remember: pending.remember, next: pending.next };
+    },
+
+    /** Records a finished sign-in (the web then starts the signed-in session). */
+    recordSignIn(account: Account, method: string, context: RequestContext): Promise<void> {
+      return audit.record({ type: 'sign_in', outcome: 'ok', userId: account.id, context, detail: { method } });
+    },
+
+    /** Leaves the pending sign-in ("Cancel"). */
+    cancel(store: PendingSignInStore): void {
+      store.clear();
+    },
+  };
+}
+
+export type SignInService = ReturnType<typeof signInService>;
