@@ -41,6 +41,11 @@ export interface PendingSignIn {
 
 /** Where a pending sign-in is kept between requests. */
 export interface PendingSignInStore {
+  /**
+   * A fresh place for a new sign-in, once the password was right: pages give the session a new
+   * ID, so that an ID planted before the password step is worth nothing.
+   */
+  renew(): Promise<void>;
   read(): PendingSignIn | undefined;
   write(pending: PendingSignIn): void;
   clear(): void;
@@ -167,6 +172,7 @@ export function signInService(deps: {
         next: input.next,
         factorId: usual.id,
       };
+      await store.renew();
       const begun = await begin(store, pending, usual, context, { first: true });
       return { ok: true, pending: store.read() ?? pending, begun };
     },

@@ -1,19 +1,18 @@
-// Sign-up, sign-in (the password step), sign-out and the account page.
-import { Router, type Request, type RequestHandler, type Response } from 'express';
-import type { PassportStatic } from 'passport';
-import { afterChange, CommitUnconfirmedError, HttpError } from '../core/errors.js';
-import { noStore, safeLocalPath } from './security.js';
-import { applyRememberMe, regenerateSession, sessionStep, type SessionLifetime } from '../core/sessions.js';
-import { flash } from './views.js';
+// Sign-up, sign-out and the account page. Signing in is src/web/sign-in.ts.
+import { Router, type Response } from 'express';
+import { contextOf, describeBrowser, type SignInAttempt } from '../audit/index.js';
+import type { AccountsService } from '../accounts/index.js';
+import { CommitUnconfirmedError, HttpError } from '../core/errors.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
-import { signInForm, signUpForm, typedEmail } from './forms/accounts.js';
-import { contextOf, type SignInAttempt } from '../audit/audit-log.js';
-import { describeBrowser } from '../audit/user-agent.js';
-import { maskPhone } from '../factors/phone/numbers.js';
-import { publicUser } from './passport.js';
-import type { AccountsService } from '../accounts/service.js';
-
-const SIGN_IN_FAILED = 'Incorrect email or password.';
+import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
+import { maskPhone } from '../factors/index.js';
+import { toAccount, type SignInService } from '../sign-in/index.js';
+import { afterChange } from './errors.js';
+import { signUpForm, typedEmail } from './forms/accounts.js';
+import { nextFrom, redirectIfSignedIn, requireSignedIn } from './guards.js';
+import { noStore, safeLocalPath } from './security.js';
+import { startSession } from './session.js';
+import { flash } from './views.js';
 
 const ACTIVITY_LABELS: Record<SignInAttempt, string> = {
   signed_in: 'Signed in',
@@ -21,81 +20,22 @@ const ACTIVITY_LABELS: Record<SignInAttempt, string> = {
   wrong_code: 'Failed attempt: wrong code',
 };
 
-export const ACCOUNT_LOCKED = 'This account is locked. Please contact the site\'s administrators.';
-
-/** Sends anonymous visitors to the sign-in page, remembering where they were going. */
-export const requireSignedIn: RequestHandler = (req, res, next) => {
-  if (req.user) return next();
-  res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
-};
-
-const redirectIfSignedIn: RequestHandler = (req, res, next) => {
-  if (!req.user) return next();
-  res.redirect(303, safeLocalPath(req.query.next));
-};
-
-export function nextFrom(source: unknown): string {
-  const next = (source as { next?: unknown } | undefined)?.next;
-  return typeof next === 'string' ? safeLocalPath(next, '') : '';
+function renderSignUp(res: Response, status: number, values: { email: string; next: string }, errors: FieldErrors = {}): void {
+  res.status(status).render('accounts/signup', { title: 'Sign up', values, errors });
 }
 
-function renderForm(
-  res: Response,
-  view: 'accounts/signup' | 'accounts/login',
-  status: number,
-  values: { email: string; next: string; remember?: boolean },
-  errors: FieldErrors = {},
-): void {
-  res.status(status).render(view, { title: view === 'accounts/signup' ? 'Sign up' : 'Sign in', values, errors });
-}
-
-/** What finishing a sign-in needs: where to record it, and how long it lasts. */
-export interface SignInFinish {
-  accounts: AccountsService;
-  lifetime: SessionLifetime;
-}
-
-/**
- * Finishes a sign-in: a new session for the signed-in user, for the idle timeout or, with
- * "Remember me", for weeks. `user` is the account as read when the sign-in began, so a "sign
- * out everywhere" or lock since then leaves this session dead from its first request.
- */
-export async function completeSignIn(req: Request, user: Express.User, remember: boolean, finish: SignInFinish) {
-  await finish.accounts.recordSignIn(user.id, contextOf(req), user.twoFactorEnabled ? 'password_and_code' : 'password');
-  await logIn(req, user);
-  applyRememberMe(req, remember, finish.lifetime);
-}
-
-/** What happens after a correct password for an account that has a second factor. */
-export type SecondFactorStep = (
-  req: Request,
-  res: Response,
-  user: Express.User,
-  signIn: { remember: boolean; next: string },
-) => Promise<void>;
-
-function logIn(req: Request, user: Express.User): Promise<void> {
-  // Passport regenerates the session here, so an ID planted before sign-in is worthless.
-  return sessionStep('sign-in', (done) => req.logIn(user, done));
-}
-
-export function accountsRouter(deps: {
-  accounts: AccountsService;
-  passport: PassportStatic;
-  finish: SignInFinish;
-  secondFactor: SecondFactorStep;
-}): Router {
-  const { accounts, passport, finish, secondFactor } = deps;
+export function accountsRouter(deps: { accounts: AccountsService; signIn: SignInService; lifetime: SessionLifetime }): Router {
+  const { accounts, signIn, lifetime } = deps;
   const router = Router();
 
   router.get('/signup', redirectIfSignedIn, (req, res) => {
-    renderForm(res, 'accounts/signup', 200, { email: '', next: nextFrom(req.query) });
+    renderSignUp(res, 200, { email: '', next: nextFrom(req.query) });
   });
 
   router.post('/signup', async (req, res) => {
     const values = { email: typedEmail(req.body), next: nextFrom(req.body) };
     const form = parseForm(signUpForm, req.body);
-    if (!form.ok) return renderForm(res, 'accounts/signup', 422, values, form.errors);
+    if (!form.ok) return renderSignUp(res, 422, values, form.errors);
     const result = await accounts.signUp(form.data, contextOf(req)).catch((error: unknown) => {
       if (!(error instanceof CommitUnconfirmedError)) throw error;
       const unsure = 'We could not tell whether your account was created. In a minute, try to sign in with it; if that fails, sign up again.';
@@ -103,45 +43,15 @@ export function accountsRouter(deps: {
     });
     if (!result.ok) {
       const status = result.errors.email ? 409 : 422;
-      return renderForm(res, 'accounts/signup', status, { ...values, email: form.data.email }, result.errors);
+      return renderSignUp(res, status, { ...values, email: form.data.email }, result.errors);
     }
-    await afterChange('Your account is created, but you could not be signed in just now. Please sign in with it in a minute.', () =>
-      completeSignIn(req, publicUser(result.user), false, finish),
-    );
+    await afterChange('Your account is created, but you could not be signed in just now. Please sign in with it in a minute.', async () => {
+      const account = toAccount(result.user, []);
+      await signIn.recordSignIn(account, 'password', contextOf(req));
+      await startSession(req, account, false, lifetime);
+    });
     flash(req, { kind: 'success', text: 'Welcome! Your account is ready.' });
     res.redirect(303, safeLocalPath(values.next));
-  });
-
-  router.get('/login', redirectIfSignedIn, (req, res) => {
-    renderForm(res, 'accounts/login', 200, { email: '', next: nextFrom(req.query) });
-  });
-
-  router.post('/login', (req, res, next) => {
-    const values = { email: typedEmail(req.body), next: nextFrom(req.body), remember: false };
-    const form = parseForm(signInForm, req.body);
-    if (!form.ok) {
-      // Only missing fields get their own message; anything else is the one generic failure.
-      const missing = Object.fromEntries(
-        Object.entries(form.errors).filter(([, message]) => message.startsWith('Enter your')),
-      );
-      if (Object.keys(missing).length) return renderForm(res, 'accounts/login', 422, values, missing);
-      return renderForm(res, 'accounts/login', 401, values, { form: SIGN_IN_FAILED });
-    }
-    values.remember = form.data.remember;
-    const authenticate = passport.authenticate('local', { session: false }, (error: unknown, user: Express.User | false, info?: { message?: string }) => {
-      if (error) return next(error);
-      // Said only to someone who knows the password, so it reveals nothing to a guesser.
-      if (info?.message === 'locked') return renderForm(res, 'accounts/login', 403, values, { form: ACCOUNT_LOCKED });
-      if (!user) return renderForm(res, 'accounts/login', 401, values, { form: SIGN_IN_FAILED });
-      const signIn = { remember: form.data.remember, next: form.data.next };
-      const finished = user.twoFactorEnabled
-        ? secondFactor(req, res, user, signIn)
-        : completeSignIn(req, user, signIn.remember, finish).then(() => {
-            res.redirect(303, safeLocalPath(signIn.next));
-          });
-      finished.catch(next);
-    }) as RequestHandler;
-    void authenticate(req, res, next);
   });
 
   router.post('/logout', async (req, res, next) => {
@@ -163,7 +73,7 @@ export function accountsRouter(deps: {
   });
 
   router.get('/account', requireSignedIn, noStore, async (req, res) => {
-    const phone = req.user!.phoneNumber;
+    const phone = req.user!.factors.find((factor) => factor.kind === 'phone')?.phoneNumber;
     const activity = await accounts.recentSignIns(req.user!.id);
     // "Since your last visit": failures after the sign-in before this one.
     const previousSignIn = activity.filter((event) => event.attempt === 'signed_in')[1]?.at ?? new Date(0);

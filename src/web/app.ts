@@ -1,35 +1,28 @@
-// createApp wires middleware and feature routers around services opened elsewhere. It does
-// no I/O, so tests build the very app production runs, on their own databases.
+// createApp wires middleware and the page routers around the domain (src/compose.ts) and the
+// services opened elsewhere. It does no I/O, so tests build the very app production runs, on
+// their own databases.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
-import { accountsRepository } from '../accounts/repository.js';
-import { adminRepository } from '../admin/repository.js';
-import { adminRouter } from './admin.js';
-import { adminService } from '../admin/service.js';
-import { accountsService } from '../accounts/service.js';
-import { signInLimits } from '../accounts/sign-in-limits.js';
-import { auditLog } from '../audit/audit-log.js';
-import { createPassport } from './passport.js';
-import { passwordConfirmationRouter, requireRecentPassword } from './password-confirmation.js';
-import { accountsRouter } from './accounts.js';
 import type { Config } from '../config.js';
-import { errorHandler, notFound } from '../core/errors.js';
-import { healthRouter } from './health.js';
-import { limitFactory } from '../core/rate-limits.js';
+import { composeDomain, type Domain } from '../compose.js';
 import type { Logger } from '../core/logger.js';
-import { csrfProtection, securityHeaders } from './security.js';
 import type { Services } from '../core/services.js';
 import { enforceAbsoluteLifetime, sessions } from '../core/sessions.js';
+import { ConsoleSender } from '../factors/index.js';
+import { accountsRouter } from './accounts.js';
+import { adminRouter } from './admin.js';
+import { codeStepPages } from './code-step.js';
+import { errorHandler, notFound } from './errors.js';
+import { healthRouter } from './health.js';
+import { createPassport } from './passport.js';
+import { passwordConfirmationRouter, requireRecentPassword } from './password-confirmation.js';
+import { phoneRouter } from './phone.js';
+import { csrfProtection, securityHeaders } from './security.js';
+import { signInRouter } from './sign-in.js';
 import { useViews, viewLocals } from './views.js';
-import { codeLimits, resendCooldown } from '../factors/phone/code-limits.js';
-import { createCodeSender } from '../factors/phone/senders/index.js';
-import { ConsoleSender } from '../factors/phone/senders/console.js';
-import { twoFactorRepository } from '../factors/repository.js';
-import { twoFactorRouter } from './phone.js';
-import { twoFactorService } from '../factors/phone/service.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const FORM_BODY_LIMIT = '16kb';
@@ -39,6 +32,8 @@ export interface AppDeps {
   config: Config;
   logger: Logger;
   services: Pick<Services, 'database' | 'sessions' | 'redis'>;
+  /** The domain to serve; built from `services` when not given. */
+  domain?: Domain;
 }
 
 function requestLogger(logger: Logger): RequestHandler {
@@ -65,7 +60,8 @@ function requestLogger(logger: Logger): RequestHandler {
   });
 }
 
-export function createApp({ config, logger, services }: AppDeps): Express {
+export function createApp({ config, logger, services, domain: given }: AppDeps): Express {
+  const domain = given ?? composeDomain({ config, logger, database: services.database, redis: services.redis });
   const app = express();
   app.set('env', config.env);
   app.disable('x-powered-by');
@@ -105,59 +101,33 @@ export function createApp({ config, logger, services }: AppDeps): Express {
   );
   app.use(enforceAbsoluteLifetime(config.session));
 
-  const audit = auditLog(services.database.prisma);
-  const limit = limitFactory(services.redis?.client, config.redisPrefix);
-  const accounts = accountsService(
-    accountsRepository(services.database.prisma),
-    audit,
-    signInLimits(limit, config.limits, logger),
-    services.database.inTransaction,
-  );
-  const passport = createPassport(accounts);
+  const passport = createPassport(domain.signIn);
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(csrfProtection);
   app.use(viewLocals);
 
-  const provider = createCodeSender(config.twoFactor, logger);
-  const userCodeLimits = codeLimits(limit, config.limits);
-  // The admin test bench has limits of its own, so testing never eats a user's budget.
-  const adminCodeLimits = codeLimits(limit, config.limits, 'admin_');
-  const twoFactor = twoFactorService({
-    provider,
-    repository: twoFactorRepository(services.database.prisma),
-    inTransaction: services.database.inTransaction,
-    audit,
-    limits: userCodeLimits,
-    cooldown: resendCooldown(limit, config.twoFactor.resendCooldownMs),
-    allowedCountries: config.twoFactor.allowedCountries,
-    resendCooldownMs: config.twoFactor.resendCooldownMs,
-    pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
-  });
-  const finish = { accounts, lifetime: config.session };
+  const lifetime = config.session;
   const recentPassword = requireRecentPassword(config.session.passwordConfirmationMs);
-  const twoFactorPages = twoFactorRouter({
-    twoFactor,
-    accounts,
-    finish,
-    requireRecentPassword: recentPassword,
-    defaultCountry: config.twoFactor.defaultCountry,
-    outbox: config.twoFactor.devOutbox && provider instanceof ConsoleSender ? provider : undefined,
-  });
-
-  const admin = adminService({
-    repository: adminRepository(services.database.prisma),
-    audit,
-    inTransaction: services.database.inTransaction,
-    provider,
-    codeLimits: adminCodeLimits,
-  });
+  const outbox = config.twoFactor.devOutbox && domain.sender instanceof ConsoleSender ? domain.sender : undefined;
+  const codeStep = codeStepPages({ phone: domain.phone, devOutbox: outbox !== undefined });
 
   app.get('/', (_req, res) => res.render('home', { title: 'Home' }));
-  app.use(accountsRouter({ accounts, passport, finish, secondFactor: twoFactorPages.secondFactor }));
-  app.use(passwordConfirmationRouter({ accounts, maxAgeMs: config.session.passwordConfirmationMs }));
-  app.use(twoFactorPages.router);
-  app.use(adminRouter({ admin, requireRecentPassword: recentPassword, requireTwoFactor: config.adminRequiresTwoFactor, defaultCountry: config.twoFactor.defaultCountry }));
+  app.use(signInRouter({ signIn: domain.signIn, codeStep, lifetime }));
+  app.use(accountsRouter({ accounts: domain.accounts, signIn: domain.signIn, lifetime }));
+  app.use(passwordConfirmationRouter({ accounts: domain.accounts, maxAgeMs: config.session.passwordConfirmationMs }));
+  app.use(
+    phoneRouter({
+      phone: domain.phone,
+      factors: domain.factors,
+      codeStep,
+      enrolmentLifetimeMs: config.twoFactor.pendingLifetimeMs,
+      requireRecentPassword: recentPassword,
+      defaultCountry: config.twoFactor.defaultCountry,
+      outbox,
+    }),
+  );
+  app.use(adminRouter({ admin: domain.admin, requireRecentPassword: recentPassword, requireTwoFactor: config.adminRequiresTwoFactor, defaultCountry: config.twoFactor.defaultCountry }));
 
   app.use(notFound);
   app.use(errorHandler({ showDetails: config.env === 'development' }));

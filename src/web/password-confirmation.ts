@@ -2,14 +2,14 @@
 // such changes through for a few minutes. Only a password typed on this page counts, never the
 // one typed at sign-in: a stolen session cookie is exactly what this step stands against.
 import { Router, type RequestHandler, type Response } from 'express';
-import { contextOf } from '../audit/audit-log.js';
-import { minutesText } from '../core/errors.js';
-import { noStore, safeLocalPath } from './security.js';
+import type { AccountsService } from '../accounts/index.js';
+import { contextOf } from '../audit/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
-import { flash } from './views.js';
 import { confirmPasswordForm } from './forms/accounts.js';
-import { ACCOUNT_LOCKED, nextFrom, requireSignedIn } from './accounts.js';
-import type { AccountsService } from '../accounts/service.js';
+import { nextFrom, requireSignedIn } from './guards.js';
+import { ACCOUNT_LOCKED, tooManyPasswords, waitText } from './messages.js';
+import { noStore, safeLocalPath } from './security.js';
+import { flash } from './views.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -43,7 +43,7 @@ export function passwordConfirmationRouter(deps: { accounts: AccountsService; ma
     res.status(status).render('accounts/confirm-password', {
       title: 'Confirm your password',
       next,
-      lasts: minutesText(Math.round(maxAgeMs / 1000)),
+      lasts: waitText(Math.round(maxAgeMs / 1000)),
       errors,
     });
   }
@@ -70,9 +70,7 @@ export function passwordConfirmationRouter(deps: { accounts: AccountsService; ma
         return render(res, 403, next, { form: ACCOUNT_LOCKED });
       case 'rate_limited':
         res.set('Retry-After', String(result.retryAfterSeconds));
-        return render(res, 429, next, {
-          form: `Too many wrong passwords. For your safety, please wait ${minutesText(result.retryAfterSeconds)} and try again.`,
-        });
+        return render(res, 429, next, { form: tooManyPasswords(result.retryAfterSeconds) });
     }
   });
 

@@ -40,8 +40,8 @@ export type SendRefusal =
   /** The provider may have sent a code without saying so: the send counts and the cooldown runs. */
   | { ok: false; reason: 'unconfirmed'; channel: Channel; retryAfterSeconds: number }
   /** ALLOWED_COUNTRIES does not include the number's country. */
-  | { ok: false; reason: 'country_not_supported'; channel: Channel }
-  | { ok: false; reason: Exclude<StartOutcome['status'], 'pending' | 'channel_failed' | 'unconfirmed' | 'rate_limited'> | 'provider_rate_limited'; channel: Channel };
+  | { ok: false; reason: 'country_not_supported'; channel: Channel; retryAfterSeconds?: undefined }
+  | { ok: false; reason: Exclude<StartOutcome['status'], 'pending' | 'channel_failed' | 'unconfirmed' | 'rate_limited'> | 'provider_rate_limited'; channel: Channel; retryAfterSeconds?: undefined };
 
 export type SendReason = SendRefusal['reason'];
 

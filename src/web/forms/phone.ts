@@ -3,8 +3,8 @@
 import { isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { formText } from '../../core/forms.js';
-import { MAX_PHONE_INPUT, PHONE_DIGITS_ONLY } from '../../factors/phone/numbers.js';
-import { CODE_IS_SIX_DIGITS } from '../../factors/phone/service.js';
+import { MAX_PHONE_INPUT } from '../../factors/index.js';
+import { CODE_IS_SIX_DIGITS, PHONE_DIGITS_ONLY } from '../messages.js';
 
 // Room for a 6-digit code typed with spaces or dashes; readCode judges the rest.
 const MAX_TYPED_CODE = 64;

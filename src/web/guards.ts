@@ -1,0 +1,21 @@
+// Who may see a page: checked before any route that needs it.
+import type { RequestHandler } from 'express';
+import { safeLocalPath } from './security.js';
+
+/** Sends anonymous visitors to the sign-in page, remembering where they were going. */
+export const requireSignedIn: RequestHandler = (req, res, next) => {
+  if (req.user) return next();
+  res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+};
+
+/** Sends someone already signed in on to where they were going. */
+export const redirectIfSignedIn: RequestHandler = (req, res, next) => {
+  if (!req.user) return next();
+  res.redirect(303, safeLocalPath(req.query.next));
+};
+
+/** The `next` of a query or a form, when it is a path on this site; '' otherwise. */
+export function nextFrom(source: unknown): string {
+  const next = (source as { next?: unknown } | undefined)?.next;
+  return typeof next === 'string' ? safeLocalPath(next, '') : '';
+}

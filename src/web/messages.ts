@@ -1,0 +1,142 @@
+// Every sentence the pages say about an outcome, in one place. Services return reasons; this
+// module words them for people, and STATUS gives each reason its HTTP status, exhaustively, so
+// a new reason cannot reach a page without a word and a status.
+import type { Channel, CheckReason, PhoneProblem, SendReason } from '../factors/index.js';
+import type { PendingEnd } from '../sign-in/index.js';
+
+/** A wait as people say it: "45 seconds", "1 minute", "15 minutes". */
+export function waitText(seconds: number): string {
+  const whole = Math.max(1, Math.ceil(seconds));
+  if (whole < 60) return whole === 1 ? '1 second' : `${whole} seconds`;
+  const minutes = Math.ceil(whole / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
+// ---- Accounts and sign-in ----------------------------------------------------------------
+
+export const SIGN_IN_FAILED = 'Incorrect email or password.';
+export const ACCOUNT_LOCKED = "This account is locked. Please contact the site's administrators.";
+
+export function tooManyPasswords(retryAfterSeconds: number): string {
+  return `Too many wrong passwords. For your safety, please wait ${waitText(retryAfterSeconds)} and try again.`;
+}
+
+export function tooManyAttempts(retryAfterSeconds: number): string {
+  return `Too many attempts in a short time. For your safety, please wait ${waitText(retryAfterSeconds)} and try again.`;
+}
+
+/** Why a pending sign-in ended, said on the sign-in page; undefined says nothing. */
+export const PENDING_ENDED: Record<PendingEnd, string | undefined> = {
+  none: undefined,
+  expired: 'That sign-in took too long. Please sign in again.',
+  locked: ACCOUNT_LOCKED,
+  ended: undefined,
+};
+
+// ---- Phone codes --------------------------------------------------------------------------
+
+export const CODE_IS_SIX_DIGITS = 'The code is 6 digits, like 123456.';
+export const PHONE_DIGITS_ONLY = 'Enter a phone number using digits, like +33 6 12 34 56 78.';
+
+export const PHONE_PROBLEMS: Record<PhoneProblem, string> = {
+  missing: 'Enter your phone number.',
+  not_digits: PHONE_DIGITS_ONLY,
+  invalid: 'That is not a valid phone number. Check the number and try again.',
+  invalid_for_country: 'That is not a valid phone number for the chosen country. Check the country and the number.',
+  extension: 'Enter a number without an extension: codes cannot reach extensions.',
+};
+
+const UNAVAILABLE = 'Codes cannot be sent or checked right now. Nothing was changed. Please try again in a minute.';
+
+/** Why no code went out, for the person who asked. */
+export function sendRefused(refusal: { reason: SendReason; channel: Channel; retryAfterSeconds?: number }, cooldownSeconds = 0): string {
+  const wait = waitText(refusal.retryAfterSeconds ?? cooldownSeconds);
+  switch (refusal.reason) {
+    case 'cooling_down':
+      return `Please wait ${wait} before asking for another ${refusal.channel === 'sms' ? 'text message' : 'call'}.`;
+    case 'rate_limited':
+      return `Too many codes were sent. Please wait ${wait} before asking for another.`;
+    case 'unconfirmed':
+      return `We could not confirm that your code was sent, so it may or may not arrive. In ${wait} you can ask for a code again; then enter the latest code you receive.`;
+    case 'country_not_supported':
+      return 'Codes cannot be sent to phone numbers in this country. Use a number from a supported country.';
+    case 'invalid_number':
+      return 'That phone number cannot receive codes. Check the number.';
+    case 'number_blocked':
+      return 'No code was sent: text messages to this number are blocked for now, to protect against fraud. Ask for a call instead, use another number, or contact support.';
+    case 'country_not_allowed':
+      return 'No code was sent: codes cannot go to phone numbers in this country. Use a number from another country, or contact support.';
+    case 'region_not_enabled':
+      return 'No code was sent: text messages cannot go to phone numbers in this country. Ask for a call instead, use a number from another country, or contact support.';
+    case 'channel_disabled':
+      return refusal.channel === 'sms'
+        ? 'No code was sent: codes by text message are turned off here. Ask for a call instead, or contact support.'
+        : 'No code was sent: codes by phone call are turned off here. Ask for a text message instead, or contact support.';
+    case 'provider_rate_limited':
+      return 'Too many codes were asked for this number. Wait a few minutes, then try again.';
+    case 'unavailable':
+      return UNAVAILABLE;
+  }
+}
+
+/** Why a code was not accepted. */
+export function checkRefused(refusal: { reason: CheckReason; retryAfterSeconds?: number }): string {
+  switch (refusal.reason) {
+    case 'missing_code':
+      return 'Enter the 6-digit code from the message.';
+    case 'malformed':
+      return CODE_IS_SIX_DIGITS;
+    case 'wrong_code':
+      return 'That code is not right. Check the latest message and try again.';
+    case 'expired':
+      return 'That code has expired or was already used. Send a new code.';
+    case 'too_many_attempts':
+      return 'Too many wrong codes. That code no longer works: send a new one.';
+    case 'locked':
+      return `Too many wrong codes. For your safety the code step is locked; try again in ${waitText(refusal.retryAfterSeconds ?? 3600)}.`;
+    case 'invalid_request':
+      return 'That code could not be checked. Send a new code and enter the one from the latest message.';
+    case 'no_code':
+      return 'No code has been sent yet. Use “Resend code” or “Call me instead” to get one.';
+    case 'provider_rate_limited':
+      return 'Too many codes were asked for this number. Wait a few minutes, then try again.';
+    case 'unavailable':
+      return UNAVAILABLE;
+  }
+}
+
+/** Check outcomes about the code typed, shown at the Code field; the rest concern the whole step. */
+export const ABOUT_THE_CODE: ReadonlySet<CheckReason> = new Set(['missing_code', 'malformed', 'wrong_code', 'expired']);
+
+// Said when a code step fails after the code may have reached the provider, which approves a
+// code once only: "Nothing was changed" would send the person back with a spent code.
+export const CODE_MAY_BE_USED_UP = {
+  signIn: 'We could not finish signing you in, and your code may already be used up. In a minute, ask for a new code and enter that one.',
+  enrolment: 'We could not finish turning on two-factor authentication, and your code may already be used up. In a minute, send a new code and enter that one.',
+  phoneChange: 'We could not finish changing your phone number, and your code may already be used up. In a minute, send a new code and enter that one.',
+};
+
+// ---- Status codes -------------------------------------------------------------------------
+
+/** The HTTP status of each refusal a page shows. */
+export const STATUS: Record<SendReason | CheckReason, number> = {
+  missing_code: 422,
+  malformed: 422,
+  wrong_code: 422,
+  invalid_request: 422,
+  no_code: 409,
+  expired: 410,
+  too_many_attempts: 429,
+  locked: 429,
+  rate_limited: 429,
+  provider_rate_limited: 429,
+  cooling_down: 429,
+  invalid_number: 422,
+  country_not_supported: 422,
+  country_not_allowed: 422,
+  region_not_enabled: 422,
+  channel_disabled: 422,
+  number_blocked: 403,
+  unavailable: 503,
+  unconfirmed: 503,
+};

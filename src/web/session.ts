@@ -1,0 +1,16 @@
+// The signed-in session, started once a sign-in is granted (by the sign-in steps, or at sign-up).
+import type { Request } from 'express';
+import { applyRememberMe, sessionStep, type SessionLifetime } from '../core/sessions.js';
+import type { Account } from '../sign-in/index.js';
+
+/**
+ * Starts the signed-in session: a new session ID for the account, for the idle timeout or,
+ * with "Remember me", for weeks. `account` is as read when the sign-in began, so a "sign out
+ * everywhere" or lock since then leaves this session dead from its first request.
+ */
+export async function startSession(req: Request, account: Account, remember: boolean, lifetime: SessionLifetime): Promise<void> {
+  // Passport regenerates the session here, so an ID planted before sign-in is worthless.
+  await sessionStep('sign-in', (done) => req.logIn(account, done));
+  applyRememberMe(req, remember, lifetime);
+}
+
