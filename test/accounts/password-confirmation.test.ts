@@ -65,14 +65,14 @@ describe('password confirmation (sudo mode)', () => {
     const late = await agent.post('/account/2fa/verify').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: token });
     assert.equal(late.status, 303);
     assert.equal(late.headers.location, '/account/confirm-password?next=%2Faccount%2F2fa%2Fverify');
-    assert.equal(await twilio.app.services.database.prisma.user.count({ where: { phoneNumber: phone } }), 0, '2FA was not turned on');
+    assert.equal(await twilio.app.services.database.prisma.userFactor.count({ where: { kind: 'phone', phoneNumber: phone } }), 0, '2FA was not turned on');
     await agent.get('/account/2fa/disable').expect(303);
 
     await confirmPassword(agent);
     await agent.get('/account/2fa/verify').expect(200);
     const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: twilio.standIn.lastCodeFor(phone)! });
     assert.equal(verified.status, 303);
-    assert.equal(await twilio.app.services.database.prisma.user.count({ where: { phoneNumber: phone } }), 1);
+    assert.equal(await twilio.app.services.database.prisma.userFactor.count({ where: { kind: 'phone', phoneNumber: phone } }), 1);
   });
 
   it('asks again after signing out and in', async () => {

@@ -24,7 +24,7 @@ describe('migrations', () => {
         );
         assert.deepEqual(
           columns.rows.map((row) => row.column_name),
-          ['created_at', 'email', 'id', 'locked_at', 'password_hash', 'phone_number', 'role', 'session_generation', 'two_factor_enabled_at', 'updated_at'],
+          ['created_at', 'email', 'id', 'locked_at', 'password_hash', 'role', 'session_generation', 'updated_at'],
         );
       } finally {
         await client.end();

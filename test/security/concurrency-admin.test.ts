@@ -176,14 +176,12 @@ describe('admin actions need a recent password confirmation, and never reset the
   it('refuses to reset the admin\'s own 2FA, which is turned off on the account page', async () => {
     const { agent, id } = await adminOf(running.app);
     const prisma = running.app.services.database.prisma;
-    const twoFactor = { phoneNumber: '+33612340099', twoFactorEnabledAt: new Date() };
-    await prisma.user.update({ where: { id }, data: twoFactor });
+    const twoFactor = await prisma.userFactor.create({ data: { userId: id, kind: 'phone', phoneNumber: '+33612340099' } });
 
     const refused = await post(agent, id, 'reset-2fa', await confirmPage(agent, id, 'reset-2fa'));
     assert.match(refused.headers.location as string, /^\/admin\/users\?q=/);
     assert.match((await agent.get(refused.headers.location as string).expect(200)).text, /on your account page/);
-    const after = await prisma.user.findUniqueOrThrow({ where: { id } });
-    assert.deepEqual({ phoneNumber: after.phoneNumber, twoFactorEnabledAt: after.twoFactorEnabledAt }, twoFactor);
+    assert.deepEqual(await prisma.userFactor.findMany({ where: { userId: id } }), [twoFactor]);
     const audited = await prisma.auditEvent.findFirstOrThrow({ where: { type: 'admin_action', userId: id }, orderBy: { id: 'desc' } });
     assert.equal(audited.outcome, 'own_two_factor');
   });

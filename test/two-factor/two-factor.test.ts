@@ -51,8 +51,8 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     return agent;
   }
 
-  const twoFactorOf = async (phone: string) =>
-    (await twilio.app.services.database.prisma.user.findFirstOrThrow({ where: { phoneNumber: phone } })).twoFactorEnabledAt;
+  const twoFactorOf = (phone: string) =>
+    twilio.app.services.database.prisma.userFactor.findFirst({ where: { kind: 'phone', phoneNumber: phone } });
 
   it('says "Two-factor authentication: Off" until it is turned on with a checked code', async () => {
     const agent = twilio.app.agent();
@@ -90,8 +90,7 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const account = await agent.get('/account').expect(200);
     assert.match(account.text, /Two-factor authentication: On/);
     assert.ok(!account.text.includes(phone.slice(3, 9)), 'the phone is shown masked');
-    const user = await twilio.app.services.database.prisma.user.findFirstOrThrow({ where: { phoneNumber: phone } });
-    assert.ok(user.twoFactorEnabledAt);
+    assert.ok(await twoFactorOf(phone));
   });
 
   it('refuses a phone number it cannot read, keeping what was typed', async () => {
@@ -323,11 +322,12 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     assert.doesNotMatch(form.text, /type="password"/);
     const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR' });
     assert.equal(sent.status, 303);
-    const user = () => twilio.app.services.database.prisma.user.findFirst({ where: { phoneNumber: { in: [phone, newPhone] } } });
-    assert.equal((await user())?.phoneNumber, phone, 'the old phone stays until the new one is checked');
+    const phones = async () =>
+      (await twilio.app.services.database.prisma.userFactor.findMany({ where: { user: { email }, kind: 'phone' } })).map((factor) => factor.phoneNumber);
+    assert.deepEqual(await phones(), [phone], 'the old phone stays until the new one is checked');
     const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: twilio.standIn.lastCodeFor(newPhone)! });
     assert.equal(verified.status, 303);
-    assert.equal((await user())?.phoneNumber, newPhone);
+    assert.deepEqual(await phones(), [newPhone]);
   });
 
   it('does not send again when "Send code" is pressed twice for the same number', async () => {

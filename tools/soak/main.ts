@@ -160,7 +160,7 @@ async function main(): Promise<number> {
     ledger.signedUp,
   );
   const lostEnrolments = await missing(
-    'SELECT email FROM users WHERE email = ANY($1::text[]) AND two_factor_enabled_at IS NULL',
+    'SELECT email FROM users u WHERE email = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM user_factors f WHERE f.user_id = u.id)',
     ledger.enrolled,
   );
   const withoutSignUpEvent = (
@@ -170,7 +170,7 @@ async function main(): Promise<number> {
   ).rows.map((row) => `${row.email} has no sign_up event`);
   const withoutEnabledEvent = (
     await checks.query<{ email: string }>(
-      "SELECT email FROM users u WHERE two_factor_enabled_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit_events a WHERE a.user_id = u.id AND a.type = 'two_factor_enabled')",
+      "SELECT email FROM users u WHERE EXISTS (SELECT 1 FROM user_factors f WHERE f.user_id = u.id) AND NOT EXISTS (SELECT 1 FROM audit_events a WHERE a.user_id = u.id AND a.type = 'two_factor_enabled')",
     )
   ).rows.map((row) => `${row.email} has 2FA on without a two_factor_enabled event`);
   await checks.end();

@@ -16,12 +16,22 @@ async function readSchema(): Promise<SchemaFile> {
   return { path: schemaPath, content: await readFile(schemaPath, 'utf8') };
 }
 
-async function readMigrations(): Promise<MigrationList> {
+export interface ApplyOptions {
+  /** Stop after this migration (its folder name), leaving the later ones unapplied: for tests of a data migration. */
+  upTo?: string;
+}
+
+async function readMigrations({ upTo }: ApplyOptions = {}): Promise<MigrationList> {
   const entries = await readdir(migrationsDir, { withFileTypes: true }).catch(() => []);
-  const names = entries
+  let names = entries
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name)
     .sort();
+  if (upTo !== undefined) {
+    const last = names.indexOf(upTo);
+    if (last < 0) throw new Error(`No migration named ${upTo} in ${migrationsDir}`);
+    names = names.slice(0, last + 1);
+  }
   const lockfilePath = path.join(migrationsDir, 'migration_lock.toml');
   return {
     baseDir: migrationsDir,
@@ -45,9 +55,11 @@ async function readMigrations(): Promise<MigrationList> {
   };
 }
 
-/** Brings the database up to date; returns the names of the migrations it applied. */
-export async function applyMigrations(databaseUrl: string): Promise<string[]> {
-  const [schema, migrationsList] = await Promise.all([readSchema(), readMigrations()]);
+/**
+ * Brings the database up to date (or up to `upTo`); returns the names of the migrations it applied.
+ */
+export async function applyMigrations(databaseUrl: string, options: ApplyOptions = {}): Promise<string[]> {
+  const [schema, migrationsList] = await Promise.all([readSchema(), readMigrations(options)]);
   return withSchemaEngine(databaseUrl, schema, async (engine) => {
     const { appliedMigrationNames } = await engine.applyMigrations({
       migrationsList,
