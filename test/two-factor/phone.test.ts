@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { maskPhone, parsePhone, phoneHint } from '../../src/factors/phone/numbers.js';
+import { PHONE_PROBLEMS } from '../../src/web/messages.js';
 
 describe('phone numbers', () => {
   const valid: Array<[string, string, string]> = [
@@ -33,7 +34,7 @@ describe('phone numbers', () => {
     it(`refuses ${JSON.stringify(typed)} with a clear message`, () => {
       const parsed = parsePhone(typed, country);
       assert.equal(parsed.ok, false);
-      assert.match(!parsed.ok ? parsed.message : '', message);
+      assert.match(!parsed.ok ? PHONE_PROBLEMS[parsed.reason] : '', message);
     });
   }
 

@@ -6,6 +6,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/core/logger.js';
 import { TwilioVerifySender } from '../../src/factors/phone/senders/twilio.js';
 import { mayHaveSent, type Channel } from '../../src/factors/phone/senders/sender.js';
+import { checkRefused, sendRefused } from '../../src/web/messages.js';
+import type { CheckReason, SendReason } from '../../src/factors/index.js';
 import { VERIFICATION_TTL_MS, type TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
 import { startTwilioStandIn, twilioCredentials } from '../support/twilio.js';
 
@@ -100,7 +102,7 @@ describe('Twilio Verify provider', () => {
     const checked = await provider.check(sid!, standIn.lastCodeFor('+33644444445')!);
     assert.equal(checked.status, 'invalid_request');
     assert.equal(checked.errorCode, 60200);
-    assert.doesNotMatch('message' in checked ? checked.message : '', /not right/);
+    assert.doesNotMatch(checkRefused({ reason: checked.status as CheckReason }), /not right/);
   });
 
   it('maps permanent refusals to their own outcomes, each saying what can be done instead of "try again in a minute"', async () => {
@@ -118,7 +120,8 @@ describe('Twilio Verify provider', () => {
       const result = await provider.start(number, channel);
       assert.equal(result.status, outcome, what);
       assert.equal(result.errorCode, code, what);
-      const message = 'message' in result ? result.message : '';
+      // What a person is told: the pages word the outcome (src/web/messages.ts).
+      const message = sendRefused({ reason: result.status as SendReason, channel });
       assert.match(message, /^No code was sent/, what);
       assert.match(message, advice, what);
       assert.doesNotMatch(message, /try again in a minute/i, what);
