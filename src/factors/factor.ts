@@ -36,11 +36,25 @@ export interface Begun<State extends Challenge, Reason extends string> {
   outcome: { ok: true } | FactorRefusal<Reason>;
 }
 
-export interface FactorKind<State extends Challenge = Challenge, Reason extends string = string, Via extends string = string> {
+export interface FactorKind<
+  State extends Challenge = Challenge,
+  Reason extends string = string,
+  Via extends string = string,
+  Enrolment extends Challenge = Challenge,
+  EnrolInput = unknown,
+> {
   /** The `kind` of its rows in user_factors. */
   readonly kind: string;
   /** How a sign-in finished with it is recorded (audit detail `method`). */
   readonly signInMethod: string;
+  /**
+   * Enrolment, first half: from what the person gave (a phone number; nothing for an app; a
+   * name for a passkey) make what they must answer (send a code, show a secret, a challenge).
+   * `current` is an enrolment already under way, if any. Nothing is stored yet.
+   */
+  startEnrolment(use: FactorUse, input: EnrolInput, current: Enrolment | undefined): Promise<({ ok: true; enrolment: Enrolment }) | FactorRefusal<Reason>>;
+  /** Enrolment, second half: when the answer is right the factor is stored; `changed` when it replaced one of its kind. */
+  finishEnrolment(use: FactorUse, enrolment: Enrolment, answer: string): Promise<{ ok: true; changed: boolean } | FactorRefusal<Reason>>;
   /**
    * At sign-in, before the person answers: send a code, make a challenge, or nothing.
    * `via` picks one of the kind's ways (phone: sms, call); `first` marks the step's first begin.

@@ -257,32 +257,9 @@ export function phoneFactor(deps: {
     return status === 'approved' ? { ok: true } : { ok: false, reason: status };
   }
 
-  const kind: FactorKind<CodesSent, PhoneReason, Channel> = {
+  const kind = {
     kind: 'phone',
     signInMethod: 'password_and_code',
-
-    async begin(factor, use, challenge, { via = 'sms', first = false }): Promise<Begun<CodesSent, PhoneReason>> {
-      const { state, delivery } = await sendForStep(challenge ?? { sentAt: {} }, factor.phoneNumber ?? '', via, use, { evenIfCoolingDown: first });
-      return { challenge: state, outcome: delivery.ok ? { ok: true } : delivery };
-    },
-
-    verify: (_factor, use, challenge, answer) => check(challenge, answer, use),
-
-    // Nothing beside the row: Twilio Verify keeps no factor for a phone.
-    remove: () => Promise.resolve(),
-  };
-
-  return {
-    ...kind,
-    deliver,
-    check,
-    now,
-
-    /** Milliseconds until another code may be sent on `channel`; 0 when it may be now. */
-    cooldownRemaining(sentAt: SentAt, channel: Channel): number {
-      const last = sentAt[channel];
-      return last === undefined ? 0 : Math.max(0, last + resendCooldownMs - now());
-    },
 
     /**
      * Starts verifying `phone` before the factor is turned on (or moved to it): sends its first
@@ -295,12 +272,6 @@ export function phoneFactor(deps: {
       const stillValid = delivery.reason === 'cooling_down' && current?.phone === phone && current.verificationSid !== undefined;
       return { ...delivery, stillValid };
     },
-
-    /** Sends the enrolment's number another code ("Resend code", "Call me instead"). */
-    resendEnrolment: (use: FactorUse, enrolment: PhoneEnrolment, channel: Channel) => sendForStep(enrolment, enrolment.phone, channel, use),
-
-    /** Sends the sign-in's phone another code on `channel` ("Resend code", "Call me instead"). */
-    resend: (factor: UserFactor, use: FactorUse, challenge: CodesSent | undefined, channel: Channel) => kind.begin(factor, use, challenge, { via: channel }),
 
     /**
      * Checks the enrolment's code and, when it is right, turns the phone factor on with that
@@ -323,6 +294,36 @@ export function phoneFactor(deps: {
       });
       return { ok: true, changed };
     },
+
+    async begin(factor: UserFactor, use: FactorUse, challenge: CodesSent | undefined, { via = 'sms', first = false }: { via?: Channel; first?: boolean }): Promise<Begun<CodesSent, PhoneReason>> {
+      const { state, delivery } = await sendForStep(challenge ?? { sentAt: {} }, factor.phoneNumber ?? '', via, use, { evenIfCoolingDown: first });
+      return { challenge: state, outcome: delivery.ok ? { ok: true } : delivery };
+    },
+
+    verify: (_factor: UserFactor, use: FactorUse, challenge: CodesSent | undefined, answer: string) => check(challenge, answer, use),
+
+    // Nothing beside the row: Twilio Verify keeps no factor for a phone.
+    remove: () => Promise.resolve(),
+  } satisfies FactorKind<CodesSent, PhoneReason, Channel, PhoneEnrolment, string>;
+
+  return {
+    ...kind,
+    deliver,
+    check,
+    now,
+
+    /** Milliseconds until another code may be sent on `channel`; 0 when it may be now. */
+    cooldownRemaining(sentAt: SentAt, channel: Channel): number {
+      const last = sentAt[channel];
+      return last === undefined ? 0 : Math.max(0, last + resendCooldownMs - now());
+    },
+
+    /** Sends the enrolment's number another code ("Resend code", "Call me instead"). */
+    resendEnrolment: (use: FactorUse, enrolment: PhoneEnrolment, channel: Channel) => sendForStep(enrolment, enrolment.phone, channel, use),
+
+    /** Sends the sign-in's phone another code on `channel` ("Resend code", "Call me instead"). */
+    resend: (factor: UserFactor, use: FactorUse, challenge: CodesSent | undefined, channel: Channel) => kind.begin(factor, use, challenge, { via: channel }),
+
   };
 }
 
