@@ -11,6 +11,24 @@ interface PageAssets {
 
 type RenderCallback = (error: Error | null, html?: string) => void;
 
+export interface DateTimeFormat {
+  /** Down to the second (audit trails), not just the minute. */
+  seconds?: boolean;
+  /** Say " UTC" after the time, where the column heading does not. */
+  zone?: boolean;
+}
+
+/** A date as people read it on our pages, always in UTC: "2026-11-25 17:04" ("2026-11-25 17:04:09 UTC"). */
+export function formatDateTime(date: Date, { seconds = false, zone = false }: DateTimeFormat = {}): string {
+  const text = date.toISOString().replace('T', ' ').slice(0, seconds ? 19 : 16);
+  return zone ? `${text} UTC` : text;
+}
+
+/** A date in a page: `<time datetime="2026-11-25T17:04:09.123Z">2026-11-25 17:04</time>`, escaped, for `<%- %>`. */
+export function timeTag(date: Date, format?: DateTimeFormat): string {
+  return `<time datetime="${ejs.escapeXML(date.toISOString())}">${ejs.escapeXML(formatDateTime(date, format))}</time>`;
+}
+
 export function useViews(app: Express, viewsDir: string): void {
   const layoutFile = path.join(viewsDir, 'layout.ejs');
   app.engine('ejs', (file: string, options: object, callback: RenderCallback) => {
@@ -24,6 +42,9 @@ export function useViews(app: Express, viewsDir: string): void {
   });
   app.set('view engine', 'ejs');
   app.set('views', viewsDir);
+  // Helpers every view may call: one way to show a date.
+  app.locals.formatDateTime = formatDateTime;
+  app.locals.timeTag = timeTag;
 }
 
 export interface Flash {
