@@ -34,8 +34,9 @@ export interface PendingSignIn {
   startedAt: number;
   remember: boolean;
   next: string;
-  /** The factor the person is answering now, and what its step remembers (codes sent, ...). */
+  /** The factor the person is answering now (and its kind), and what its step remembers (codes sent, ...). */
   factorId: string;
+  factorKind: string;
   challenge?: Challenge;
 }
 
@@ -111,7 +112,7 @@ export function signInService(deps: {
   /** Begins `factor`'s step for the pending sign-in and keeps what it remembers. */
   async function begin(store: PendingSignInStore, pending: PendingSignIn, factor: UserFactor, context: RequestContext, options: { via?: string; first?: boolean }) {
     const begun = await kindOf(factor).begin(factor, use(pending, context), pending.factorId === factor.id ? pending.challenge : undefined, options);
-    store.write({ ...pending, factorId: factor.id, challenge: begun.challenge });
+    store.write({ ...pending, factorId: factor.id, factorKind: factor.kind, challenge: begun.challenge });
     return begun.outcome;
   }
 
@@ -171,6 +172,7 @@ export function signInService(deps: {
         remember: input.remember,
         next: input.next,
         factorId: usual.id,
+        factorKind: usual.kind,
       };
       await store.renew();
       const begun = await begin(store, pending, usual, context, { first: true });
@@ -189,14 +191,19 @@ export function signInService(deps: {
     },
 
     /** "Use another way": the person picks another of their factors, which begins. */
-    async choose(store: PendingSignInStore, context: RequestContext, factorId: string): Promise<{ ok: true; begun: { ok: true } | FactorRefusal } | { ok: false; ended: PendingEnd | 'no_such_factor' }> {
+    async choose(
+      store: PendingSignInStore,
+      context: RequestContext,
+      factorId: string,
+    ): Promise<{ ok: true; pending: PendingSignIn; begun: { ok: true } | FactorRefusal } | { ok: false; ended: PendingEnd | 'no_such_factor' }> {
       const resumed = await resume(store, context);
       if (!resumed.ok) return resumed;
       const { pending, account } = resumed.step;
       const chosen = account.factors.find((factor) => factor.id === factorId);
       if (!chosen) return { ok: false, ended: 'no_such_factor' };
-      if (chosen.id === pending.factorId) return { ok: true, begun: { ok: true } };
-      return { ok: true, begun: await begin(store, pending, chosen, context, { first: true }) };
+      if (chosen.id === pending.factorId) return { ok: true, pending, begun: { ok: true } };
+      const begun = await begin(store, pending, chosen, context, { first: true });
+      return { ok: true, pending: store.read() ?? pending, begun };
     },
 
     /**

@@ -4,14 +4,14 @@ import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { formText, parseForm, searchText, typedText, type FieldErrors } from '../core/forms.js';
 import { MAX_EMAIL_LENGTH } from './forms/accounts.js';
-import { requireSignedIn } from './accounts.js';
+import { requireSignedIn } from './guards.js';
 import { contextOf } from '../audit/audit-log.js';
 import { HttpError } from '../core/errors.js';
 import { noStore } from './security.js';
 import { flash } from './views.js';
 import { codeForm, countryField, phoneField } from './forms/phone.js';
-import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone } from '../factors/phone/numbers.js';
-import { readCode } from '../factors/phone/service.js';
+import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone, readCode } from '../factors/index.js';
+import { PHONE_PROBLEMS, checkRefused } from './messages.js';
 import { PAGE_SIZE, type AuditFilter } from '../admin/repository.js';
 import { isUserAction, USER_ACTIONS, type ActionRefusal, type AdminService, type BenchResult } from '../admin/service.js';
 
@@ -124,7 +124,7 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
     if (!parsedForm.ok) return renderBench(res, 422, { values, error: parsedForm.errors.phone });
     const form = parsedForm.data;
     const parsed = parsePhone(form.phone, values.country);
-    if (!parsed.ok) return renderBench(res, 422, { values, error: parsed.message });
+    if (!parsed.ok) return renderBench(res, 422, { values, error: PHONE_PROBLEMS[parsed.reason] });
     const result = await admin.benchSend(req.user!.id, parsed.e164, form.channel, contextOf(req));
     // Only a code that went out can be checked.
     if (result.status === 'pending') req.session.adminBench = { phone: parsed.e164, channel: form.channel, verificationSid: result.sid };
@@ -141,7 +141,8 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
     const bench = req.session.adminBench;
     if (!bench) return res.redirect(303, '/admin/verify');
     const form = parseForm(codeForm, req.body);
-    const typed = form.ok ? readCode(form.data.code) : { ok: false as const, message: form.errors.code ?? '' };
+    const read = form.ok ? readCode(form.data.code) : undefined;
+    const typed = read?.ok ? read : { ok: false as const, message: read ? checkRefused(read) : (form.ok ? '' : form.errors.code ?? '') };
     if (!typed.ok) {
       return renderBench(res, 422, { testedPhone: maskPhone(bench.phone), result: { status: 'wrong_code', message: typed.message }, operation: 'check' });
     }

@@ -14,7 +14,7 @@ import { enforceAbsoluteLifetime, sessions } from '../core/sessions.js';
 import { ConsoleSender } from '../factors/index.js';
 import { accountsRouter } from './accounts.js';
 import { adminRouter } from './admin.js';
-import { codeStepPages } from './code-step.js';
+import { codeStepPages, phoneSignInStep } from './code-step.js';
 import { errorHandler, notFound } from './errors.js';
 import { healthRouter } from './health.js';
 import { createPassport } from './passport.js';
@@ -113,7 +113,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   const codeStep = codeStepPages({ phone: domain.phone, devOutbox: outbox !== undefined });
 
   app.get('/', (_req, res) => res.render('home', { title: 'Home' }));
-  app.use(signInRouter({ signIn: domain.signIn, codeStep, lifetime }));
+  app.use(signInRouter({ signIn: domain.signIn, steps: { phone: phoneSignInStep(codeStep) }, lifetime }));
   app.use(accountsRouter({ accounts: domain.accounts, signIn: domain.signIn, lifetime }));
   app.use(passwordConfirmationRouter({ accounts: domain.accounts, maxAgeMs: config.session.passwordConfirmationMs }));
   app.use(

@@ -1,7 +1,9 @@
 // The phone code step as a page shows it, at sign-in and while turning the phone factor on:
-// where codes went, what was sent, its forms. Shared by the sign-in and phone route modules.
+// where codes went, what was sent, its forms. Shared by the sign-in and phone route modules;
+// SignInStepPage is what the sign-in pages need of any factor kind's step.
 import type { Response } from 'express';
-import { maskPhone, type CheckReason, type CodesSent, type PhoneFactor, type SendRefusal } from '../factors/index.js';
+import { maskPhone, type CheckReason, type CodesSent, type FactorRefusal, type PhoneFactor, type SendRefusal } from '../factors/index.js';
+import type { PendingStep } from '../sign-in/index.js';
 import { ABOUT_THE_CODE, checkRefused, sendRefused, STATUS } from './messages.js';
 
 export interface CodeStepActions {
@@ -64,3 +66,42 @@ export function codeStepPages(deps: { phone: PhoneFactor; devOutbox: boolean }) 
 }
 
 export type CodeStepPages = ReturnType<typeof codeStepPages>;
+
+/** How the sign-in pages show the step of one factor kind; src/web/app.ts lists one per kind. */
+export interface SignInStepPage {
+  /** The step's page; `otherWays` links to "Use another way" when the person has several factors. */
+  render(res: Response, status: number, step: PendingStep, otherWays: string | undefined, errors?: Record<string, string>): void;
+  /** What to say when the step could not begin (a code that did not go out), for the next page. */
+  beginRefused(refusal: FactorRefusal): { text: string; retryAfterSeconds?: number };
+  /** The step again, saying why its begin (a resend, a call) was refused. */
+  againRefused(res: Response, step: PendingStep, otherWays: string | undefined, refusal: FactorRefusal): void;
+  /** The step again, saying why the answer was not accepted. */
+  verifyRefused(res: Response, step: PendingStep, otherWays: string | undefined, refusal: FactorRefusal): void;
+}
+
+const SIGN_IN_ACTIONS: CodeStepActions = {
+  verify: '/login/2fa',
+  resend: '/login/2fa/resend',
+  call: '/login/2fa/call',
+  cancel: '/login/2fa/cancel',
+  cancelLabel: 'Cancel',
+};
+
+/** The phone's step at sign-in: the code page with "Resend code" and "Call me instead". */
+export function phoneSignInStep(pages: CodeStepPages): SignInStepPage {
+  const codeStep = (step: PendingStep, otherWays: string | undefined): CodeStep => ({
+    phone: step.factor.phoneNumber ?? '',
+    sent: (step.pending.challenge as CodesSent | undefined) ?? { sentAt: {} },
+    actions: SIGN_IN_ACTIONS,
+    heading: 'Enter your code',
+    signingIn: true,
+    otherWays,
+  });
+  // The phone factor's refusals are its own reasons (factors/phone): begin refuses with a SendRefusal, verify with a CheckReason.
+  return {
+    render: (res, status, step, otherWays, errors) => pages.render(res, status, codeStep(step, otherWays), errors),
+    beginRefused: (refusal) => ({ text: sendRefused(refusal as SendRefusal), retryAfterSeconds: refusal.retryAfterSeconds }),
+    againRefused: (res, step, otherWays, refusal) => pages.sendRefused(res, codeStep(step, otherWays), refusal as SendRefusal),
+    verifyRefused: (res, step, otherWays, refusal) => pages.checkRefused(res, codeStep(step, otherWays), refusal as FactorRefusal<CheckReason>),
+  };
+}

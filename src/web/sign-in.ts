@@ -5,14 +5,14 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { contextOf } from '../audit/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
-import { maskPhone, type CheckReason, type FactorRefusal, type SendRefusal, type UserFactor } from '../factors/index.js';
+import { maskPhone, type FactorRefusal, type UserFactor } from '../factors/index.js';
 import type { Account, PendingEnd, PendingSignIn, PendingSignInStore, PendingStep, SignInService } from '../sign-in/index.js';
-import type { CodeStep, CodeStepPages } from './code-step.js';
+import type { SignInStepPage } from './code-step.js';
 import { afterChange, renderTooMany } from './errors.js';
-import { codeForm } from './forms/phone.js';
+import { codeForm as answerForm } from './forms/phone.js';
 import { signInForm, typedEmail } from './forms/accounts.js';
 import { nextFrom, redirectIfSignedIn } from './guards.js';
-import { ACCOUNT_LOCKED, CODE_MAY_BE_USED_UP, PENDING_ENDED, sendRefused, SIGN_IN_FAILED, tooManyAttempts } from './messages.js';
+import { ACCOUNT_LOCKED, CODE_MAY_BE_USED_UP, PENDING_ENDED, SIGN_IN_FAILED, tooManyAttempts } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
 import { startSession } from './session.js';
 import { flash } from './views.js';
@@ -24,13 +24,7 @@ declare module 'express-session' {
   }
 }
 
-const SIGN_IN_ACTIONS = {
-  verify: '/login/2fa',
-  resend: '/login/2fa/resend',
-  call: '/login/2fa/call',
-  cancel: '/login/2fa/cancel',
-  cancelLabel: 'Cancel',
-};
+const VERIFY_PATH = '/login/2fa';
 const CHOOSE_PATH = '/login/2fa/choose';
 
 /** The pending sign-in of this session. */
@@ -51,8 +45,13 @@ function renderLogin(res: Response, status: number, values: { email: string; nex
   res.status(status).render('accounts/login', { title: 'Sign in', values, errors });
 }
 
-export function signInRouter(deps: { signIn: SignInService; codeStep: CodeStepPages; lifetime: SessionLifetime }): Router {
-  const { signIn, codeStep, lifetime } = deps;
+export function signInRouter(deps: {
+  signIn: SignInService;
+  /** The step page of each factor kind, by kind. */
+  steps: Record<string, SignInStepPage>;
+  lifetime: SessionLifetime;
+}): Router {
+  const { signIn, steps, lifetime } = deps;
   const router = Router();
 
   async function finish(req: Request, res: Response, account: Account, method: string, signedIn: { remember: boolean; next: string }) {
@@ -68,16 +67,11 @@ export function signInRouter(deps: { signIn: SignInService; codeStep: CodeStepPa
     res.redirect(303, '/login');
   }
 
-  /** The code step of a pending sign-in, as its page shows it. */
-  function stepOf(step: PendingStep): CodeStep {
-    return {
-      phone: step.factor.phoneNumber ?? '',
-      sent: (step.pending.challenge as CodeStep['sent'] | undefined) ?? { sentAt: {} },
-      actions: SIGN_IN_ACTIONS,
-      heading: 'Enter your code',
-      signingIn: true,
-      otherWays: step.account.factors.length > 1 ? CHOOSE_PATH : undefined,
-    };
+  /** How the page of the step's factor kind is shown. */
+  function pageOf(step: PendingStep): { page: SignInStepPage; otherWays: string | undefined } {
+    const page = steps[step.factor.kind];
+    if (!page) throw new Error(`no sign-in page for factors of kind ${step.factor.kind}`);
+    return { page, otherWays: step.account.factors.length > 1 ? CHOOSE_PATH : undefined };
   }
 
   /** Reads the pending sign-in back; undefined after sending the person to the password step. */
@@ -118,34 +112,39 @@ export function signInRouter(deps: { signIn: SignInService; codeStep: CodeStepPa
       }
     }
     if ('signedIn' in result) return finish(req, res, result.signedIn, result.method, { remember, next });
-    // Phone is the only kind yet: a factor step that did not begin is a code that did not go out.
-    if (!result.begun.ok) firstSendFailed(req, res, result.begun as SendRefusal);
-    res.redirect(303, SIGN_IN_ACTIONS.verify);
+    if (!result.begun.ok) beginFailed(req, res, result.pending, result.begun);
+    res.redirect(303, VERIFY_PATH);
   });
 
-  /** The step's first code did not go out: the code page says so, with what to do. */
-  function firstSendFailed(req: Request, res: Response, refusal: SendRefusal) {
-    if (refusal.retryAfterSeconds) res.set('Retry-After', String(refusal.retryAfterSeconds));
-    flash(req, { kind: 'error', text: sendRefused(refusal) });
+  /** The step could not begin (its first code did not go out): the step's page says so, with what to do. */
+  function beginFailed(req: Request, res: Response, pending: PendingSignIn, refusal: FactorRefusal) {
+    const kind = pending.factorKind;
+    const said = steps[kind]?.beginRefused(refusal);
+    if (!said) return;
+    if (said.retryAfterSeconds) res.set('Retry-After', String(said.retryAfterSeconds));
+    flash(req, { kind: 'error', text: said.text });
   }
 
   // ---- The factor step ------------------------------------------------------------------------
 
   router.get('/login/2fa', noStore, async (req, res) => {
     const step = await resumed(req, res);
-    if (step) codeStep.render(res, 200, stepOf(step));
+    if (!step) return;
+    const { page, otherWays } = pageOf(step);
+    page.render(res, 200, step, otherWays);
   });
 
   router.post('/login/2fa', noStore, async (req, res) => {
     const step = await resumed(req, res);
     if (!step) return;
-    const form = parseForm(codeForm, req.body);
-    if (!form.ok) return codeStep.render(res, 422, stepOf(step), form.errors);
+    const { page, otherWays } = pageOf(step);
+    const form = parseForm(answerForm, req.body);
+    if (!form.ok) return page.render(res, 422, step, otherWays, form.errors);
     await afterChange(CODE_MAY_BE_USED_UP.signIn, async () => {
       const result = await signIn.verify(pendingStore(req), contextOf(req), form.data.code);
       if (result.ok) return finish(req, res, result.signedIn, result.method, result);
       if (result.ended) return startAgain(req, res, result.ended);
-      codeStep.checkRefused(res, stepOf(step), result as FactorRefusal<CheckReason>);
+      page.verifyRefused(res, step, otherWays, result);
     });
   });
 
@@ -154,8 +153,11 @@ export function signInRouter(deps: { signIn: SignInService; codeStep: CodeStepPa
     async (req, res) => {
       const result = await signIn.again(pendingStore(req), contextOf(req), via);
       if (!result.ok) return startAgain(req, res, result.ended);
-      if (!result.begun.ok) return codeStep.sendRefused(res, stepOf(result.step), result.begun as SendRefusal);
-      res.redirect(303, SIGN_IN_ACTIONS.verify);
+      if (!result.begun.ok) {
+        const { page, otherWays } = pageOf(result.step);
+        return page.againRefused(res, result.step, otherWays, result.begun);
+      }
+      res.redirect(303, VERIFY_PATH);
     };
   router.post('/login/2fa/resend', noStore, again('sms'));
   router.post('/login/2fa/call', noStore, again('call'));
@@ -184,8 +186,8 @@ export function signInRouter(deps: { signIn: SignInService; codeStep: CodeStepPa
       if (result.ended === 'no_such_factor') return res.redirect(303, CHOOSE_PATH);
       return startAgain(req, res, result.ended);
     }
-    if (!result.begun.ok) firstSendFailed(req, res, result.begun as SendRefusal);
-    res.redirect(303, SIGN_IN_ACTIONS.verify);
+    if (!result.begun.ok) beginFailed(req, res, result.pending, result.begun);
+    res.redirect(303, VERIFY_PATH);
   });
 
   return router;

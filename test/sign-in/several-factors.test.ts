@@ -1,0 +1,116 @@
+// A person with several factors signs in with the one they used last, and can choose another
+// ("Use another way"); turning 2FA off removes them all. Phones are the only kind yet, so the
+// second factor is a second phone, added as the data a later kind would leave.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { csrfTokenIn, signIn, strongPassword, submitForm, type Agent } from '../support/app.js';
+import { appOnTwilio, personWithTwoFactor } from '../support/twilio.js';
+
+let counter = 0;
+function nextMobile(): string {
+  counter += 1;
+  return `+3361288${String(counter).padStart(4, '0')}`;
+}
+
+describe('signing in with several factors', () => {
+  const twilio = appOnTwilio();
+  const prisma = () => twilio.app.services.database.prisma;
+
+  /** A person with two phones: the one enrolled through the pages, and a second one. */
+  async function personWithTwoPhones() {
+    const person = await personWithTwoFactor(twilio, nextMobile());
+    const user = await prisma().user.findUniqueOrThrow({ where: { email: person.email } });
+    const second = await prisma().userFactor.create({ data: { userId: user.id, kind: 'phone', phoneNumber: nextMobile() } });
+    return { ...person, userId: user.id, second };
+  }
+
+  async function passwordStep(email: string): Promise<Agent> {
+    const agent = twilio.app.agent();
+    const response = await signIn(agent, email, strongPassword);
+    assert.equal(response.headers.location, '/login/2fa');
+    return agent;
+  }
+
+  async function choose(agent: Agent, factor: string) {
+    const page = await agent.get('/login/2fa/choose').expect(200);
+    return agent.post('/login/2fa/choose').type('form').send({ _csrf: csrfTokenIn(page.text), factor });
+  }
+
+  it('offers no other way to someone with one factor', async () => {
+    const person = await personWithTwoFactor(twilio, nextMobile());
+    const agent = await passwordStep(person.email);
+    const page = await agent.get('/login/2fa').expect(200);
+    assert.doesNotMatch(page.text, /Use another way/);
+  });
+
+  it('sends the code to the usual factor, lists the others under "Use another way", and signs in with the one chosen', async () => {
+    const person = await personWithTwoPhones();
+    const agent = await passwordStep(person.email);
+    assert.equal(twilio.standIn.outbox.at(-1)?.to, person.phone, 'the first code goes to the phone enrolled first');
+    const step = await agent.get('/login/2fa').expect(200);
+    assert.match(step.text, /<a href="\/login\/2fa\/choose">Use another way<\/a>/);
+
+    const choices = await agent.get('/login/2fa/choose').expect(200);
+    const labels = [...choices.text.matchAll(/<button type="submit"[^>]*>([^<]+)<\/button>/g)].map((match) => match[1]);
+    assert.equal(labels.length, 3, `two factors and Cancel: ${labels.join(' | ')}`);
+    assert.match(labels[0]!, /Send a code to \+33 • •• •• •• /);
+
+    const chosen = await choose(agent, person.second.id);
+    assert.equal(chosen.status, 303);
+    assert.equal(chosen.headers.location, '/login/2fa');
+    assert.equal(twilio.standIn.outbox.at(-1)?.to, person.second.phoneNumber, 'a code went to the phone chosen');
+
+    const done = await submitForm(agent, '/login/2fa', '/login/2fa', { code: twilio.standIn.lastCodeFor(person.second.phoneNumber!)! });
+    assert.equal(done.status, 303);
+    await agent.get('/account').expect(200);
+    const signInEvent = await prisma().auditEvent.findFirstOrThrow({ where: { userId: person.userId, type: 'sign_in' }, orderBy: { id: 'desc' } });
+    assert.deepEqual(signInEvent.detail, { method: 'password_and_code' });
+
+    // Next time, the phone used last comes first.
+    const again = await passwordStep(person.email);
+    assert.equal(twilio.standIn.outbox.at(-1)?.to, person.second.phoneNumber);
+    await again.get('/login/2fa').expect(200);
+  });
+
+  it('does not accept the code of the factor left behind once another was chosen', async () => {
+    const person = await personWithTwoPhones();
+    const agent = await passwordStep(person.email);
+    const firstCode = twilio.standIn.lastCodeFor(person.phone)!;
+    await choose(agent, person.second.id);
+    const refused = await submitForm(agent, '/login/2fa', '/login/2fa', { code: firstCode });
+    assert.notEqual(refused.status, 303);
+    await agent.get('/account').expect(303);
+  });
+
+  it("refuses a factor that is not the person's own, sending nothing", async () => {
+    const person = await personWithTwoPhones();
+    const stranger = await personWithTwoPhones();
+    const agent = await passwordStep(person.email);
+    const sentBefore = twilio.standIn.outbox.length;
+    const refused = await choose(agent, stranger.second.id);
+    assert.equal(refused.status, 303);
+    assert.equal(refused.headers.location, '/login/2fa/choose');
+    assert.equal(twilio.standIn.outbox.length, sentBefore, 'no code went to a stranger');
+  });
+
+  it('ends the sign-in when the factor being answered is removed meanwhile', async () => {
+    const person = await personWithTwoPhones();
+    const agent = await passwordStep(person.email);
+    const page = await agent.get('/login/2fa').expect(200);
+    await prisma().userFactor.deleteMany({ where: { userId: person.userId, phoneNumber: person.phone } });
+    const refused = await agent
+      .post('/login/2fa')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text), code: twilio.standIn.lastCodeFor(person.phone)! });
+    assert.equal(refused.status, 303);
+    assert.equal(refused.headers.location, '/login');
+  });
+
+  it('turning two-factor authentication off removes every factor', async () => {
+    const person = await personWithTwoPhones();
+    await submitForm(person.agent, '/account/2fa/disable', '/account/2fa/disable', {});
+    assert.equal(await prisma().userFactor.count({ where: { userId: person.userId } }), 0);
+    const response = await signIn(twilio.app.agent(), person.email, strongPassword);
+    assert.equal(response.headers.location, '/account', 'signed in with the password alone');
+  });
+});
