@@ -11,6 +11,11 @@ export type { User };
  */
 export const END_EVERY_SESSION = { sessionGeneration: { increment: 1 } } satisfies Prisma.UserUpdateInput;
 
+/** What the admin area's list shows of an account. */
+export type AccountSummary = Pick<User, 'id' | 'email' | 'role' | 'lockedAt' | 'createdAt'>;
+
+export type Role = User['role'];
+
 export class EmailTakenError extends Error {
   constructor() {
     super('An account with this email already exists');
@@ -20,15 +25,15 @@ export class EmailTakenError extends Error {
 
 export function accountsRepository(prisma: PrismaClient) {
   return {
-    findByEmail(email: string): Promise<User | null> {
-      return prisma.user.findUnique({ where: { email } });
+    findByEmail(email: string, db: DatabaseClient = prisma): Promise<User | null> {
+      return db.user.findUnique({ where: { email } });
     },
 
-    findById(id: string): Promise<User | null> {
-      return prisma.user.findUnique({ where: { id } });
+    findById(id: string, db: DatabaseClient = prisma): Promise<User | null> {
+      return db.user.findUnique({ where: { id } });
     },
 
-    async create(data: { email: string; passwordHash: string }, db: DatabaseClient = prisma): Promise<User> {
+    async create(data: { email: string; passwordHash: string; role?: Role }, db: DatabaseClient = prisma): Promise<User> {
       try {
         return await db.user.create({ data });
       } catch (error) {
@@ -40,6 +45,42 @@ export function accountsRepository(prisma: PrismaClient) {
 
     async endEverySession(id: string, db: DatabaseClient = prisma): Promise<void> {
       await db.user.update({ where: { id }, data: END_EVERY_SESSION });
+    },
+
+    count(): Promise<number> {
+      return prisma.user.count();
+    },
+
+    /** The accounts whose email contains `query` (any case; every account for ''), newest first. */
+    async search(query: string, skip: number, take: number): Promise<{ total: number; users: AccountSummary[] }> {
+      const where: Prisma.UserWhereInput = query ? { email: { contains: query, mode: 'insensitive' } } : {};
+      const [total, users] = await Promise.all([
+        prisma.user.count({ where }),
+        prisma.user.findMany({
+          where,
+          orderBy: { createdAt: 'desc' },
+          skip,
+          take,
+          select: { id: true, email: true, role: true, lockedAt: true, createdAt: true },
+        }),
+      ]);
+      return { total, users };
+    },
+
+    /** The email of each of these accounts that exists. */
+    async emailsOf(ids: string[]): Promise<Map<string, string>> {
+      if (!ids.length) return new Map();
+      const rows = await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true } });
+      return new Map(rows.map((row) => [row.id, row.email]));
+    },
+
+    /**
+     * Changes the account's standing (role, lock, sessions) inside `db`; says whether the account
+     * was there. updateMany: an account that is gone is an answer, not an error.
+     */
+    async changeStanding(id: string, data: Prisma.UserUpdateManyMutationInput, db: DatabaseClient = prisma): Promise<boolean> {
+      const { count } = await db.user.updateMany({ where: { id }, data });
+      return count === 1;
     },
 
     async updatePasswordHash(id: string, passwordHash: string): Promise<void> {

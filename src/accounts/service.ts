@@ -4,13 +4,14 @@ import {
   hashPassword,
   normalisePassword,
   newPasswordProblems,
+  passwordProblem,
   spendVerificationTime,
   verifyPassword,
 } from './passwords.js';
-import type { AuditEntry, AuditLog, RequestContext } from '../audit/audit-log.js';
-import type { InTransaction } from '../core/db/client.js';
+import type { AuditEntry, AuditLog, RequestContext } from '../audit/index.js';
+import type { DatabaseClient, InTransaction } from '../core/db/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
-import { EmailTakenError, type AccountsRepository, type User } from './repository.js';
+import { EmailTakenError, END_EVERY_SESSION, type AccountsRepository, type AccountSummary, type Role, type User } from './repository.js';
 import type { SignInLimits } from './sign-in-limits.js';
 
 export type SignUpResult =
@@ -27,6 +28,14 @@ export type PasswordConfirmation =
   | { ok: true }
   | { ok: false; reason: 'wrong_password' | 'locked' }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+
+/** Whether `npm run admin:create` made a new admin account, and why not. */
+export type AdminCreation =
+  | { ok: true; user: User }
+  /** The password policy refused the password; `problem` says why, in its words (passwords.ts). */
+  | { ok: false; reason: 'weak_password'; problem: string }
+  /** An account with this email exists (made meanwhile): promote it instead. */
+  | { ok: false; reason: 'email_taken' };
 
 export function accountsService(users: AccountsRepository, audit: AuditLog, limits: SignInLimits, inTransaction: InTransaction) {
   /** Awaits a step guarded by a limit; a refusal is written to the audit trail and passed on. */
@@ -153,8 +162,78 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       return audit.recentSignIns(userId);
     },
 
-    findUser(id: string): Promise<User | null> {
-      return users.findById(id);
+    /** The account, read inside the transaction `tx` when one is given. */
+    findUser(id: string, tx?: DatabaseClient): Promise<User | null> {
+      return users.findById(id, tx);
+    },
+
+    /** The account with this (normalised) email. */
+    findByEmail(email: string, tx?: DatabaseClient): Promise<User | null> {
+      return users.findByEmail(email, tx);
+    },
+
+    /** How many accounts there are. */
+    count: (): Promise<number> => users.count(),
+
+    /** One page of the accounts whose email contains `query` (every account for ''), newest first. */
+    search(query: string, page: { number: number; size: number }): Promise<{ total: number; users: AccountSummary[] }> {
+      return users.search(query, (page.number - 1) * page.size, page.size);
+    },
+
+    /** The email of each of these accounts that still exists. */
+    emailsOf: (ids: string[]): Promise<Map<string, string>> => users.emailsOf([...new Set(ids)]),
+
+    // ---- What an admin changes ---------------------------------------------------------------
+    // Each runs inside the caller's transaction `tx`, so that the admin area lands the change
+    // with the use of its confirmation and its own audit event (src/admin/service.ts), and says
+    // whether the account was there.
+
+    /** Whether the account is an admin's that is not locked: only such an admin may act. */
+    async isActiveAdmin(id: string, tx?: DatabaseClient): Promise<boolean> {
+      const user = await users.findById(id, tx);
+      return user?.role === 'ADMIN' && !user.lockedAt;
+    },
+
+    /** Locks the account (it cannot sign in until unlocked) and ends every session of it. */
+    lock: (id: string, at: Date, tx?: DatabaseClient): Promise<boolean> => users.changeStanding(id, { lockedAt: at, ...END_EVERY_SESSION }, tx),
+
+    unlock: (id: string, tx?: DatabaseClient): Promise<boolean> => users.changeStanding(id, { lockedAt: null }, tx),
+
+    setRole: (id: string, role: Role, tx?: DatabaseClient): Promise<boolean> => users.changeStanding(id, { role }, tx),
+
+    /** Ends every session of the account, wherever it is kept. */
+    endEverySession: (id: string, tx?: DatabaseClient): Promise<boolean> => users.changeStanding(id, END_EVERY_SESSION, tx),
+
+    // ---- npm run admin:create ----------------------------------------------------------------
+
+    /** Gives admin rights to the account with this email, audited as admin_created. */
+    makeAdmin(email: string, context: RequestContext): Promise<'done' | 'no_such_account'> {
+      return inTransaction(async (tx) => {
+        const user = await users.findByEmail(email, tx);
+        if (!user) return 'no_such_account';
+        await users.changeStanding(user.id, { role: 'ADMIN' }, tx);
+        await audit.record({ type: 'admin_created', outcome: 'ok', userId: user.id, context, detail: { account: 'existing' } }, tx);
+        return 'done';
+      });
+    },
+
+    /** Creates an admin account with this email and password, audited as admin_created. */
+    async createAdmin(email: string, rawPassword: string, context: RequestContext): Promise<AdminCreation> {
+      const password = normalisePassword(rawPassword);
+      const problem = passwordProblem(password, email);
+      if (problem) return { ok: false, reason: 'weak_password', problem };
+      const passwordHash = await hashPassword(password);
+      try {
+        const user = await inTransaction(async (tx) => {
+          const created = await users.create({ email, passwordHash, role: 'ADMIN' }, tx);
+          await audit.record({ type: 'admin_created', outcome: 'ok', userId: created.id, context, detail: { account: 'new' } }, tx);
+          return created;
+        });
+        return { ok: true, user };
+      } catch (error) {
+        if (error instanceof EmailTakenError) return { ok: false, reason: 'email_taken' };
+        throw error;
+      }
     },
   };
 }

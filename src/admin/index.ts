@@ -1,3 +1,16 @@
 // The admin feature, as the web pages use it.
-export { adminRepository, PAGE_SIZE, type AdminRepository, type AuditFilter } from './repository.js';
-export { adminService, isUserAction, USER_ACTIONS, type ActionRefusal, type AdminService, type BenchResult, type UserAction } from './service.js';
+export { adminRepository, type AdminRepository } from './repository.js';
+export {
+  adminService,
+  isUserAction,
+  PAGE_SIZE,
+  USER_ACTIONS,
+  type ActionRefusal,
+  type AdminService,
+  type AuditEventWithUser,
+  type AuditFilter,
+  type BenchLimited,
+  type BenchResult,
+  type ListedUser,
+  type UserAction,
+} from './service.js';

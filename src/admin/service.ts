@@ -1,15 +1,25 @@
 // What admins may do, and the record of it: figures, user actions with their safeguards, the
 // delivery test bench, and the audit trail. Every action is audited with the acting admin.
+// Admin keeps only its confirmations; it reads and changes accounts, factors and the audit
+// trail through their features' public functions.
 import { createHash, randomBytes } from 'node:crypto';
-import { END_EVERY_SESSION } from '../accounts/repository.js';
-import type { AuditLog, RequestContext } from '../audit/audit-log.js';
-import type { InTransaction } from '../core/db/client.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { AccountsService, AccountSummary, User } from '../accounts/index.js';
+import type { AuditEventFilter, AuditEventRecord, AuditLog, AuditType, RequestContext } from '../audit/index.js';
+import type { DatabaseClient, InTransaction } from '../core/db/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
-import type { CodeLimits } from '../factors/phone/code-limits.js';
-import { phoneHint } from '../factors/phone/numbers.js';
-import { mayHaveSent, type Channel, type CheckResult, type StartResult, type CodeSender } from '../factors/phone/senders/sender.js';
-import type { AdminRepository, AuditFilter, Confirmation } from './repository.js';
+import { mayHaveSent, phoneHint, type Channel, type CheckResult, type CodeLimits, type CodeSender, type FactorsService, type StartResult } from '../factors/index.js';
+import type { AdminRepository, Confirmation } from './repository.js';
+
+/** How many users, or audit events, a page lists. */
+export const PAGE_SIZE = 20;
+
+/** What the admin asks of the audit trail: a user by email, a type, a time span (all optional). */
+export interface AuditFilter {
+  userEmail?: string;
+  type?: AuditType;
+  from?: Date;
+  to?: Date;
+}
 
 export const USER_ACTIONS = {
   'reset-2fa': { label: 'Reset two-factor authentication', question: 'Turn off two-factor authentication and forget the phone of' },
@@ -25,16 +35,6 @@ export type UserAction = keyof typeof USER_ACTIONS;
 export function isUserAction(value: unknown): value is UserAction {
   return typeof value === 'string' && Object.hasOwn(USER_ACTIONS, value);
 }
-
-/** What each action changes on the user's row. */
-const CHANGES: Record<UserAction, (now: Date) => Prisma.UserUpdateManyMutationInput> = {
-  'reset-2fa': () => ({ phoneNumber: null, twoFactorEnabledAt: null }),
-  lock: (now) => ({ lockedAt: now, ...END_EVERY_SESSION }),
-  unlock: () => ({ lockedAt: null }),
-  'sign-out-everywhere': () => END_EVERY_SESSION,
-  'make-admin': () => ({ role: 'ADMIN' }),
-  'remove-admin': () => ({ role: 'USER' }),
-};
 
 /** How long a confirmation page's confirmation can be used. */
 const CONFIRMATION_LIFETIME_MS = 5 * 60_000;
@@ -69,9 +69,31 @@ function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }
 
-export type BenchResult = (StartResult | CheckResult | { status: 'rate_limited'; message: string; providerStatus?: undefined; sid?: undefined; errorCode?: undefined }) & {
-  channel?: Channel;
-};
+/** The bench's own limits refused a test: nothing went to the provider. */
+export interface BenchLimited {
+  status: 'rate_limited';
+  retryAfterSeconds: number;
+  providerStatus?: undefined;
+  sid?: undefined;
+  errorCode?: undefined;
+}
+
+/** What the provider answered a test (or the bench's own refusal): typed, the page words it. */
+export type BenchResult = (StartResult | CheckResult | BenchLimited) & { channel?: Channel };
+
+/** A user as the admin list shows them: the account, whether 2FA is on, and their phone (to be masked). */
+export interface ListedUser extends AccountSummary {
+  twoFactor: boolean;
+  /** E.164; undefined without a phone factor. */
+  phoneNumber: string | undefined;
+}
+
+/** An audit event with the email of its user, when it has one that still exists. */
+export interface AuditEventWithUser extends AuditEventRecord {
+  user: { email: string } | null;
+}
+
+type ConfirmedChangeOutcome = 'done' | 'not_confirmed' | 'not_an_admin' | 'no_such_user';
 
 const CSV_COLUMNS = ['id', 'time', 'type', 'outcome', 'user', 'ip', 'user_agent', 'detail'];
 
@@ -82,28 +104,86 @@ function csvField(value: string | number | bigint | null | undefined): string {
   return `"${text.replace(/"/g, '""')}"`;
 }
 
-type AuditEventWithUser = Awaited<ReturnType<AdminRepository['auditPage']>>['events'][number];
-
 function csvLine(event: AuditEventWithUser): string {
   const fields = [event.id, event.at.toISOString(), event.type, event.outcome, event.user?.email ?? event.userId, event.ip, event.userAgent, event.detail ? JSON.stringify(event.detail) : ''];
   return `${fields.map(csvField).join(',')}\r\n`;
 }
 
+
 export function adminService(deps: {
   repository: AdminRepository;
+  accounts: AccountsService;
+  factors: FactorsService;
   audit: AuditLog;
   inTransaction: InTransaction;
-  provider: CodeSender;
+  /** The phone code sender the delivery test bench tries out. */
+  sender: CodeSender;
   codeLimits: CodeLimits;
   now?: () => Date;
 }) {
-  const { repository, audit, inTransaction, provider, codeLimits } = deps;
+  const { repository, accounts, factors, audit, inTransaction, sender, codeLimits } = deps;
   const now = deps.now ?? (() => new Date());
 
+  /** What each action does to its user inside the action's transaction; false when the user is gone. */
+  const CHANGES: Record<UserAction, (targetId: string, tx: DatabaseClient, at: Date, context: RequestContext) => Promise<boolean>> = {
+    'reset-2fa': async (targetId, tx, _at, context) => {
+      if (!(await accounts.findUser(targetId, tx))) return false;
+      await factors.removeAllIn(tx, targetId, context);
+      return true;
+    },
+    lock: (targetId, tx, at) => accounts.lock(targetId, at, tx),
+    unlock: (targetId, tx) => accounts.unlock(targetId, tx),
+    'sign-out-everywhere': (targetId, tx) => accounts.endEverySession(targetId, tx),
+    'make-admin': (targetId, tx) => accounts.setRole(targetId, 'ADMIN', tx),
+    'remove-admin': (targetId, tx) => accounts.setRole(targetId, 'USER', tx),
+  };
+
+  /**
+   * Inside the transaction `tx`: uses up the confirmation and applies the action to its user, if
+   * its admin is still an active admin. The confirmation is used under the advisory lock of admin
+   * changes (repository.ts), held until `tx` ends, so the admin's standing is read, and the change
+   * made, one admin change at a time: two admins demoting or locking each other at the same moment
+   * are serialised, and the second finds it is no longer an admin. As an admin never acts on their
+   * own standing, an active admin always remains.
+   */
+  async function applyConfirmed(tx: DatabaseClient, confirmation: Confirmation & { action: UserAction }, at: Date, context: RequestContext): Promise<ConfirmedChangeOutcome> {
+    if (!(await repository.useConfirmation(tx, confirmation, at))) return 'not_confirmed';
+    if (!(await accounts.isActiveAdmin(confirmation.adminId, tx))) return 'not_an_admin';
+    return (await CHANGES[confirmation.action](confirmation.targetId, tx, at, context)) ? 'done' : 'no_such_user';
+  }
+
+  /** The trail's filter for the admin's: the email resolved to its account; undefined when no account has it (no event matches). */
+  async function trailFilter(filter: AuditFilter): Promise<AuditEventFilter | undefined> {
+    const { userEmail, ...rest } = filter;
+    if (!userEmail) return rest;
+    const user = await accounts.findByEmail(userEmail);
+    return user ? { ...rest, userId: user.id } : undefined;
+  }
+
+  /** The events with their users' emails, read from accounts for the users of these events only. */
+  async function withEmails(events: AuditEventRecord[]): Promise<AuditEventWithUser[]> {
+    const emails = await accounts.emailsOf(events.flatMap((event) => (event.userId ? [event.userId] : [])));
+    return events.map((event) => {
+      const email = event.userId ? emails.get(event.userId) : undefined;
+      return { ...event, user: email === undefined ? null : { email } };
+    });
+  }
+
   return {
-    overview: () => repository.figures(now()),
-    users: (query: string, page: number) => repository.searchUsers(query, page),
-    findUser: (id: string) => repository.findUser(id),
+    async overview() {
+      const [users, withTwoFactor, trail] = await Promise.all([accounts.count(), factors.countUsersWithFactors(), audit.figures(now())]);
+      return { users, withTwoFactor, ...trail };
+    },
+
+    /** One page of the users whose email contains `query`, with whether each has 2FA on, and their phone. */
+    async users(query: string, page: number): Promise<{ total: number; users: ListedUser[] }> {
+      const found = await accounts.search(query, { number: page, size: PAGE_SIZE });
+      const ids = found.users.map((user) => user.id);
+      const [withFactors, phones] = await Promise.all([factors.usersWithFactors(ids), factors.phonesOf(ids)]);
+      return { total: found.total, users: found.users.map((user) => ({ ...user, twoFactor: withFactors.has(user.id), phoneNumber: phones.get(user.id) })) };
+    },
+
+    findUser: (id: string): Promise<User | null> => accounts.findUser(id),
 
     recordDenied(userId: string | undefined, context: RequestContext, path: string): Promise<void> {
       return audit.record({ type: 'admin_denied', outcome: 'refused', userId, context, detail: { path } });
@@ -124,26 +204,26 @@ export function adminService(deps: {
       const confirmation = { tokenHash: sha256(confirmed.token), adminId, sessionHash: sha256(confirmed.sessionId), action, targetId };
       // The change, the use of its confirmation and its audit event land together, or none does.
       const outcome = await inTransaction(async (tx) => {
-        const done = refusedOnOwnAccount ?? (await repository.applyConfirmed(tx, confirmation, at, CHANGES[action](at)));
+        const done = refusedOnOwnAccount ?? (await applyConfirmed(tx, confirmation, at, context));
         await audit.record({ type: 'admin_action', outcome: done === 'done' ? 'ok' : done, userId: adminId, context, detail: { action, target: targetId } }, tx);
         return done;
       });
       return outcome === 'done' ? { ok: true } : { ok: false, reason: outcome };
     },
 
-    /** Sends a real code through the configured provider, on the channel the admin chose. */
+    /** Sends a real code through the configured sender, on the channel the admin chose. */
     async benchSend(adminId: string, phone: string, channel: Channel, context: RequestContext): Promise<BenchResult> {
       let result: BenchResult;
       const keys = { user: adminId, phone, ip: context.ip };
       try {
         await codeLimits.reserveSend(keys);
-        result = { ...(await provider.start(phone, channel)), channel };
+        result = { ...(await sender.start(phone, channel)), channel };
         // A test the provider surely did not send does not count; a refused number does, and so
         // does a test that may have gone out.
         if ((result.status === 'unavailable' || result.status === 'channel_failed') && !mayHaveSent(result)) await codeLimits.giveBackSend(keys);
       } catch (error) {
         if (!(error instanceof RateLimitedError)) throw error;
-        result = { status: 'rate_limited', message: `Too many test codes. Wait ${Math.ceil(error.retryAfterSeconds / 60)} minutes.` };
+        result = { status: 'rate_limited', retryAfterSeconds: error.retryAfterSeconds };
       }
       await audit.record({
         type: 'admin_verify',
@@ -158,7 +238,7 @@ export function adminService(deps: {
     /** Checks a code against the verification the bench itself started, not any other for the number. */
     async benchCheck(adminId: string, sent: { phone: string; verificationSid: string }, code: string, context: RequestContext): Promise<BenchResult> {
       const { phone, verificationSid } = sent;
-      const result = await provider.check(verificationSid, code);
+      const result = await sender.check(verificationSid, code);
       await audit.record({
         type: 'admin_verify',
         outcome: result.status,
@@ -169,20 +249,28 @@ export function adminService(deps: {
       return result;
     },
 
-    auditPage: (filter: AuditFilter, page: number) => repository.auditPage(filter, page),
+    /** One page of the matching audit events, newest first, with their users' emails. */
+    async auditPage(filter: AuditFilter, page: number): Promise<{ total: number; events: AuditEventWithUser[] }> {
+      const matching = await trailFilter(filter);
+      if (!matching) return { total: 0, events: [] };
+      const found = await audit.page(matching, { number: page, size: PAGE_SIZE });
+      return { total: found.total, events: await withEmails(found.events) };
+    },
 
     /**
      * The matching audit events as CSV lines, header first. Resolves once the first batch is
      * read: a query that fails does so before anything is sent, and gets a proper error page.
      */
     async auditCsv(filter: AuditFilter): Promise<AsyncGenerator<string>> {
-      const events = repository.auditAll(filter);
-      const first = await events.next();
+      const matching = await trailFilter(filter);
+      const batches = matching ? audit.batches(matching) : undefined;
+      const first = await batches?.next();
+      const firstEvents = first && !first.done ? await withEmails(first.value) : [];
       return (async function* () {
         yield `${CSV_COLUMNS.join(',')}\r\n`;
-        if (first.done) return;
-        yield csvLine(first.value);
-        for await (const event of events) yield csvLine(event);
+        for (const event of firstEvents) yield csvLine(event);
+        if (!batches || !firstEvents.length) return;
+        for await (const batch of batches) for (const event of await withEmails(batch)) yield csvLine(event);
       })();
     },
   };

@@ -1,30 +1,19 @@
 // The security audit trail. Every sign-in, code and 2FA change is written here with time,
 // user (when known), IP, browser and outcome. Callers pass only non-secret detail: a channel,
 // a reason, a phone hint such as +33…78. Never a code, a password or a full phone number.
-import type { DatabaseClient, PrismaClient } from '../core/db/client.js';
+// This module is the only one that reads and writes `audit_events`; events name their user by
+// id, and whoever shows them asks accounts for the email.
+import type { DatabaseClient, Prisma, PrismaClient } from '../core/db/client.js';
 import { validIp } from '../core/ip.js';
+import type { AuditType } from './events.js';
+
+export type { AuditType };
 
 /** Where a request came from, without anything of HTTP. */
 export interface RequestContext {
   ip: string | undefined;
   userAgent: string | undefined;
 }
-
-export type AuditType =
-  | 'sign_up'
-  | 'sign_in_password'
-  | 'sign_in'
-  | 'sign_out'
-  | 'password_confirmation'
-  | 'code_sent'
-  | 'code_checked'
-  | 'two_factor_enabled'
-  | 'two_factor_disabled'
-  | 'phone_changed'
-  | 'rate_limited'
-  | 'admin_denied'
-  | 'admin_action'
-  | 'admin_verify';
 
 export interface AuditEntry {
   type: AuditType;
@@ -42,6 +31,39 @@ export interface SignInActivity {
   attempt: SignInAttempt;
   ip: string | null;
   userAgent: string | null;
+}
+
+/** Which events a search of the trail matches; every condition given must hold. */
+export interface AuditEventFilter {
+  userId?: string;
+  type?: AuditType;
+  from?: Date;
+  to?: Date;
+}
+
+/** One event of the trail as a search finds it. */
+export interface AuditEventRecord {
+  id: bigint;
+  at: Date;
+  type: string;
+  outcome: string;
+  userId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  detail: Prisma.JsonValue;
+}
+
+const RECORD_FIELDS = { id: true, at: true, type: true, outcome: true, userId: true, ip: true, userAgent: true, detail: true } as const;
+
+/** How many events the CSV export reads at a time. */
+const EXPORT_BATCH = 500;
+
+function filterWhere(filter: AuditEventFilter): Prisma.AuditEventWhereInput {
+  return {
+    ...(filter.userId ? { userId: filter.userId } : {}),
+    ...(filter.type ? { type: filter.type } : {}),
+    ...(filter.from || filter.to ? { at: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lte: filter.to } : {}) } } : {}),
+  };
 }
 
 const MAX_USER_AGENT = 256;
@@ -89,6 +111,58 @@ export function auditLog(prisma: PrismaClient) {
         select: { at: true, type: true, ip: true, userAgent: true },
       });
       return events.map(({ type, ...event }) => ({ ...event, attempt: SIGN_IN_ATTEMPTS[type]! }));
+    },
+
+    /** One page of the matching events, newest first, and how many match in all. */
+    async page(filter: AuditEventFilter, page: { number: number; size: number }): Promise<{ total: number; events: AuditEventRecord[] }> {
+      const where = filterWhere(filter);
+      const [total, events] = await Promise.all([
+        prisma.auditEvent.count({ where }),
+        prisma.auditEvent.findMany({ where, orderBy: { id: 'desc' }, skip: (page.number - 1) * page.size, take: page.size, select: RECORD_FIELDS }),
+      ]);
+      return { total, events };
+    },
+
+    /** Every matching event, oldest first, a batch at a time (for the CSV export). */
+    async *batches(filter: AuditEventFilter): AsyncGenerator<AuditEventRecord[]> {
+      const where = filterWhere(filter);
+      let after: bigint | undefined;
+      for (;;) {
+        const batch = await prisma.auditEvent.findMany({
+          where: after === undefined ? where : { AND: [where, { id: { gt: after } }] },
+          orderBy: { id: 'asc' },
+          take: EXPORT_BATCH,
+          select: RECORD_FIELDS,
+        });
+        if (!batch.length) return;
+        yield batch;
+        after = batch.at(-1)!.id;
+      }
+    },
+
+    /** What the trail says about the recent past, for the admin overview. */
+    async figures(now: Date) {
+      const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+      const hourAgo = new Date(now.getTime() - 3_600_000);
+      const dayAgo = new Date(now.getTime() - 86_400_000);
+      const [codesToday, failedSignIns, rateLimitHits] = await Promise.all([
+        // A code Twilio did not confirm may have gone out (and been paid for): counted apart.
+        prisma.$queryRaw<Array<{ channel: string | null; outcome: string; count: bigint }>>`
+          SELECT detail->>'channel' AS channel, outcome, count(*) AS count
+          FROM audit_events
+          WHERE type = 'code_sent' AND outcome IN ('ok', 'unconfirmed') AND at >= ${startOfDay}
+          GROUP BY 1, 2`,
+        prisma.auditEvent.count({ where: { type: 'sign_in_password', outcome: 'failed', at: { gte: hourAgo } } }),
+        prisma.auditEvent.count({ where: { type: 'rate_limited', at: { gte: dayAgo } } }),
+      ]);
+      const count = (outcome: string, channel: string) =>
+        codesToday.filter((row) => row.outcome === outcome && row.channel === channel).reduce((sum, row) => sum + Number(row.count), 0);
+      return {
+        codesToday: { sms: count('ok', 'sms'), call: count('ok', 'call') },
+        codesUnconfirmedToday: { sms: count('unconfirmed', 'sms'), call: count('unconfirmed', 'call') },
+        failedSignIns,
+        rateLimitHits,
+      };
     },
   };
 }

@@ -2,14 +2,16 @@
 // otherwise an account is created with ADMIN_PASSWORD, or with a generated passphrase that is
 // printed once. Uses DATABASE_URL, or the embedded database when it is not set: through the
 // running app when it has it open, so the app sees the new admin at once and nothing is lost.
+// Goes through the accounts feature like the pages do, so the change is audited (admin_created).
 import { randomInt } from 'node:crypto';
 import { dictionary } from '@zxcvbn-ts/language-common';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { emailField } from '../web/forms/accounts.js';
-import { hashPassword, normalisePassword, passwordProblem } from '../accounts/passwords.js';
+import { z } from 'zod';
+import { MAX_EMAIL_LENGTH, normaliseEmail, type AccountsService } from '../accounts/index.js';
+import type { RequestContext } from '../audit/index.js';
+import { composeDomain } from '../compose.js';
 import { loadConfig } from '../config.js';
-import { applyMigrations } from '../core/db/migrations.js';
-import { PrismaClient } from '../generated/prisma/client.js';
+import { openDatabase } from '../core/db/client.js';
+import { createLogger } from '../core/logger.js';
 import { commandDatabase } from './database.js';
 
 function passphrase(): string {
@@ -17,39 +19,51 @@ function passphrase(): string {
   return Array.from({ length: 6 }, () => words[randomInt(words.length)]).join(' ');
 }
 
-const email = emailField.safeParse(process.argv[2] ?? '');
+const email = z.string().transform(normaliseEmail).pipe(z.email().max(MAX_EMAIL_LENGTH)).safeParse(process.argv[2] ?? '');
 if (!email.success) {
   console.error('Usage: npm run admin:create -- <email>');
   process.exit(2);
 }
-async function makeAdmin(url: string, address: string): Promise<void> {
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
-  try {
-    const existing = await prisma.user.findUnique({ where: { email: address } });
-    if (existing) {
-      await prisma.user.update({ where: { id: existing.id }, data: { role: 'ADMIN' } });
-      console.log(`${address} is now an admin.`);
-    } else {
-      const given = process.env.ADMIN_PASSWORD;
-      const password = normalisePassword(given ?? passphrase());
-      const problem = passwordProblem(password, address);
-      if (problem) throw new Error(`ADMIN_PASSWORD: ${problem}`);
-      await prisma.user.create({ data: { email: address, passwordHash: await hashPassword(password), role: 'ADMIN' } });
-      console.log(`Created the admin ${address}.`);
-      if (!given) console.log(`Password (shown once, keep it safe): ${password}`);
-    }
-  } finally {
-    await prisma.$disconnect();
+
+/** A command run on the server: no IP address, no browser. */
+const COMMAND_LINE: RequestContext = { ip: undefined, userAgent: undefined };
+
+async function makeAdmin(accounts: AccountsService, address: string): Promise<void> {
+  if ((await accounts.makeAdmin(address, COMMAND_LINE)) === 'done') {
+    console.log(`${address} is now an admin.`);
+    return;
   }
+  const given = process.env.ADMIN_PASSWORD;
+  const password = given ?? passphrase();
+  const created = await accounts.createAdmin(address, password, COMMAND_LINE);
+  if (created.ok) {
+    console.log(`Created the admin ${address}.`);
+    if (!given) console.log(`Password (shown once, keep it safe): ${password}`);
+    return;
+  }
+  if (created.reason === 'weak_password') throw new Error(`ADMIN_PASSWORD: ${created.problem}`);
+  // Someone signed up with this email meanwhile: promote that account.
+  if ((await accounts.makeAdmin(address, COMMAND_LINE)) !== 'done') throw new Error(`${address}: the account changed meanwhile; run the command again.`);
+  console.log(`${address} is now an admin.`);
 }
 
 try {
-  const database = await commandDatabase(loadConfig().database);
+  const config = loadConfig();
+  // Only errors: the command's own lines are its output (the console code sender's notice is not).
+  const logger = createLogger('error', config.logFormat);
+  const target = await commandDatabase(config.database);
   try {
-    await applyMigrations(database.url);
-    await makeAdmin(database.url, email.data);
+    // The schema is brought up to date first, as the app does. One connection is all this
+    // command needs, and all a running app's embedded database takes at a time (client.ts).
+    const database = await openDatabase({ ...config.database, url: target.url, migrateOnStart: true, poolSize: 1 }, logger);
+    try {
+      const { accounts } = composeDomain({ config, logger, database, redis: undefined });
+      await makeAdmin(accounts, email.data);
+    } finally {
+      await database.close();
+    }
   } finally {
-    await database.close();
+    await target.close();
   }
   console.log('In production, turn on two-factor authentication on /account before opening /admin.');
 } catch (error) {

@@ -57,6 +57,18 @@ export function factorsRepository(prisma: PrismaClient) {
       const rows = await prisma.userFactor.findMany({ where: { userId: { in: userIds } }, select: { userId: true }, distinct: ['userId'] });
       return new Set(rows.map((row) => row.userId));
     },
+
+    /** The phone of each of these people who has a phone factor (the one used last, when several). */
+    async phonesOf(userIds: string[]): Promise<Map<string, string>> {
+      const rows = await prisma.userFactor.findMany({
+        where: { userId: { in: userIds }, kind: 'phone', phoneNumber: { not: null } },
+        orderBy: [{ lastUsedAt: { sort: 'desc', nulls: 'last' } }, { createdAt: 'asc' }],
+        select: { userId: true, phoneNumber: true },
+      });
+      const phones = new Map<string, string>();
+      for (const row of rows) if (!phones.has(row.userId)) phones.set(row.userId, row.phoneNumber!);
+      return phones;
+    },
   };
 }
 

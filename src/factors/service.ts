@@ -49,6 +49,9 @@ export function factorsService(deps: { repository: FactorsRepository; registry: 
 
     /** Which of these people have two-factor authentication on. */
     usersWithFactors: (userIds: string[]) => repository.usersWithFactors(userIds),
+
+    /** The phone number of each of these people who has a phone factor: E.164, to be shown masked. */
+    phonesOf: (userIds: string[]): Promise<Map<string, string>> => repository.phonesOf(userIds),
   };
 }
 

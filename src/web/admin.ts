@@ -2,18 +2,17 @@
 // audit trail with CSV export. Admins only; every page uncached, every form CSRF-protected.
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { formText, parseForm, searchText, typedText, type FieldErrors } from '../core/forms.js';
-import { MAX_EMAIL_LENGTH } from './forms/accounts.js';
-import { requireSignedIn } from './guards.js';
-import { contextOf } from '../audit/audit-log.js';
+import { MAX_EMAIL_LENGTH } from '../accounts/index.js';
+import { isUserAction, PAGE_SIZE, USER_ACTIONS, type ActionRefusal, type AdminService, type AuditEventWithUser, type AuditFilter, type BenchResult, type ListedUser } from '../admin/index.js';
+import { AUDIT_TYPES, contextOf, isAuditType } from '../audit/index.js';
 import { HttpError } from '../core/errors.js';
+import { formText, parseForm, searchText, typedText, type FieldErrors } from '../core/forms.js';
+import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone, readCode } from '../factors/index.js';
+import { codeForm, countryField, phoneField } from './forms/phone.js';
+import { requireSignedIn } from './guards.js';
+import { checkRefused, PHONE_PROBLEMS, sendRefused } from './messages.js';
 import { noStore } from './security.js';
 import { flash } from './views.js';
-import { codeForm, countryField, phoneField } from './forms/phone.js';
-import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone, readCode } from '../factors/index.js';
-import { PHONE_PROBLEMS, checkRefused } from './messages.js';
-import { PAGE_SIZE, type AuditFilter } from '../admin/repository.js';
-import { isUserAction, USER_ACTIONS, type ActionRefusal, type AdminService, type BenchResult } from '../admin/service.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -21,23 +20,6 @@ declare module 'express-session' {
     adminBench?: { phone: string; channel: 'sms' | 'call'; verificationSid: string };
   }
 }
-
-const AUDIT_TYPES = [
-  'sign_up',
-  'sign_in_password',
-  'sign_in',
-  'sign_out',
-  'password_confirmation',
-  'code_sent',
-  'code_checked',
-  'two_factor_enabled',
-  'two_factor_disabled',
-  'phone_changed',
-  'rate_limited',
-  'admin_denied',
-  'admin_action',
-  'admin_verify',
-] as const;
 
 const emailSearch = searchText(MAX_EMAIL_LENGTH);
 const pageNumber = z.preprocess((value) => (typeof value === 'string' && value ? value : '1'), z.coerce.number().int().min(1).max(100_000)).catch(1);
@@ -55,7 +37,7 @@ const optionalDate = z.preprocess(
 const usersQuery = z.object({ q: emailSearch.transform((value) => value.trim()), page: pageNumber });
 const auditQuery = z.object({
   user: emailSearch.transform((value) => value.trim().toLowerCase()),
-  type: formText().transform((value) => ((AUDIT_TYPES as readonly string[]).includes(value) ? value : '')),
+  type: formText().transform((value) => (isAuditType(value) ? value : '')),
   from: optionalDate,
   to: optionalDate,
   page: pageNumber,
@@ -72,6 +54,33 @@ const REFUSED: Record<Exclude<ActionRefusal, 'not_confirmed'>, string> = {
   not_an_admin: 'That was not done: you are no longer an active admin.',
   no_such_user: 'That was not done: the account no longer exists.',
 };
+
+// The delivery test bench says what the provider's answer means in the words the pages use for
+// people signing in, except where the admin is told more: a send whose fate is unknown, a number
+// that cannot take texts, and the bench's own limits.
+const BENCH_UNCONFIRMED = 'We could not confirm that a code was sent: the code service did not say whether it went out.';
+
+function benchMeaning(result: BenchResult): string | undefined {
+  switch (result.status) {
+    case 'pending':
+    case 'approved':
+      return undefined;
+    case 'rate_limited':
+      return 'retryAfterSeconds' in result ? `Too many test codes. Wait ${Math.ceil(result.retryAfterSeconds / 60)} minutes.` : checkRefused({ reason: 'provider_rate_limited' });
+    case 'unconfirmed':
+      return BENCH_UNCONFIRMED;
+    case 'channel_failed':
+      return result.maybeSent ? BENCH_UNCONFIRMED : 'This number cannot receive text messages.';
+    case 'wrong_code':
+    case 'expired':
+    case 'too_many_attempts':
+    case 'invalid_request':
+    case 'unavailable':
+      return checkRefused({ reason: result.status });
+    default:
+      return sendRefused({ reason: result.status, channel: result.channel ?? 'sms' });
+  }
+}
 
 function dateInput(date: Date | undefined): string {
   return date ? date.toISOString().slice(0, 16) : '';
@@ -101,13 +110,17 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
 
   // ---- Delivery test bench ------------------------------------------------------------------
 
-  function renderBench(res: Parameters<RequestHandler>[1], status: number, locals: { values?: { phone: string; country: string; channel: string }; error?: string; result?: BenchResult; operation?: string; testedPhone?: string }) {
+  function renderBench(
+    res: Parameters<RequestHandler>[1],
+    status: number,
+    locals: { values?: { phone: string; country: string; channel: string }; error?: string; result?: BenchResult; meaning?: string; operation?: string; testedPhone?: string },
+  ) {
     res.status(status).render('admin/verify', {
       title: 'Test code delivery',
       countries: countries(),
       values: locals.values ?? { phone: '', country: defaultCountry, channel: 'sms' },
       errors: locals.error ? { phone: locals.error } : {},
-      result: locals.result,
+      result: locals.result && { ...locals.result, message: locals.meaning ?? benchMeaning(locals.result) },
       operation: locals.operation,
       testedPhone: locals.testedPhone,
     });
@@ -141,10 +154,10 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
     const bench = req.session.adminBench;
     if (!bench) return res.redirect(303, '/admin/verify');
     const form = parseForm(codeForm, req.body);
-    const read = form.ok ? readCode(form.data.code) : undefined;
-    const typed = read?.ok ? read : { ok: false as const, message: read ? checkRefused(read) : (form.ok ? '' : form.errors.code ?? '') };
-    if (!typed.ok) {
-      return renderBench(res, 422, { testedPhone: maskPhone(bench.phone), result: { status: 'wrong_code', message: typed.message }, operation: 'check' });
+    const typed = form.ok ? readCode(form.data.code) : undefined;
+    if (!typed?.ok) {
+      const meaning = typed ? checkRefused({ reason: typed.reason }) : (form.ok ? '' : (form.errors.code ?? ''));
+      return renderBench(res, 422, { testedPhone: maskPhone(bench.phone), result: { status: 'wrong_code' }, meaning, operation: 'check' });
     }
     const result = await admin.benchCheck(req.user!.id, bench, typed.code, contextOf(req));
     renderBench(res, 200, { testedPhone: maskPhone(bench.phone), result, operation: 'check' });
@@ -156,7 +169,7 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
     res: Parameters<RequestHandler>[1],
     status: number,
     search: { query: string; page: number },
-    found: Awaited<ReturnType<AdminService['users']>>,
+    found: { total: number; users: ListedUser[] },
     errors: FieldErrors = {},
   ) {
     res.status(status).render('admin/users', {
@@ -166,7 +179,7 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
       page: search.page,
       pages: Math.max(1, Math.ceil(found.total / PAGE_SIZE)),
       total: found.total,
-      users: found.users.map((user) => ({ ...user, maskedPhone: user.phoneNumber ? maskPhone(user.phoneNumber) : '' })),
+      users: found.users.map(({ phoneNumber, ...user }) => ({ ...user, maskedPhone: phoneNumber ? maskPhone(phoneNumber) : '' })),
     });
   }
 
@@ -223,7 +236,7 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
     res: Parameters<RequestHandler>[1],
     status: number,
     filter: { user: string; type: string; from: string; to: string },
-    found: { page: number; total: number; events: Awaited<ReturnType<AdminService['auditPage']>>['events'] },
+    found: { page: number; total: number; events: AuditEventWithUser[] },
     errors: FieldErrors = {},
   ) {
     res.status(status).render('admin/audit', {

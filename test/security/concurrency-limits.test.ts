@@ -4,7 +4,7 @@
 // the stand-in.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { adminRepository } from '../../src/admin/repository.js';
+import { auditLog } from '../../src/audit/index.js';
 import {
   appForTests,
   confirmPassword,
@@ -224,7 +224,7 @@ describe('codes asked for while Twilio is too slow to answer', () => {
     assert.match(responses[0]!.text ?? '', /could not confirm that your code was sent, so it may or may not arrive/);
     const audited = await twilio.app.services.database.prisma.auditEvent.count({ where: { type: 'code_sent', outcome: 'unconfirmed', userId: user.id } });
     assert.equal(audited, 5, 'the audit trail records each as a possible send');
-    const { codesUnconfirmedToday } = await adminRepository(twilio.app.services.database.prisma).figures(new Date());
+    const { codesUnconfirmedToday } = await auditLog(twilio.app.services.database.prisma).figures(new Date());
     assert.ok(codesUnconfirmedToday.sms >= 5, 'the admin overview counts them as possible sends');
   });
 

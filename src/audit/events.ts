@@ -1,0 +1,26 @@
+// The vocabulary of the audit trail: every type of event it records, in one list. The trail's
+// writers take an AuditType, and the admin area's filter offers exactly these.
+export const AUDIT_TYPES = [
+  'sign_up',
+  'sign_in_password',
+  'sign_in',
+  'sign_out',
+  'password_confirmation',
+  'code_sent',
+  'code_checked',
+  'two_factor_enabled',
+  'two_factor_disabled',
+  'phone_changed',
+  'rate_limited',
+  'admin_denied',
+  'admin_action',
+  'admin_verify',
+  // Someone was made an admin from the command line (npm run admin:create), not by an admin.
+  'admin_created',
+] as const;
+
+export type AuditType = (typeof AUDIT_TYPES)[number];
+
+export function isAuditType(value: unknown): value is AuditType {
+  return typeof value === 'string' && (AUDIT_TYPES as readonly string[]).includes(value);
+}
