@@ -1,12 +1,11 @@
 // The only place the accounts feature talks to the database.
-import type { DatabaseClient, PrismaClient } from '../core/db/client.js';
-import type { Prisma, User } from '../generated/prisma/client.js';
+import type { DatabaseClient, Prisma, PrismaClient, User } from '../core/db/client.js';
 
 export type { User };
 
 /**
  * The update that ends every session of a user at once: sessions hold the generation of their
- * sign-in, and one older than the user's is signed out (src/accounts/passport.ts). One atomic
+ * sign-in, and one older than the user's is signed out (src/web/passport.ts). One atomic
  * `SET session_generation = session_generation + 1`, so no sign-in racing it can slip past.
  */
 export const END_EVERY_SESSION = { sessionGeneration: { increment: 1 } } satisfies Prisma.UserUpdateInput;
