@@ -7,7 +7,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { TwilioVerifySender } from '../../src/factors/phone/senders/twilio.js';
 import { mayHaveSent, type Channel } from '../../src/factors/phone/senders/sender.js';
 import { checkRefused, sendRefused } from '../../src/web/messages.js';
-import type { CheckReason, SendReason } from '../../src/factors/index.js';
+import type { SendReason } from '../../src/factors/index.js';
 import { VERIFICATION_TTL_MS, type TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
 import { startTwilioStandIn, twilioCredentials } from '../support/twilio.js';
 
@@ -102,7 +102,7 @@ describe('Twilio Verify provider', () => {
     const checked = await provider.check(sid!, standIn.lastCodeFor('+33644444445')!);
     assert.equal(checked.status, 'invalid_request');
     assert.equal(checked.errorCode, 60200);
-    assert.doesNotMatch(checkRefused({ reason: checked.status as CheckReason }), /not right/);
+    assert.doesNotMatch(checkRefused({ reason: checked.status }), /not right/);
   });
 
   it('maps permanent refusals to their own outcomes, each saying what can be done instead of "try again in a minute"', async () => {
