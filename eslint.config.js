@@ -1,5 +1,6 @@
 // Lint rules: the recommended sets of ESLint and typescript-eslint, type-aware, plus the module
-// boundaries of issue #10 (see "Module boundaries" below). Formatting is Prettier's job, not ESLint's.
+// boundaries of issue #10 (see "Module boundaries" below). Formatting is Prettier's job (npm run format);
+// none of the rules here clashes with it, so eslint-config-prettier is not needed.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -9,7 +10,8 @@ import tseslint from 'typescript-eslint';
 // The patterns match the import path as written. Imports inside src are relative, so a pattern
 // allows './' or any number of '../' before a top-level folder name ('../factors/index.js' from
 // src/accounts, '../../audit/audit-log.js' from src/factors/phone). The normalised-path pattern
-// keeps paths such as './x/../../factors/repository.js' from slipping past the others.
+// keeps paths such as './x/../../factors/repository.js' from slipping past the others. (So a folder
+// inside a feature should not share a name with a top-level folder of src: it would be read as that.)
 // Each message starts with the boundary's name in brackets; test/core/boundaries.test.ts checks them.
 //
 // Rule options do not merge across config blocks (the last block that matches a file wins), so every
@@ -43,7 +45,7 @@ const bottomLayer = {
 // A feature's internals are its own: from outside, only its index.ts.
 const featureIndex = (features) => ({
   regex: String.raw`${UP}${any(features)}/(?!index\.js$)`,
-  message: "[feature-index] Import another feature only through its index.ts ('../factors/index.js'), not its inner modules.",
+  message: "[feature-index] Import another feature only through its index.ts ('../factors/index.js').",
 });
 // Features sit below the web pages, the CLI and the composition that uses them.
 const featureLayer = {
