@@ -53,6 +53,9 @@ const cases: Case[] = [
   { file: 'src/web/app.ts', code: imports('../accounts/index.js'), boundary: null },
   { file: 'src/web/app.ts', code: imports('../compose.js'), boundary: null },
   { file: 'src/cli/admin-create.ts', code: imports('../compose.js'), boundary: null },
+  { file: 'src/compose.ts', code: imports('./factors/registry.js'), boundary: 'feature-index' },
+  { file: 'src/compose.ts', code: imports('./factors/index.js'), boundary: null },
+  { file: 'src/web/phone.ts', code: imports('./code-step.js'), boundary: null },
 
   // Route modules do not import each other; shared web modules and app.ts are fine.
   { file: 'src/web/phone.ts', code: imports('./accounts.js'), boundary: 'web-route-module' },
