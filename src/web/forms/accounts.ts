@@ -2,7 +2,7 @@
 // of what the person typed (passwords excepted).
 import { z } from 'zod';
 import { formText, typedText } from '../../core/forms.js';
-import { MAX_PASSWORD_LENGTH, newPasswordProblems } from '../../accounts/passwords.js';
+import { MAX_PASSWORD_LENGTH, newPasswordProblems } from '../../accounts/index.js';
 
 export const MAX_EMAIL_LENGTH = 254;
 
