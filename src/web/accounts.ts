@@ -1,11 +1,11 @@
 // Sign-up, sign-out and the account page. Signing in is src/web/sign-in.ts.
-import { Router, type Response } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import { contextOf, describeBrowser, type SignInAttempt } from '../audit/index.js';
 import type { AccountsService } from '../accounts/index.js';
 import { CommitUnconfirmedError, HttpError } from '../core/errors.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
-import { maskPhone } from '../factors/index.js';
+import { maskPhone, type FactorsService } from '../factors/index.js';
 import { toAccount, type SignInService } from '../sign-in/index.js';
 import { afterChange } from './errors.js';
 import { signUpForm, typedEmail } from './forms/accounts.js';
@@ -24,8 +24,15 @@ function renderSignUp(res: Response, status: number, values: { email: string; ne
   res.status(status).render('accounts/signup', { title: 'Sign up', values, errors });
 }
 
-export function accountsRouter(deps: { accounts: AccountsService; signIn: SignInService; lifetime: SessionLifetime }): Router {
-  const { accounts, signIn, lifetime } = deps;
+export function accountsRouter(deps: {
+  accounts: AccountsService;
+  factors: FactorsService;
+  signIn: SignInService;
+  lifetime: SessionLifetime;
+  /** Lets a request through only shortly after a password confirmation (sudo mode). */
+  requireRecentPassword: RequestHandler;
+}): Router {
+  const { accounts, factors, signIn, lifetime, requireRecentPassword } = deps;
   const router = Router();
 
   router.get('/signup', redirectIfSignedIn, (req, res) => {
@@ -94,6 +101,20 @@ export function accountsRouter(deps: { accounts: AccountsService; signIn: SignIn
         ip: event.ip ?? 'unknown',
       })),
     });
+  });
+
+  // Turning two-factor authentication off removes every factor, whatever its kind.
+  router.use('/account/2fa/disable', requireSignedIn, noStore);
+
+  router.get('/account/2fa/disable', requireRecentPassword, (req, res) => {
+    if (!req.user!.twoFactorEnabled) return res.redirect(303, '/account');
+    res.render('accounts/two-factor-off', { title: 'Turn off two-factor authentication' });
+  });
+
+  router.post('/account/2fa/disable', requireRecentPassword, async (req, res) => {
+    await factors.disable(req.user!.id, contextOf(req));
+    flash(req, { kind: 'success', text: 'Two-factor authentication is off. Signing in now needs only your password.' });
+    res.redirect(303, '/account');
   });
 
   return router;

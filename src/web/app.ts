@@ -114,12 +114,11 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
 
   app.get('/', (_req, res) => res.render('home', { title: 'Home' }));
   app.use(signInRouter({ signIn: domain.signIn, steps: { phone: phoneSignInStep(codeStep) }, lifetime }));
-  app.use(accountsRouter({ accounts: domain.accounts, signIn: domain.signIn, lifetime }));
+  app.use(accountsRouter({ accounts: domain.accounts, factors: domain.factors, signIn: domain.signIn, lifetime, requireRecentPassword: recentPassword }));
   app.use(passwordConfirmationRouter({ accounts: domain.accounts, maxAgeMs: config.session.passwordConfirmationMs }));
   app.use(
     phoneRouter({
       phone: domain.phone,
-      factors: domain.factors,
       codeStep,
       enrolmentLifetimeMs: config.twoFactor.pendingLifetimeMs,
       requireRecentPassword: recentPassword,

@@ -30,7 +30,7 @@ export function codeStepPages(deps: { phone: PhoneFactor; devOutbox: boolean }) 
   const { phone, devOutbox } = deps;
 
   function render(res: Response, status: number, step: CodeStep, errors: Record<string, string> = {}) {
-    res.status(status).render('two-factor/code', {
+    res.status(status).render('factors/phone/code', {
       title: step.heading,
       heading: step.heading,
       maskedPhone: maskPhone(step.phone),

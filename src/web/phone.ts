@@ -1,10 +1,10 @@
 // The phone factor's pages on /account: turning two-factor authentication on with a phone
-// (number, then code), changing the number, turning it off; and the development outbox.
+// (number, then code) and changing the number; and the development outbox.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { contextOf } from '../audit/index.js';
 import { HttpError } from '../core/errors.js';
 import { parseForm, typedText, type FieldErrors } from '../core/forms.js';
-import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone, type Channel, type ConsoleSender, type FactorsService, type FactorUse, type PhoneEnrolment, type PhoneFactor } from '../factors/index.js';
+import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone, type Channel, type ConsoleSender, type FactorUse, type PhoneEnrolment, type PhoneFactor } from '../factors/index.js';
 import type { CodeStep, CodeStepPages } from './code-step.js';
 import { afterChange } from './errors.js';
 import { codeForm, phoneForm } from './forms/phone.js';
@@ -30,7 +30,6 @@ const ENROLMENT_ACTIONS = {
 
 export function phoneRouter(deps: {
   phone: PhoneFactor;
-  factors: FactorsService;
   codeStep: CodeStepPages;
   /** How long an enrolment may wait for its code. */
   enrolmentLifetimeMs: number;
@@ -39,13 +38,13 @@ export function phoneRouter(deps: {
   defaultCountry: string;
   outbox: ConsoleSender | undefined;
 }): Router {
-  const { phone, factors, codeStep, enrolmentLifetimeMs, requireRecentPassword, defaultCountry, outbox } = deps;
+  const { phone, codeStep, enrolmentLifetimeMs, requireRecentPassword, defaultCountry, outbox } = deps;
   const router = Router();
 
   const use = (req: Request): FactorUse => ({ userId: req.user!.id, purpose: 'enrolment', context: contextOf(req) });
 
   function renderPhoneForm(req: Request, res: Response, status: number, values: { phone: string; country: string }, errors: FieldErrors = {}) {
-    res.status(status).render('two-factor/phone', {
+    res.status(status).render('factors/phone/number', {
       title: req.user?.twoFactorEnabled ? 'Change your phone number' : 'Turn on two-factor authentication',
       changingPhone: Boolean(req.user?.twoFactorEnabled),
       countries: countries(),
@@ -136,22 +135,11 @@ export function phoneRouter(deps: {
     res.redirect(303, '/account');
   });
 
-  router.get('/account/2fa/disable', requireRecentPassword, (req, res) => {
-    if (!req.user!.twoFactorEnabled) return res.redirect(303, '/account');
-    res.render('two-factor/disable', { title: 'Turn off two-factor authentication' });
-  });
-
-  router.post('/account/2fa/disable', requireRecentPassword, async (req, res) => {
-    await factors.disable(req.user!.id, contextOf(req));
-    flash(req, { kind: 'success', text: 'Two-factor authentication is off. Signing in now needs only your password.' });
-    res.redirect(303, '/account');
-  });
-
   // ---- Development outbox ----------------------------------------------------------------------
 
   router.get('/dev/outbox', noStore, (_req, res) => {
     if (!outbox) throw new HttpError(404, 'There is nothing at this address.', 'Page not found');
-    res.render('two-factor/outbox', { title: 'Outbox (development)', messages: outbox.outbox() });
+    res.render('factors/phone/outbox', { title: 'Outbox (development)', messages: outbox.outbox() });
   });
 
   return router;
