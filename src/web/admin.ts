@@ -3,14 +3,14 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { MAX_EMAIL_LENGTH } from '../accounts/index.js';
-import { isUserAction, PAGE_SIZE, USER_ACTIONS, type ActionRefusal, type AdminService, type AuditEventWithUser, type AuditFilter, type BenchResult, type ListedUser } from '../admin/index.js';
+import { isUserAction, PAGE_SIZE, USER_ACTIONS, type AdminService, type AuditEventWithUser, type AuditFilter, type BenchResult, type ListedUser } from '../admin/index.js';
 import { AUDIT_TYPES, contextOf, isAuditType } from '../audit/index.js';
 import { HttpError } from '../core/errors.js';
 import { formText, parseForm, searchText, typedText, type FieldErrors } from '../core/forms.js';
 import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone, readCode } from '../factors/index.js';
 import { codeForm, countryField, phoneField } from './forms/phone.js';
 import { requireSignedIn } from './guards.js';
-import { checkRefused, PHONE_PROBLEMS, sendRefused } from './messages.js';
+import { ADMIN_REFUSED, benchMeaning, checkRefused, PHONE_PROBLEMS } from './messages.js';
 import { noStore } from './security.js';
 import { flash } from './views.js';
 
@@ -47,40 +47,6 @@ const actionForm = z.object({ confirmation: formText(128) });
 const benchSendForm = z.object({ phone: phoneField, country: countryField, channel: z.enum(['sms', 'call']).catch('sms') });
 
 const USER_ID = /^[0-9a-f-]{36}$/;
-
-const REFUSED: Record<Exclude<ActionRefusal, 'not_confirmed'>, string> = {
-  own_account: 'You cannot lock yourself out or remove your own admin rights; ask another admin.',
-  own_two_factor: 'Turn off your own two-factor authentication on your account page, not here.',
-  not_an_admin: 'That was not done: you are no longer an active admin.',
-  no_such_user: 'That was not done: the account no longer exists.',
-};
-
-// The delivery test bench says what the provider's answer means in the words the pages use for
-// people signing in, except where the admin is told more: a send whose fate is unknown, a number
-// that cannot take texts, and the bench's own limits.
-const BENCH_UNCONFIRMED = 'We could not confirm that a code was sent: the code service did not say whether it went out.';
-
-function benchMeaning(result: BenchResult): string | undefined {
-  switch (result.status) {
-    case 'pending':
-    case 'approved':
-      return undefined;
-    case 'rate_limited':
-      return 'retryAfterSeconds' in result ? `Too many test codes. Wait ${Math.ceil(result.retryAfterSeconds / 60)} minutes.` : checkRefused({ reason: 'provider_rate_limited' });
-    case 'unconfirmed':
-      return BENCH_UNCONFIRMED;
-    case 'channel_failed':
-      return result.maybeSent ? BENCH_UNCONFIRMED : 'This number cannot receive text messages.';
-    case 'wrong_code':
-    case 'expired':
-    case 'too_many_attempts':
-    case 'invalid_request':
-    case 'unavailable':
-      return checkRefused({ reason: result.status });
-    default:
-      return sendRefused({ reason: result.status, channel: result.channel ?? 'sms' });
-  }
-}
 
 function dateInput(date: Date | undefined): string {
   return date ? date.toISOString().slice(0, 16) : '';
@@ -221,7 +187,7 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
       flash(req, { kind: 'error', text: 'Please confirm here. A confirmation works once, for a few minutes, from the page that showed it.' });
       return res.redirect(303, `/admin/users/${id}/${action}`);
     } else {
-      flash(req, { kind: 'error', text: REFUSED[result.reason] });
+      flash(req, { kind: 'error', text: ADMIN_REFUSED[result.reason] });
     }
     res.redirect(303, `/admin/users?q=${encodeURIComponent(target.email)}`);
   });

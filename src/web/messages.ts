@@ -3,6 +3,7 @@
 // a new reason cannot reach a page without a word and a status.
 import type { Channel, CheckReason, PhoneProblem, SendReason } from '../factors/index.js';
 import type { PendingEnd } from '../sign-in/index.js';
+import type { ActionRefusal, BenchResult } from '../admin/index.js';
 
 /** A wait as people say it: "45 seconds", "1 minute", "15 minutes". */
 export function waitText(seconds: number): string {
@@ -115,6 +116,42 @@ export const CODE_MAY_BE_USED_UP = {
   enrolment: 'We could not finish turning on two-factor authentication, and your code may already be used up. In a minute, send a new code and enter that one.',
   phoneChange: 'We could not finish changing your phone number, and your code may already be used up. In a minute, send a new code and enter that one.',
 };
+
+// ---- Admin area -------------------------------------------------------------------------
+
+export const ADMIN_REFUSED: Record<Exclude<ActionRefusal, 'not_confirmed'>, string> = {
+  own_account: 'You cannot lock yourself out or remove your own admin rights; ask another admin.',
+  own_two_factor: 'Turn off your own two-factor authentication on your account page, not here.',
+  not_an_admin: 'That was not done: you are no longer an active admin.',
+  no_such_user: 'That was not done: the account no longer exists.',
+};
+
+// The delivery test bench says what the provider's answer means in the words the pages use for
+// people signing in, except where the admin is told more: a send whose fate is unknown, a number
+// that cannot take texts, and the bench's own limits.
+const BENCH_UNCONFIRMED = 'We could not confirm that a code was sent: the code service did not say whether it went out.';
+
+export function benchMeaning(result: BenchResult): string | undefined {
+  switch (result.status) {
+    case 'pending':
+    case 'approved':
+      return undefined;
+    case 'rate_limited':
+      return 'retryAfterSeconds' in result ? `Too many test codes. Wait ${waitText(result.retryAfterSeconds)}.` : checkRefused({ reason: 'provider_rate_limited' });
+    case 'unconfirmed':
+      return BENCH_UNCONFIRMED;
+    case 'channel_failed':
+      return result.maybeSent ? BENCH_UNCONFIRMED : 'This number cannot receive text messages.';
+    case 'wrong_code':
+    case 'expired':
+    case 'too_many_attempts':
+    case 'invalid_request':
+    case 'unavailable':
+      return checkRefused({ reason: result.status });
+    default:
+      return sendRefused({ reason: result.status, channel: result.channel ?? 'sms' });
+  }
+}
 
 // ---- Status codes -------------------------------------------------------------------------
 
