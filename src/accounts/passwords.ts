@@ -4,7 +4,7 @@
 import argon2 from 'argon2';
 import { dictionary } from '@zxcvbn-ts/language-common';
 
-const MIN_PASSWORD_LENGTH = 8;
+export const MIN_PASSWORD_LENGTH = 8;
 // Generous for passphrases, small enough that a huge input cannot be used to burn CPU.
 export const MAX_PASSWORD_LENGTH = 256;
 
@@ -32,45 +32,38 @@ function characterCount(text: string): number {
   return [...text].length;
 }
 
+/** Why a new password is refused. The web layer words each one (src/web/messages.ts). */
+export type PasswordProblem = 'too_short' | 'too_long' | 'control_characters' | 'common' | 'is_email' | 'repeated';
+
+/** Why a new password and its confirmation are refused, by field; empty when they are not. */
+export interface NewPasswordProblems {
+  password?: PasswordProblem;
+  passwordConfirmation?: 'mismatch';
+}
+
 /** Why a new password is refused, or undefined when it is acceptable. */
-export function passwordProblem(password: string, email: string): string | undefined {
+export function passwordProblem(password: string, email: string): PasswordProblem | undefined {
   const length = characterCount(password);
-  if (length < MIN_PASSWORD_LENGTH) {
-    return `Use at least ${MIN_PASSWORD_LENGTH} characters. A few unrelated words make a strong password.`;
-  }
-  if (length > MAX_PASSWORD_LENGTH) {
-    return `Use at most ${MAX_PASSWORD_LENGTH} characters.`;
-  }
+  if (length < MIN_PASSWORD_LENGTH) return 'too_short';
+  if (length > MAX_PASSWORD_LENGTH) return 'too_long';
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(password)) {
-    return 'Use only characters you can type: no control characters.';
-  }
+  if (/[\u0000-\u001f\u007f]/.test(password)) return 'control_characters';
   const lowered = password.toLowerCase();
-  if (commonPasswords.has(lowered)) {
-    return 'This password is one of the most commonly used and easy to guess. Choose another.';
-  }
+  if (commonPasswords.has(lowered)) return 'common';
   const localPart = email.split('@')[0] ?? '';
-  if (lowered === email || (localPart.length >= 3 && lowered === localPart)) {
-    return 'Do not use your email address as your password.';
-  }
-  if (new Set(password).size === 1) {
-    return 'A single repeated character is easy to guess. Choose another password.';
-  }
+  if (lowered === email || (localPart.length >= 3 && lowered === localPart)) return 'is_email';
+  if (new Set(password).size === 1) return 'repeated';
   return undefined;
 }
 
 /** Every problem with a new password and its confirmation, by field; empty when there is none. */
-export function newPasswordProblems(
-  password: string,
-  confirmation: string,
-  email: string,
-): Partial<Record<'password' | 'passwordConfirmation', string>> {
+export function newPasswordProblems(password: string, confirmation: string, email: string): NewPasswordProblems {
   const normalised = normalisePassword(password);
   const problem = passwordProblem(normalised, email);
   const mismatch = normalised !== normalisePassword(confirmation);
   return {
     ...(problem ? { password: problem } : {}),
-    ...(mismatch ? { passwordConfirmation: 'The two passwords do not match.' } : {}),
+    ...(mismatch ? { passwordConfirmation: 'mismatch' as const } : {}),
   };
 }
 

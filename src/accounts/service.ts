@@ -7,6 +7,8 @@ import {
   passwordProblem,
   spendVerificationTime,
   verifyPassword,
+  type NewPasswordProblems,
+  type PasswordProblem,
 } from './passwords.js';
 import type { AuditEntry, AuditLog, RequestContext } from '../audit/index.js';
 import type { DatabaseClient, InTransaction } from '../core/db/client.js';
@@ -14,9 +16,12 @@ import { RateLimitedError } from '../core/rate-limits.js';
 import { EmailTakenError, END_EVERY_SESSION, type AccountsRepository, type AccountSummary, type Role, type User } from './repository.js';
 import type { SignInLimits } from './sign-in-limits.js';
 
-export type SignUpResult =
-  | { ok: true; user: User }
-  | { ok: false; errors: Partial<Record<'email' | 'password' | 'passwordConfirmation', string>> };
+/** Why a sign-up is refused, by field: the email already has an account, or the new password's problems. */
+export interface SignUpProblems extends NewPasswordProblems {
+  email?: 'taken';
+}
+
+export type SignUpResult = { ok: true; user: User } | { ok: false; problems: SignUpProblems };
 
 export type Authentication =
   | { ok: true; user: User }
@@ -32,8 +37,8 @@ export type PasswordConfirmation =
 /** Whether `npm run admin:create` made a new admin account, and why not. */
 export type AdminCreation =
   | { ok: true; user: User }
-  /** The password policy refused the password; `problem` says why, in its words (passwords.ts). */
-  | { ok: false; reason: 'weak_password'; problem: string }
+  /** The password policy refused the password; `problem` says why (passwords.ts). */
+  | { ok: false; reason: 'weak_password'; problem: PasswordProblem }
   /** An account with this email exists (made meanwhile): promote it instead. */
   | { ok: false; reason: 'email_taken' };
 
@@ -70,7 +75,7 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
     ): Promise<SignUpResult> {
       await limited(limits.signUp(context.ip), context);
       const problems = newPasswordProblems(input.password, input.passwordConfirmation, input.email);
-      if (Object.keys(problems).length) return { ok: false, errors: problems };
+      if (Object.keys(problems).length) return { ok: false, problems };
       const passwordHash = await hashPassword(normalisePassword(input.password));
       try {
         const user = await inTransaction(async (tx) => {
@@ -81,7 +86,7 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
         return { ok: true, user };
       } catch (error) {
         if (error instanceof EmailTakenError) {
-          return { ok: false, errors: { email: 'An account with this email already exists. Sign in instead.' } };
+          return { ok: false, problems: { email: 'taken' } };
         }
         throw error;
       }

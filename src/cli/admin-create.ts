@@ -6,13 +6,30 @@
 import { randomInt } from 'node:crypto';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { z } from 'zod';
-import { MAX_EMAIL_LENGTH, normaliseEmail, type AccountsService } from '../accounts/index.js';
+import {
+  MAX_EMAIL_LENGTH,
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  normaliseEmail,
+  type AccountsService,
+  type PasswordProblem,
+} from '../accounts/index.js';
 import type { RequestContext } from '../audit/index.js';
 import { composeDomain } from '../compose.js';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../core/db/client.js';
 import { createLogger } from '../core/logger.js';
 import { commandDatabase } from './database.js';
+
+// The CLI's own wording of the password rules (the pages word them in src/web/messages.ts).
+const PASSWORD_PROBLEMS: Record<PasswordProblem, string> = {
+  too_short: `use at least ${MIN_PASSWORD_LENGTH} characters.`,
+  too_long: `use at most ${MAX_PASSWORD_LENGTH} characters.`,
+  control_characters: 'no control characters.',
+  common: 'one of the most commonly used passwords; choose another.',
+  is_email: 'do not use the email address as the password.',
+  repeated: 'a single repeated character; choose another.',
+};
 
 function passphrase(): string {
   const words = dictionary['diceware-common'];
@@ -41,7 +58,7 @@ async function makeAdmin(accounts: AccountsService, address: string): Promise<vo
     if (!given) console.log(`Password (shown once, keep it safe): ${password}`);
     return;
   }
-  if (created.reason === 'weak_password') throw new Error(`ADMIN_PASSWORD: ${created.problem}`);
+  if (created.reason === 'weak_password') throw new Error(`ADMIN_PASSWORD: ${PASSWORD_PROBLEMS[created.problem]}`);
   // Someone signed up with this email meanwhile: promote that account.
   if ((await accounts.makeAdmin(address, COMMAND_LINE)) !== 'done') throw new Error(`${address}: the account changed meanwhile; run the command again.`);
   console.log(`${address} is now an admin.`);

@@ -10,6 +10,7 @@ import { toAccount, type SignInService } from '../sign-in/index.js';
 import { afterChange } from './errors.js';
 import { signUpForm, typedEmail } from './forms/accounts.js';
 import { nextFrom, redirectIfSignedIn, requireSignedIn } from './guards.js';
+import { signUpProblems } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
 import { startSession } from './session.js';
 import { flash } from './views.js';
@@ -49,8 +50,8 @@ export function accountsRouter(deps: {
       throw new HttpError(503, unsure, 'Temporarily unavailable', { cause: error });
     });
     if (!result.ok) {
-      const status = result.errors.email ? 409 : 422;
-      return renderSignUp(res, status, { ...values, email: form.data.email }, result.errors);
+      const status = result.problems.email === 'taken' ? 409 : 422;
+      return renderSignUp(res, status, { ...values, email: form.data.email }, signUpProblems(result.problems));
     }
     await afterChange('Your account is created, but you could not be signed in just now. Please sign in with it in a minute.', async () => {
       const account = toAccount(result.user, []);

@@ -1,6 +1,8 @@
 // Every sentence the pages say about an outcome, in one place. Services return reasons; this
 // module words them for people, and STATUS gives each reason its HTTP status, exhaustively, so
 // a new reason cannot reach a page without a word and a status.
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordProblem, type SignUpProblems } from '../accounts/index.js';
+import type { FieldErrors } from '../core/forms.js';
 import type { Channel, CheckReason, PhoneProblem, SendReason } from '../factors/index.js';
 import type { PendingEnd } from '../sign-in/index.js';
 import type { ActionRefusal, BenchResult } from '../admin/index.js';
@@ -33,6 +35,30 @@ export const PENDING_ENDED: Record<PendingEnd, string | undefined> = {
   locked: ACCOUNT_LOCKED,
   ended: undefined,
 };
+
+// ---- Sign-up and new passwords ----------------------------------------------------------
+
+/** Why a new password is refused. */
+export const PASSWORD_PROBLEMS: Record<PasswordProblem, string> = {
+  too_short: `Use at least ${MIN_PASSWORD_LENGTH} characters. A few unrelated words make a strong password.`,
+  too_long: `Use at most ${MAX_PASSWORD_LENGTH} characters.`,
+  control_characters: 'Use only characters you can type: no control characters.',
+  common: 'This password is one of the most commonly used and easy to guess. Choose another.',
+  is_email: 'Do not use your email address as your password.',
+  repeated: 'A single repeated character is easy to guess. Choose another password.',
+};
+
+export const PASSWORDS_DIFFER = 'The two passwords do not match.';
+export const EMAIL_TAKEN = 'An account with this email already exists. Sign in instead.';
+
+/** A refused sign-up's problems, worded by field. */
+export function signUpProblems(problems: SignUpProblems): FieldErrors {
+  return {
+    ...(problems.email === 'taken' ? { email: EMAIL_TAKEN } : {}),
+    ...(problems.password ? { password: PASSWORD_PROBLEMS[problems.password] } : {}),
+    ...(problems.passwordConfirmation === 'mismatch' ? { passwordConfirmation: PASSWORDS_DIFFER } : {}),
+  };
+}
 
 // ---- Phone codes --------------------------------------------------------------------------
 

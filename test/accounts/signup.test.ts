@@ -67,6 +67,8 @@ describe('sign-up', () => {
     ['a password under 8 characters', { email: 'short@example.com', password: 'abc123', passwordConfirmation: 'abc123' }, /Use at least 8 characters/],
     ['a very common password', { email: 'common@example.com', password: 'password123', passwordConfirmation: 'password123' }, /most commonly used/],
     ['the email as password', { email: 'samesame@example.com', password: 'samesame@example.com', passwordConfirmation: 'samesame@example.com' }, /Do not use your email address/],
+    ['the email\'s local part as password', { email: 'samesame@example.com', password: 'SameSame', passwordConfirmation: 'SameSame' }, /Do not use your email address as your password\./],
+    ['a single repeated character', { email: 'repeat@example.com', password: '~~~~~~~~~~', passwordConfirmation: '~~~~~~~~~~' }, /A single repeated character is easy to guess\. Choose another password\./],
     ['a password over 256 characters', { email: 'long@example.com', password: 'x'.repeat(257), passwordConfirmation: 'x'.repeat(257) }, /at most 256 characters/],
     ['passwords that differ', { email: 'differ@example.com', password: strongPassword, passwordConfirmation: `${strongPassword}!` }, /The two passwords do not match\./],
   ];

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { formText, typedText } from '../../core/forms.js';
 import { MAX_PASSWORD_LENGTH, newPasswordProblems } from '../../accounts/index.js';
+import { PASSWORD_PROBLEMS, signUpProblems } from '../messages.js';
 
 export const MAX_EMAIL_LENGTH = 254;
 
@@ -24,7 +25,7 @@ const passwordField = (missing: string) =>
     z
       .string()
       .min(1, missing)
-      .max(MAX_PASSWORD_LENGTH * 4, `Use at most ${MAX_PASSWORD_LENGTH} characters.`),
+      .max(MAX_PASSWORD_LENGTH * 4, PASSWORD_PROBLEMS.too_long),
   );
 
 const rememberField = z.preprocess((value) => value === 'on' || value === 'true' || value === '1', z.boolean());
@@ -40,7 +41,7 @@ export const signUpForm = z
   // both reported at once; a field's own message (such as "Choose a password.") comes first.
   .superRefine((form, context) => {
     if (!form.password) return;
-    const problems = newPasswordProblems(form.password, form.passwordConfirmation, String(form.email));
+    const problems = signUpProblems(newPasswordProblems(form.password, form.passwordConfirmation, String(form.email)));
     for (const [field, message] of Object.entries(problems)) context.addIssue({ code: 'custom', path: [field], message });
   });
 
