@@ -44,7 +44,10 @@ try {
   const signup = request.agent(url);
   const form = await signup.get('/signup');
   const token = /name="_csrf" value="([^"]+)"/.exec(form.text)![1]!;
-  await signup.post('/signup').type('form').send({ email: 'bench@example.com', password: PASSWORD, passwordConfirmation: PASSWORD, _csrf: token });
+  await signup
+    .post('/signup')
+    .type('form')
+    .send({ email: 'bench@example.com', password: PASSWORD, passwordConfirmation: PASSWORD, _csrf: token });
 
   const known: number[] = [];
   const unknown: number[] = [];

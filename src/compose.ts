@@ -9,7 +9,15 @@ import type { Database } from './core/db/client.js';
 import type { Logger } from './core/logger.js';
 import { limitFactory } from './core/rate-limits.js';
 import type { Redis } from './core/redis.js';
-import { codeLimits, createCodeSender, factorRegistry, factorsRepository, factorsService, phoneFactor, resendCooldown } from './factors/index.js';
+import {
+  codeLimits,
+  createCodeSender,
+  factorRegistry,
+  factorsRepository,
+  factorsService,
+  phoneFactor,
+  resendCooldown,
+} from './factors/index.js';
 import { signInService } from './sign-in/index.js';
 
 export interface DomainDeps {
@@ -24,7 +32,12 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
   const { prisma, inTransaction } = database;
   const audit = auditLog(prisma);
   const limit = limitFactory(redis?.client, config.redisPrefix);
-  const accounts = accountsService(accountsRepository(prisma), audit, signInLimits(limit, config.limits, logger), inTransaction);
+  const accounts = accountsService(
+    accountsRepository(prisma),
+    audit,
+    signInLimits(limit, config.limits, logger),
+    inTransaction,
+  );
 
   const sender = createCodeSender(config.twoFactor, logger);
   const factorRows = factorsRepository(prisma);
@@ -40,7 +53,13 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
   });
   const registry = factorRegistry({ phone });
   const factors = factorsService({ repository: factorRows, registry, audit, inTransaction });
-  const signIn = signInService({ accounts, factors, registry, audit, pendingLifetimeMs: config.twoFactor.pendingLifetimeMs });
+  const signIn = signInService({
+    accounts,
+    factors,
+    registry,
+    audit,
+    pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
+  });
 
   const admin = adminService({
     repository: adminRepository(prisma),

@@ -42,7 +42,10 @@ const trustProxy = z
     if (value === 'true') return true;
     if (value === 'false' || value === '') return false;
     if (/^\d+$/.test(value)) return Number(value);
-    return value.split(',').map((part) => part.trim()).filter(Boolean);
+    return value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean);
   });
 
 const schema = z.object({
@@ -61,14 +64,22 @@ const schema = z.object({
   MIGRATE_ON_START: flag.default(true),
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'may contain only letters, digits and : _ . -').default('tfa:'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'may contain only letters, digits and : _ . -')
+    .default('tfa:'),
   ALLOW_EMBEDDED_STORES_IN_PRODUCTION: flag.default(false),
 
   SESSION_SECRET: z.string().optional(),
   SESSION_PREVIOUS_SECRETS: z
     .string()
     .optional()
-    .transform((value) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
   SESSION_COOKIE_NAME: z
     .string()
     .regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters, digits, "_", "." and "-"')
@@ -79,11 +90,23 @@ const schema = z.object({
   PASSWORD_CONFIRMATION_MINUTES: positiveInt(5),
 
   CODE_PROVIDER: z.enum(['console', 'twilio']).optional(),
-  TWILIO_ACCOUNT_SID: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .trim()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits')
+    .optional(),
   TWILIO_AUTH_TOKEN: z.string().trim().min(1).optional(),
-  TWILIO_API_KEY_SID: z.string().trim().regex(/^SK[0-9a-fA-F]{32}$/, 'must look like SK followed by 32 hex digits').optional(),
+  TWILIO_API_KEY_SID: z
+    .string()
+    .trim()
+    .regex(/^SK[0-9a-fA-F]{32}$/, 'must look like SK followed by 32 hex digits')
+    .optional(),
   TWILIO_API_KEY_SECRET: z.string().trim().min(1).optional(),
-  TWILIO_VERIFY_SERVICE_SID: z.string().trim().regex(/^VA[0-9a-fA-F]{32}$/, 'must look like VA followed by 32 hex digits').optional(),
+  TWILIO_VERIFY_SERVICE_SID: z
+    .string()
+    .trim()
+    .regex(/^VA[0-9a-fA-F]{32}$/, 'must look like VA followed by 32 hex digits')
+    .optional(),
   TWILIO_TIMEOUT_MS: positiveInt(10_000),
   TWILIO_API_BASE_URL: optionalUrl(['http:', 'https:']),
   DEFAULT_PHONE_COUNTRY: z
@@ -99,8 +122,16 @@ const schema = z.object({
   CODE_COUNTRIES: z
     .string()
     .optional()
-    .transform((value) => (value ?? '').split(',').map((code) => code.trim().toUpperCase()).filter(Boolean))
-    .refine((codes) => codes.every((code) => isSupportedCountry(code)), 'must be two-letter country codes such as US,FR'),
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((code) => code.trim().toUpperCase())
+        .filter(Boolean),
+    )
+    .refine(
+      (codes) => codes.every((code) => isSupportedCountry(code)),
+      'must be two-letter country codes such as US,FR',
+    ),
   LIMIT_SIGN_INS_PER_IP: positiveInt(50),
   LIMIT_SIGN_IN_LOCK_AFTER: positiveInt(5),
   LIMIT_SIGN_IN_MAX_LOCK_MINUTES: positiveInt(15),
@@ -115,7 +146,10 @@ const schema = z.object({
     .string()
     .trim()
     .default('')
-    .refine((value) => value === '' || isEmailAddress(value) || isWebAddress(value), 'must be an email address or a URL starting with https:// or http://'),
+    .refine(
+      (value) => value === '' || isEmailAddress(value) || isWebAddress(value),
+      'must be an email address or a URL starting with https:// or http://',
+    ),
 });
 
 type Env = z.infer<typeof schema>;
@@ -277,7 +311,9 @@ function twilioProblems(env: Env): string[] {
   if (!env.TWILIO_VERIFY_SERVICE_SID) problems.push('TWILIO_VERIFY_SERVICE_SID: required for the Twilio provider');
   const hasKey = Boolean(env.TWILIO_API_KEY_SID && env.TWILIO_API_KEY_SECRET);
   if (!hasKey && !env.TWILIO_AUTH_TOKEN) {
-    problems.push('TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET (or TWILIO_AUTH_TOKEN): required for the Twilio provider');
+    problems.push(
+      'TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET (or TWILIO_AUTH_TOKEN): required for the Twilio provider',
+    );
   }
   return problems;
 }

@@ -1,6 +1,20 @@
 // The accounts feature, as the rest of the app uses it.
-export { accountsRepository, type AccountsRepository, type AccountSummary, type Role, type User } from './repository.js';
-export { accountsService, type AccountsService, type AdminCreation, type Authentication, type PasswordConfirmation, type SignUpProblems, type SignUpResult } from './service.js';
+export {
+  accountsRepository,
+  type AccountsRepository,
+  type AccountSummary,
+  type Role,
+  type User,
+} from './repository.js';
+export {
+  accountsService,
+  type AccountsService,
+  type AdminCreation,
+  type Authentication,
+  type PasswordConfirmation,
+  type SignUpProblems,
+  type SignUpResult,
+} from './service.js';
 export { MAX_EMAIL_LENGTH, normaliseEmail } from './emails.js';
 export { signInLimits, type SignInLimits } from './sign-in-limits.js';
 export {

@@ -17,9 +17,7 @@ const HASH_OPTIONS = {
 } as const;
 
 const commonPasswords = new Set(
-  dictionary['passwords-common']
-    .filter((word) => word.length >= MIN_PASSWORD_LENGTH)
-    .map((word) => word.toLowerCase()),
+  dictionary['passwords-common'].filter((word) => word.length >= MIN_PASSWORD_LENGTH).map((word) => word.toLowerCase()),
 );
 
 /** NIST asks for Unicode normalisation so the same password typed on another device matches. */

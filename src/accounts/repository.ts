@@ -32,7 +32,10 @@ export function accountsRepository(prisma: PrismaClient) {
       return db.user.findUnique({ where: { id } });
     },
 
-    async create(data: { email: string; passwordHash: string; role?: Role }, db: DatabaseClient = prisma): Promise<User> {
+    async create(
+      data: { email: string; passwordHash: string; role?: Role },
+      db: DatabaseClient = prisma,
+    ): Promise<User> {
       try {
         return await db.user.create({ data });
       } catch (error) {
@@ -77,7 +80,11 @@ export function accountsRepository(prisma: PrismaClient) {
      * Changes the account's standing (role, lock, sessions) inside `db`; says whether the account
      * was there. updateMany: an account that is gone is an answer, not an error.
      */
-    async changeStanding(id: string, data: Prisma.UserUpdateManyMutationInput, db: DatabaseClient = prisma): Promise<boolean> {
+    async changeStanding(
+      id: string,
+      data: Prisma.UserUpdateManyMutationInput,
+      db: DatabaseClient = prisma,
+    ): Promise<boolean> {
       const { count } = await db.user.updateMany({ where: { id }, data });
       return count === 1;
     },

@@ -13,7 +13,14 @@ import {
 import type { AuditEntry, AuditLog, RequestContext } from '../audit/index.js';
 import type { DatabaseClient, InTransaction } from '../core/db/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
-import { EmailTakenError, END_EVERY_SESSION, type AccountsRepository, type AccountSummary, type Role, type User } from './repository.js';
+import {
+  EmailTakenError,
+  END_EVERY_SESSION,
+  type AccountsRepository,
+  type AccountSummary,
+  type Role,
+  type User,
+} from './repository.js';
 import type { SignInLimits } from './sign-in-limits.js';
 
 /** Why a sign-up is refused, by field: the email already has an account, or the new password's problems. */
@@ -42,7 +49,12 @@ export type AdminCreation =
   /** An account with this email exists (made meanwhile): promote it instead. */
   | { ok: false; reason: 'email_taken' };
 
-export function accountsService(users: AccountsRepository, audit: AuditLog, limits: SignInLimits, inTransaction: InTransaction) {
+export function accountsService(
+  users: AccountsRepository,
+  audit: AuditLog,
+  limits: SignInLimits,
+  inTransaction: InTransaction,
+) {
   /** Awaits a step guarded by a limit; a refusal is written to the audit trail and passed on. */
   async function limited<T>(check: Promise<T>, context: RequestContext, userId?: string): Promise<T> {
     try {
@@ -60,7 +72,12 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
    * sign-in limits of `email` and the IP, so that every password check shares one account lock.
    * Throws RateLimitedError while a limit refuses.
    */
-  function countedPasswordCheck(email: string, user: User | null, password: string, context: RequestContext): Promise<boolean> {
+  function countedPasswordCheck(
+    email: string,
+    user: User | null,
+    password: string,
+    context: RequestContext,
+  ): Promise<boolean> {
     return limits.attempt(email, context.ip, async () => {
       if (user) return verifyPassword(user.passwordHash, password);
       await spendVerificationTime(password);
@@ -109,7 +126,13 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       }
       if (!user || !matches) {
         const reason = user ? 'wrong_password' : 'unknown_account';
-        await audit.record({ type: 'sign_in_password', outcome: 'failed', userId: user?.id, context, detail: { reason } });
+        await audit.record({
+          type: 'sign_in_password',
+          outcome: 'failed',
+          userId: user?.id,
+          context,
+          detail: { reason },
+        });
         return { ok: false, reason: 'wrong_credentials' };
       }
       if (user.lockedAt) {
@@ -127,7 +150,11 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
      * Re-authentication before a sensitive change ("sudo mode"): is this the signed-in
      * person's current password? Wrong guesses count toward the same lock as sign-in.
      */
-    async confirmPassword(signedIn: { id: string; email: string }, rawPassword: string, context: RequestContext): Promise<PasswordConfirmation> {
+    async confirmPassword(
+      signedIn: { id: string; email: string },
+      rawPassword: string,
+      context: RequestContext,
+    ): Promise<PasswordConfirmation> {
       const user = await users.findById(signedIn.id);
       const record = (outcome: string, detail?: AuditEntry['detail']) =>
         audit.record({ type: 'password_confirmation', outcome, userId: signedIn.id, context, detail });
@@ -200,14 +227,16 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
     },
 
     /** Locks the account (it cannot sign in until unlocked) and ends every session of it. */
-    lock: (id: string, at: Date, tx?: DatabaseClient): Promise<boolean> => users.changeStanding(id, { lockedAt: at, ...END_EVERY_SESSION }, tx),
+    lock: (id: string, at: Date, tx?: DatabaseClient): Promise<boolean> =>
+      users.changeStanding(id, { lockedAt: at, ...END_EVERY_SESSION }, tx),
 
     unlock: (id: string, tx?: DatabaseClient): Promise<boolean> => users.changeStanding(id, { lockedAt: null }, tx),
 
     setRole: (id: string, role: Role, tx?: DatabaseClient): Promise<boolean> => users.changeStanding(id, { role }, tx),
 
     /** Ends every session of the account, wherever it is kept. */
-    endEverySession: (id: string, tx?: DatabaseClient): Promise<boolean> => users.changeStanding(id, END_EVERY_SESSION, tx),
+    endEverySession: (id: string, tx?: DatabaseClient): Promise<boolean> =>
+      users.changeStanding(id, END_EVERY_SESSION, tx),
 
     // ---- npm run admin:create ----------------------------------------------------------------
 
@@ -217,7 +246,10 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
         const user = await users.findByEmail(email, tx);
         if (!user) return 'no_such_account';
         await users.changeStanding(user.id, { role: 'ADMIN' }, tx);
-        await audit.record({ type: 'admin_created', outcome: 'ok', userId: user.id, context, detail: { account: 'existing' } }, tx);
+        await audit.record(
+          { type: 'admin_created', outcome: 'ok', userId: user.id, context, detail: { account: 'existing' } },
+          tx,
+        );
         return 'done';
       });
     },
@@ -231,7 +263,10 @@ export function accountsService(users: AccountsRepository, audit: AuditLog, limi
       try {
         const user = await inTransaction(async (tx) => {
           const created = await users.create({ email, passwordHash, role: 'ADMIN' }, tx);
-          await audit.record({ type: 'admin_created', outcome: 'ok', userId: created.id, context, detail: { account: 'new' } }, tx);
+          await audit.record(
+            { type: 'admin_created', outcome: 'ok', userId: created.id, context, detail: { account: 'new' } },
+            tx,
+          );
           return created;
         });
         return { ok: true, user };

@@ -20,9 +20,18 @@ const FIRST_LOCK_SEC = 30;
 export function signInLimits(limit: LimitFactory, limits: Limits, logger: Logger) {
   // Counted across every instance, so the warning fires once per minute for the deployment.
   const failuresEverywhere = limit({ name: 'sign_in_failures_per_minute', points: 1_000_000_000, durationSec: 60 });
-  const failuresByIp = limit({ name: 'sign_in_ip', points: limits.signInsPerIp, durationSec: IP_WINDOW_SEC, blockSec: IP_WINDOW_SEC });
+  const failuresByIp = limit({
+    name: 'sign_in_ip',
+    points: limits.signInsPerIp,
+    durationSec: IP_WINDOW_SEC,
+    blockSec: IP_WINDOW_SEC,
+  });
   // Consecutive failures of the account, attempts under way included.
-  const attemptsByAccount = limit({ name: 'sign_in_account_failures', points: 1_000_000, durationSec: FAILURE_MEMORY_SEC });
+  const attemptsByAccount = limit({
+    name: 'sign_in_account_failures',
+    points: 1_000_000,
+    durationSec: FAILURE_MEMORY_SEC,
+  });
   // From the lock threshold on, one attempt at a time, and none while the account is locked.
   const accountLock = limit({ name: 'sign_in_account', points: 1, durationSec: FIRST_LOCK_SEC });
   const signUpsByIp = limit({ name: 'sign_up_ip', points: limits.signUpsPerIp, durationSec: 3600 });

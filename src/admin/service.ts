@@ -7,7 +7,16 @@ import type { AccountsService, AccountSummary, User } from '../accounts/index.js
 import type { AuditEventFilter, AuditEventRecord, AuditLog, AuditType, RequestContext } from '../audit/index.js';
 import type { DatabaseClient, InTransaction } from '../core/db/client.js';
 import { RateLimitedError } from '../core/rate-limits.js';
-import { mayHaveSent, phoneHint, type Channel, type CheckResult, type CodeLimits, type CodeSender, type FactorsService, type StartResult } from '../factors/index.js';
+import {
+  mayHaveSent,
+  phoneHint,
+  type Channel,
+  type CheckResult,
+  type CodeLimits,
+  type CodeSender,
+  type FactorsService,
+  type StartResult,
+} from '../factors/index.js';
 import type { AdminRepository, Confirmation } from './repository.js';
 
 /** How many users, or audit events, a page lists. */
@@ -22,7 +31,10 @@ export interface AuditFilter {
 }
 
 export const USER_ACTIONS = {
-  'reset-2fa': { label: 'Reset two-factor authentication', question: 'Turn off two-factor authentication and forget the phone of' },
+  'reset-2fa': {
+    label: 'Reset two-factor authentication',
+    question: 'Turn off two-factor authentication and forget the phone of',
+  },
   lock: { label: 'Lock account', question: 'Lock the account and end every session of' },
   unlock: { label: 'Unlock account', question: 'Unlock the account of' },
   'sign-out-everywhere': { label: 'Sign out everywhere', question: 'End every session of' },
@@ -105,10 +117,18 @@ function csvField(value: string | number | bigint | null | undefined): string {
 }
 
 function csvLine(event: AuditEventWithUser): string {
-  const fields = [event.id, event.at.toISOString(), event.type, event.outcome, event.user?.email ?? event.userId, event.ip, event.userAgent, event.detail ? JSON.stringify(event.detail) : ''];
+  const fields = [
+    event.id,
+    event.at.toISOString(),
+    event.type,
+    event.outcome,
+    event.user?.email ?? event.userId,
+    event.ip,
+    event.userAgent,
+    event.detail ? JSON.stringify(event.detail) : '',
+  ];
   return `${fields.map(csvField).join(',')}\r\n`;
 }
-
 
 export function adminService(deps: {
   repository: AdminRepository;
@@ -125,7 +145,10 @@ export function adminService(deps: {
   const now = deps.now ?? (() => new Date());
 
   /** What each action does to its user inside the action's transaction; false when the user is gone. */
-  const CHANGES: Record<UserAction, (targetId: string, tx: DatabaseClient, at: Date, context: RequestContext) => Promise<boolean>> = {
+  const CHANGES: Record<
+    UserAction,
+    (targetId: string, tx: DatabaseClient, at: Date, context: RequestContext) => Promise<boolean>
+  > = {
     'reset-2fa': async (targetId, tx, _at, context) => {
       if (!(await accounts.findUser(targetId, tx))) return false;
       await factors.removeAllIn(tx, targetId, context);
@@ -146,7 +169,12 @@ export function adminService(deps: {
    * are serialised, and the second finds it is no longer an admin. As an admin never acts on their
    * own standing, an active admin always remains.
    */
-  async function applyConfirmed(tx: DatabaseClient, confirmation: Confirmation & { action: UserAction }, at: Date, context: RequestContext): Promise<ConfirmedChangeOutcome> {
+  async function applyConfirmed(
+    tx: DatabaseClient,
+    confirmation: Confirmation & { action: UserAction },
+    at: Date,
+    context: RequestContext,
+  ): Promise<ConfirmedChangeOutcome> {
     if (!(await repository.useConfirmation(tx, confirmation, at))) return 'not_confirmed';
     if (!(await accounts.isActiveAdmin(confirmation.adminId, tx))) return 'not_an_admin';
     return (await CHANGES[confirmation.action](confirmation.targetId, tx, at, context)) ? 'done' : 'no_such_user';
@@ -171,7 +199,11 @@ export function adminService(deps: {
 
   return {
     async overview() {
-      const [users, withTwoFactor, trail] = await Promise.all([accounts.count(), factors.countUsersWithFactors(), audit.figures(now())]);
+      const [users, withTwoFactor, trail] = await Promise.all([
+        accounts.count(),
+        factors.countUsersWithFactors(),
+        audit.figures(now()),
+      ]);
       return { users, withTwoFactor, ...trail };
     },
 
@@ -180,7 +212,14 @@ export function adminService(deps: {
       const found = await accounts.search(query, { number: page, size: PAGE_SIZE });
       const ids = found.users.map((user) => user.id);
       const [withFactors, phones] = await Promise.all([factors.usersWithFactors(ids), factors.phonesOf(ids)]);
-      return { total: found.total, users: found.users.map((user) => ({ ...user, twoFactor: withFactors.has(user.id), phoneNumber: phones.get(user.id) })) };
+      return {
+        total: found.total,
+        users: found.users.map((user) => ({
+          ...user,
+          twoFactor: withFactors.has(user.id),
+          phoneNumber: phones.get(user.id),
+        })),
+      };
     },
 
     findUser: (id: string): Promise<User | null> => accounts.findUser(id),
@@ -193,19 +232,50 @@ export function adminService(deps: {
     async confirmation(adminId: string, targetId: string, action: UserAction, sessionId: string): Promise<string> {
       const token = randomBytes(32).toString('base64url');
       const issuedAt = now();
-      const confirmation: Confirmation = { tokenHash: sha256(token), adminId, sessionHash: sha256(sessionId), action, targetId };
-      await repository.saveConfirmation(confirmation, new Date(issuedAt.getTime() + CONFIRMATION_LIFETIME_MS), issuedAt);
+      const confirmation: Confirmation = {
+        tokenHash: sha256(token),
+        adminId,
+        sessionHash: sha256(sessionId),
+        action,
+        targetId,
+      };
+      await repository.saveConfirmation(
+        confirmation,
+        new Date(issuedAt.getTime() + CONFIRMATION_LIFETIME_MS),
+        issuedAt,
+      );
       return token;
     },
 
-    async act(adminId: string, targetId: string, action: UserAction, confirmed: ActionConfirmation, context: RequestContext): Promise<ActionResult> {
+    async act(
+      adminId: string,
+      targetId: string,
+      action: UserAction,
+      confirmed: ActionConfirmation,
+      context: RequestContext,
+    ): Promise<ActionResult> {
       const refusedOnOwnAccount = targetId === adminId ? OWN_ACCOUNT_REFUSALS[action] : undefined;
       const at = now();
-      const confirmation = { tokenHash: sha256(confirmed.token), adminId, sessionHash: sha256(confirmed.sessionId), action, targetId };
+      const confirmation = {
+        tokenHash: sha256(confirmed.token),
+        adminId,
+        sessionHash: sha256(confirmed.sessionId),
+        action,
+        targetId,
+      };
       // The change, the use of its confirmation and its audit event land together, or none does.
       const outcome = await inTransaction(async (tx) => {
         const done = refusedOnOwnAccount ?? (await applyConfirmed(tx, confirmation, at, context));
-        await audit.record({ type: 'admin_action', outcome: done === 'done' ? 'ok' : done, userId: adminId, context, detail: { action, target: targetId } }, tx);
+        await audit.record(
+          {
+            type: 'admin_action',
+            outcome: done === 'done' ? 'ok' : done,
+            userId: adminId,
+            context,
+            detail: { action, target: targetId },
+          },
+          tx,
+        );
         return done;
       });
       return outcome === 'done' ? { ok: true } : { ok: false, reason: outcome };
@@ -220,7 +290,8 @@ export function adminService(deps: {
         result = { ...(await sender.start(phone, channel)), channel };
         // A test the provider surely did not send does not count; a refused number does, and so
         // does a test that may have gone out.
-        if ((result.status === 'unavailable' || result.status === 'channel_failed') && !mayHaveSent(result)) await codeLimits.giveBackSend(keys);
+        if ((result.status === 'unavailable' || result.status === 'channel_failed') && !mayHaveSent(result))
+          await codeLimits.giveBackSend(keys);
       } catch (error) {
         if (!(error instanceof RateLimitedError)) throw error;
         result = { status: 'rate_limited', retryAfterSeconds: error.retryAfterSeconds };
@@ -230,13 +301,24 @@ export function adminService(deps: {
         outcome: result.status,
         userId: adminId,
         context,
-        detail: { operation: 'send', channel, phone: phoneHint(phone), ...(result.providerStatus ? { providerStatus: result.providerStatus } : {}), ...(result.errorCode ? { errorCode: result.errorCode } : {}) },
+        detail: {
+          operation: 'send',
+          channel,
+          phone: phoneHint(phone),
+          ...(result.providerStatus ? { providerStatus: result.providerStatus } : {}),
+          ...(result.errorCode ? { errorCode: result.errorCode } : {}),
+        },
       });
       return result;
     },
 
     /** Checks a code against the verification the bench itself started, not any other for the number. */
-    async benchCheck(adminId: string, sent: { phone: string; verificationSid: string }, code: string, context: RequestContext): Promise<BenchResult> {
+    async benchCheck(
+      adminId: string,
+      sent: { phone: string; verificationSid: string },
+      code: string,
+      context: RequestContext,
+    ): Promise<BenchResult> {
       const { phone, verificationSid } = sent;
       const result = await sender.check(verificationSid, code);
       await audit.record({
@@ -244,7 +326,12 @@ export function adminService(deps: {
         outcome: result.status,
         userId: adminId,
         context,
-        detail: { operation: 'check', phone: phoneHint(phone), ...(result.providerStatus ? { providerStatus: result.providerStatus } : {}), ...(result.errorCode ? { errorCode: result.errorCode } : {}) },
+        detail: {
+          operation: 'check',
+          phone: phoneHint(phone),
+          ...(result.providerStatus ? { providerStatus: result.providerStatus } : {}),
+          ...(result.errorCode ? { errorCode: result.errorCode } : {}),
+        },
       });
       return result;
     },

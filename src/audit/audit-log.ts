@@ -53,7 +53,16 @@ export interface AuditEventRecord {
   detail: Prisma.JsonValue;
 }
 
-const RECORD_FIELDS = { id: true, at: true, type: true, outcome: true, userId: true, ip: true, userAgent: true, detail: true } as const;
+const RECORD_FIELDS = {
+  id: true,
+  at: true,
+  type: true,
+  outcome: true,
+  userId: true,
+  ip: true,
+  userAgent: true,
+  detail: true,
+} as const;
 
 /** How many events the CSV export reads at a time. */
 const EXPORT_BATCH = 500;
@@ -62,7 +71,9 @@ function filterWhere(filter: AuditEventFilter): Prisma.AuditEventWhereInput {
   return {
     ...(filter.userId ? { userId: filter.userId } : {}),
     ...(filter.type ? { type: filter.type } : {}),
-    ...(filter.from || filter.to ? { at: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lte: filter.to } : {}) } } : {}),
+    ...(filter.from || filter.to
+      ? { at: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lte: filter.to } : {}) } }
+      : {}),
   };
 }
 
@@ -114,11 +125,20 @@ export function auditLog(prisma: PrismaClient) {
     },
 
     /** One page of the matching events, newest first, and how many match in all. */
-    async page(filter: AuditEventFilter, page: { number: number; size: number }): Promise<{ total: number; events: AuditEventRecord[] }> {
+    async page(
+      filter: AuditEventFilter,
+      page: { number: number; size: number },
+    ): Promise<{ total: number; events: AuditEventRecord[] }> {
       const where = filterWhere(filter);
       const [total, events] = await Promise.all([
         prisma.auditEvent.count({ where }),
-        prisma.auditEvent.findMany({ where, orderBy: { id: 'desc' }, skip: (page.number - 1) * page.size, take: page.size, select: RECORD_FIELDS }),
+        prisma.auditEvent.findMany({
+          where,
+          orderBy: { id: 'desc' },
+          skip: (page.number - 1) * page.size,
+          take: page.size,
+          select: RECORD_FIELDS,
+        }),
       ]);
       return { total, events };
     },
@@ -156,7 +176,9 @@ export function auditLog(prisma: PrismaClient) {
         prisma.auditEvent.count({ where: { type: 'rate_limited', at: { gte: dayAgo } } }),
       ]);
       const count = (outcome: string, channel: string) =>
-        codesToday.filter((row) => row.outcome === outcome && row.channel === channel).reduce((sum, row) => sum + Number(row.count), 0);
+        codesToday
+          .filter((row) => row.outcome === outcome && row.channel === channel)
+          .reduce((sum, row) => sum + Number(row.count), 0);
       return {
         codesToday: { sms: count('ok', 'sms'), call: count('ok', 'call') },
         codesUnconfirmedToday: { sms: count('unconfirmed', 'sms'), call: count('unconfirmed', 'call') },
@@ -170,7 +192,10 @@ export function auditLog(prisma: PrismaClient) {
 export type AuditLog = ReturnType<typeof auditLog>;
 
 /** The context of an incoming request (any object with Express's `ip` and headers). */
-export function contextOf(req: { ip?: string | undefined; headers: Record<string, string | string[] | undefined> }): RequestContext {
+export function contextOf(req: {
+  ip?: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+}): RequestContext {
   const userAgent = req.headers['user-agent'];
   return { ip: req.ip, userAgent: typeof userAgent === 'string' ? userAgent : undefined };
 }

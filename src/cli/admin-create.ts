@@ -36,7 +36,11 @@ function passphrase(): string {
   return Array.from({ length: 6 }, () => words[randomInt(words.length)]).join(' ');
 }
 
-const email = z.string().transform(normaliseEmail).pipe(z.email().max(MAX_EMAIL_LENGTH)).safeParse(process.argv[2] ?? '');
+const email = z
+  .string()
+  .transform(normaliseEmail)
+  .pipe(z.email().max(MAX_EMAIL_LENGTH))
+  .safeParse(process.argv[2] ?? '');
 if (!email.success) {
   console.error('Usage: npm run admin:create -- <email>');
   process.exit(2);
@@ -60,7 +64,8 @@ async function makeAdmin(accounts: AccountsService, address: string): Promise<vo
   }
   if (created.reason === 'weak_password') throw new Error(`ADMIN_PASSWORD: ${PASSWORD_PROBLEMS[created.problem]}`);
   // Someone signed up with this email meanwhile: promote that account.
-  if ((await accounts.makeAdmin(address, COMMAND_LINE)) !== 'done') throw new Error(`${address}: the account changed meanwhile; run the command again.`);
+  if ((await accounts.makeAdmin(address, COMMAND_LINE)) !== 'done')
+    throw new Error(`${address}: the account changed meanwhile; run the command again.`);
   console.log(`${address} is now an admin.`);
 }
 
@@ -72,7 +77,10 @@ try {
   try {
     // The schema is brought up to date first, as the app does. One connection is all this
     // command needs, and all a running app's embedded database takes at a time (client.ts).
-    const database = await openDatabase({ ...config.database, url: target.url, migrateOnStart: true, poolSize: 1 }, logger);
+    const database = await openDatabase(
+      { ...config.database, url: target.url, migrateOnStart: true, poolSize: 1 },
+      logger,
+    );
     try {
       const { accounts } = composeDomain({ config, logger, database, redis: undefined });
       await makeAdmin(accounts, email.data);

@@ -63,9 +63,23 @@ export class CommitUnconfirmedError extends DependencyUnavailableError {
 const PRISMA_UNAVAILABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 // What Prisma's driver adapter says when the connection itself failed; a raw query reports it
 // under P2010 ("raw query failed"), so the code alone does not tell.
-const DRIVER_UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
+const DRIVER_UNAVAILABLE_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+]);
 // Socket errors, and Postgres' "shutting down" / "cannot connect now" / "too many connections".
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P03', '53300']);
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P03',
+  '53300',
+]);
 
 // What the Redis client throws while it has no connection (its errors carry no code).
 const REDIS_CONNECTION_ERRORS = [
@@ -90,9 +104,9 @@ export function isDependencyFailure(error: unknown): boolean {
   if (clientVersion === undefined) return false;
   if (error.name === 'PrismaClientValidationError') return false;
   if (error.name === 'PrismaClientKnownRequestError') {
-    const driverKind = (error as { meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } }).meta?.driverAdapterError?.cause?.kind;
+    const driverKind = (error as { meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } }).meta
+      ?.driverAdapterError?.cause?.kind;
     return PRISMA_UNAVAILABLE_CODES.has(String(code)) || DRIVER_UNAVAILABLE_KINDS.has(String(driverKind));
   }
   return true;
 }
-

@@ -6,7 +6,10 @@ import { z } from 'zod';
 
 /** A text field; with `maxLength`, a longer value is refused with `tooLong` or a plain default. */
 export function formText(maxLength?: number, tooLong = `Use at most ${maxLength} characters.`) {
-  return z.preprocess((value) => (typeof value === 'string' ? value : ''), maxLength ? z.string().max(maxLength, tooLong) : z.string());
+  return z.preprocess(
+    (value) => (typeof value === 'string' ? value : ''),
+    maxLength ? z.string().max(maxLength, tooLong) : z.string(),
+  );
 }
 
 /**

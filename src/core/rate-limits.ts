@@ -70,7 +70,10 @@ export function limitFactory(redis: RedisClient | undefined, redisPrefix: string
     return {
       rule,
       async take(key, { windowSec } = {}) {
-        const state = await step(rule, limiter.consume(key, 1, windowSec === undefined ? {} : { customDuration: windowSec }));
+        const state = await step(
+          rule,
+          limiter.consume(key, 1, windowSec === undefined ? {} : { customDuration: windowSec }),
+        );
         return state.consumedPoints;
       },
       async giveBack(key) {

@@ -24,7 +24,9 @@ const MEMORY_PRUNE_INTERVAL_MS = 10 * 60_000;
 type Callback = (error?: unknown) => void;
 
 function unavailable(error: unknown): DependencyUnavailableError {
-  return error instanceof DependencyUnavailableError ? error : new DependencyUnavailableError('session store', { cause: error });
+  return error instanceof DependencyUnavailableError
+    ? error
+    : new DependencyUnavailableError('session store', { cause: error });
 }
 
 /**
@@ -43,7 +45,9 @@ function answering<T>(timeLimitMs: number | undefined, callback: ((error?: unkno
     else callback?.(null, value);
   };
   const timer =
-    timeLimitMs === undefined ? undefined : setTimeout(() => answer(new Error(`the session store did not answer within ${timeLimitMs} ms`)), timeLimitMs);
+    timeLimitMs === undefined
+      ? undefined
+      : setTimeout(() => answer(new Error(`the session store did not answer within ${timeLimitMs} ms`)), timeLimitMs);
   return answer;
 }
 
@@ -97,7 +101,10 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
     };
   }
   return {
-    store: new ReportingStore(new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` }), REDIS_TIMEOUT_MS),
+    store: new ReportingStore(
+      new RedisStore({ client: redis.client, prefix: `${redisPrefix}sess:` }),
+      REDIS_TIMEOUT_MS,
+    ),
     kind: 'redis',
     check: () => redis.check(),
     // The Redis client is shared and closed by its owner.

@@ -52,16 +52,34 @@ export interface FactorKind<
    * name for a passkey) make what they must answer (send a code, show a secret, a challenge).
    * `current` is an enrolment already under way, if any. Nothing is stored yet.
    */
-  startEnrolment(use: FactorUse, input: EnrolInput, current: Enrolment | undefined): Promise<({ ok: true; enrolment: Enrolment }) | FactorRefusal<Reason>>;
+  startEnrolment(
+    use: FactorUse,
+    input: EnrolInput,
+    current: Enrolment | undefined,
+  ): Promise<{ ok: true; enrolment: Enrolment } | FactorRefusal<Reason>>;
   /** Enrolment, second half: when the answer is right the factor is stored; `changed` when it replaced one of its kind. */
-  finishEnrolment(use: FactorUse, enrolment: Enrolment, answer: string): Promise<{ ok: true; changed: boolean } | FactorRefusal<Reason>>;
+  finishEnrolment(
+    use: FactorUse,
+    enrolment: Enrolment,
+    answer: string,
+  ): Promise<{ ok: true; changed: boolean } | FactorRefusal<Reason>>;
   /**
    * At sign-in, before the person answers: send a code, make a challenge, or nothing.
    * `via` picks one of the kind's ways (phone: sms, call); `first` marks the step's first begin.
    */
-  begin(factor: UserFactor, use: FactorUse, challenge: State | undefined, options: { via?: Via; first?: boolean }): Promise<Begun<State, Reason>>;
+  begin(
+    factor: UserFactor,
+    use: FactorUse,
+    challenge: State | undefined,
+    options: { via?: Via; first?: boolean },
+  ): Promise<Begun<State, Reason>>;
   /** At sign-in: is `answer` right for this step? Wrong answers count toward the person's limits. */
-  verify(factor: UserFactor, use: FactorUse, challenge: State | undefined, answer: string): Promise<{ ok: true } | FactorRefusal<Reason>>;
+  verify(
+    factor: UserFactor,
+    use: FactorUse,
+    challenge: State | undefined,
+    answer: string,
+  ): Promise<{ ok: true } | FactorRefusal<Reason>>;
   /** Forgets whatever the kind keeps beside the row (a vendor's factor, say), inside the removal's transaction. */
   remove(factor: UserFactor, use: FactorUse, tx: DatabaseClient): Promise<void>;
 }

@@ -19,7 +19,22 @@ export {
   type SentAt,
 } from './phone/factor.js';
 export { codeLimits, resendCooldown, type CodeLimits, type ResendCooldown } from './phone/code-limits.js';
-export { countries, countryOf, maskPhone, MAX_PHONE_INPUT, parsePhone, phoneHint, type CountryOption, type PhoneProblem } from './phone/numbers.js';
+export {
+  countries,
+  countryOf,
+  maskPhone,
+  MAX_PHONE_INPUT,
+  parsePhone,
+  phoneHint,
+  type CountryOption,
+  type PhoneProblem,
+} from './phone/numbers.js';
 export { createCodeSender } from './phone/senders/index.js';
 export { ConsoleSender, type OutboxMessage } from './phone/senders/console.js';
-export { mayHaveSent, type CheckResult, type CodeSender, type ProviderDetails, type StartResult } from './phone/senders/sender.js';
+export {
+  mayHaveSent,
+  type CheckResult,
+  type CodeSender,
+  type ProviderDetails,
+  type StartResult,
+} from './phone/senders/sender.js';

@@ -22,11 +22,18 @@ export function factorsRepository(prisma: PrismaClient) {
       await db.$queryRaw`SELECT 1 FROM users WHERE id = ${userId}::uuid FOR UPDATE`;
     },
 
-    add(data: { userId: string; kind: string; label?: string | null; phoneNumber?: string | null }, db: DatabaseClient = prisma): Promise<UserFactor> {
+    add(
+      data: { userId: string; kind: string; label?: string | null; phoneNumber?: string | null },
+      db: DatabaseClient = prisma,
+    ): Promise<UserFactor> {
       return db.userFactor.create({ data });
     },
 
-    async update(id: string, data: { label?: string | null; phoneNumber?: string | null }, db: DatabaseClient = prisma): Promise<void> {
+    async update(
+      id: string,
+      data: { label?: string | null; phoneNumber?: string | null },
+      db: DatabaseClient = prisma,
+    ): Promise<void> {
       await db.userFactor.update({ where: { id }, data });
     },
 
@@ -54,7 +61,11 @@ export function factorsRepository(prisma: PrismaClient) {
 
     /** Which of these people have at least one factor. */
     async usersWithFactors(userIds: string[]): Promise<Set<string>> {
-      const rows = await prisma.userFactor.findMany({ where: { userId: { in: userIds } }, select: { userId: true }, distinct: ['userId'] });
+      const rows = await prisma.userFactor.findMany({
+        where: { userId: { in: userIds } },
+        select: { userId: true },
+        distinct: ['userId'],
+      });
       return new Set(rows.map((row) => row.userId));
     },
 

@@ -7,14 +7,21 @@ import type { UserFactor } from './factor.js';
 import type { FactorRegistry } from './registry.js';
 import type { FactorsRepository } from './repository.js';
 
-export function factorsService(deps: { repository: FactorsRepository; registry: FactorRegistry; audit: AuditLog; inTransaction: InTransaction; now?: () => Date }) {
+export function factorsService(deps: {
+  repository: FactorsRepository;
+  registry: FactorRegistry;
+  audit: AuditLog;
+  inTransaction: InTransaction;
+  now?: () => Date;
+}) {
   const { repository, registry, audit, inTransaction } = deps;
   const now = deps.now ?? (() => new Date());
 
   async function removeAllIn(tx: DatabaseClient, userId: string, context: RequestContext): Promise<number> {
     await repository.lockUser(userId, tx);
     const factors = await repository.listForUser(userId, tx);
-    for (const factor of factors) await registry.kindOf(factor)?.remove(factor, { userId, purpose: 'enrolment', context }, tx);
+    for (const factor of factors)
+      await registry.kindOf(factor)?.remove(factor, { userId, purpose: 'enrolment', context }, tx);
     return repository.removeAll(userId, tx);
   }
 

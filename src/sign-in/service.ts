@@ -12,7 +12,15 @@
 // everywhere" or a removed factor since the password step ends the sign-in.
 import type { AccountsService, User } from '../accounts/index.js';
 import type { AuditLog, RequestContext } from '../audit/index.js';
-import type { Challenge, FactorKind, FactorRefusal, FactorRegistry, FactorsService, FactorUse, UserFactor } from '../factors/index.js';
+import type {
+  Challenge,
+  FactorKind,
+  FactorRefusal,
+  FactorRegistry,
+  FactorsService,
+  FactorUse,
+  UserFactor,
+} from '../factors/index.js';
 
 /** A signed-in person as the app sees them: the account and its factors, never the password hash. */
 export interface Account {
@@ -101,7 +109,11 @@ export function signInService(deps: {
     return toAccount(user, await factors.list(user.id));
   }
 
-  const use = (pending: PendingSignIn, context: RequestContext): FactorUse => ({ userId: pending.userId, purpose: 'sign_in', context });
+  const use = (pending: PendingSignIn, context: RequestContext): FactorUse => ({
+    userId: pending.userId,
+    purpose: 'sign_in',
+    context,
+  });
 
   function kindOf(factor: UserFactor): FactorKind {
     const kind = registry.kindOf(factor);
@@ -110,8 +122,19 @@ export function signInService(deps: {
   }
 
   /** Begins `factor`'s step for the pending sign-in and keeps what it remembers. */
-  async function begin(store: PendingSignInStore, pending: PendingSignIn, factor: UserFactor, context: RequestContext, options: { via?: string; first?: boolean }) {
-    const begun = await kindOf(factor).begin(factor, use(pending, context), pending.factorId === factor.id ? pending.challenge : undefined, options);
+  async function begin(
+    store: PendingSignInStore,
+    pending: PendingSignIn,
+    factor: UserFactor,
+    context: RequestContext,
+    options: { via?: string; first?: boolean },
+  ) {
+    const begun = await kindOf(factor).begin(
+      factor,
+      use(pending, context),
+      pending.factorId === factor.id ? pending.challenge : undefined,
+      options,
+    );
     store.write({ ...pending, factorId: factor.id, factorKind: factor.kind, challenge: begun.challenge });
     return begun.outcome;
   }
@@ -121,7 +144,10 @@ export function signInService(deps: {
    * cannot go on, it is cleared and the reason given. Read again right before the sign-in is
    * granted, so that a lock set meanwhile by an admin holds.
    */
-  async function resume(store: PendingSignInStore, context: RequestContext): Promise<{ ok: true; step: PendingStep } | { ok: false; ended: PendingEnd }> {
+  async function resume(
+    store: PendingSignInStore,
+    context: RequestContext,
+  ): Promise<{ ok: true; step: PendingStep } | { ok: false; ended: PendingEnd }> {
     const pending = store.read();
     const end = (ended: PendingEnd) => {
       store.clear();
@@ -159,7 +185,11 @@ export function signInService(deps: {
      * The password step. Without a factor the person is signed in; with factors, the usual one
      * (the one used last) begins: for a phone, its first code goes out.
      */
-    async password(store: PendingSignInStore, input: { email: string; password: string; remember: boolean; next: string }, context: RequestContext): Promise<PasswordStep> {
+    async password(
+      store: PendingSignInStore,
+      input: { email: string; password: string; remember: boolean; next: string },
+      context: RequestContext,
+    ): Promise<PasswordStep> {
       const authenticated = await accounts.authenticate(input.email, input.password, context);
       if (!authenticated.ok) return authenticated;
       const account = await accountOf(authenticated.user);
@@ -182,7 +212,13 @@ export function signInService(deps: {
     resume,
 
     /** Begins the current factor's step again (phone: "Resend code" by text, "Call me instead"). */
-    async again(store: PendingSignInStore, context: RequestContext, via: string): Promise<{ ok: true; step: PendingStep; begun: { ok: true } | FactorRefusal } | { ok: false; ended: PendingEnd }> {
+    async again(
+      store: PendingSignInStore,
+      context: RequestContext,
+      via: string,
+    ): Promise<
+      { ok: true; step: PendingStep; begun: { ok: true } | FactorRefusal } | { ok: false; ended: PendingEnd }
+    > {
       const resumed = await resume(store, context);
       if (!resumed.ok) return resumed;
       const { pending, factor } = resumed.step;
@@ -195,7 +231,10 @@ export function signInService(deps: {
       store: PendingSignInStore,
       context: RequestContext,
       factorId: string,
-    ): Promise<{ ok: true; pending: PendingSignIn; begun: { ok: true } | FactorRefusal } | { ok: false; ended: PendingEnd | 'no_such_factor' }> {
+    ): Promise<
+      | { ok: true; pending: PendingSignIn; begun: { ok: true } | FactorRefusal }
+      | { ok: false; ended: PendingEnd | 'no_such_factor' }
+    > {
       const resumed = await resume(store, context);
       if (!resumed.ok) return resumed;
       const { pending, account } = resumed.step;
@@ -222,7 +261,13 @@ export function signInService(deps: {
       if (!again.ok) return again;
       store.clear();
       await factors.markUsed(factor);
-      return { ok: true, signedIn: again.step.account, method: kind.signInMethod, remember: pending.remember, next: pending.next };
+      return {
+        ok: true,
+        signedIn: again.step.account,
+        method: kind.signInMethod,
+        remember: pending.remember,
+        next: pending.next,
+      };
     },
 
     /** Records a finished sign-in (the web then starts the signed-in session). */

@@ -21,7 +21,12 @@ const ACTIVITY_LABELS: Record<SignInAttempt, string> = {
   wrong_code: 'Failed attempt: wrong code',
 };
 
-function renderSignUp(res: Response, status: number, values: { email: string; next: string }, errors: FieldErrors = {}): void {
+function renderSignUp(
+  res: Response,
+  status: number,
+  values: { email: string; next: string },
+  errors: FieldErrors = {},
+): void {
   res.status(status).render('accounts/signup', { title: 'Sign up', values, errors });
 }
 
@@ -46,18 +51,22 @@ export function accountsRouter(deps: {
     if (!form.ok) return renderSignUp(res, 422, values, form.errors);
     const result = await accounts.signUp(form.data, contextOf(req)).catch((error: unknown) => {
       if (!(error instanceof CommitUnconfirmedError)) throw error;
-      const unsure = 'We could not tell whether your account was created. In a minute, try to sign in with it; if that fails, sign up again.';
+      const unsure =
+        'We could not tell whether your account was created. In a minute, try to sign in with it; if that fails, sign up again.';
       throw new HttpError(503, unsure, 'Temporarily unavailable', { cause: error });
     });
     if (!result.ok) {
       const status = result.problems.email === 'taken' ? 409 : 422;
       return renderSignUp(res, status, { ...values, email: form.data.email }, signUpProblems(result.problems));
     }
-    await afterChange('Your account is created, but you could not be signed in just now. Please sign in with it in a minute.', async () => {
-      const account = toAccount(result.user, []);
-      await signIn.recordSignIn(account, 'password', contextOf(req));
-      await startSession(req, account, false, lifetime);
-    });
+    await afterChange(
+      'Your account is created, but you could not be signed in just now. Please sign in with it in a minute.',
+      async () => {
+        const account = toAccount(result.user, []);
+        await signIn.recordSignIn(account, 'password', contextOf(req));
+        await startSession(req, account, false, lifetime);
+      },
+    );
     flash(req, { kind: 'success', text: 'Welcome! Your account is ready.' });
     res.redirect(303, safeLocalPath(values.next));
   });
@@ -75,7 +84,10 @@ export function accountsRouter(deps: {
   router.post('/account/sign-out-everywhere', requireSignedIn, async (req, res) => {
     // Every session of this user is dead from here on, this one included: it gets a fresh ID.
     await accounts.signOutEverywhere(req.user!.id, contextOf(req));
-    await afterChange('You are signed out on every device, this one included, but the next page could not be shown. Please try again in a minute.', () => regenerateSession(req));
+    await afterChange(
+      'You are signed out on every device, this one included, but the next page could not be shown. Please try again in a minute.',
+      () => regenerateSession(req),
+    );
     flash(req, { kind: 'info', text: 'You are signed out on every device, this one included.' });
     res.redirect(303, '/login');
   });

@@ -3,7 +3,16 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { MAX_EMAIL_LENGTH } from '../accounts/index.js';
-import { isUserAction, PAGE_SIZE, USER_ACTIONS, type AdminService, type AuditEventWithUser, type AuditFilter, type BenchResult, type ListedUser } from '../admin/index.js';
+import {
+  isUserAction,
+  PAGE_SIZE,
+  USER_ACTIONS,
+  type AdminService,
+  type AuditEventWithUser,
+  type AuditFilter,
+  type BenchResult,
+  type ListedUser,
+} from '../admin/index.js';
 import { AUDIT_TYPES, contextOf, isAuditType } from '../audit/index.js';
 import { HttpError } from '../core/errors.js';
 import { formText, parseForm, searchText, typedText, type FieldErrors } from '../core/forms.js';
@@ -22,7 +31,12 @@ declare module 'express-session' {
 }
 
 const emailSearch = searchText(MAX_EMAIL_LENGTH);
-const pageNumber = z.preprocess((value) => (typeof value === 'string' && value ? value : '1'), z.coerce.number().int().min(1).max(100_000)).catch(1);
+const pageNumber = z
+  .preprocess(
+    (value) => (typeof value === 'string' && value ? value : '1'),
+    z.coerce.number().int().min(1).max(100_000),
+  )
+  .catch(1);
 // Far-off dates are no one's audit events, and Postgres cannot compare with some of them (22009).
 const EARLIEST_FILTER_DATE = Date.UTC(1970, 0, 1);
 const LATEST_FILTER_DATE = Date.UTC(10_000, 0, 1);
@@ -32,7 +46,10 @@ const optionalDate = z.preprocess(
     .date()
     .optional()
     .catch(undefined)
-    .refine((date) => date === undefined || (date.getTime() >= EARLIEST_FILTER_DATE && date.getTime() < LATEST_FILTER_DATE), 'Use a date between 1970 and 9999.'),
+    .refine(
+      (date) => date === undefined || (date.getTime() >= EARLIEST_FILTER_DATE && date.getTime() < LATEST_FILTER_DATE),
+      'Use a date between 1970 and 9999.',
+    ),
 );
 const usersQuery = z.object({ q: emailSearch.transform((value) => value.trim()), page: pageNumber });
 const auditQuery = z.object({
@@ -44,7 +61,11 @@ const auditQuery = z.object({
 });
 // A confirmation token is 43 characters; anything much longer is not one.
 const actionForm = z.object({ confirmation: formText(128) });
-const benchSendForm = z.object({ phone: phoneField, country: countryField, channel: z.enum(['sms', 'call']).catch('sms') });
+const benchSendForm = z.object({
+  phone: phoneField,
+  country: countryField,
+  channel: z.enum(['sms', 'call']).catch('sms'),
+});
 
 const USER_ID = /^[0-9a-f-]{36}$/;
 
@@ -52,7 +73,12 @@ function dateInput(date: Date | undefined): string {
   return date ? date.toISOString().slice(0, 16) : '';
 }
 
-export function adminRouter(deps: { admin: AdminService; requireRecentPassword: RequestHandler; requireTwoFactor: boolean; defaultCountry: string }): Router {
+export function adminRouter(deps: {
+  admin: AdminService;
+  requireRecentPassword: RequestHandler;
+  requireTwoFactor: boolean;
+  defaultCountry: string;
+}): Router {
   const { admin, requireRecentPassword, requireTwoFactor, defaultCountry } = deps;
   const router = Router();
 
@@ -60,11 +86,15 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
     const user = req.user!;
     if (user.role !== 'ADMIN') {
       await admin.recordDenied(user.id, contextOf(req), req.originalUrl);
-      throw new HttpError(403, 'This area is for the site\'s administrators.', 'Admins only');
+      throw new HttpError(403, "This area is for the site's administrators.", 'Admins only');
     }
     if (requireTwoFactor && !user.twoFactorEnabled) {
       await admin.recordDenied(user.id, contextOf(req), req.originalUrl);
-      throw new HttpError(403, 'Turn on two-factor authentication on your account page to use the admin area.', 'Two-factor authentication needed');
+      throw new HttpError(
+        403,
+        'Turn on two-factor authentication on your account page to use the admin area.',
+        'Two-factor authentication needed',
+      );
     }
     next();
   };
@@ -79,7 +109,14 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
   function renderBench(
     res: Parameters<RequestHandler>[1],
     status: number,
-    locals: { values?: { phone: string; country: string; channel: string }; error?: string; result?: BenchResult; meaning?: string; operation?: string; testedPhone?: string },
+    locals: {
+      values?: { phone: string; country: string; channel: string };
+      error?: string;
+      result?: BenchResult;
+      meaning?: string;
+      operation?: string;
+      testedPhone?: string;
+    },
   ) {
     res.status(status).render('admin/verify', {
       title: 'Test code delivery',
@@ -99,14 +136,19 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
 
   router.post('/admin/verify/send', async (req, res) => {
     const parsedForm = parseForm(benchSendForm, req.body);
-    const values = { phone: typedText(req.body, 'phone', MAX_PHONE_INPUT), country: (parsedForm.ok && parsedForm.data.country) || defaultCountry, channel: parsedForm.ok ? parsedForm.data.channel : 'sms' };
+    const values = {
+      phone: typedText(req.body, 'phone', MAX_PHONE_INPUT),
+      country: (parsedForm.ok && parsedForm.data.country) || defaultCountry,
+      channel: parsedForm.ok ? parsedForm.data.channel : 'sms',
+    };
     if (!parsedForm.ok) return renderBench(res, 422, { values, error: parsedForm.errors.phone });
     const form = parsedForm.data;
     const parsed = parsePhone(form.phone, values.country);
     if (!parsed.ok) return renderBench(res, 422, { values, error: PHONE_PROBLEMS[parsed.reason] });
     const result = await admin.benchSend(req.user!.id, parsed.e164, form.channel, contextOf(req));
     // Only a code that went out can be checked.
-    if (result.status === 'pending') req.session.adminBench = { phone: parsed.e164, channel: form.channel, verificationSid: result.sid };
+    if (result.status === 'pending')
+      req.session.adminBench = { phone: parsed.e164, channel: form.channel, verificationSid: result.sid };
     else delete req.session.adminBench;
     renderBench(res, result.status === 'pending' ? 200 : result.status === 'rate_limited' ? 429 : 502, {
       values,
@@ -122,8 +164,13 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
     const form = parseForm(codeForm, req.body);
     const typed = form.ok ? readCode(form.data.code) : undefined;
     if (!typed?.ok) {
-      const meaning = typed ? checkRefused({ reason: typed.reason }) : (form.ok ? '' : (form.errors.code ?? ''));
-      return renderBench(res, 422, { testedPhone: maskPhone(bench.phone), result: { status: 'wrong_code' }, meaning, operation: 'check' });
+      const meaning = typed ? checkRefused({ reason: typed.reason }) : form.ok ? '' : (form.errors.code ?? '');
+      return renderBench(res, 422, {
+        testedPhone: maskPhone(bench.phone),
+        result: { status: 'wrong_code' },
+        meaning,
+        operation: 'check',
+      });
     }
     const result = await admin.benchCheck(req.user!.id, bench, typed.code, contextOf(req));
     renderBench(res, 200, { testedPhone: maskPhone(bench.phone), result, operation: 'check' });
@@ -145,7 +192,10 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
       page: search.page,
       pages: Math.max(1, Math.ceil(found.total / PAGE_SIZE)),
       total: found.total,
-      users: found.users.map(({ phoneNumber, ...user }) => ({ ...user, maskedPhone: phoneNumber ? maskPhone(phoneNumber) : '' })),
+      users: found.users.map(({ phoneNumber, ...user }) => ({
+        ...user,
+        maskedPhone: phoneNumber ? maskPhone(phoneNumber) : '',
+      })),
     });
   }
 
@@ -168,12 +218,19 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
     const target = USER_ID.test(id) ? await admin.findUser(id) : null;
     if (!target) throw new HttpError(404, 'There is no such user.', 'Page not found');
     const confirmation = await admin.confirmation(req.user!.id, target.id, action, req.sessionID);
-    res.render('admin/confirm', { title: USER_ACTIONS[action].label, action, details: USER_ACTIONS[action], target, confirmation });
+    res.render('admin/confirm', {
+      title: USER_ACTIONS[action].label,
+      action,
+      details: USER_ACTIONS[action],
+      target,
+      confirmation,
+    });
   });
 
   router.post('/admin/users/:id/:action', async (req, res) => {
     const { id, action } = req.params;
-    if (!isUserAction(action) || !USER_ID.test(id)) throw new HttpError(404, 'There is no such action.', 'Page not found');
+    if (!isUserAction(action) || !USER_ID.test(id))
+      throw new HttpError(404, 'There is no such action.', 'Page not found');
     // Read before acting: once the action is done, nothing may fail on its way to saying so.
     const target = await admin.findUser(id);
     if (!target) throw new HttpError(404, 'There is no such user.', 'Page not found');
@@ -184,7 +241,10 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
     if (result.ok) {
       flash(req, { kind: 'success', text: `Done: ${USER_ACTIONS[action].label.toLowerCase()} for ${target.email}.` });
     } else if (result.reason === 'not_confirmed') {
-      flash(req, { kind: 'error', text: 'Please confirm here. A confirmation works once, for a few minutes, from the page that showed it.' });
+      flash(req, {
+        kind: 'error',
+        text: 'Please confirm here. A confirmation works once, for a few minutes, from the page that showed it.',
+      });
       return res.redirect(303, `/admin/users/${id}/${action}`);
     } else {
       flash(req, { kind: 'error', text: ADMIN_REFUSED[result.reason] });
@@ -219,7 +279,11 @@ export function adminRouter(deps: { admin: AdminService; requireRecentPassword: 
   }
 
   /** The filters as typed (bounded), shown again with why they cannot be used. */
-  function refuseAuditFilters(req: Parameters<RequestHandler>[0], res: Parameters<RequestHandler>[1], errors: FieldErrors) {
+  function refuseAuditFilters(
+    req: Parameters<RequestHandler>[0],
+    res: Parameters<RequestHandler>[1],
+    errors: FieldErrors,
+  ) {
     const filter = { user: typedText(req.query, 'user', MAX_EMAIL_LENGTH), type: '', from: '', to: '' };
     renderAudit(res, 422, filter, { page: 1, total: 0, events: [] }, errors);
   }

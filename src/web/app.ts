@@ -114,7 +114,15 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
 
   app.get('/', (_req, res) => res.render('home', { title: 'Home' }));
   app.use(signInRouter({ signIn: domain.signIn, steps: { phone: phoneSignInStep(codeStep) }, lifetime }));
-  app.use(accountsRouter({ accounts: domain.accounts, factors: domain.factors, signIn: domain.signIn, lifetime, requireRecentPassword: recentPassword }));
+  app.use(
+    accountsRouter({
+      accounts: domain.accounts,
+      factors: domain.factors,
+      signIn: domain.signIn,
+      lifetime,
+      requireRecentPassword: recentPassword,
+    }),
+  );
   app.use(passwordConfirmationRouter({ accounts: domain.accounts, maxAgeMs: config.session.passwordConfirmationMs }));
   app.use(
     phoneRouter({
@@ -126,7 +134,14 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       outbox,
     }),
   );
-  app.use(adminRouter({ admin: domain.admin, requireRecentPassword: recentPassword, requireTwoFactor: config.adminRequiresTwoFactor, defaultCountry: config.twoFactor.defaultCountry }));
+  app.use(
+    adminRouter({
+      admin: domain.admin,
+      requireRecentPassword: recentPassword,
+      requireTwoFactor: config.adminRequiresTwoFactor,
+      defaultCountry: config.twoFactor.defaultCountry,
+    }),
+  );
 
   app.use(notFound);
   app.use(errorHandler({ showDetails: config.env === 'development' }));

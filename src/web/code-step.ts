@@ -2,7 +2,14 @@
 // where codes went, what was sent, its forms. Shared by the sign-in and phone route modules;
 // SignInStepPage is what the sign-in pages need of any factor kind's step.
 import type { Response } from 'express';
-import { maskPhone, type CheckReason, type CodesSent, type FactorRefusal, type PhoneFactor, type SendRefusal } from '../factors/index.js';
+import {
+  maskPhone,
+  type CheckReason,
+  type CodesSent,
+  type FactorRefusal,
+  type PhoneFactor,
+  type SendRefusal,
+} from '../factors/index.js';
 import type { PendingStep } from '../sign-in/index.js';
 import { ABOUT_THE_CODE, checkRefused, sendRefused, STATUS } from './messages.js';
 
@@ -35,7 +42,10 @@ export function codeStepPages(deps: { phone: PhoneFactor; devOutbox: boolean }) 
       heading: step.heading,
       maskedPhone: maskPhone(step.phone),
       // "We sent a code" only once one went out: a failed first send leaves nothing to enter.
-      delivery: step.sent.verificationSid === undefined ? undefined : (step.sent.delivery ?? { channel: 'sms', insteadOfText: false }),
+      delivery:
+        step.sent.verificationSid === undefined
+          ? undefined
+          : (step.sent.delivery ?? { channel: 'sms', insteadOfText: false }),
       // Sends are recorded only when a code went out or may have: without a verification, the latter.
       maybeSent: step.sent.verificationSid === undefined && Object.keys(step.sent.sentAt).length > 0,
       devOutbox,
@@ -70,7 +80,13 @@ export type CodeStepPages = ReturnType<typeof codeStepPages>;
 /** How the sign-in pages show the step of one factor kind; src/web/app.ts lists one per kind. */
 export interface SignInStepPage {
   /** The step's page; `otherWays` links to "Use another way" when the person has several factors. */
-  render(res: Response, status: number, step: PendingStep, otherWays: string | undefined, errors?: Record<string, string>): void;
+  render(
+    res: Response,
+    status: number,
+    step: PendingStep,
+    otherWays: string | undefined,
+    errors?: Record<string, string>,
+  ): void;
   /** What to say when the step could not begin (a code that did not go out), for the next page. */
   beginRefused(refusal: FactorRefusal): { text: string; retryAfterSeconds?: number };
   /** The step again, saying why its begin (a resend, a call) was refused. */
@@ -100,8 +116,13 @@ export function phoneSignInStep(pages: CodeStepPages): SignInStepPage {
   // The phone factor's refusals are its own reasons (factors/phone): begin refuses with a SendRefusal, verify with a CheckReason.
   return {
     render: (res, status, step, otherWays, errors) => pages.render(res, status, codeStep(step, otherWays), errors),
-    beginRefused: (refusal) => ({ text: sendRefused(refusal as SendRefusal), retryAfterSeconds: refusal.retryAfterSeconds }),
-    againRefused: (res, step, otherWays, refusal) => pages.sendRefused(res, codeStep(step, otherWays), refusal as SendRefusal),
-    verifyRefused: (res, step, otherWays, refusal) => pages.checkRefused(res, codeStep(step, otherWays), refusal as FactorRefusal<CheckReason>),
+    beginRefused: (refusal) => ({
+      text: sendRefused(refusal as SendRefusal),
+      retryAfterSeconds: refusal.retryAfterSeconds,
+    }),
+    againRefused: (res, step, otherWays, refusal) =>
+      pages.sendRefused(res, codeStep(step, otherWays), refusal as SendRefusal),
+    verifyRefused: (res, step, otherWays, refusal) =>
+      pages.checkRefused(res, codeStep(step, otherWays), refusal as FactorRefusal<CheckReason>),
   };
 }

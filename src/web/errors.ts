@@ -9,7 +9,9 @@ const TOO_MANY_TITLE = 'Too many attempts';
 /** The "too many attempts" page, for a refusal a service returned rather than threw. */
 export function renderTooMany(res: Response, retryAfterSeconds: number, message: string): void {
   res.set('Retry-After', String(retryAfterSeconds));
-  res.status(429).render('errors/error', { title: TOO_MANY_TITLE, page: { status: 429, title: TOO_MANY_TITLE, message } });
+  res
+    .status(429)
+    .render('errors/error', { title: TOO_MANY_TITLE, page: { status: 429, title: TOO_MANY_TITLE, message } });
 }
 
 interface ErrorPage {
@@ -25,7 +27,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * that is known, and a request meant to change something may have done part of it.
  */
 function afterFailure(error: unknown, req: Request, retry: string): string {
-  if (error instanceof DependencyUnavailableError && error.nothingChanged) return `Nothing was changed. Please try again${retry}.`;
+  if (error instanceof DependencyUnavailableError && error.nothingChanged)
+    return `Nothing was changed. Please try again${retry}.`;
   if (SAFE_METHODS.has(req.method)) return `Please try again${retry}.`;
   return `Part of what you asked may already be done, so check before trying again${retry}.`;
 }
@@ -44,15 +47,18 @@ function describe(error: unknown, req: Request): ErrorPage {
     return {
       status: 403,
       title: 'This form has expired',
-      message:
-        'The form was open too long or was not sent from this site. Go back, reload the page and try again.',
+      message: 'The form was open too long or was not sent from this site. Go back, reload the page and try again.',
     };
   }
   if (type === 'entity.too.large') {
     return { status: 413, title: 'Too much data', message: 'What you sent is too large. Shorten it and try again.' };
   }
   if (type === 'charset.unsupported' || type === 'encoding.unsupported') {
-    return { status: 415, title: 'Unsupported format', message: 'What you sent is in a format this site does not read. Go back and try again.' };
+    return {
+      status: 415,
+      title: 'Unsupported format',
+      message: 'What you sent is in a format this site does not read. Go back and try again.',
+    };
   }
   if (typeof type === 'string' && (type.startsWith('entity.') || type.startsWith('request.'))) {
     return { status: 400, title: 'Bad request', message: 'What you sent could not be read. Go back and try again.' };
@@ -116,7 +122,9 @@ export async function afterChange<T>(whatHappened: string, steps: () => Promise<
   try {
     return await steps();
   } catch (error) {
-    const [status, title] = isDependencyFailure(error) ? [503, 'Temporarily unavailable'] : [500, 'Something went wrong'];
+    const [status, title] = isDependencyFailure(error)
+      ? [503, 'Temporarily unavailable']
+      : [500, 'Something went wrong'];
     throw new HttpError(status, whatHappened, title, { cause: error });
   }
 }

@@ -1,7 +1,12 @@
 // Every sentence the pages say about an outcome, in one place. Services return reasons; this
 // module words them for people, and STATUS gives each reason its HTTP status, exhaustively, so
 // a new reason cannot reach a page without a word and a status.
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordProblem, type SignUpProblems } from '../accounts/index.js';
+import {
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  type PasswordProblem,
+  type SignUpProblems,
+} from '../accounts/index.js';
 import type { FieldErrors } from '../core/forms.js';
 import type { Channel, CheckReason, PhoneProblem, SendReason } from '../factors/index.js';
 import type { PendingEnd } from '../sign-in/index.js';
@@ -76,7 +81,10 @@ export const PHONE_PROBLEMS: Record<PhoneProblem, string> = {
 const UNAVAILABLE = 'Codes cannot be sent or checked right now. Nothing was changed. Please try again in a minute.';
 
 /** Why no code went out, for the person who asked. */
-export function sendRefused(refusal: { reason: SendReason; channel: Channel; retryAfterSeconds?: number }, cooldownSeconds = 0): string {
+export function sendRefused(
+  refusal: { reason: SendReason; channel: Channel; retryAfterSeconds?: number },
+  cooldownSeconds = 0,
+): string {
   const wait = waitText(refusal.retryAfterSeconds ?? cooldownSeconds);
   switch (refusal.reason) {
     case 'cooling_down':
@@ -138,9 +146,12 @@ export const ABOUT_THE_CODE: ReadonlySet<CheckReason> = new Set(['missing_code',
 // Said when a code step fails after the code may have reached the provider, which approves a
 // code once only: "Nothing was changed" would send the person back with a spent code.
 export const CODE_MAY_BE_USED_UP = {
-  signIn: 'We could not finish signing you in, and your code may already be used up. In a minute, ask for a new code and enter that one.',
-  enrolment: 'We could not finish turning on two-factor authentication, and your code may already be used up. In a minute, send a new code and enter that one.',
-  phoneChange: 'We could not finish changing your phone number, and your code may already be used up. In a minute, send a new code and enter that one.',
+  signIn:
+    'We could not finish signing you in, and your code may already be used up. In a minute, ask for a new code and enter that one.',
+  enrolment:
+    'We could not finish turning on two-factor authentication, and your code may already be used up. In a minute, send a new code and enter that one.',
+  phoneChange:
+    'We could not finish changing your phone number, and your code may already be used up. In a minute, send a new code and enter that one.',
 };
 
 // ---- Admin area -------------------------------------------------------------------------
@@ -155,7 +166,8 @@ export const ADMIN_REFUSED: Record<Exclude<ActionRefusal, 'not_confirmed'>, stri
 // The delivery test bench says what the provider's answer means in the words the pages use for
 // people signing in, except where the admin is told more: a send whose fate is unknown, a number
 // that cannot take texts, and the bench's own limits.
-const BENCH_UNCONFIRMED = 'We could not confirm that a code was sent: the code service did not say whether it went out.';
+const BENCH_UNCONFIRMED =
+  'We could not confirm that a code was sent: the code service did not say whether it went out.';
 
 export function benchMeaning(result: BenchResult): string | undefined {
   switch (result.status) {
@@ -163,7 +175,9 @@ export function benchMeaning(result: BenchResult): string | undefined {
     case 'approved':
       return undefined;
     case 'rate_limited':
-      return 'retryAfterSeconds' in result ? `Too many test codes. Wait ${waitText(result.retryAfterSeconds)}.` : checkRefused({ reason: 'provider_rate_limited' });
+      return 'retryAfterSeconds' in result
+        ? `Too many test codes. Wait ${waitText(result.retryAfterSeconds)}.`
+        : checkRefused({ reason: 'provider_rate_limited' });
     case 'unconfirmed':
       return BENCH_UNCONFIRMED;
     case 'channel_failed':

@@ -26,7 +26,9 @@ function isSignedIn(value: unknown): value is SignedIn {
 
 export function createPassport(signIn: SignInService): passport.PassportStatic {
   const instance = new passport.Passport() as passport.PassportStatic;
-  instance.serializeUser((user, done) => done(null, { id: user.id, generation: user.sessionGeneration } satisfies SignedIn));
+  instance.serializeUser((user, done) =>
+    done(null, { id: user.id, generation: user.sessionGeneration } satisfies SignedIn),
+  );
   instance.deserializeUser((signedIn: unknown, done) => {
     if (!isSignedIn(signedIn)) return done(null, false);
     signIn.signedInAccount(signedIn.id, signedIn.generation).then(

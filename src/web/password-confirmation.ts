@@ -30,7 +30,8 @@ export function requireRecentPassword(maxAgeMs: number): RequestHandler {
   return (req, res, next) => {
     const confirmedAt = req.session.passwordConfirmedAt;
     if (confirmedAt !== undefined && Date.now() - confirmedAt < maxAgeMs) return next();
-    if (req.method !== 'GET') flash(req, { kind: 'error', text: 'Nothing was changed: confirm your password first, then try again.' });
+    if (req.method !== 'GET')
+      flash(req, { kind: 'error', text: 'Nothing was changed: confirm your password first, then try again.' });
     res.redirect(303, `${CONFIRM_PATH}?next=${encodeURIComponent(req.originalUrl)}`);
   };
 }

@@ -4,7 +4,17 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { contextOf } from '../audit/index.js';
 import { HttpError } from '../core/errors.js';
 import { parseForm, typedText, type FieldErrors } from '../core/forms.js';
-import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone, type Channel, type ConsoleSender, type FactorUse, type PhoneEnrolment, type PhoneFactor } from '../factors/index.js';
+import {
+  countries,
+  maskPhone,
+  MAX_PHONE_INPUT,
+  parsePhone,
+  type Channel,
+  type ConsoleSender,
+  type FactorUse,
+  type PhoneEnrolment,
+  type PhoneFactor,
+} from '../factors/index.js';
 import type { CodeStep, CodeStepPages } from './code-step.js';
 import { afterChange } from './errors.js';
 import { codeForm, phoneForm } from './forms/phone.js';
@@ -43,7 +53,13 @@ export function phoneRouter(deps: {
 
   const use = (req: Request): FactorUse => ({ userId: req.user!.id, purpose: 'enrolment', context: contextOf(req) });
 
-  function renderPhoneForm(req: Request, res: Response, status: number, values: { phone: string; country: string }, errors: FieldErrors = {}) {
+  function renderPhoneForm(
+    req: Request,
+    res: Response,
+    status: number,
+    values: { phone: string; country: string },
+    errors: FieldErrors = {},
+  ) {
     res.status(status).render('factors/phone/number', {
       title: req.user?.twoFactorEnabled ? 'Change your phone number' : 'Turn on two-factor authentication',
       changingPhone: Boolean(req.user?.twoFactorEnabled),
@@ -69,7 +85,10 @@ export function phoneRouter(deps: {
 
   router.post('/account/2fa', requireRecentPassword, async (req, res) => {
     const parsedForm = parseForm(phoneForm, req.body);
-    const values = { phone: typedText(req.body, 'phone', MAX_PHONE_INPUT), country: (parsedForm.ok && parsedForm.data.country) || defaultCountry };
+    const values = {
+      phone: typedText(req.body, 'phone', MAX_PHONE_INPUT),
+      country: (parsedForm.ok && parsedForm.data.country) || defaultCountry,
+    };
     if (!parsedForm.ok) return renderPhoneForm(req, res, 422, values, parsedForm.errors);
     const parsed = parsePhone(parsedForm.data.phone, values.country);
     if (!parsed.ok) return renderPhoneForm(req, res, 422, values, { phone: PHONE_PROBLEMS[parsed.reason] });
@@ -80,7 +99,8 @@ export function phoneRouter(deps: {
       // Pressing "Send code" again within the cooldown sends nothing: the code is on its way.
       // The press that sent it (this session's earlier one, or a parallel one still
       // answering) records it; this one leaves the enrolment alone.
-      if (started.stillValid) flash(req, { kind: 'info', text: `We just sent a code to ${maskPhone(parsed.e164)}; it is still valid.` });
+      if (started.stillValid)
+        flash(req, { kind: 'info', text: `We just sent a code to ${maskPhone(parsed.e164)}; it is still valid.` });
     } else {
       if (started.retryAfterSeconds) res.set('Retry-After', String(started.retryAfterSeconds));
       return renderPhoneForm(req, res, STATUS[started.reason], values, { phone: sendRefused(started) });
@@ -114,7 +134,9 @@ export function phoneRouter(deps: {
       delete req.session.phoneEnrolment;
       flash(req, {
         kind: 'success',
-        text: result.changed ? 'Your phone number is changed. Codes now go to the new number.' : 'Two-factor authentication is on. Next time you sign in, we will send you a code.',
+        text: result.changed
+          ? 'Your phone number is changed. Codes now go to the new number.'
+          : 'Two-factor authentication is on. Next time you sign in, we will send you a code.',
       });
       res.redirect(303, '/account');
     });

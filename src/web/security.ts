@@ -91,7 +91,8 @@ function isLocalOnceNormalised(path: string): boolean {
  * on the decoded result normalised again (`/.%2F/evil.example`).
  */
 export function safeLocalPath(candidate: unknown, fallback = '/account'): string {
-  if (typeof candidate !== 'string' || candidate.length > MAX_NEXT_LENGTH || !isPlainLocalPath(candidate)) return fallback;
+  if (typeof candidate !== 'string' || candidate.length > MAX_NEXT_LENGTH || !isPlainLocalPath(candidate))
+    return fallback;
   let url: URL;
   try {
     url = new URL(candidate, LOCAL_BASE);
@@ -100,6 +101,7 @@ export function safeLocalPath(candidate: unknown, fallback = '/account'): string
   }
   const sent = `${url.pathname}${url.search}${url.hash}`;
   const decoded = decodedPath(url.pathname);
-  if (url.origin !== LOCAL_BASE || !isPlainLocalPath(sent) || decoded === undefined || !isLocalOnceNormalised(decoded)) return fallback;
+  if (url.origin !== LOCAL_BASE || !isPlainLocalPath(sent) || decoded === undefined || !isLocalOnceNormalised(decoded))
+    return fallback;
   return sent;
 }

@@ -8,9 +8,13 @@ import type { Account } from '../sign-in/index.js';
  * with "Remember me", for weeks. `account` is as read when the sign-in began, so a "sign out
  * everywhere" or lock since then leaves this session dead from its first request.
  */
-export async function startSession(req: Request, account: Account, remember: boolean, lifetime: SessionLifetime): Promise<void> {
+export async function startSession(
+  req: Request,
+  account: Account,
+  remember: boolean,
+  lifetime: SessionLifetime,
+): Promise<void> {
   // Passport regenerates the session here, so an ID planted before sign-in is worthless.
   await sessionStep('sign-in', (done) => req.logIn(account, done));
   applyRememberMe(req, remember, lifetime);
 }
-

@@ -6,7 +6,14 @@ import { contextOf } from '../audit/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
 import { maskPhone, type FactorRefusal, type UserFactor } from '../factors/index.js';
-import type { Account, PendingEnd, PendingSignIn, PendingSignInStore, PendingStep, SignInService } from '../sign-in/index.js';
+import type {
+  Account,
+  PendingEnd,
+  PendingSignIn,
+  PendingSignInStore,
+  PendingStep,
+  SignInService,
+} from '../sign-in/index.js';
 import type { SignInStepPage } from './code-step.js';
 import { afterChange, renderTooMany } from './errors.js';
 import { codeForm as answerForm } from './forms/phone.js';
@@ -41,7 +48,12 @@ function pendingStore(req: Request): PendingSignInStore {
   };
 }
 
-function renderLogin(res: Response, status: number, values: { email: string; next: string; remember?: boolean }, errors: FieldErrors = {}): void {
+function renderLogin(
+  res: Response,
+  status: number,
+  values: { email: string; next: string; remember?: boolean },
+  errors: FieldErrors = {},
+): void {
   res.status(status).render('accounts/login', { title: 'Sign in', values, errors });
 }
 
@@ -54,7 +66,13 @@ export function signInRouter(deps: {
   const { signIn, steps, lifetime } = deps;
   const router = Router();
 
-  async function finish(req: Request, res: Response, account: Account, method: string, signedIn: { remember: boolean; next: string }) {
+  async function finish(
+    req: Request,
+    res: Response,
+    account: Account,
+    method: string,
+    signedIn: { remember: boolean; next: string },
+  ) {
     await signIn.recordSignIn(account, method, contextOf(req));
     await startSession(req, account, signedIn.remember, lifetime);
     res.redirect(303, safeLocalPath(signedIn.next));
@@ -93,7 +111,9 @@ export function signInRouter(deps: {
     const form = parseForm(signInForm, req.body);
     if (!form.ok) {
       // Only missing fields get their own message; anything else is the one generic failure.
-      const missing = Object.fromEntries(Object.entries(form.errors).filter(([, message]) => message.startsWith('Enter your')));
+      const missing = Object.fromEntries(
+        Object.entries(form.errors).filter(([, message]) => message.startsWith('Enter your')),
+      );
       if (Object.keys(missing).length) return renderLogin(res, 422, values, missing);
       return renderLogin(res, 401, values, { form: SIGN_IN_FAILED });
     }
@@ -180,7 +200,8 @@ export function signInRouter(deps: {
   });
 
   router.post(CHOOSE_PATH, noStore, async (req, res) => {
-    const factorId = typeof (req.body as { factor?: unknown }).factor === 'string' ? (req.body as { factor: string }).factor : '';
+    const factorId =
+      typeof (req.body as { factor?: unknown }).factor === 'string' ? (req.body as { factor: string }).factor : '';
     const result = await signIn.choose(pendingStore(req), contextOf(req), factorId);
     if (!result.ok) {
       if (result.ended === 'no_such_factor') return res.redirect(303, CHOOSE_PATH);

@@ -20,7 +20,10 @@ export interface DateTimeFormat {
 
 /** A date as people read it on our pages, always in UTC: "2026-11-25 17:04" ("2026-11-25 17:04:09 UTC"). */
 export function formatDateTime(date: Date, { seconds = false, zone = false }: DateTimeFormat = {}): string {
-  const text = date.toISOString().replace('T', ' ').slice(0, seconds ? 19 : 16);
+  const text = date
+    .toISOString()
+    .replace('T', ' ')
+    .slice(0, seconds ? 19 : 16);
   return zone ? `${text} UTC` : text;
 }
 

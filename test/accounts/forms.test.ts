@@ -4,7 +4,17 @@
 // field. Also where the code went, and the way back in for a person who lost their phone.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { appForTests, confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, submitForm, uniqueEmail, type Agent } from '../support/app.js';
+import {
+  appForTests,
+  confirmPassword,
+  csrfTokenIn,
+  signIn,
+  signUp,
+  strongPassword,
+  submitForm,
+  uniqueEmail,
+  type Agent,
+} from '../support/app.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 /** The error summary's entries: [link target or undefined, text]. */
@@ -25,9 +35,13 @@ function fieldError(html: string, field: string): string | undefined {
 describe('forms after an error', () => {
   const running = appForTests({ env: { SUPPORT_CONTACT: 'help@example.com' } });
 
-  it('sign-up lists every field\'s problem at once, in form order, linked to the fields, keeping the email', async () => {
+  it("sign-up lists every field's problem at once, in form order, linked to the fields, keeping the email", async () => {
     const agent = running.app.agent();
-    const response = await submitForm(agent, '/signup', '/signup', { email: 'not an email', password: 'short', passwordConfirmation: 'other' });
+    const response = await submitForm(agent, '/signup', '/signup', {
+      email: 'not an email',
+      password: 'short',
+      passwordConfirmation: 'other',
+    });
     assert.equal(response.status, 422);
     assert.deepEqual(summaryOf(response.text), [
       ['email', 'Enter an email address like name@example.com.'],
@@ -40,14 +54,21 @@ describe('forms after an error', () => {
     }
     assert.match(response.text, /id="email"[^>]*value="not an email"/);
     assert.doesNotMatch(response.text, /value="short"|value="other"/, 'passwords are never echoed');
-    assert.match(response.text, /<input id="email"[^>]*autofocus/, 'without JavaScript the first field in error has the focus');
+    assert.match(
+      response.text,
+      /<input id="email"[^>]*autofocus/,
+      'without JavaScript the first field in error has the focus',
+    );
     assert.doesNotMatch(response.text, /highlighted fields/);
   });
 
   it('sign-in lists both missing fields; a wrong password is one message above the form, the email kept', async () => {
     const agent = running.app.agent();
     const empty = await submitForm(agent, '/login', '/login', { email: '', password: '' });
-    assert.deepEqual(summaryOf(empty.text).map(([field]) => field), ['email', 'password']);
+    assert.deepEqual(
+      summaryOf(empty.text).map(([field]) => field),
+      ['email', 'password'],
+    );
     const { email } = await signUp(running.app.agent());
     const wrong = await signIn(agent, email, 'not the password');
     assert.equal(wrong.status, 401);
@@ -59,7 +80,9 @@ describe('forms after an error', () => {
   it('confirming the password: a wrong one is shown at the Password field', async () => {
     const agent = running.app.agent();
     await signUp(agent);
-    const response = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password: 'not the password' });
+    const response = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', {
+      password: 'not the password',
+    });
     assert.equal(response.status, 401);
     assert.deepEqual(summaryOf(response.text), [['password', 'That password is not right.']]);
     assert.equal(fieldError(response.text, 'password'), 'That password is not right.');
@@ -103,7 +126,10 @@ describe('the code step after an error, and the way back in', () => {
   it('puts a wrong code at the Code field, once in the summary and once at the field', async () => {
     const { agent } = await atSignInCodeStep();
     const page = await agent.get('/login/2fa').expect(200);
-    const wrong = await agent.post('/login/2fa').type('form').send({ code: '000000', _csrf: csrfTokenIn(page.text) });
+    const wrong = await agent
+      .post('/login/2fa')
+      .type('form')
+      .send({ code: '000000', _csrf: csrfTokenIn(page.text) });
     assert.equal(wrong.status, 422);
     const [[field, message]] = summaryOf(wrong.text) as [[string, string]];
     assert.equal(field, 'code');
@@ -115,7 +141,10 @@ describe('the code step after an error, and the way back in', () => {
   it('says "please wait" above the form, never at the Code field', async () => {
     const { agent } = await atSignInCodeStep();
     const page = await agent.get('/login/2fa').expect(200);
-    const early = await agent.post('/login/2fa/resend').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    const early = await agent
+      .post('/login/2fa/resend')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(early.status, 429);
     const [[field, message]] = summaryOf(early.text) as [[string | undefined, string]];
     assert.equal(field, undefined);
@@ -155,7 +184,7 @@ describe('the code step after an error, and the way back in', () => {
 describe('the way back in without SUPPORT_CONTACT', () => {
   const running = appForTests();
 
-  it('tells a person to contact the site\'s administrators', async () => {
+  it("tells a person to contact the site's administrators", async () => {
     const agent = running.app.agent();
     await signUp(agent);
     await confirmPassword(agent);

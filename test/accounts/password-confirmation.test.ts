@@ -45,10 +45,16 @@ describe('password confirmation (sudo mode)', () => {
 
   it('returns to `next` when it is on this site, and to the account page otherwise', async () => {
     const { agent } = await signedIn();
-    const local = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password: strongPassword, next: '/account/2fa?from=menu' });
+    const local = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', {
+      password: strongPassword,
+      next: '/account/2fa?from=menu',
+    });
     assert.equal(local.headers.location, '/account/2fa?from=menu');
     for (const next of ['//evil.example', 'https://evil.example/', '/\\evil.example', '']) {
-      const response = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password: strongPassword, next });
+      const response = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', {
+        password: strongPassword,
+        next,
+      });
       assert.equal(response.status, 303);
       assert.equal(response.headers.location, '/account', JSON.stringify(next));
     }
@@ -56,23 +62,38 @@ describe('password confirmation (sudo mode)', () => {
 
   it('lasts five minutes; after that a form sent changes nothing and its page comes back after a new confirmation', async () => {
     const { agent } = await signedIn();
-    const confirmed = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password: strongPassword, next: '/account/2fa' });
+    const confirmed = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', {
+      password: strongPassword,
+      next: '/account/2fa',
+    });
     const phone = '+33611440001';
     assert.equal((await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' })).status, 303);
     const token = csrfTokenIn((await agent.get('/account/2fa/verify').expect(200)).text);
 
     await ageConfirmation(sessionCookie(confirmed)!, 5 * 60_000 + 1_000);
-    const late = await agent.post('/account/2fa/verify').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: token });
+    const late = await agent
+      .post('/account/2fa/verify')
+      .type('form')
+      .send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: token });
     assert.equal(late.status, 303);
     assert.equal(late.headers.location, '/account/confirm-password?next=%2Faccount%2F2fa%2Fverify');
-    assert.equal(await twilio.app.services.database.prisma.userFactor.count({ where: { kind: 'phone', phoneNumber: phone } }), 0, '2FA was not turned on');
+    assert.equal(
+      await twilio.app.services.database.prisma.userFactor.count({ where: { kind: 'phone', phoneNumber: phone } }),
+      0,
+      '2FA was not turned on',
+    );
     await agent.get('/account/2fa/disable').expect(303);
 
     await confirmPassword(agent);
     await agent.get('/account/2fa/verify').expect(200);
-    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: twilio.standIn.lastCodeFor(phone)! });
+    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', {
+      code: twilio.standIn.lastCodeFor(phone)!,
+    });
     assert.equal(verified.status, 303);
-    assert.equal(await twilio.app.services.database.prisma.userFactor.count({ where: { kind: 'phone', phoneNumber: phone } }), 1);
+    assert.equal(
+      await twilio.app.services.database.prisma.userFactor.count({ where: { kind: 'phone', phoneNumber: phone } }),
+      1,
+    );
   });
 
   it('asks again after signing out and in', async () => {

@@ -133,7 +133,10 @@ describe('sign-in, sign-out and the account page', () => {
     assert.equal(signedIn.status, 303);
     const cookie = sessionCookie(signedIn)!;
     const account = await agent.get('/account').expect(200);
-    const response = await agent.post('/logout').type('form').send({ _csrf: csrfTokenIn(account.text) });
+    const response = await agent
+      .post('/logout')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(account.text) });
     assert.equal(response.status, 303);
     assert.equal(response.headers.location, '/login');
     const login = await agent.get('/login').expect(200);
@@ -159,7 +162,11 @@ describe('sign-in, sign-out and the account page', () => {
     });
     assert.equal(signedUp.status, 303);
     const account = await agent.get('/account').expect(200);
-    await agent.post('/logout').type('form').send({ _csrf: csrfTokenIn(account.text) }).expect(303);
+    await agent
+      .post('/logout')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(account.text) })
+      .expect(303);
     await agent.get('/account').expect(303);
     assert.equal((await signIn(agent, person, strongPassword)).status, 303);
     const again = await agent.get('/account').expect(200);

@@ -36,10 +36,12 @@ describe('sign-up', () => {
     const typed = `  Mixed.Case.${Date.now()}@Example.COM `;
     const response = await signUpWith({ email: typed, password: strongPassword, passwordConfirmation: strongPassword });
     assert.equal(response.status, 303);
-    const user = await running.app.services.database.prisma.user.findUnique({ where: { email: typed.trim().toLowerCase() } });
+    const user = await running.app.services.database.prisma.user.findUnique({
+      where: { email: typed.trim().toLowerCase() },
+    });
     assert.ok(user, 'the account is stored under the lower-cased, trimmed email');
     assert.match(user.passwordHash, /^\$argon2id\$v=19\$/);
-    assert.match(user.passwordHash, /m=19456/, 'at least OWASP\'s 19 MiB');
+    assert.match(user.passwordHash, /m=19456/, "at least OWASP's 19 MiB");
     assert.match(user.passwordHash, /t=2/);
     assert.ok(!user.passwordHash.includes(strongPassword));
     assert.equal(await verifyPassword(user.passwordHash, strongPassword), true);
@@ -62,15 +64,51 @@ describe('sign-up', () => {
   });
 
   const refusals: Array<[string, Record<string, string>, RegExp]> = [
-    ['an empty email', { email: '', password: strongPassword, passwordConfirmation: strongPassword }, /Enter your email address\./],
-    ['a malformed email', { email: 'not-an-email', password: strongPassword, passwordConfirmation: strongPassword }, /Enter an email address like name@example\.com\./],
-    ['a password under 8 characters', { email: 'short@example.com', password: 'abc123', passwordConfirmation: 'abc123' }, /Use at least 8 characters/],
-    ['a very common password', { email: 'common@example.com', password: 'password123', passwordConfirmation: 'password123' }, /most commonly used/],
-    ['the email as password', { email: 'samesame@example.com', password: 'samesame@example.com', passwordConfirmation: 'samesame@example.com' }, /Do not use your email address/],
-    ['the email\'s local part as password', { email: 'samesame@example.com', password: 'SameSame', passwordConfirmation: 'SameSame' }, /Do not use your email address as your password\./],
-    ['a single repeated character', { email: 'repeat@example.com', password: '~~~~~~~~~~', passwordConfirmation: '~~~~~~~~~~' }, /A single repeated character is easy to guess\. Choose another password\./],
-    ['a password over 256 characters', { email: 'long@example.com', password: 'x'.repeat(257), passwordConfirmation: 'x'.repeat(257) }, /at most 256 characters/],
-    ['passwords that differ', { email: 'differ@example.com', password: strongPassword, passwordConfirmation: `${strongPassword}!` }, /The two passwords do not match\./],
+    [
+      'an empty email',
+      { email: '', password: strongPassword, passwordConfirmation: strongPassword },
+      /Enter your email address\./,
+    ],
+    [
+      'a malformed email',
+      { email: 'not-an-email', password: strongPassword, passwordConfirmation: strongPassword },
+      /Enter an email address like name@example\.com\./,
+    ],
+    [
+      'a password under 8 characters',
+      { email: 'short@example.com', password: 'abc123', passwordConfirmation: 'abc123' },
+      /Use at least 8 characters/,
+    ],
+    [
+      'a very common password',
+      { email: 'common@example.com', password: 'password123', passwordConfirmation: 'password123' },
+      /most commonly used/,
+    ],
+    [
+      'the email as password',
+      { email: 'samesame@example.com', password: 'samesame@example.com', passwordConfirmation: 'samesame@example.com' },
+      /Do not use your email address/,
+    ],
+    [
+      "the email's local part as password",
+      { email: 'samesame@example.com', password: 'SameSame', passwordConfirmation: 'SameSame' },
+      /Do not use your email address as your password\./,
+    ],
+    [
+      'a single repeated character',
+      { email: 'repeat@example.com', password: '~~~~~~~~~~', passwordConfirmation: '~~~~~~~~~~' },
+      /A single repeated character is easy to guess\. Choose another password\./,
+    ],
+    [
+      'a password over 256 characters',
+      { email: 'long@example.com', password: 'x'.repeat(257), passwordConfirmation: 'x'.repeat(257) },
+      /at most 256 characters/,
+    ],
+    [
+      'passwords that differ',
+      { email: 'differ@example.com', password: strongPassword, passwordConfirmation: `${strongPassword}!` },
+      /The two passwords do not match\./,
+    ],
   ];
   for (const [what, fields, message] of refusals) {
     it(`refuses ${what} with a clear message and status 422, creating nothing`, async () => {

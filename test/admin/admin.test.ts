@@ -50,7 +50,10 @@ describe('admin area', () => {
       assert.match(response.text, /Admins only/);
     }
     const user = await app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
-    assert.equal(await app.services.database.prisma.auditEvent.count({ where: { type: 'admin_denied', userId: user.id } }), 5);
+    assert.equal(
+      await app.services.database.prisma.auditEvent.count({ where: { type: 'admin_denied', userId: user.id } }),
+      5,
+    );
     const anonymous = await app.agent().get('/admin/users');
     assert.equal(anonymous.status, 303);
     assert.equal(anonymous.headers.location, '/login?next=%2Fadmin%2Fusers');
@@ -64,8 +67,13 @@ describe('admin area', () => {
     const withTwoFactor = await prisma.user.count({ where: { factors: { some: {} } } });
     const figure = (label: string) => new RegExp(`<dt>${label}</dt><dd>([^<]*)</dd>`).exec(page.text)?.[1];
     assert.equal(figure('Users'), String(users));
-    assert.equal(figure('With two-factor authentication'), `${withTwoFactor} (${Math.round((100 * withTwoFactor) / users)}%)`);
-    const failed = await prisma.auditEvent.count({ where: { type: 'sign_in_password', outcome: 'failed', at: { gte: new Date(Date.now() - 3_600_000) } } });
+    assert.equal(
+      figure('With two-factor authentication'),
+      `${withTwoFactor} (${Math.round((100 * withTwoFactor) / users)}%)`,
+    );
+    const failed = await prisma.auditEvent.count({
+      where: { type: 'sign_in_password', outcome: 'failed', at: { gte: new Date(Date.now() - 3_600_000) } },
+    });
     assert.equal(figure('Failed sign-ins in the last hour'), String(failed));
 
     const person = app.agent();
@@ -79,14 +87,17 @@ describe('admin area', () => {
     assert.equal(afterFigure('Failed sign-ins in the last hour'), String(failed + 1));
   });
 
-  it('sends a test code by SMS or voice through the provider and checks it, showing the provider\'s answer', async () => {
+  it("sends a test code by SMS or voice through the provider and checks it, showing the provider's answer", async () => {
     const form = await adminAgent.get('/admin/verify').expect(200);
     assert.match(form.text, /<label for="phone">Phone number<\/label>/);
     assert.match(form.text, /<label for="channel-sms">SMS<\/label>/);
     assert.match(form.text, /<label for="channel-call">Voice call<\/label>/);
     assert.match(form.text, />Send code<\/button>/);
 
-    const sent = await adminAgent.post('/admin/verify/send').type('form').send({ phone: '06 11 22 00 02', country: 'FR', channel: 'call', _csrf: csrfTokenIn(form.text) });
+    const sent = await adminAgent
+      .post('/admin/verify/send')
+      .type('form')
+      .send({ phone: '06 11 22 00 02', country: 'FR', channel: 'call', _csrf: csrfTokenIn(form.text) });
     assert.equal(sent.status, 200);
     assert.match(sent.text, /data-provider-status>pending</);
     assert.match(sent.text, /Voice call/);
@@ -95,20 +106,35 @@ describe('admin area', () => {
     assert.match(sent.text, /<label for="code">Code<\/label>/);
     assert.match(sent.text, />Check code<\/button>/);
 
-    const wrong = await adminAgent.post('/admin/verify/check').type('form').send({ code: '000000', _csrf: csrfTokenIn(sent.text) });
+    const wrong = await adminAgent
+      .post('/admin/verify/check')
+      .type('form')
+      .send({ code: '000000', _csrf: csrfTokenIn(sent.text) });
     assert.match(wrong.text, /data-provider-status>pending</);
     assert.match(wrong.text, /That code is not right/);
-    const right = await adminAgent.post('/admin/verify/check').type('form').send({ code: twilio.standIn.lastCodeFor('+33611220002')!, _csrf: csrfTokenIn(sent.text) });
+    const right = await adminAgent
+      .post('/admin/verify/check')
+      .type('form')
+      .send({ code: twilio.standIn.lastCodeFor('+33611220002')!, _csrf: csrfTokenIn(sent.text) });
     assert.match(right.text, /data-provider-status>approved</);
 
     const admin = await app.services.database.prisma.user.findUniqueOrThrow({ where: { email: adminEmail } });
-    const tests = await app.services.database.prisma.auditEvent.findMany({ where: { type: 'admin_verify', userId: admin.id }, orderBy: { id: 'asc' } });
-    assert.deepEqual(tests.slice(-3).map((event) => event.outcome), ['pending', 'wrong_code', 'approved']);
+    const tests = await app.services.database.prisma.auditEvent.findMany({
+      where: { type: 'admin_verify', userId: admin.id },
+      orderBy: { id: 'asc' },
+    });
+    assert.deepEqual(
+      tests.slice(-3).map((event) => event.outcome),
+      ['pending', 'wrong_code', 'approved'],
+    );
   });
 
-  it('shows a delivery failure with Twilio\'s code and a readable meaning', async () => {
+  it("shows a delivery failure with Twilio's code and a readable meaning", async () => {
     const form = await adminAgent.get('/admin/verify').expect(200);
-    const landline = await adminAgent.post('/admin/verify/send').type('form').send({ phone: '+44 20 7946 0958', country: 'GB', channel: 'sms', _csrf: csrfTokenIn(form.text) });
+    const landline = await adminAgent
+      .post('/admin/verify/send')
+      .type('form')
+      .send({ phone: '+44 20 7946 0958', country: 'GB', channel: 'sms', _csrf: csrfTokenIn(form.text) });
     assert.equal(landline.status, 502);
     assert.match(landline.text, /data-provider-status>error</);
     assert.match(landline.text, /<dd>60205<\/dd>/);
@@ -116,7 +142,10 @@ describe('admin area', () => {
     assert.doesNotMatch(landline.text, />Check code<\/button>/, 'nothing went out, so nothing to check');
     twilio.standIn.faults.down = true;
     try {
-      const down = await adminAgent.post('/admin/verify/send').type('form').send({ phone: '+33611220003', country: 'FR', channel: 'sms', _csrf: csrfTokenIn(form.text) });
+      const down = await adminAgent
+        .post('/admin/verify/send')
+        .type('form')
+        .send({ phone: '+33611220003', country: 'FR', channel: 'sms', _csrf: csrfTokenIn(form.text) });
       assert.equal(down.status, 502);
       // The connection dropped after the request went out: Twilio may have sent the code.
       assert.match(down.text, /We could not confirm that a code was sent/);
@@ -142,10 +171,13 @@ describe('admin area', () => {
     const confirm = await adminAgent.get(`/admin/users/${userId}/${action}`).expect(200);
     assert.match(confirm.text, /Confirm: /);
     const confirmation = /name="confirmation" value="([^"]+)"/.exec(confirm.text)?.[1] ?? '';
-    return adminAgent.post(`/admin/users/${userId}/${action}`).type('form').send({ _csrf: csrfTokenIn(confirm.text), confirmation });
+    return adminAgent
+      .post(`/admin/users/${userId}/${action}`)
+      .type('form')
+      .send({ _csrf: csrfTokenIn(confirm.text), confirmation });
   }
 
-  it('resets a user\'s 2FA after a confirmation step, and the audit view shows who did it', async () => {
+  it("resets a user's 2FA after a confirmation step, and the audit view shows who did it", async () => {
     const person = app.agent();
     const { email } = await signUp(person);
     await turnOnTwoFactor(person, twilio.standIn, '+33611220004');
@@ -155,11 +187,24 @@ describe('admin area', () => {
 
     const done = await act(user.id, 'reset-2fa');
     assert.equal(done.status, 303);
-    assert.match((await adminAgent.get(done.headers.location as string).expect(200)).text, /Done: reset two-factor authentication/);
-    assert.deepEqual(await app.services.database.prisma.userFactor.findMany({ where: { userId: user.id } }), [], 'no factor, no phone left');
-    assert.equal((await signIn(app.agent(), email, strongPassword)).headers.location, '/account', 'signs in with the password alone now');
+    assert.match(
+      (await adminAgent.get(done.headers.location as string).expect(200)).text,
+      /Done: reset two-factor authentication/,
+    );
+    assert.deepEqual(
+      await app.services.database.prisma.userFactor.findMany({ where: { userId: user.id } }),
+      [],
+      'no factor, no phone left',
+    );
+    assert.equal(
+      (await signIn(app.agent(), email, strongPassword)).headers.location,
+      '/account',
+      'signs in with the password alone now',
+    );
 
-    const audit = await adminAgent.get(`/admin/audit?user=${encodeURIComponent(adminEmail)}&type=admin_action`).expect(200);
+    const audit = await adminAgent
+      .get(`/admin/audit?user=${encodeURIComponent(adminEmail)}&type=admin_action`)
+      .expect(200);
     assert.match(audit.text, /reset-2fa/);
     assert.ok(audit.text.includes(user.id));
   });
@@ -197,7 +242,8 @@ describe('admin area', () => {
 
     // The list offers an admin no action on their own row that would only be refused.
     const ownRow = (await adminAgent.get(`/admin/users?q=${encodeURIComponent(adminEmail)}`).expect(200)).text;
-    for (const refused of ['lock', 'remove-admin', 'reset-2fa']) assert.doesNotMatch(ownRow, new RegExp(`/admin/users/${admin.id}/${refused}"`));
+    for (const refused of ['lock', 'remove-admin', 'reset-2fa'])
+      assert.doesNotMatch(ownRow, new RegExp(`/admin/users/${admin.id}/${refused}"`));
     assert.match(ownRow, new RegExp(`/admin/users/${admin.id}/sign-out-everywhere"`));
   });
 
@@ -205,7 +251,10 @@ describe('admin area', () => {
     const { email } = await signUp(app.agent());
     const user = await app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
     assert.equal((await adminAgent.post(`/admin/users/${user.id}/lock`).type('form').send({})).status, 403);
-    assert.equal((await adminAgent.post('/admin/verify/send').type('form').send({ phone: '+33611220005', channel: 'sms' })).status, 403);
+    assert.equal(
+      (await adminAgent.post('/admin/verify/send').type('form').send({ phone: '+33611220005', channel: 'sms' })).status,
+      403,
+    );
     const after = await app.services.database.prisma.user.findUniqueOrThrow({ where: { id: user.id } });
     assert.equal(after.lockedAt, null);
   });
@@ -222,7 +271,10 @@ describe('admin area', () => {
     assert.equal(lines[0], 'id,time,type,outcome,user,ip,user_agent,detail');
     const signUpLine = lines.find((line) => line.includes('"sign_up"'));
     assert.ok(signUpLine?.includes(`"${email}"`));
-    assert.ok(signUpLine?.includes(`"'=HYPERLINK(""http://evil.example"",""click"")"`), 'a leading = is defused and quotes doubled');
+    assert.ok(
+      signUpLine?.includes(`"'=HYPERLINK(""http://evil.example"",""click"")"`),
+      'a leading = is defused and quotes doubled',
+    );
     assert.ok(lines.length >= 3, 'sign_up and sign_in');
   });
 });

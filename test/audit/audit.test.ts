@@ -71,10 +71,19 @@ describe('audit trail', () => {
       'two_factor_disabled:ok',
     ]);
     const sent = (await events({ userId: user.id, type: 'code_sent' }))[0]!;
-    assert.deepEqual(sent.detail, { channel: 'sms', requested: 'sms', fellBack: false, purpose: 'enrolment', phone: '+33…32' });
+    assert.deepEqual(sent.detail, {
+      channel: 'sms',
+      requested: 'sms',
+      fellBack: false,
+      purpose: 'enrolment',
+      phone: '+33…32',
+    });
 
-    const everything = JSON.stringify(await events(), (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
-    for (const message of twilio.standIn.outbox) assert.ok(!everything.includes(message.code), 'no code in the audit trail');
+    const everything = JSON.stringify(await events(), (_key, value: unknown) =>
+      typeof value === 'bigint' ? String(value) : value,
+    );
+    for (const message of twilio.standIn.outbox)
+      assert.ok(!everything.includes(message.code), 'no code in the audit trail');
     assert.ok(!everything.includes(strongPassword), 'no password in the audit trail');
     assert.ok(!everything.includes('98765432'), 'no full phone number in the audit trail');
   });
@@ -100,7 +109,9 @@ describe('audit trail', () => {
     await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' });
     const mistyped = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: '000000' });
     assert.equal(mistyped.status, 422, 'the enrolment code was refused');
-    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: twilio.standIn.lastCodeFor(phone)! });
+    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', {
+      code: twilio.standIn.lastCodeFor(phone)!,
+    });
     assert.equal(verified.status, 303);
 
     const account = await agent.get('/account').expect(200);
@@ -133,7 +144,10 @@ describe('audit trail', () => {
     await signIn(without, email, strongPassword);
     const warned = await without.get('/account').expect(200);
     assert.match(warned.text, /1 failed sign-in attempt since your last visit/);
-    assert.match(warned.text, /<a href="\/account\/2fa">Turn on two-factor authentication<\/a> so that your password alone/);
+    assert.match(
+      warned.text,
+      /<a href="\/account\/2fa">Turn on two-factor authentication<\/a> so that your password alone/,
+    );
     assert.match(warned.text, /Failed attempt: wrong password/);
 
     const phone = '+33698765403';

@@ -9,7 +9,15 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { strongPassword, uniqueEmail } from '../support/app.js';
-import { browserForTests, confirmPasswordInBrowser, latestCode, screenshotFolder, seriousAxeViolations, signUpInBrowser, withoutChromium } from '../support/browser.js';
+import {
+  browserForTests,
+  confirmPasswordInBrowser,
+  latestCode,
+  screenshotFolder,
+  seriousAxeViolations,
+  signUpInBrowser,
+  withoutChromium,
+} from '../support/browser.js';
 
 const screenshots = screenshotFolder('pages');
 // 320 px is the narrowest phone still sold; 375 px the commonest; 1280 px a laptop.
@@ -28,10 +36,14 @@ async function problemsOf(page: Page, state: string): Promise<string[]> {
   for (const width of WIDTHS) {
     await page.setViewportSize({ width, height: 800 });
     // Strings, not functions: this project's TypeScript knows no DOM.
-    const sizes = await page.evaluate<{ document: number; window: number }>('({ document: document.documentElement.scrollWidth, window: window.innerWidth })');
-    if (sizes.document > sizes.window) problems.push(`${state} at ${width} px: the document is ${sizes.document} px wide`);
+    const sizes = await page.evaluate<{ document: number; window: number }>(
+      '({ document: document.documentElement.scrollWidth, window: window.innerWidth })',
+    );
+    if (sizes.document > sizes.window)
+      problems.push(`${state} at ${width} px: the document is ${sizes.document} px wide`);
     const squeezed = await page.evaluate<string[]>(SQUEEZED_TEXT);
-    for (const text of squeezed) problems.push(`${state} at ${width} px: "${text}" is squeezed into a column a few letters wide`);
+    for (const text of squeezed)
+      problems.push(`${state} at ${width} px: "${text}" is squeezed into a column a few letters wide`);
     await page.screenshot({ path: path.join(screenshots, `${state}-${width}.png`), fullPage: true });
     for (const violation of await seriousAxeViolations(page)) problems.push(`${state} at ${width} px: ${violation}`);
   }
@@ -160,7 +172,11 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await page.getByRole('button', { name: 'Sign up' }).click();
     const summary = page.locator('.error-summary');
     await summary.waitFor();
-    assert.equal(await page.evaluate<boolean>("document.activeElement.classList.contains('error-summary')"), true, 'the summary has focus');
+    assert.equal(
+      await page.evaluate<boolean>("document.activeElement.classList.contains('error-summary')"),
+      true,
+      'the summary has focus',
+    );
     const links = summary.getByRole('link');
     const targets = await Promise.all((await links.all()).map((link) => link.getAttribute('href')));
     assert.deepEqual(targets, ['#email', '#password', '#passwordConfirmation']);

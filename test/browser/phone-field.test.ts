@@ -6,7 +6,14 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { uniqueEmail } from '../support/app.js';
-import { browserForTests, confirmPasswordInBrowser, screenshotFolder, seriousAxeViolations, signUpInBrowser, withoutChromium } from '../support/browser.js';
+import {
+  browserForTests,
+  confirmPasswordInBrowser,
+  screenshotFolder,
+  seriousAxeViolations,
+  signUpInBrowser,
+  withoutChromium,
+} from '../support/browser.js';
 
 const screenshots = screenshotFolder();
 
@@ -39,7 +46,10 @@ describe('the phone field with JavaScript', { skip: withoutChromium }, () => {
     await countryButton(page).click();
     const search = countrySearch(page);
     await search.fill(name);
-    await page.getByRole('option', { name: new RegExp(`^${name}`) }).first().click();
+    await page
+      .getByRole('option', { name: new RegExp(`^${name}`) })
+      .first()
+      .click();
     assert.match((await countryButton(page).getAttribute('aria-label')) ?? '', new RegExp(name));
   }
 
@@ -66,7 +76,11 @@ describe('the phone field with JavaScript', { skip: withoutChromium }, () => {
     await phoneField(page).click();
     await phoneField(page).pressSequentially(UK_NUMBER);
     assert.equal(await countrySearch(page).isVisible(), false, 'the country search stayed closed');
-    assert.equal((await phoneField(page).inputValue()).replace(/\D/g, ''), UK_E164.slice(1), 'every digit is in the field');
+    assert.equal(
+      (await phoneField(page).inputValue()).replace(/\D/g, ''),
+      UK_E164.slice(1),
+      'every digit is in the field',
+    );
     assert.match((await countryButton(page).getAttribute('aria-label')) ?? '', /United Kingdom/);
     await page.screenshot({ path: path.join(screenshots, 'phone-typed.png'), fullPage: true });
     assert.equal(await submitAndReadRecipient(page), UK_E164);
@@ -79,7 +93,11 @@ describe('the phone field with JavaScript', { skip: withoutChromium }, () => {
     await phoneField(page).click();
     await page.evaluate(`navigator.clipboard.writeText(${JSON.stringify(UK_NUMBER)})`);
     await page.keyboard.press('ControlOrMeta+V');
-    assert.equal((await phoneField(page).inputValue()).replace(/\D/g, ''), UK_E164.slice(1), 'every digit is in the field');
+    assert.equal(
+      (await phoneField(page).inputValue()).replace(/\D/g, ''),
+      UK_E164.slice(1),
+      'every digit is in the field',
+    );
     assert.match((await countryButton(page).getAttribute('aria-label')) ?? '', /United Kingdom/);
     assert.equal(await submitAndReadRecipient(page), UK_E164);
     await page.context().close();

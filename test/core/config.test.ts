@@ -48,8 +48,14 @@ describe('configuration', () => {
   });
 
   it('names the variable when a value is wrong', () => {
-    assert.deepEqual(problemsOf({ PORT: 'eighty' }).map((p) => p.split(':')[0]), ['PORT']);
-    assert.match(problemsOf({ DATABASE_URL: 'mysql://x' })[0]!, /^DATABASE_URL: must be a URL starting with postgres:\/\//);
+    assert.deepEqual(
+      problemsOf({ PORT: 'eighty' }).map((p) => p.split(':')[0]),
+      ['PORT'],
+    );
+    assert.match(
+      problemsOf({ DATABASE_URL: 'mysql://x' })[0]!,
+      /^DATABASE_URL: must be a URL starting with postgres:\/\//,
+    );
     assert.match(problemsOf({ REDIS_URL: 'localhost:6379' })[0]!, /^REDIS_URL/);
     assert.match(problemsOf({ MIGRATE_ON_START: 'maybe' })[0]!, /^MIGRATE_ON_START: must be true or false/);
   });
@@ -64,11 +70,19 @@ describe('configuration', () => {
   const unsafe: Array<[string, Record<string, string>, RegExp]> = [
     ['a missing session secret', { SESSION_SECRET: '' }, /^SESSION_SECRET: required in production/],
     ['a short session secret', { SESSION_SECRET: 'tooshort' }, /^SESSION_SECRET: must be at least 32 characters/],
-    ['a placeholder session secret', { SESSION_SECRET: 'change-me-change-me-change-me-change-me' }, /^SESSION_SECRET: looks like a placeholder/],
+    [
+      'a placeholder session secret',
+      { SESSION_SECRET: 'change-me-change-me-change-me-change-me' },
+      /^SESSION_SECRET: looks like a placeholder/,
+    ],
     ['the embedded database', { DATABASE_URL: '' }, /^DATABASE_URL: required in production/],
     ['in-process sessions', { REDIS_URL: '' }, /^REDIS_URL: required in production/],
     ['the console code provider', { CODE_PROVIDER: 'console' }, /^CODE_PROVIDER: the console provider only logs codes/],
-    ['a Twilio stand-in', { TWILIO_API_BASE_URL: 'http://127.0.0.1:4010' }, /^TWILIO_API_BASE_URL: points Twilio calls at a stand-in/],
+    [
+      'a Twilio stand-in',
+      { TWILIO_API_BASE_URL: 'http://127.0.0.1:4010' },
+      /^TWILIO_API_BASE_URL: points Twilio calls at a stand-in/,
+    ],
   ];
   for (const [what, change, message] of unsafe) {
     it(`refuses ${what} in production`, () => {
@@ -79,7 +93,12 @@ describe('configuration', () => {
   }
 
   it('accepts embedded stores in production only when explicitly allowed', () => {
-    const config = loadConfig({ ...production, DATABASE_URL: '', REDIS_URL: '', ALLOW_EMBEDDED_STORES_IN_PRODUCTION: 'true' });
+    const config = loadConfig({
+      ...production,
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      ALLOW_EMBEDDED_STORES_IN_PRODUCTION: 'true',
+    });
     assert.equal(config.database.url, undefined);
     assert.equal(config.redisUrl, undefined);
   });
@@ -102,10 +121,20 @@ describe('configuration', () => {
 
   it('reads SUPPORT_CONTACT as an email address or a web page, and nothing by default', () => {
     assert.equal(loadConfig({}).supportContact, undefined);
-    assert.deepEqual(loadConfig({ SUPPORT_CONTACT: ' help@example.com ' }).supportContact, { kind: 'email', address: 'help@example.com' });
-    assert.deepEqual(loadConfig({ SUPPORT_CONTACT: 'https://example.com/help' }).supportContact, { kind: 'web', url: 'https://example.com/help' });
+    assert.deepEqual(loadConfig({ SUPPORT_CONTACT: ' help@example.com ' }).supportContact, {
+      kind: 'email',
+      address: 'help@example.com',
+    });
+    assert.deepEqual(loadConfig({ SUPPORT_CONTACT: 'https://example.com/help' }).supportContact, {
+      kind: 'web',
+      url: 'https://example.com/help',
+    });
     for (const wrong of ['call Bob', 'javascript:alert(1)', 'ftp://example.com']) {
-      assert.match(problemsOf({ SUPPORT_CONTACT: wrong })[0]!, /^SUPPORT_CONTACT: must be an email address or a URL/, wrong);
+      assert.match(
+        problemsOf({ SUPPORT_CONTACT: wrong })[0]!,
+        /^SUPPORT_CONTACT: must be an email address or a URL/,
+        wrong,
+      );
     }
   });
 

@@ -77,47 +77,58 @@ describe('when the database goes away', () => {
   });
 });
 
-describe('when Redis goes away', { skip: redisUrl ? false : 'TEST_REDIS_URL is not set: no Redis to test against' }, () => {
-  const running = appForTests({ proxyRedis: true });
-  let email: string;
-  before(async () => {
-    ({ email } = await signUp(running.app.agent()));
-  });
+describe(
+  'when Redis goes away',
+  { skip: redisUrl ? false : 'TEST_REDIS_URL is not set: no Redis to test against' },
+  () => {
+    const running = appForTests({ proxyRedis: true });
+    let email: string;
+    before(async () => {
+      ({ email } = await signUp(running.app.agent()));
+    });
 
-  it('keeps sessions in Redis, shared by every instance', async () => {
-    assert.equal(running.app.services.sessions.kind, 'redis');
-    const agent = running.app.agent();
-    const other = await startTestApp({ proxyRedis: true, databaseUrl: running.app.databaseUrl, env: { REDIS_PREFIX: running.app.config.redisPrefix } });
-    try {
-      // A second instance of the same deployment recognises the session signed in on the first.
-      const signedIn = await signIn(agent, email, strongPassword);
-      const onOther = await other.agent().get('/login').set('Cookie', sessionCookie(signedIn)!);
-      assert.equal(onOther.status, 303, 'the other instance sees a signed-in session');
-    } finally {
-      await other.close();
-    }
-  });
+    it('keeps sessions in Redis, shared by every instance', async () => {
+      assert.equal(running.app.services.sessions.kind, 'redis');
+      const agent = running.app.agent();
+      const other = await startTestApp({
+        proxyRedis: true,
+        databaseUrl: running.app.databaseUrl,
+        env: { REDIS_PREFIX: running.app.config.redisPrefix },
+      });
+      try {
+        // A second instance of the same deployment recognises the session signed in on the first.
+        const signedIn = await signIn(agent, email, strongPassword);
+        const onOther = await other.agent().get('/login').set('Cookie', sessionCookie(signedIn)!);
+        assert.equal(onOther.status, 303, 'the other instance sees a signed-in session');
+      } finally {
+        await other.close();
+      }
+    });
 
-  it('reports 503 on /readyz, lets nobody in, and recovers without a restart', async () => {
-    const agent = running.app.agent();
-    assert.equal((await signIn(agent, email, strongPassword)).status, 303);
-    running.app.redisProxy!.down();
+    it('reports 503 on /readyz, lets nobody in, and recovers without a restart', async () => {
+      const agent = running.app.agent();
+      assert.equal((await signIn(agent, email, strongPassword)).status, 303);
+      running.app.redisProxy!.down();
 
-    await eventually(async () => (await running.app.agent().get('/readyz')).status === 503, '/readyz reports Redis down');
-    const ready = await running.app.agent().get('/readyz');
-    assert.equal((ready.body as Readiness).checks.sessions, 'unavailable');
-    assert.equal((ready.body as Readiness).checks.database, 'ok');
+      await eventually(
+        async () => (await running.app.agent().get('/readyz')).status === 503,
+        '/readyz reports Redis down',
+      );
+      const ready = await running.app.agent().get('/readyz');
+      assert.equal((ready.body as Readiness).checks.sessions, 'unavailable');
+      assert.equal((ready.body as Readiness).checks.database, 'ok');
 
-    const account = await agent.get('/account');
-    assert.equal(account.status, 503);
-    assert.match(account.text, /Temporarily unavailable/);
-    assert.ok(!account.text.includes(email));
-    // A form whose CSRF token has nowhere to be kept could only fail when sent: no form.
-    const form = await running.app.agent().get('/login');
-    assert.equal(form.status, 503);
+      const account = await agent.get('/account');
+      assert.equal(account.status, 503);
+      assert.match(account.text, /Temporarily unavailable/);
+      assert.ok(!account.text.includes(email));
+      // A form whose CSRF token has nowhere to be kept could only fail when sent: no form.
+      const form = await running.app.agent().get('/login');
+      assert.equal(form.status, 503);
 
-    running.app.redisProxy!.up();
-    await eventually(async () => (await running.app.agent().get('/readyz')).status === 200, '/readyz is ready again');
-    await agent.get('/account').expect(200);
-  });
-});
+      running.app.redisProxy!.up();
+      await eventually(async () => (await running.app.agent().get('/readyz')).status === 200, '/readyz is ready again');
+      await agent.get('/account').expect(200);
+    });
+  },
+);

@@ -15,7 +15,10 @@ import { runScript, startServer, stop, type RunningServer } from '../support/pro
 async function signInAt(server: RunningServer, email: string) {
   const agent = request.agent(server.url);
   const form = await agent.get('/login').expect(200);
-  const signedIn = await agent.post('/login').type('form').send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) });
+  const signedIn = await agent
+    .post('/login')
+    .type('form')
+    .send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) });
   return { status: signedIn.status, agent };
 }
 
@@ -76,8 +79,18 @@ describe('the embedded database has one owner process', () => {
 
   it('takes over the lock of a process that died without releasing it', async () => {
     const lockFile = path.join(dataDir, 'owner.lock');
-    const deadPid = Number(execFileSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).trim());
-    await writeFile(lockFile, JSON.stringify({ pid: deadPid, since: new Date().toISOString(), url: 'postgresql://127.0.0.1:1/gone', token: 'dead' }));
+    const deadPid = Number(
+      execFileSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).trim(),
+    );
+    await writeFile(
+      lockFile,
+      JSON.stringify({
+        pid: deadPid,
+        since: new Date().toISOString(),
+        url: 'postgresql://127.0.0.1:1/gone',
+        token: 'dead',
+      }),
+    );
     const server = await startServer({ PGLITE_DATA_DIR: dataDir });
     try {
       const owner = JSON.parse(await readFile(lockFile, 'utf8')) as { pid: number };

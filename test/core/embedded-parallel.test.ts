@@ -26,7 +26,10 @@ async function signUpAt(url: string, email: string): Promise<number> {
 async function signInAt(url: string, email: string): Promise<number> {
   const agent = request.agent(url);
   const form = await agent.get('/login').expect(200);
-  const response = await agent.post('/login').type('form').send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) });
+  const response = await agent
+    .post('/login')
+    .type('form')
+    .send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) });
   if (response.status !== 303) return response.status;
   return (await agent.get('/account')).status;
 }
@@ -36,7 +39,11 @@ describe('the embedded database under parallel requests', () => {
   let server: RunningServer;
   before(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'tfa-parallel-'));
-    server = await startServer({ PGLITE_DATA_DIR: dataDir, LIMIT_SIGN_UPS_PER_IP: '1000', LIMIT_SIGN_INS_PER_IP: '1000' });
+    server = await startServer({
+      PGLITE_DATA_DIR: dataDir,
+      LIMIT_SIGN_UPS_PER_IP: '1000',
+      LIMIT_SIGN_INS_PER_IP: '1000',
+    });
   });
   after(async () => {
     await stop(server);
@@ -46,8 +53,16 @@ describe('the embedded database under parallel requests', () => {
   it(`signs up and signs in ${PEOPLE} people at once, every one of them, with no server error`, async () => {
     const emails = Array.from({ length: PEOPLE }, () => uniqueEmail('parallel'));
     const signUps = await Promise.all(emails.map((email) => signUpAt(server.url, email)));
-    assert.deepEqual(signUps, emails.map(() => 303), `sign-ups answered ${signUps.join(' ')}`);
+    assert.deepEqual(
+      signUps,
+      emails.map(() => 303),
+      `sign-ups answered ${signUps.join(' ')}`,
+    );
     const accounts = await Promise.all(emails.map((email) => signInAt(server.url, email)));
-    assert.deepEqual(accounts, emails.map(() => 200), `signed-in account pages answered ${accounts.join(' ')}`);
+    assert.deepEqual(
+      accounts,
+      emails.map(() => 200),
+      `signed-in account pages answered ${accounts.join(' ')}`,
+    );
   });
 });

@@ -18,14 +18,34 @@ interface OldUser {
 
 const people = {
   // Two-factor on, as the app left it: both columns set together.
-  on: { id: '00000000-0000-4000-8000-000000000001', email: 'on@example.test', phone: '+33611223301', enabledAt: new Date('2026-03-04T05:06:07.089Z') },
-  onToo: { id: '00000000-0000-4000-8000-000000000002', email: 'on-too@example.test', phone: '+447700900123', enabledAt: new Date('2026-06-01T00:00:00.001Z') },
+  on: {
+    id: '00000000-0000-4000-8000-000000000001',
+    email: 'on@example.test',
+    phone: '+33611223301',
+    enabledAt: new Date('2026-03-04T05:06:07.089Z'),
+  },
+  onToo: {
+    id: '00000000-0000-4000-8000-000000000002',
+    email: 'on-too@example.test',
+    phone: '+447700900123',
+    enabledAt: new Date('2026-06-01T00:00:00.001Z'),
+  },
   off: { id: '00000000-0000-4000-8000-000000000003', email: 'off@example.test', phone: null, enabledAt: null },
   // Never written by the app (it set and cleared both columns together), and read by it as
   // "two-factor off": a number without an enabled time is not a verified factor.
-  phoneOnly: { id: '00000000-0000-4000-8000-000000000004', email: 'phone-only@example.test', phone: '+33611223304', enabledAt: null },
+  phoneOnly: {
+    id: '00000000-0000-4000-8000-000000000004',
+    email: 'phone-only@example.test',
+    phone: '+33611223304',
+    enabledAt: null,
+  },
   // Nor this: "on" without a number to send codes to. No phone factor can be made of it.
-  enabledOnly: { id: '00000000-0000-4000-8000-000000000005', email: 'enabled-only@example.test', phone: null, enabledAt: new Date('2026-01-02T03:04:05.006Z') },
+  enabledOnly: {
+    id: '00000000-0000-4000-8000-000000000005',
+    email: 'enabled-only@example.test',
+    phone: null,
+    enabledAt: new Date('2026-01-02T03:04:05.006Z'),
+  },
 } satisfies Record<string, OldUser>;
 
 async function rows<T extends pg.QueryResultRow>(client: pg.Client, sql: string): Promise<T[]> {
@@ -65,7 +85,8 @@ describe('the user_factors migration', () => {
           [person.id, person.enabledAt ? 'two_factor_enabled' : 'sign_in_password', JSON.stringify({ phone: '•• 01' })],
         );
       }
-      const usersSql = 'SELECT id, email, password_hash, role, locked_at, session_generation, created_at, updated_at FROM users ORDER BY id';
+      const usersSql =
+        'SELECT id, email, password_hash, role, locked_at, session_generation, created_at, updated_at FROM users ORDER BY id';
       const auditSql = 'SELECT * FROM audit_events ORDER BY id';
       const usersBefore = await rows(client, usersSql);
       const auditBefore = await rows(client, auditSql);
@@ -75,12 +96,24 @@ describe('the user_factors migration', () => {
       const rest = await applyMigrations(database.url);
       assert.equal(rest[0], FACTORS, 'the rest starts with the user_factors migration');
 
-      const factors = await rows<{ id: string; user_id: string; kind: string; label: string | null; phone_number: string | null; created_at: Date; last_used_at: Date | null }>(
-        client,
-        'SELECT * FROM user_factors ORDER BY user_id',
-      );
+      const factors = await rows<{
+        id: string;
+        user_id: string;
+        kind: string;
+        label: string | null;
+        phone_number: string | null;
+        created_at: Date;
+        last_used_at: Date | null;
+      }>(client, 'SELECT * FROM user_factors ORDER BY user_id');
       assert.deepEqual(
-        factors.map(({ user_id, kind, label, phone_number, created_at, last_used_at }) => ({ user_id, kind, label, phone_number, created_at, last_used_at })),
+        factors.map(({ user_id, kind, label, phone_number, created_at, last_used_at }) => ({
+          user_id,
+          kind,
+          label,
+          phone_number,
+          created_at,
+          last_used_at,
+        })),
         [people.on, people.onToo].map((person) => ({
           user_id: person.id,
           kind: 'phone',
@@ -91,7 +124,11 @@ describe('the user_factors migration', () => {
         })),
         'exactly one phone factor per person with two-factor on, none for the others',
       );
-      assert.equal(new Set(factors.map((factor) => factor.id)).size, factors.length, 'each factor has an id of its own');
+      assert.equal(
+        new Set(factors.map((factor) => factor.id)).size,
+        factors.length,
+        'each factor has an id of its own',
+      );
 
       assert.deepEqual(await rows(client, usersSql), usersBefore, 'users, ids, emails and password hashes are intact');
       assert.deepEqual(await rows(client, auditSql), auditBefore, 'the audit trail is intact');
@@ -107,6 +144,9 @@ describe('the user_factors migration', () => {
   });
 
   it('refuses a migration name it does not have', async () => {
-    await assert.rejects(applyMigrations('postgresql://unused.invalid/none', { upTo: '20990101000000_nope' }), /No migration named 20990101000000_nope/);
+    await assert.rejects(
+      applyMigrations('postgresql://unused.invalid/none', { upTo: '20990101000000_nope' }),
+      /No migration named 20990101000000_nope/,
+    );
   });
 });

@@ -33,7 +33,17 @@ describe('per-IP limit keys', () => {
   });
 
   it('put whatever is not an address under one key', () => {
-    for (const junk of [undefined, '', 'unknown', 'not-an-ip', '1.2.3', '203.0.113.09', '[::1]', ' ::1', '2001:db8::1::2']) {
+    for (const junk of [
+      undefined,
+      '',
+      'unknown',
+      'not-an-ip',
+      '1.2.3',
+      '203.0.113.09',
+      '[::1]',
+      ' ::1',
+      '2001:db8::1::2',
+    ]) {
       assert.equal(ipLimitKey(junk), 'unknown', String(junk));
     }
   });

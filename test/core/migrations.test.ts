@@ -17,7 +17,10 @@ describe('migrations', () => {
         const { rows } = await client.query<{ migration_name: string; finished_at: Date | null }>(
           'SELECT migration_name, finished_at FROM _prisma_migrations ORDER BY migration_name',
         );
-        assert.deepEqual(rows.map((row) => row.migration_name), applied);
+        assert.deepEqual(
+          rows.map((row) => row.migration_name),
+          applied,
+        );
         assert.ok(rows.every((row) => row.finished_at));
         const columns = await client.query<{ column_name: string }>(
           "SELECT column_name FROM information_schema.columns WHERE table_name = 'users' ORDER BY column_name",

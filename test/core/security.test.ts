@@ -54,9 +54,17 @@ describe('web security basics', () => {
     const forged = await victim
       .post('/signup')
       .type('form')
-      .send({ email: uniqueEmail('forged'), password: strongPassword, passwordConfirmation: strongPassword, _csrf: attackerToken });
+      .send({
+        email: uniqueEmail('forged'),
+        password: strongPassword,
+        passwordConfirmation: strongPassword,
+        _csrf: attackerToken,
+      });
     assert.equal(forged.status, 403);
-    assert.equal(await running.app.services.database.prisma.user.count({ where: { email: { startsWith: 'forged.' } } }), 0);
+    assert.equal(
+      await running.app.services.database.prisma.user.count({ where: { email: { startsWith: 'forged.' } } }),
+      0,
+    );
   });
 
   it('refuses a sign-out without the token, so another site cannot sign people out', async () => {
@@ -97,7 +105,10 @@ describe('web security basics', () => {
       .send({ email: uniqueEmail('huge'), password: 'x'.repeat(40_000), passwordConfirmation: 'x', _csrf: token });
     assert.equal(response.status, 413);
     assert.match(response.text, /Too much data/);
-    assert.equal(await running.app.services.database.prisma.user.count({ where: { email: { startsWith: 'huge.' } } }), 0);
+    assert.equal(
+      await running.app.services.database.prisma.user.count({ where: { email: { startsWith: 'huge.' } } }),
+      0,
+    );
   });
 
   it('answers a body in an unknown charset with 415 and a readable page', async () => {

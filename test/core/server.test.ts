@@ -24,12 +24,16 @@ describe('npm start with no configuration', () => {
       assert.ok(first.logs.some((line) => line.includes('sessions are kept in this process')));
       const agent = request.agent(first.url);
       const form = await agent.get('/signup').expect(200);
-      const signedUp = await agent.post('/signup').type('form').set('X-Request-Id', 'trace-me-123').send({
-        email,
-        password: strongPassword,
-        passwordConfirmation: strongPassword,
-        _csrf: csrfTokenIn(form.text),
-      });
+      const signedUp = await agent
+        .post('/signup')
+        .type('form')
+        .set('X-Request-Id', 'trace-me-123')
+        .send({
+          email,
+          password: strongPassword,
+          passwordConfirmation: strongPassword,
+          _csrf: csrfTokenIn(form.text),
+        });
       assert.equal(signedUp.status, 303);
       assert.equal(signedUp.headers['x-request-id'], 'trace-me-123');
       await agent.get('/account').expect(200);
@@ -70,9 +74,21 @@ describe('npm start and npm run dev on a developer machine', () => {
       assert.equal(await stop(server), 0);
     }
     const lines = server.logs.join('\n').split('\n').filter(Boolean);
-    assert.ok(lines.every((line) => !line.startsWith('{')), `no JSON lines:\n${lines.join('\n')}`);
-    assert.ok(lines.some((line) => /\bINFO\b.*: serving$/.test(line)), 'levels by name, the message after them');
-    assert.ok(lines.some((line) => /\bINFO\b.*: GET \/healthz 200 \d+ms request completed$/.test(line)), 'a request on one readable line');
-    assert.ok(lines.some((line) => /\bINFO\b.*: stopped$/.test(line)), 'the last line before exit is not lost');
+    assert.ok(
+      lines.every((line) => !line.startsWith('{')),
+      `no JSON lines:\n${lines.join('\n')}`,
+    );
+    assert.ok(
+      lines.some((line) => /\bINFO\b.*: serving$/.test(line)),
+      'levels by name, the message after them',
+    );
+    assert.ok(
+      lines.some((line) => /\bINFO\b.*: GET \/healthz 200 \d+ms request completed$/.test(line)),
+      'a request on one readable line',
+    );
+    assert.ok(
+      lines.some((line) => /\bINFO\b.*: stopped$/.test(line)),
+      'the last line before exit is not lost',
+    );
   });
 });

@@ -2,7 +2,16 @@
 // audit event or not at all, and nobody is told "Nothing was changed" when something was.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { appForTests, confirmPassword, csrfTokenIn, strongPassword, submitForm, uniqueEmail, type Agent, type TestApp } from '../support/app.js';
+import {
+  appForTests,
+  confirmPassword,
+  csrfTokenIn,
+  strongPassword,
+  submitForm,
+  uniqueEmail,
+  type Agent,
+  type TestApp,
+} from '../support/app.js';
 import { appOnTwilio } from '../support/twilio.js';
 
 const ROUNDS = 6;
@@ -11,7 +20,11 @@ const PEOPLE_PER_ROUND = 24;
 type Reply = Awaited<ReturnType<Agent['get']>>;
 
 /** Sends every request at once and cuts the database as soon as `cutAfter` of them have answered. */
-async function cutDatabaseMidway(app: TestApp, requests: Array<() => Promise<Reply>>, cutAfter: number): Promise<Reply[]> {
+async function cutDatabaseMidway(
+  app: TestApp,
+  requests: Array<() => Promise<Reply>>,
+  cutAfter: number,
+): Promise<Reply[]> {
   let answered = 0;
   const replies = await Promise.all(
     requests.map((send) =>
@@ -31,7 +44,8 @@ async function cutDatabaseMidway(app: TestApp, requests: Array<() => Promise<Rep
 }
 
 function assertCalm(replies: Reply[], allowed: number[]): void {
-  for (const reply of replies) assert.ok(allowed.includes(reply.status), `answered ${reply.status}: ${reply.text.slice(0, 300)}`);
+  for (const reply of replies)
+    assert.ok(allowed.includes(reply.status), `answered ${reply.status}: ${reply.text.slice(0, 300)}`);
 }
 
 describe('a database cut in the middle of sign-ups', () => {
@@ -50,7 +64,14 @@ describe('a database cut in the middle of sign-ups', () => {
       const fields = (email: string) => ({ email, password: strongPassword, passwordConfirmation: strongPassword });
       const replies = await cutDatabaseMidway(
         running.app,
-        people.map(({ agent, token, email }) => () => agent.post('/signup').type('form').send({ ...fields(email), _csrf: token })),
+        people.map(
+          ({ agent, token, email }) =>
+            () =>
+              agent
+                .post('/signup')
+                .type('form')
+                .send({ ...fields(email), _csrf: token }),
+        ),
         1 + (round % 3),
       );
       assertCalm(replies, [303, 503]);
@@ -67,7 +88,11 @@ describe('a database cut in the middle of sign-ups', () => {
         const retry = await submitForm(agent, '/signup', '/signup', fields(email));
         if (exists) {
           // The retry cannot succeed (the email is taken), so the first answer must have said so.
-          assert.doesNotMatch(reply.text, /Nothing was changed/, `round ${round}: told "Nothing was changed" with the account created`);
+          assert.doesNotMatch(
+            reply.text,
+            /Nothing was changed/,
+            `round ${round}: told "Nothing was changed" with the account created`,
+          );
           assert.equal(retry.status, 409);
         } else {
           assert.equal(retry.status, 303, `round ${round}: the retry of a sign-up that did not happen failed`);
@@ -88,7 +113,11 @@ describe('a database cut in the middle of turning on two-factor authentication',
         Array.from({ length: PEOPLE_PER_ROUND }, async () => {
           const agent = twilio.app.agent();
           const email = uniqueEmail('enrol');
-          const signedUp = await submitForm(agent, '/signup', '/signup', { email, password: strongPassword, passwordConfirmation: strongPassword });
+          const signedUp = await submitForm(agent, '/signup', '/signup', {
+            email,
+            password: strongPassword,
+            passwordConfirmation: strongPassword,
+          });
           assert.equal(signedUp.status, 303);
           phoneCounter += 1;
           const phone = `+3361288${String(phoneCounter).padStart(4, '0')}`;
@@ -100,7 +129,11 @@ describe('a database cut in the middle of turning on two-factor authentication',
       );
       const replies = await cutDatabaseMidway(
         twilio.app,
-        people.map(({ agent, token, code }) => () => agent.post('/account/2fa/verify').type('form').send({ code, _csrf: token })),
+        people.map(
+          ({ agent, token, code }) =>
+            () =>
+              agent.post('/account/2fa/verify').type('form').send({ code, _csrf: token }),
+        ),
         1 + (round % 3),
       );
       assertCalm(replies, [303, 503]);
@@ -120,12 +153,15 @@ describe('a database cut in the middle of turning on two-factor authentication',
         const retry = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code });
         if (retry.status === 303) continue;
         // The same code no longer works: the first answer must have said to send a new one.
-        assert.doesNotMatch(reply.text, /Nothing was changed/, `round ${round}: a used-up code read as "Nothing was changed"`);
+        assert.doesNotMatch(
+          reply.text,
+          /Nothing was changed/,
+          `round ${round}: a used-up code read as "Nothing was changed"`,
+        );
         assert.match(reply.text, /send a new code/);
       }
     }
   });
-
 });
 
 describe('a database cut in the middle of admin actions', () => {
@@ -133,13 +169,22 @@ describe('a database cut in the middle of admin actions', () => {
 
   /** Every hidden field of a page's forms (the CSRF token, and any confirmation token). */
   function hiddenFields(html: string): Record<string, string> {
-    return Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((match) => [match[1]!, match[2]!]));
+    return Object.fromEntries(
+      [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((match) => [
+        match[1]!,
+        match[2]!,
+      ]),
+    );
   }
 
   it('leaves no account locked without its admin_action event, and no event without its lock', async () => {
     const prisma = running.app.services.database.prisma;
     const adminEmail = uniqueEmail('admin');
-    await submitForm(running.app.agent(), '/signup', '/signup', { email: adminEmail, password: strongPassword, passwordConfirmation: strongPassword });
+    await submitForm(running.app.agent(), '/signup', '/signup', {
+      email: adminEmail,
+      password: strongPassword,
+      passwordConfirmation: strongPassword,
+    });
     await prisma.user.update({ where: { email: adminEmail }, data: { role: 'ADMIN' } });
     for (let round = 0; round < ROUNDS / 2; round += 1) {
       // One admin session per action, each holding the confirmation page of its own target
@@ -147,26 +192,51 @@ describe('a database cut in the middle of admin actions', () => {
       const actions = [];
       for (let index = 0; index < PEOPLE_PER_ROUND / 2; index += 1) {
         const email = uniqueEmail('target');
-        await submitForm(running.app.agent(), '/signup', '/signup', { email, password: strongPassword, passwordConfirmation: strongPassword });
+        await submitForm(running.app.agent(), '/signup', '/signup', {
+          email,
+          password: strongPassword,
+          passwordConfirmation: strongPassword,
+        });
         const target = await prisma.user.findUniqueOrThrow({ where: { email } });
         const admin = running.app.agent();
-        assert.equal((await submitForm(admin, '/login', '/login', { email: adminEmail, password: strongPassword })).status, 303);
+        assert.equal(
+          (await submitForm(admin, '/login', '/login', { email: adminEmail, password: strongPassword })).status,
+          303,
+        );
         await confirmPassword(admin);
         const confirm = await admin.get(`/admin/users/${target.id}/lock`).expect(200);
         actions.push({ admin, target, fields: hiddenFields(confirm.text) });
       }
       const replies = await cutDatabaseMidway(
         running.app,
-        actions.map(({ admin, target, fields }) => () => admin.post(`/admin/users/${target.id}/lock`).type('form').send(fields)),
+        actions.map(
+          ({ admin, target, fields }) =>
+            () =>
+              admin.post(`/admin/users/${target.id}/lock`).type('form').send(fields),
+        ),
         1 + (round % 3),
       );
       assertCalm(replies, [303, 503]);
 
-      const events = await prisma.auditEvent.findMany({ where: { type: 'admin_action', detail: { path: ['action'], equals: 'lock' } } });
+      const events = await prisma.auditEvent.findMany({
+        where: { type: 'admin_action', detail: { path: ['action'], equals: 'lock' } },
+      });
       const audited = new Set(events.map((event) => (event.detail as { target: string }).target));
-      const locked = new Set((await prisma.user.findMany({ where: { lockedAt: { not: null } }, select: { id: true } })).map((user) => user.id));
-      assert.deepEqual([...locked].filter((id) => !audited.has(id)), [], `round ${round}: locked without its admin_action event`);
-      assert.deepEqual([...audited].filter((id) => !locked.has(id)), [], `round ${round}: an admin_action lock event without the lock`);
+      const locked = new Set(
+        (await prisma.user.findMany({ where: { lockedAt: { not: null } }, select: { id: true } })).map(
+          (user) => user.id,
+        ),
+      );
+      assert.deepEqual(
+        [...locked].filter((id) => !audited.has(id)),
+        [],
+        `round ${round}: locked without its admin_action event`,
+      );
+      assert.deepEqual(
+        [...audited].filter((id) => !locked.has(id)),
+        [],
+        `round ${round}: an admin_action lock event without the lock`,
+      );
     }
   });
 });

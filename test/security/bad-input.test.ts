@@ -1,7 +1,17 @@
 // Hostile and odd input in every field: a clear message, the right status, nothing half-written.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, submitForm, uniqueEmail, type Agent, type TestApp } from '../support/app.js';
+import {
+  confirmPassword,
+  csrfTokenIn,
+  signIn,
+  signUp,
+  strongPassword,
+  submitForm,
+  uniqueEmail,
+  type Agent,
+  type TestApp,
+} from '../support/app.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 const HOSTILE: Array<[string, string]> = [
@@ -45,7 +55,11 @@ describe('bad input', () => {
     assert.equal(nul.status, 422);
     assert.match(nul.text, /no control characters/);
     const emoji = '🔐 my keys are under the 🪴 plant';
-    const ok = await submitForm(app.agent(), '/signup', '/signup', { email: uniqueEmail('emoji'), password: emoji, passwordConfirmation: emoji });
+    const ok = await submitForm(app.agent(), '/signup', '/signup', {
+      email: uniqueEmail('emoji'),
+      password: emoji,
+      passwordConfirmation: emoji,
+    });
     assert.equal(ok.status, 303);
   });
 
@@ -53,11 +67,17 @@ describe('bad input', () => {
     const { email } = await signUp(app.agent());
     for (const password of ['\u0000', '🙂'.repeat(300), 'x'.repeat(2_000), ' ']) {
       const response = await signIn(app.agent(), email, password);
-      assert.ok([401, 422].includes(response.status), `${response.status} for ${JSON.stringify(password.slice(0, 10))}`);
+      assert.ok(
+        [401, 422].includes(response.status),
+        `${response.status} for ${JSON.stringify(password.slice(0, 10))}`,
+      );
     }
     const arrays = app.agent();
     const token = csrfTokenIn((await arrays.get('/login').expect(200)).text);
-    const response = await arrays.post('/login').type('form').send(`email=${encodeURIComponent(email)}&email=x&password=a&password=b&_csrf=${token}`);
+    const response = await arrays
+      .post('/login')
+      .type('form')
+      .send(`email=${encodeURIComponent(email)}&email=x&password=a&password=b&_csrf=${token}`);
     assert.ok([401, 422].includes(response.status));
   });
 
@@ -65,11 +85,20 @@ describe('bad input', () => {
     const agent = app.agent();
     await signUp(agent);
     for (const password of ['\u0000', '🙂'.repeat(300), 'x'.repeat(2_000), ' ', '']) {
-      const response = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password, next: `/${'x'.repeat(5_000)}` });
-      assert.ok([401, 422].includes(response.status), `${response.status} for ${JSON.stringify(password.slice(0, 10))}`);
+      const response = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', {
+        password,
+        next: `/${'x'.repeat(5_000)}`,
+      });
+      assert.ok(
+        [401, 422].includes(response.status),
+        `${response.status} for ${JSON.stringify(password.slice(0, 10))}`,
+      );
     }
     const token = csrfTokenIn((await agent.get('/account/confirm-password').expect(200)).text);
-    const repeated = await agent.post('/account/confirm-password').type('form').send(`password=a&password=${encodeURIComponent(strongPassword)}&_csrf=${token}`);
+    const repeated = await agent
+      .post('/account/confirm-password')
+      .type('form')
+      .send(`password=a&password=${encodeURIComponent(strongPassword)}&_csrf=${token}`);
     assert.equal(repeated.status, 422);
     await agent.get('/account/2fa').expect(303);
   });
@@ -77,7 +106,10 @@ describe('bad input', () => {
   it('ignores a JSON body sent to a form, asking for the fields', async () => {
     const agent = app.agent();
     const token = csrfTokenIn((await agent.get('/login').expect(200)).text);
-    const response = await agent.post('/login').set('X-CSRF-Token', token).send({ email: 'a@example.com', password: strongPassword });
+    const response = await agent
+      .post('/login')
+      .set('X-CSRF-Token', token)
+      .send({ email: 'a@example.com', password: strongPassword });
     assert.equal(response.status, 422);
     assert.match(response.text, /Enter your email address/);
   });
@@ -158,7 +190,10 @@ async function send(form: FormUnderTest, field: string, value: string | string[]
   const agent = await form.agent();
   if (form.method === 'get') return agent.get(`${form.action}?${bodyWith(form.fields(), field, value).toString()}`);
   const token = csrfTokenIn((await agent.get(form.page).expect(200)).text);
-  return agent.post(form.action).type('form').send(bodyWith({ ...form.fields(), _csrf: token }, field, value).toString());
+  return agent
+    .post(form.action)
+    .type('form')
+    .send(bodyWith({ ...form.fields(), _csrf: token }, field, value).toString());
 }
 
 describe('bad input in every field of every form', () => {
@@ -179,7 +214,10 @@ describe('bad input in every field of every form', () => {
     await confirmPassword(enrolling);
     const confirming = app.agent();
     await signUp(confirming);
-    assert.equal((await submitForm(enrolling, '/account/2fa', '/account/2fa', { phone: '+33612349902', country: 'FR' })).status, 303);
+    assert.equal(
+      (await submitForm(enrolling, '/account/2fa', '/account/2fa', { phone: '+33612349902', country: 'FR' })).status,
+      303,
+    );
     const atCodeStep = app.agent();
     assert.equal((await signIn(atCodeStep, owner.email, strongPassword)).headers.location, '/login/2fa');
 
@@ -191,27 +229,132 @@ describe('bad input in every field of every form', () => {
     const benchChecker = app.agent();
     assert.equal((await signIn(benchChecker, admin.email, strongPassword)).status, 303);
     const page = await benchChecker.get('/admin/verify').expect(200);
-    const bench = await benchChecker.post('/admin/verify/send').type('form').send({ phone: '+33612349903', country: 'FR', channel: 'sms', _csrf: csrfTokenIn(page.text) });
+    const bench = await benchChecker
+      .post('/admin/verify/send')
+      .type('form')
+      .send({ phone: '+33612349903', country: 'FR', channel: 'sms', _csrf: csrfTokenIn(page.text) });
     assert.equal(bench.status, 200);
     const target = await prisma.user.findUniqueOrThrow({ where: { email: (await signUp(app.agent())).email } });
 
     const fresh = () => Promise.resolve(app.agent());
-    const signedUpFields = () => ({ email: uniqueEmail('field'), password: strongPassword, passwordConfirmation: strongPassword, next: '/account' });
+    const signedUpFields = () => ({
+      email: uniqueEmail('field'),
+      password: strongPassword,
+      passwordConfirmation: strongPassword,
+      next: '/account',
+    });
     Object.assign(forms, {
       'sign-up': { method: 'post', page: '/signup', action: '/signup', fields: signedUpFields, agent: fresh },
-      'sign-in': { method: 'post', page: '/login', action: '/login', fields: () => ({ email: uniqueEmail('nobody'), password: strongPassword, remember: 'on', next: '/account' }), agent: fresh },
-      'phone (turning 2FA on)': { method: 'post', page: '/account/2fa', action: '/account/2fa', fields: () => ({ phone: '+33612349904', country: 'FR' }), agent: () => Promise.resolve(withoutTwoFactor), longIs422: ['phone'] },
-      'phone (changing it)': { method: 'post', page: '/account/2fa', action: '/account/2fa', fields: () => ({ phone: '+33612349905', country: 'FR' }), agent: () => Promise.resolve(withTwoFactor), longIs422: ['phone'] },
-      'password confirmation': { method: 'post', page: '/account/confirm-password', action: '/account/confirm-password', fields: () => ({ password: 'not the password', next: '/account/2fa' }), agent: () => Promise.resolve(confirming), longIs422: ['password'] },
-      'code at enrolment': { method: 'post', page: '/account/2fa/verify', action: '/account/2fa/verify', fields: () => ({ code: '000000' }), agent: () => Promise.resolve(enrolling), longIs422: ['code'] },
-      'code at sign-in': { method: 'post', page: '/login/2fa', action: '/login/2fa', fields: () => ({ code: '000000' }), agent: () => Promise.resolve(atCodeStep), longIs422: ['code'] },
-      'turning 2FA off': { method: 'post', page: '/account/2fa/disable', action: '/account/2fa/disable', fields: () => ({}), agent: () => Promise.resolve(withTwoFactor) },
-      'admin user search': { method: 'get', page: '/admin/users', action: '/admin/users', fields: () => ({ q: 'example', page: '1' }), agent: () => Promise.resolve(adminAgent), longIs422: ['q'], nulIs422: ['q'] },
-      'admin audit filters': { method: 'get', page: '/admin/audit', action: '/admin/audit', fields: () => ({ user: owner.email, type: 'sign_in', from: '2020-01-01T00:00', to: '2999-01-01T00:00', page: '1' }), agent: () => Promise.resolve(adminAgent), longIs422: ['user'], nulIs422: ['user'] },
-      'admin audit export': { method: 'get', page: '/admin/audit', action: '/admin/audit.csv', fields: () => ({ user: owner.email, type: 'sign_in', from: '2020-01-01T00:00', to: '2999-01-01T00:00' }), agent: () => Promise.resolve(adminAgent), longIs422: ['user'], nulIs422: ['user'] },
-      'admin bench send': { method: 'post', page: '/admin/verify', action: '/admin/verify/send', fields: () => ({ phone: '+33612349906', country: 'FR', channel: 'sms' }), agent: () => Promise.resolve(adminAgent), longIs422: ['phone'] },
-      'admin bench check': { method: 'post', page: '/admin/verify', action: '/admin/verify/check', fields: () => ({ code: '000000' }), agent: () => Promise.resolve(benchChecker), longIs422: ['code'] },
-      'admin action': { method: 'post', page: `/admin/users/${target.id}/sign-out-everywhere`, action: `/admin/users/${target.id}/sign-out-everywhere`, fields: () => ({ confirmation: 'not a token' }), agent: () => Promise.resolve(adminAgent) },
+      'sign-in': {
+        method: 'post',
+        page: '/login',
+        action: '/login',
+        fields: () => ({ email: uniqueEmail('nobody'), password: strongPassword, remember: 'on', next: '/account' }),
+        agent: fresh,
+      },
+      'phone (turning 2FA on)': {
+        method: 'post',
+        page: '/account/2fa',
+        action: '/account/2fa',
+        fields: () => ({ phone: '+33612349904', country: 'FR' }),
+        agent: () => Promise.resolve(withoutTwoFactor),
+        longIs422: ['phone'],
+      },
+      'phone (changing it)': {
+        method: 'post',
+        page: '/account/2fa',
+        action: '/account/2fa',
+        fields: () => ({ phone: '+33612349905', country: 'FR' }),
+        agent: () => Promise.resolve(withTwoFactor),
+        longIs422: ['phone'],
+      },
+      'password confirmation': {
+        method: 'post',
+        page: '/account/confirm-password',
+        action: '/account/confirm-password',
+        fields: () => ({ password: 'not the password', next: '/account/2fa' }),
+        agent: () => Promise.resolve(confirming),
+        longIs422: ['password'],
+      },
+      'code at enrolment': {
+        method: 'post',
+        page: '/account/2fa/verify',
+        action: '/account/2fa/verify',
+        fields: () => ({ code: '000000' }),
+        agent: () => Promise.resolve(enrolling),
+        longIs422: ['code'],
+      },
+      'code at sign-in': {
+        method: 'post',
+        page: '/login/2fa',
+        action: '/login/2fa',
+        fields: () => ({ code: '000000' }),
+        agent: () => Promise.resolve(atCodeStep),
+        longIs422: ['code'],
+      },
+      'turning 2FA off': {
+        method: 'post',
+        page: '/account/2fa/disable',
+        action: '/account/2fa/disable',
+        fields: () => ({}),
+        agent: () => Promise.resolve(withTwoFactor),
+      },
+      'admin user search': {
+        method: 'get',
+        page: '/admin/users',
+        action: '/admin/users',
+        fields: () => ({ q: 'example', page: '1' }),
+        agent: () => Promise.resolve(adminAgent),
+        longIs422: ['q'],
+        nulIs422: ['q'],
+      },
+      'admin audit filters': {
+        method: 'get',
+        page: '/admin/audit',
+        action: '/admin/audit',
+        fields: () => ({
+          user: owner.email,
+          type: 'sign_in',
+          from: '2020-01-01T00:00',
+          to: '2999-01-01T00:00',
+          page: '1',
+        }),
+        agent: () => Promise.resolve(adminAgent),
+        longIs422: ['user'],
+        nulIs422: ['user'],
+      },
+      'admin audit export': {
+        method: 'get',
+        page: '/admin/audit',
+        action: '/admin/audit.csv',
+        fields: () => ({ user: owner.email, type: 'sign_in', from: '2020-01-01T00:00', to: '2999-01-01T00:00' }),
+        agent: () => Promise.resolve(adminAgent),
+        longIs422: ['user'],
+        nulIs422: ['user'],
+      },
+      'admin bench send': {
+        method: 'post',
+        page: '/admin/verify',
+        action: '/admin/verify/send',
+        fields: () => ({ phone: '+33612349906', country: 'FR', channel: 'sms' }),
+        agent: () => Promise.resolve(adminAgent),
+        longIs422: ['phone'],
+      },
+      'admin bench check': {
+        method: 'post',
+        page: '/admin/verify',
+        action: '/admin/verify/check',
+        fields: () => ({ code: '000000' }),
+        agent: () => Promise.resolve(benchChecker),
+        longIs422: ['code'],
+      },
+      'admin action': {
+        method: 'post',
+        page: `/admin/users/${target.id}/sign-out-everywhere`,
+        action: `/admin/users/${target.id}/sign-out-everywhere`,
+        fields: () => ({ confirmation: 'not a token' }),
+        agent: () => Promise.resolve(adminAgent),
+      },
     } satisfies Record<string, FormUnderTest>);
   });
 
@@ -232,16 +375,25 @@ describe('bad input in every field of every form', () => {
     'admin action': ['confirmation', '_csrf'],
   };
 
-  it('refuses audit dates outside 1970 to 9999 with 422 and the field\'s message, on the page and in the CSV export', async () => {
+  it("refuses audit dates outside 1970 to 9999 with 422 and the field's message, on the page and in the CSV export", async () => {
     const admin = await forms['admin audit filters']!.agent();
     const problems: string[] = [];
     for (const action of ['/admin/audit', '/admin/audit.csv']) {
       for (const field of ['from', 'to']) {
-        for (const date of ['-200000-01-01T00:00:00Z', '-271821-04-20T00:00:00Z', '+275760-09-13T00:00:00Z', '1969-12-31T23:59']) {
-          const response = await admin.get(action).query({ [field]: date }).then(
-            (answer) => `${answer.status} ${/Use a date between 1970 and 9999/.test(answer.text) ? 'with' : 'without'} the message`,
-            (error: Error) => error.message,
-          );
+        for (const date of [
+          '-200000-01-01T00:00:00Z',
+          '-271821-04-20T00:00:00Z',
+          '+275760-09-13T00:00:00Z',
+          '1969-12-31T23:59',
+        ]) {
+          const response = await admin
+            .get(action)
+            .query({ [field]: date })
+            .then(
+              (answer) =>
+                `${answer.status} ${/Use a date between 1970 and 9999/.test(answer.text) ? 'with' : 'without'} the message`,
+              (error: Error) => error.message,
+            );
           if (response !== '422 with the message') problems.push(`${action} ${field}=${date}: ${response}`);
         }
       }
@@ -257,9 +409,14 @@ describe('bad input in every field of every form', () => {
         for (const [what, value] of HOSTILE_FIELD_VALUES) {
           const response = await send(form, field, value);
           if (response.status >= 500) problems.push(`${field} with ${what}: ${response.status}`);
-          const refusedWithMessage = response.status === 422 && /at most \d+ characters|6 digits|using digits|letters, digits and punctuation only/.test(response.text);
-          const mustBeRefused = (what === '2,000 letters' && form.longIs422?.includes(field)) || (what.includes('NUL') && form.nulIs422?.includes(field));
-          if (mustBeRefused && !refusedWithMessage) problems.push(`${field} with ${what}: ${response.status}, not 422 with the field's message`);
+          const refusedWithMessage =
+            response.status === 422 &&
+            /at most \d+ characters|6 digits|using digits|letters, digits and punctuation only/.test(response.text);
+          const mustBeRefused =
+            (what === '2,000 letters' && form.longIs422?.includes(field)) ||
+            (what.includes('NUL') && form.nulIs422?.includes(field));
+          if (mustBeRefused && !refusedWithMessage)
+            problems.push(`${field} with ${what}: ${response.status}, not 422 with the field's message`);
         }
       }
       assert.deepEqual(problems, []);

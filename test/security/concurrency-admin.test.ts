@@ -78,23 +78,43 @@ describe('admin actions need the confirmation their page issued', () => {
     const target = await person();
     const other = await person();
     const forSignOut = await confirmPage(first.agent, target.id, 'sign-out-everywhere');
-    assert.equal((await post(first.agent, target.id, 'lock', forSignOut)).headers.location, `/admin/users/${target.id}/lock`, 'another action');
-    assert.equal((await post(first.agent, other.id, 'sign-out-everywhere', forSignOut)).headers.location, `/admin/users/${other.id}/sign-out-everywhere`, 'another user');
+    assert.equal(
+      (await post(first.agent, target.id, 'lock', forSignOut)).headers.location,
+      `/admin/users/${target.id}/lock`,
+      'another action',
+    );
+    assert.equal(
+      (await post(first.agent, other.id, 'sign-out-everywhere', forSignOut)).headers.location,
+      `/admin/users/${other.id}/sign-out-everywhere`,
+      'another user',
+    );
 
     const secondSession = running.app.agent();
     assert.equal((await signIn(secondSession, first.email, strongPassword)).status, 303);
     await confirmPassword(secondSession);
     const csrf = csrfTokenIn((await secondSession.get('/admin/users').expect(200)).text);
     const forLock = await confirmPage(first.agent, target.id, 'lock');
-    assert.equal((await post(secondSession, target.id, 'lock', { ...forLock, _csrf: csrf })).headers.location, `/admin/users/${target.id}/lock`, 'another session');
+    assert.equal(
+      (await post(secondSession, target.id, 'lock', { ...forLock, _csrf: csrf })).headers.location,
+      `/admin/users/${target.id}/lock`,
+      'another session',
+    );
     assert.equal(await lockedAt(target.id), null);
     await target.agent.get('/account').expect(200);
     await other.agent.get('/account').expect(200);
 
-    assert.match((await post(first.agent, target.id, 'lock', forLock)).headers.location as string, /^\/admin\/users\?q=/, 'the right session, action and user');
+    assert.match(
+      (await post(first.agent, target.id, 'lock', forLock)).headers.location as string,
+      /^\/admin\/users\?q=/,
+      'the right session, action and user',
+    );
     assert.notEqual(await lockedAt(target.id), null);
     await running.app.services.database.prisma.user.update({ where: { id: target.id }, data: { lockedAt: null } });
-    assert.equal((await post(first.agent, target.id, 'lock', forLock)).headers.location, `/admin/users/${target.id}/lock`, 'a second use');
+    assert.equal(
+      (await post(first.agent, target.id, 'lock', forLock)).headers.location,
+      `/admin/users/${target.id}/lock`,
+      'a second use',
+    );
     assert.equal(await lockedAt(target.id), null);
   });
 
@@ -103,7 +123,9 @@ describe('admin actions need the confirmation their page issued', () => {
     const target = await person();
     const confirmed = await confirmPage(agent, target.id, 'lock');
     // Time passing, without waiting for it: every confirmation issued so far is now out of date.
-    await running.app.services.database.prisma.adminConfirmation.updateMany({ data: { expiresAt: new Date(Date.now() - 1_000) } });
+    await running.app.services.database.prisma.adminConfirmation.updateMany({
+      data: { expiresAt: new Date(Date.now() - 1_000) },
+    });
     assert.equal((await post(agent, target.id, 'lock', confirmed)).headers.location, `/admin/users/${target.id}/lock`);
     assert.equal(await lockedAt(target.id), null);
   });
@@ -112,9 +134,15 @@ describe('admin actions need the confirmation their page issued', () => {
     const { agent, id } = await admin();
     const target = await person();
     const confirmed = await confirmPage(agent, target.id, 'make-admin');
-    const responses = await Promise.all(Array.from({ length: 10 }, () => post(agent, target.id, 'make-admin', confirmed)));
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => post(agent, target.id, 'make-admin', confirmed)),
+    );
     const done = responses.filter((response) => String(response.headers.location).startsWith('/admin/users?q='));
-    assert.equal(done.length, 1, responses.map((response) => `${response.status} ${response.headers.location}`).join(', '));
+    assert.equal(
+      done.length,
+      1,
+      responses.map((response) => `${response.status} ${response.headers.location}`).join(', '),
+    );
     const audited = await running.app.services.database.prisma.auditEvent.count({
       where: { type: 'admin_action', outcome: 'ok', userId: id, detail: { path: ['target'], equals: target.id } },
     });
@@ -125,7 +153,10 @@ describe('admin actions need the confirmation their page issued', () => {
     it(`leaves at least one active admin when two admins ${action} each other at the same moment`, async () => {
       for (let round = 0; round < 8; round += 1) {
         const [a, b] = [await admin(), await admin()];
-        const [aConfirms, bConfirms] = [await confirmPage(a.agent, b.id, action), await confirmPage(b.agent, a.id, action)];
+        const [aConfirms, bConfirms] = [
+          await confirmPage(a.agent, b.id, action),
+          await confirmPage(b.agent, a.id, action),
+        ];
         await Promise.all([post(a.agent, b.id, action, aConfirms), post(b.agent, a.id, action, bConfirms)]);
         const remaining = await running.app.services.database.prisma.user.count({
           where: { id: { in: [a.id, b.id] }, role: 'ADMIN', lockedAt: null },
@@ -136,9 +167,10 @@ describe('admin actions need the confirmation their page issued', () => {
   }
 });
 
-describe('admin actions need a recent password confirmation, and never reset the admin\'s own 2FA', () => {
+describe("admin actions need a recent password confirmation, and never reset the admin's own 2FA", () => {
   const running = appForTests();
-  const roleOf = async (id: string) => (await running.app.services.database.prisma.user.findUniqueOrThrow({ where: { id } })).role;
+  const roleOf = async (id: string) =>
+    (await running.app.services.database.prisma.user.findUniqueOrThrow({ where: { id } })).role;
 
   it('changes nothing for a session signed in without confirming its password', async () => {
     const { email } = await signUp(running.app.agent());
@@ -157,32 +189,50 @@ describe('admin actions need a recent password confirmation, and never reset the
     assert.equal(sent.headers.location, askPassword, 'so does the form');
   });
 
-  it('changes nothing once the confirmation is out of date, even with the page\'s own token', async () => {
+  it("changes nothing once the confirmation is out of date, even with the page's own token", async () => {
     const { agent } = await adminOf(running.app);
     const target = await personOf(running.app);
-    const confirmed = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password: strongPassword });
+    const confirmed = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', {
+      password: strongPassword,
+    });
     const fields = await confirmPage(agent, target.id, 'make-admin');
-    await agePasswordConfirmation(running.app, sessionCookie(confirmed)!, running.app.config.session.passwordConfirmationMs + 1_000);
+    await agePasswordConfirmation(
+      running.app,
+      sessionCookie(confirmed)!,
+      running.app.config.session.passwordConfirmationMs + 1_000,
+    );
 
     const late = await post(agent, target.id, 'make-admin', fields);
-    assert.equal(late.headers.location, `/account/confirm-password?next=${encodeURIComponent(`/admin/users/${target.id}/make-admin`)}`);
+    assert.equal(
+      late.headers.location,
+      `/account/confirm-password?next=${encodeURIComponent(`/admin/users/${target.id}/make-admin`)}`,
+    );
     assert.equal(await roleOf(target.id), 'USER');
 
     await confirmPassword(agent);
-    assert.match((await post(agent, target.id, 'make-admin', await confirmPage(agent, target.id, 'make-admin'))).headers.location as string, /^\/admin\/users\?q=/);
+    assert.match(
+      (await post(agent, target.id, 'make-admin', await confirmPage(agent, target.id, 'make-admin'))).headers
+        .location as string,
+      /^\/admin\/users\?q=/,
+    );
     assert.equal(await roleOf(target.id), 'ADMIN');
   });
 
-  it('refuses to reset the admin\'s own 2FA, which is turned off on the account page', async () => {
+  it("refuses to reset the admin's own 2FA, which is turned off on the account page", async () => {
     const { agent, id } = await adminOf(running.app);
     const prisma = running.app.services.database.prisma;
-    const twoFactor = await prisma.userFactor.create({ data: { userId: id, kind: 'phone', phoneNumber: '+33612340099' } });
+    const twoFactor = await prisma.userFactor.create({
+      data: { userId: id, kind: 'phone', phoneNumber: '+33612340099' },
+    });
 
     const refused = await post(agent, id, 'reset-2fa', await confirmPage(agent, id, 'reset-2fa'));
     assert.match(refused.headers.location as string, /^\/admin\/users\?q=/);
     assert.match((await agent.get(refused.headers.location as string).expect(200)).text, /on your account page/);
     assert.deepEqual(await prisma.userFactor.findMany({ where: { userId: id } }), [twoFactor]);
-    const audited = await prisma.auditEvent.findFirstOrThrow({ where: { type: 'admin_action', userId: id }, orderBy: { id: 'desc' } });
+    const audited = await prisma.auditEvent.findFirstOrThrow({
+      where: { type: 'admin_action', userId: id },
+      orderBy: { id: 'desc' },
+    });
     assert.equal(audited.outcome, 'own_two_factor');
   });
 });
@@ -201,8 +251,12 @@ describe('an admin action cut off from the database while it waits for its turn'
       await holder.query("SELECT pg_advisory_lock(hashtext('admin changes'))");
       // then() sends it now; the answer is awaited once the database is cut.
       const answer = post(agent, target.id, 'lock', confirmed).then((response) => response);
-      const waiting = "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
-      await eventually(async () => ((await holder.query<{ n: number }>(waiting)).rows[0]?.n ?? 0) > 0, 'the action waits for its turn');
+      const waiting =
+        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+      await eventually(
+        async () => ((await holder.query<{ n: number }>(waiting)).rows[0]?.n ?? 0) > 0,
+        'the action waits for its turn',
+      );
       running.app.databaseProxy!.down();
       const response = await answer;
       assert.equal(response.status, 503, response.text.slice(0, 300));
@@ -211,7 +265,9 @@ describe('an admin action cut off from the database while it waits for its turn'
       await holder.end();
     }
     assert.equal(await lockedAtOf(running.app, target.id), null);
-    const audited = await running.app.services.database.prisma.auditEvent.count({ where: { type: 'admin_action', detail: { path: ['target'], equals: target.id } } });
+    const audited = await running.app.services.database.prisma.auditEvent.count({
+      where: { type: 'admin_action', detail: { path: ['target'], equals: target.id } },
+    });
     assert.equal(audited, 0);
   });
 });
@@ -231,8 +287,12 @@ describe('the audit CSV export cut off from the database before its first rows',
         (response) => `${response.status} ${String(response.headers['content-type'])}`,
         (error: Error) => error.message,
       );
-      const waiting = "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'audit_events'::regclass AND NOT granted";
-      await eventually(async () => ((await holder.query<{ n: number }>(waiting)).rows[0]?.n ?? 0) > 0, 'the export waits for the table');
+      const waiting =
+        "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'audit_events'::regclass AND NOT granted";
+      await eventually(
+        async () => ((await holder.query<{ n: number }>(waiting)).rows[0]?.n ?? 0) > 0,
+        'the export waits for the table',
+      );
       running.app.databaseProxy!.down();
       assert.match(await answer, /^503 text\/html/);
     } finally {

@@ -24,9 +24,17 @@ import { appOnTwilio, startAppOnTwilio, turnOnTwoFactor } from '../support/twili
 type Fields = Record<string, string>;
 
 /** Loads the form in `agent`, then returns a post of it, so that many can be fired at once. */
-async function preparedPost(agent: Agent, formPath: string, action: string): Promise<(fields: Fields) => Promise<{ status: number }>> {
+async function preparedPost(
+  agent: Agent,
+  formPath: string,
+  action: string,
+): Promise<(fields: Fields) => Promise<{ status: number }>> {
   const token = csrfTokenIn((await agent.get(formPath).expect(200)).text);
-  return async (fields) => agent.post(action).type('form').send({ ...fields, _csrf: token });
+  return async (fields) =>
+    agent
+      .post(action)
+      .type('form')
+      .send({ ...fields, _csrf: token });
 }
 
 /** Prepares one sign-in per agent first, then fires them all together. */
@@ -58,7 +66,9 @@ for (const store of limitStores) {
     const running = appForTests({ realLimits: true, env: { TRUST_PROXY: 'true', ...store.env } });
     const from = (ip: string) => running.app.agent().set('X-Forwarded-For', ip);
     const passwordVerifications = (where: object) =>
-      running.app.services.database.prisma.auditEvent.count({ where: { type: 'sign_in_password', outcome: 'failed', ...where } });
+      running.app.services.database.prisma.auditEvent.count({
+        where: { type: 'sign_in_password', outcome: 'failed', ...where },
+      });
 
     it('verifies at most 5 of 200 wrong passwords sent at once for one account from one IP', async () => {
       const ip = uniqueIp();
@@ -77,7 +87,10 @@ for (const store of limitStores) {
       const { email } = await signUp(running.app.agent());
       const agents = Array.from({ length: 41 }, () => from(ip));
       const rightOne = 20;
-      const statuses = await parallelSignIns(agents, (index) => ({ email, password: index === rightOne ? strongPassword : `wrong guess ${index}` }));
+      const statuses = await parallelSignIns(agents, (index) => ({
+        email,
+        password: index === rightOne ? strongPassword : `wrong guess ${index}`,
+      }));
       assert.equal(statuses[rightOne], 429, 'the right password came after five attempts and was refused');
       assert.equal(countOf(statuses, 303), 0, 'nobody signed in');
       assert.equal(countOf(statuses, 401), 5);
@@ -104,12 +117,21 @@ describe('parallel sign-ups from one IP', () => {
     const posts = await Promise.all(agents.map((agent) => preparedPost(agent, '/signup', '/signup')));
     const prefix = `parallel-signup-${ip}`;
     const responses = await Promise.all(
-      posts.map((post, index) => post({ email: `${prefix}.${index}@example.com`, password: strongPassword, passwordConfirmation: strongPassword })),
+      posts.map((post, index) =>
+        post({
+          email: `${prefix}.${index}@example.com`,
+          password: strongPassword,
+          passwordConfirmation: strongPassword,
+        }),
+      ),
     );
     const statuses = responses.map((response) => response.status);
     assert.equal(countOf(statuses, 303), 3);
     assert.equal(countOf(statuses, 429), 17);
-    assert.equal(await running.app.services.database.prisma.user.count({ where: { email: { startsWith: prefix } } }), 3);
+    assert.equal(
+      await running.app.services.database.prisma.user.count({ where: { email: { startsWith: prefix } } }),
+      3,
+    );
   });
 });
 
@@ -150,7 +172,9 @@ describe('parallel code requests', () => {
     const responses = await Promise.all(Array.from({ length: 10 }, () => post({ phone, country: 'FR' })));
     assert.deepEqual(new Set(responses.map((response) => response.status)), new Set([303]));
     assert.equal(twilio.standIn.messagesTo(phone).length, 1);
-    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: twilio.standIn.lastCodeFor(phone)! });
+    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', {
+      code: twilio.standIn.lastCodeFor(phone)!,
+    });
     assert.equal(verified.status, 303, 'the presses that sent nothing left the enrolment of the one that did');
   });
 
@@ -164,7 +188,8 @@ describe('parallel code requests', () => {
     const port = Number(new URL(twilio.standIn.url).port);
     await twilio.standIn.stop();
     try {
-      for (let i = 0; i < 6; i += 1) assert.equal((await call({})).status, 503, `call ${i + 1} while Twilio is unreachable`);
+      for (let i = 0; i < 6; i += 1)
+        assert.equal((await call({})).status, 503, `call ${i + 1} while Twilio is unreachable`);
     } finally {
       await twilio.standIn.start(port);
     }
@@ -183,14 +208,18 @@ describe('parallel code requests', () => {
     const statuses = responses.map((response) => response.status);
     assert.equal(countOf(statuses, 422), 3, 'three wrong codes were checked');
     assert.equal(countOf(statuses, 429), 17);
-    const judged = await twilio.app.services.database.prisma.auditEvent.count({ where: { type: 'code_checked', outcome: 'wrong_code', userId } });
+    const judged = await twilio.app.services.database.prisma.auditEvent.count({
+      where: { type: 'code_checked', outcome: 'wrong_code', userId },
+    });
     assert.equal(judged, 3);
     assert.equal((await post({ code })).status, 429, 'the code step is locked');
   });
 });
 
 describe('codes asked for while Twilio is too slow to answer', () => {
-  const twilio = appOnTwilio({ env: { TRUST_PROXY: 'true', LIMIT_CODES_PER_10_MINUTES: '5', TWILIO_TIMEOUT_MS: '1000' } });
+  const twilio = appOnTwilio({
+    env: { TRUST_PROXY: 'true', LIMIT_CODES_PER_10_MINUTES: '5', TWILIO_TIMEOUT_MS: '1000' },
+  });
 
   /**
    * Returns once the stand-in has answered every request it took before this call: a request
@@ -222,7 +251,9 @@ describe('codes asked for while Twilio is too slow to answer', () => {
     assert.deepEqual(statuses.slice(0, 5), [503, 503, 503, 503, 503], 'the first five may have gone out');
     assert.deepEqual(statuses.slice(5), Array(7).fill(429), 'the 6th and later are refused');
     assert.match(responses[0]!.text ?? '', /could not confirm that your code was sent, so it may or may not arrive/);
-    const audited = await twilio.app.services.database.prisma.auditEvent.count({ where: { type: 'code_sent', outcome: 'unconfirmed', userId: user.id } });
+    const audited = await twilio.app.services.database.prisma.auditEvent.count({
+      where: { type: 'code_sent', outcome: 'unconfirmed', userId: user.id },
+    });
     assert.equal(audited, 5, 'the audit trail records each as a possible send');
     const { codesUnconfirmedToday } = await auditLog(twilio.app.services.database.prisma).figures(new Date());
     assert.ok(codesUnconfirmedToday.sms >= 5, 'the admin overview counts them as possible sends');
@@ -248,7 +279,9 @@ describe('codes asked for while Twilio is too slow to answer', () => {
 });
 
 describe('parallel "Send code" presses from one IP', () => {
-  const twilio = appOnTwilio({ env: { TRUST_PROXY: 'true', LIMIT_CODES_PER_IP: '3', LIMIT_CODES_PER_10_MINUTES: '1' } });
+  const twilio = appOnTwilio({
+    env: { TRUST_PROXY: 'true', LIMIT_CODES_PER_IP: '3', LIMIT_CODES_PER_10_MINUTES: '1' },
+  });
 
   it('sends no more codes than the per-IP limit, and a refusal uses nothing of the other limits', async () => {
     const ip = uniqueIp();
@@ -259,7 +292,11 @@ describe('parallel "Send code" presses from one IP', () => {
         await confirmPassword(agent);
         const token = csrfTokenIn((await agent.get('/account/2fa').expect(200)).text);
         const sendCode = (from: string) =>
-          agent.post('/account/2fa').set('X-Forwarded-For', from).type('form').send({ phone: `+3361298${String(index).padStart(4, '0')}`, country: 'FR', _csrf: token });
+          agent
+            .post('/account/2fa')
+            .set('X-Forwarded-For', from)
+            .type('form')
+            .send({ phone: `+3361298${String(index).padStart(4, '0')}`, country: 'FR', _csrf: token });
         return { phone: `+3361298${String(index).padStart(4, '0')}`, sendCode };
       }),
     );
@@ -275,35 +312,42 @@ describe('parallel "Send code" presses from one IP', () => {
   });
 });
 
-describe('"Call me instead" pressed many times at once on two instances', { skip: redisUrl ? false : 'TEST_REDIS_URL is not set: no shared Redis' }, () => {
-  const twilio = appOnTwilio();
-  let second: TestApp;
+describe(
+  '"Call me instead" pressed many times at once on two instances',
+  { skip: redisUrl ? false : 'TEST_REDIS_URL is not set: no shared Redis' },
+  () => {
+    const twilio = appOnTwilio();
+    let second: TestApp;
 
-  it('starts exactly one call', async () => {
-    second = await startAppOnTwilio(twilio.standIn, {
-      databaseUrl: twilio.app.databaseUrl,
-      env: { REDIS_PREFIX: twilio.app.config.redisPrefix },
+    it('starts exactly one call', async () => {
+      second = await startAppOnTwilio(twilio.standIn, {
+        databaseUrl: twilio.app.databaseUrl,
+        env: { REDIS_PREFIX: twilio.app.config.redisPrefix },
+      });
+      try {
+        const agent = twilio.app.agent();
+        const { email } = await signUp(agent);
+        const phone = '+33612990999';
+        await turnOnTwoFactor(agent, twilio.standIn, phone);
+        const signingIn = twilio.app.agent();
+        const cookie = sessionCookie(await signIn(signingIn, email, strongPassword))!;
+        const token = csrfTokenIn((await signingIn.get('/login/2fa').expect(200)).text);
+        const press = (instance: TestApp) =>
+          instance.agent().post('/login/2fa/call').set('Cookie', cookie).type('form').send({ _csrf: token });
+        const responses = await Promise.all(
+          Array.from({ length: 12 }, (_, index) => press(index % 2 === 0 ? twilio.app : second)),
+        );
+        const calls = twilio.standIn.messagesTo(phone).filter((message) => message.channel === 'call');
+        assert.equal(calls.length, 1, 'one call');
+        const statuses = responses.map((response) => response.status);
+        assert.equal(countOf(statuses, 303), 1);
+        assert.equal(countOf(statuses, 429), 11);
+      } finally {
+        await second.close();
+      }
     });
-    try {
-      const agent = twilio.app.agent();
-      const { email } = await signUp(agent);
-      const phone = '+33612990999';
-      await turnOnTwoFactor(agent, twilio.standIn, phone);
-      const signingIn = twilio.app.agent();
-      const cookie = sessionCookie(await signIn(signingIn, email, strongPassword))!;
-      const token = csrfTokenIn((await signingIn.get('/login/2fa').expect(200)).text);
-      const press = (instance: TestApp) => instance.agent().post('/login/2fa/call').set('Cookie', cookie).type('form').send({ _csrf: token });
-      const responses = await Promise.all(Array.from({ length: 12 }, (_, index) => press(index % 2 === 0 ? twilio.app : second)));
-      const calls = twilio.standIn.messagesTo(phone).filter((message) => message.channel === 'call');
-      assert.equal(calls.length, 1, 'one call');
-      const statuses = responses.map((response) => response.status);
-      assert.equal(countOf(statuses, 303), 1);
-      assert.equal(countOf(statuses, 429), 11);
-    } finally {
-      await second.close();
-    }
-  });
-});
+  },
+);
 
 describe('per-IP limits for IPv6 clients', () => {
   const running = appForTests({ realLimits: true, env: { TRUST_PROXY: 'true', LIMIT_SIGN_INS_PER_IP: '3' } });
@@ -313,8 +357,16 @@ describe('per-IP limits for IPv6 clients', () => {
     for (const ip of ['2001:db8:7:1::1', '2001:db8:7:1::2', '2001:db8:7:1:aaaa:bbbb:cccc:dddd']) {
       assert.equal((await signIn(from(ip), uniqueEmail('v6'), 'Summer2024!')).status, 401, ip);
     }
-    assert.equal((await signIn(from('2001:0db8:0007:0001::ffff'), uniqueEmail('v6'), 'Summer2024!')).status, 429, 'same /64, written out');
-    assert.equal((await signIn(from('2001:db8:7:2::1'), uniqueEmail('v6'), 'Summer2024!')).status, 401, 'the next /64 is not affected');
+    assert.equal(
+      (await signIn(from('2001:0db8:0007:0001::ffff'), uniqueEmail('v6'), 'Summer2024!')).status,
+      429,
+      'same /64, written out',
+    );
+    assert.equal(
+      (await signIn(from('2001:db8:7:2::1'), uniqueEmail('v6'), 'Summer2024!')).status,
+      401,
+      'the next /64 is not affected',
+    );
   });
 });
 

@@ -37,7 +37,9 @@ describe('password confirmation guessing', () => {
   }
 
   async function confirmationOutcomes(userId: string): Promise<Record<string, number>> {
-    const events = await running.app.services.database.prisma.auditEvent.findMany({ where: { userId, type: 'password_confirmation' } });
+    const events = await running.app.services.database.prisma.auditEvent.findMany({
+      where: { userId, type: 'password_confirmation' },
+    });
     const counts: Record<string, number> = {};
     for (const event of events) counts[event.outcome] = (counts[event.outcome] ?? 0) + 1;
     return counts;
@@ -63,7 +65,10 @@ describe('password confirmation guessing', () => {
         assert.match(response.text, /Too many wrong passwords\. For your safety, please wait \d+ seconds/);
       }
     }
-    assert.deepEqual(statuses, [...Array<number>(LOCK_AFTER).fill(401), ...Array<number>(GUESSES - LOCK_AFTER).fill(429)]);
+    assert.deepEqual(statuses, [
+      ...Array<number>(LOCK_AFTER).fill(401),
+      ...Array<number>(GUESSES - LOCK_AFTER).fill(429),
+    ]);
     assert.deepEqual(await confirmationOutcomes(userId), { failed: LOCK_AFTER, rate_limited: GUESSES - LOCK_AFTER });
     await assertLockedOut(agent, token, email);
   });
@@ -73,7 +78,9 @@ describe('password confirmation guessing', () => {
   it(`evaluates at most ${LOCK_AFTER} of ${GUESSES} wrong confirmations fired at once, auditing each`, async () => {
     const { agent, email, userId } = await signedUp();
     const token = csrfTokenIn((await agent.get('/account/confirm-password').expect(200)).text);
-    const responses = await Promise.all(Array.from({ length: GUESSES }, (_, i) => confirm(agent, token, `parallel guess ${i}`)));
+    const responses = await Promise.all(
+      Array.from({ length: GUESSES }, (_, i) => confirm(agent, token, `parallel guess ${i}`)),
+    );
     const statuses = responses.map((response) => response.status);
     const wrong = statuses.filter((status) => status === 401).length;
     const refused = statuses.filter((status) => status === 429).length;
@@ -85,9 +92,11 @@ describe('password confirmation guessing', () => {
 
   it('shares one count with sign-in: wrong sign-ins and wrong confirmations lock together', async () => {
     const { agent, email } = await signedUp();
-    for (let i = 0; i < 3; i += 1) assert.equal((await signIn(running.app.agent(), email, `sign-in guess ${i}`)).status, 401);
+    for (let i = 0; i < 3; i += 1)
+      assert.equal((await signIn(running.app.agent(), email, `sign-in guess ${i}`)).status, 401);
     const token = csrfTokenIn((await agent.get('/account/confirm-password').expect(200)).text);
-    for (let i = 0; i < LOCK_AFTER - 3; i += 1) assert.equal((await confirm(agent, token, `confirm guess ${i}`)).status, 401);
+    for (let i = 0; i < LOCK_AFTER - 3; i += 1)
+      assert.equal((await confirm(agent, token, `confirm guess ${i}`)).status, 401);
     await assertLockedOut(agent, token, email);
   });
 });
@@ -105,10 +114,14 @@ describe('an admin lock that lands while the code is being checked', () => {
     gate = http.createServer((req, res) => {
       const held = req.url?.endsWith('/VerificationCheck') ? beforeCheck() : Promise.resolve();
       void held.then(() => {
-        const upstream = http.request(new URL(req.url!, standIn.url), { method: req.method, headers: req.headers }, (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        });
+        const upstream = http.request(
+          new URL(req.url!, standIn.url),
+          { method: req.method, headers: req.headers },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
         upstream.on('error', () => res.destroy());
         req.pipe(upstream);
       });
@@ -142,9 +155,20 @@ describe('an admin lock that lands while the code is being checked', () => {
     assert.equal(response.status, 303);
     assert.equal(response.headers.location, '/login');
     await agent.get('/account').expect(303);
-    const signIns = await prisma.auditEvent.findMany({ where: { userId: user.id, type: 'sign_in', at: { gte: since } } });
-    assert.deepEqual(signIns.map((event) => event.outcome), ['locked']);
-    const checked = await prisma.auditEvent.findMany({ where: { userId: user.id, type: 'code_checked', at: { gte: since } } });
-    assert.deepEqual(checked.map((event) => event.outcome), ['ok'], 'the code itself was right');
+    const signIns = await prisma.auditEvent.findMany({
+      where: { userId: user.id, type: 'sign_in', at: { gte: since } },
+    });
+    assert.deepEqual(
+      signIns.map((event) => event.outcome),
+      ['locked'],
+    );
+    const checked = await prisma.auditEvent.findMany({
+      where: { userId: user.id, type: 'code_checked', at: { gte: since } },
+    });
+    assert.deepEqual(
+      checked.map((event) => event.outcome),
+      ['ok'],
+      'the code itself was right',
+    );
   });
 });

@@ -2,7 +2,16 @@
 // session that began before them, whatever is in flight, and no later press can miss one.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { appForTests, confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, type Agent, type TestApp } from '../support/app.js';
+import {
+  appForTests,
+  confirmPassword,
+  csrfTokenIn,
+  signIn,
+  signUp,
+  strongPassword,
+  type Agent,
+  type TestApp,
+} from '../support/app.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 const ROUNDS = 8;
@@ -14,7 +23,8 @@ const BURSTS_ALLOWED = { env: { LIMIT_SIGN_IN_LOCK_AFTER: String(4 * SIGN_INS_PE
 /** Every hidden field of a page's forms (the CSRF token, and any confirmation token). */
 function hiddenFields(html: string): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[match[1]!] = match[2]!;
+  for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
+    fields[match[1]!] = match[2]!;
   return fields;
 }
 
@@ -45,7 +55,10 @@ function postSignIn(form: { agent: Agent; token: string; userAgent: string }, em
 
 async function pressSignOutEverywhere(agent: Agent) {
   const account = await agent.get('/account').expect(200);
-  return agent.post('/account/sign-out-everywhere').type('form').send({ _csrf: csrfTokenIn(account.text) });
+  return agent
+    .post('/account/sign-out-everywhere')
+    .type('form')
+    .send({ _csrf: csrfTokenIn(account.text) });
 }
 
 describe('sign out everywhere racing sign-ins', () => {
@@ -59,16 +72,28 @@ describe('sign out everywhere racing sign-ins', () => {
       const user = await prisma.user.findUniqueOrThrow({ where: { email } });
       const forms = await signInForms(running.app, `everywhere-${round}`);
 
-      const [press, ...signIns] = await Promise.all([pressSignOutEverywhere(laptop), ...forms.map((form) => postSignIn(form, email))]);
+      const [press, ...signIns] = await Promise.all([
+        pressSignOutEverywhere(laptop),
+        ...forms.map((form) => postSignIn(form, email)),
+      ]);
       assert.equal(press.status, 303);
       for (const response of signIns) assert.equal(response.status, 303);
 
       // Audit ids come from one sequence: a sign-in whose password was accepted (so its account
       // row read) before the press was written down began before the press, and must be dead.
-      const pressed = await prisma.auditEvent.findFirstOrThrow({ where: { userId: user.id, type: 'sign_out', detail: { path: ['everywhere'], equals: true } } });
+      const pressed = await prisma.auditEvent.findFirstOrThrow({
+        where: { userId: user.id, type: 'sign_out', detail: { path: ['everywhere'], equals: true } },
+      });
       for (const form of forms) {
-        const accepted = await prisma.auditEvent.findFirstOrThrow({ where: { userId: user.id, type: 'sign_in_password', outcome: 'ok', userAgent: form.userAgent } });
-        if (accepted.id < pressed.id) assert.equal(await isSignedIn(form.agent), false, `round ${round}: ${form.userAgent} began before the press and survived it`);
+        const accepted = await prisma.auditEvent.findFirstOrThrow({
+          where: { userId: user.id, type: 'sign_in_password', outcome: 'ok', userAgent: form.userAgent },
+        });
+        if (accepted.id < pressed.id)
+          assert.equal(
+            await isSignedIn(form.agent),
+            false,
+            `round ${round}: ${form.userAgent} began before the press and survived it`,
+          );
       }
 
       // Nothing in flight now: one more press ends every session of the user, none missed.
@@ -76,7 +101,11 @@ describe('sign out everywhere racing sign-ins', () => {
       assert.equal((await signIn(phone, email, strongPassword)).status, 303);
       assert.equal((await pressSignOutEverywhere(phone)).status, 303);
       for (const agent of [laptop, phone, ...forms.map((form) => form.agent)]) {
-        assert.equal(await isSignedIn(agent), false, `round ${round}: a session survived a press with nothing racing it`);
+        assert.equal(
+          await isSignedIn(agent),
+          false,
+          `round ${round}: a session survived a press with nothing racing it`,
+        );
       }
     }
   });
@@ -111,13 +140,22 @@ describe('an admin lock racing sign-ins', () => {
         ...forms.map((form) => postSignIn(form, email)),
       ]);
       assert.equal(lock.status, 303);
-      for (const response of signIns) assert.ok([303, 403].includes(response.status), `a sign-in answered ${response.status}`);
+      for (const response of signIns)
+        assert.ok([303, 403].includes(response.status), `a sign-in answered ${response.status}`);
 
       assert.equal((await adminAction(user.id, 'unlock')).status, 303);
       for (const agent of [owner, ...forms.map((form) => form.agent)]) {
-        assert.equal(await isSignedIn(agent), false, `round ${round}: a session from before the lock is alive after the unlock`);
+        assert.equal(
+          await isSignedIn(agent),
+          false,
+          `round ${round}: a session from before the lock is alive after the unlock`,
+        );
       }
-      assert.equal((await signIn(running.app.agent(), email, strongPassword)).status, 303, 'the unlocked account signs in again');
+      assert.equal(
+        (await signIn(running.app.agent(), email, strongPassword)).status,
+        303,
+        'the unlocked account signs in again',
+      );
     }
   });
 });
@@ -149,12 +187,23 @@ describe('a pending code step and sign out everywhere', () => {
     const codePage = await pending.get('/login/2fa').expect(200);
     assert.equal((await pressSignOutEverywhere(agent)).status, 303);
 
-    const entered = await pending.post('/login/2fa').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(codePage.text) });
+    const entered = await pending
+      .post('/login/2fa')
+      .type('form')
+      .send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(codePage.text) });
     assert.notEqual(entered.headers.location, '/account', 'the right code after the press signs nobody in');
     assert.equal(await isSignedIn(pending), false);
     const user = await twilio.app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
-    const pressed = await twilio.app.services.database.prisma.auditEvent.findFirstOrThrow({ where: { userId: user.id, type: 'sign_out' } });
-    assert.equal(await twilio.app.services.database.prisma.auditEvent.count({ where: { userId: user.id, type: 'sign_in', id: { gt: pressed.id } } }), 0, 'no sign-in after the press');
+    const pressed = await twilio.app.services.database.prisma.auditEvent.findFirstOrThrow({
+      where: { userId: user.id, type: 'sign_out' },
+    });
+    assert.equal(
+      await twilio.app.services.database.prisma.auditEvent.count({
+        where: { userId: user.id, type: 'sign_in', id: { gt: pressed.id } },
+      }),
+      0,
+      'no sign-in after the press',
+    );
   });
 
   it('ends a code step begun before the press even when the code is entered at the same moment', async () => {
@@ -166,7 +215,10 @@ describe('a pending code step and sign out everywhere', () => {
 
       const [press, entered] = await Promise.all([
         pressSignOutEverywhere(agent),
-        pending.post('/login/2fa').type('form').send({ code, _csrf: csrfTokenIn(codePage.text) }),
+        pending
+          .post('/login/2fa')
+          .type('form')
+          .send({ code, _csrf: csrfTokenIn(codePage.text) }),
       ]);
       assert.equal(press.status, 303);
       assert.ok([303, 410, 422].includes(entered.status), `the code step answered ${entered.status}`);

@@ -35,13 +35,16 @@ describe('credential stuffing and password guessing', () => {
     assert.ok(Number(locked.headers['retry-after']) >= 1);
     assert.match(locked.text, /please wait \d+ seconds/);
     await from('203.0.113.99').get('/account').expect(303);
-    const refusals = await app.services.database.prisma.auditEvent.count({ where: { type: 'rate_limited', detail: { path: ['rule'], equals: 'sign_in_account' } } });
+    const refusals = await app.services.database.prisma.auditEvent.count({
+      where: { type: 'rate_limited', detail: { path: ['rule'], equals: 'sign_in_account' } },
+    });
     assert.ok(refusals >= 1, 'the refusal is in the audit trail');
   });
 
   it('behaves the same for an email that has no account, so the lock reveals nothing', async () => {
     const nobody = uniqueEmail('nobody');
-    for (let i = 0; i < 5; i += 1) assert.equal((await signIn(from(`192.0.2.${i + 1}`), nobody, `guess ${i}`)).status, 401);
+    for (let i = 0; i < 5; i += 1)
+      assert.equal((await signIn(from(`192.0.2.${i + 1}`), nobody, `guess ${i}`)).status, 401);
     assert.equal((await signIn(from('192.0.2.77'), nobody, strongPassword)).status, 429);
   });
 
@@ -102,7 +105,12 @@ describe('SMS pumping and code guessing', () => {
     standIn = await startTwilioStandIn();
     app = await startAppOnTwilio(standIn, {
       realLimits: true,
-      env: { LIMIT_SIGN_INS_PER_IP: '1000', LIMIT_SIGN_UPS_PER_IP: '1000', LIMIT_WRONG_CODES_PER_USER: '6', CODE_COUNTRIES: 'FR,GB' },
+      env: {
+        LIMIT_SIGN_INS_PER_IP: '1000',
+        LIMIT_SIGN_UPS_PER_IP: '1000',
+        LIMIT_WRONG_CODES_PER_USER: '6',
+        CODE_COUNTRIES: 'FR,GB',
+      },
     });
   });
   after(async () => {
@@ -127,7 +135,10 @@ describe('SMS pumping and code guessing', () => {
     const agent = app.agent();
     await signUp(agent);
     await confirmPassword(agent);
-    const response = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: '+1 201 555 0123', country: 'US' });
+    const response = await submitForm(agent, '/account/2fa', '/account/2fa', {
+      phone: '+1 201 555 0123',
+      country: 'US',
+    });
     assert.equal(response.status, 422);
     assert.match(response.text, /Codes cannot be sent to phone numbers in this country/);
     assert.equal(standIn.messagesTo('+12015550123').length, 0);
@@ -146,7 +157,8 @@ describe('SMS pumping and code guessing', () => {
     const again = app.agent();
     await signIn(again, email, strongPassword);
     const fresh = standIn.lastCodeFor(phone)!;
-    for (let i = 0; i < 2; i += 1) await submitForm(again, '/login/2fa', '/login/2fa', { code: fresh === '111111' ? '222222' : '111111' });
+    for (let i = 0; i < 2; i += 1)
+      await submitForm(again, '/login/2fa', '/login/2fa', { code: fresh === '111111' ? '222222' : '111111' });
     const locked = await submitForm(again, '/login/2fa', '/login/2fa', { code: fresh });
     assert.equal(locked.status, 429, 'even the right code is refused while locked');
     assert.match(locked.text, /code step is locked/);
@@ -154,48 +166,56 @@ describe('SMS pumping and code guessing', () => {
   });
 });
 
-describe('limits shared by two instances', { skip: redisUrl ? false : 'TEST_REDIS_URL is not set: no shared Redis to test against' }, () => {
-  let standIn: TwilioStandIn;
-  let first: TestApp;
-  let second: TestApp;
-  before(async () => {
-    standIn = await startTwilioStandIn();
-    first = await startAppOnTwilio(standIn, { realLimits: true });
-    second = await startAppOnTwilio(standIn, {
-      realLimits: true,
-      databaseUrl: first.databaseUrl,
-      env: { REDIS_PREFIX: first.config.redisPrefix },
+describe(
+  'limits shared by two instances',
+  { skip: redisUrl ? false : 'TEST_REDIS_URL is not set: no shared Redis to test against' },
+  () => {
+    let standIn: TwilioStandIn;
+    let first: TestApp;
+    let second: TestApp;
+    before(async () => {
+      standIn = await startTwilioStandIn();
+      first = await startAppOnTwilio(standIn, { realLimits: true });
+      second = await startAppOnTwilio(standIn, {
+        realLimits: true,
+        databaseUrl: first.databaseUrl,
+        env: { REDIS_PREFIX: first.config.redisPrefix },
+      });
     });
-  });
-  after(async () => {
-    await second.close();
-    await first.close();
-    await standIn.stop();
-  });
+    after(async () => {
+      await second.close();
+      await first.close();
+      await standIn.stop();
+    });
 
-  it('counts failed sign-ins on either instance toward one lock', async () => {
-    const { email } = await signUp(first.agent());
-    for (let i = 0; i < 5; i += 1) {
-      const instance = i % 2 === 0 ? first : second;
-      assert.equal((await signIn(instance.agent(), email, `wrong ${i}`)).status, 401);
-    }
-    assert.equal((await signIn(second.agent(), email, strongPassword)).status, 429);
-    assert.equal((await signIn(first.agent(), email, strongPassword)).status, 429);
-  });
+    it('counts failed sign-ins on either instance toward one lock', async () => {
+      const { email } = await signUp(first.agent());
+      for (let i = 0; i < 5; i += 1) {
+        const instance = i % 2 === 0 ? first : second;
+        assert.equal((await signIn(instance.agent(), email, `wrong ${i}`)).status, 401);
+      }
+      assert.equal((await signIn(second.agent(), email, strongPassword)).status, 429);
+      assert.equal((await signIn(first.agent(), email, strongPassword)).status, 429);
+    });
 
-  it('finishes on one instance a sign-in that started on the other', async () => {
-    const agent = first.agent();
-    const { email } = await signUp(agent);
-    const phone = '+33699000003';
-    await turnOnTwoFactor(agent, standIn, phone);
-    const started = await signIn(first.agent(), email, strongPassword);
-    assert.equal(started.headers.location, '/login/2fa');
-    const cookie = ((started.headers['set-cookie'] as unknown as string[]) ?? [])[0]!.split(';')[0]!;
-    const onSecond = second.agent();
-    const page = await onSecond.get('/login/2fa').set('Cookie', cookie).expect(200);
-    const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
-    const done = await onSecond.post('/login/2fa').set('Cookie', cookie).type('form').send({ code: standIn.lastCodeFor(phone)!, _csrf: token });
-    assert.equal(done.status, 303);
-    assert.equal(done.headers.location, '/account');
-  });
-});
+    it('finishes on one instance a sign-in that started on the other', async () => {
+      const agent = first.agent();
+      const { email } = await signUp(agent);
+      const phone = '+33699000003';
+      await turnOnTwoFactor(agent, standIn, phone);
+      const started = await signIn(first.agent(), email, strongPassword);
+      assert.equal(started.headers.location, '/login/2fa');
+      const cookie = ((started.headers['set-cookie'] as unknown as string[]) ?? [])[0]!.split(';')[0]!;
+      const onSecond = second.agent();
+      const page = await onSecond.get('/login/2fa').set('Cookie', cookie).expect(200);
+      const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+      const done = await onSecond
+        .post('/login/2fa')
+        .set('Cookie', cookie)
+        .type('form')
+        .send({ code: standIn.lastCodeFor(phone)!, _csrf: token });
+      assert.equal(done.status, 303);
+      assert.equal(done.headers.location, '/account');
+    });
+  },
+);

@@ -40,7 +40,11 @@ async function readyAgain(app: TestApp): Promise<void> {
  * waits there (it has written what comes before), `dependency` is cut and the lock released,
  * so the request goes on without it.
  */
-async function cutMidRequest<T>(app: TestApp, dependency: 'redis' | 'database', send: () => PromiseLike<T>): Promise<T> {
+async function cutMidRequest<T>(
+  app: TestApp,
+  dependency: 'redis' | 'database',
+  send: () => PromiseLike<T>,
+): Promise<T> {
   const blocker = new pg.Client({ connectionString: app.databaseUrl });
   await blocker.connect();
   let answer: Promise<T>;
@@ -77,7 +81,10 @@ describe('while Redis is cut', { skip: needsServices }, () => {
   it(`answers every request of ${CONNECTIONS} keep-alive connections, with 503 as the only server error, and recovers`, async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
     const outcomes: Outcome[] = [];
-    const visitors = Array.from({ length: CONNECTIONS }, () => new Visitor(running.app.url, agent, (outcome) => outcomes.push(outcome)));
+    const visitors = Array.from(
+      { length: CONNECTIONS },
+      () => new Visitor(running.app.url, agent, (outcome) => outcomes.push(outcome)),
+    );
     try {
       // Each visitor has a session in the store (its form token), so each request needs Redis.
       await Promise.all(visitors.map((visitor) => visitor.get('/login')));
@@ -94,7 +101,11 @@ describe('while Redis is cut', { skip: needsServices }, () => {
     } finally {
       agent.destroy();
     }
-    assert.deepEqual(outcomes.filter((outcome) => 'unanswered' in outcome), [], 'every request was answered');
+    assert.deepEqual(
+      outcomes.filter((outcome) => 'unanswered' in outcome),
+      [],
+      'every request was answered',
+    );
     const statuses = new Set(outcomes.map((outcome) => ('status' in outcome ? outcome.status : 0)));
     assert.deepEqual([...statuses], [503]);
 
@@ -119,7 +130,10 @@ describe('while Redis is cut', { skip: needsServices }, () => {
     const agent = running.app.agent();
     const form = await agent.get('/login').expect(200);
     running.app.redisProxy!.down();
-    const attempt = await agent.post('/login').type('form').send({ email: uniqueEmail(), password: strongPassword, _csrf: csrfTokenIn(form.text) });
+    const attempt = await agent
+      .post('/login')
+      .type('form')
+      .send({ email: uniqueEmail(), password: strongPassword, _csrf: csrfTokenIn(form.text) });
     assert.equal(attempt.status, 503);
     assert.match(attempt.text, /Nothing was changed/);
   });
@@ -131,32 +145,39 @@ describe('while Redis does not answer', { skip: needsServices }, () => {
 
   // Without a time limit on Redis these requests wait for as long as it stays silent: the
   // test's own time-out is what fails.
-  it('answers signed-in and anonymous pages and a sign-in 503, lets nobody in, and recovers', { timeout: 30_000 }, async () => {
-    const member = running.app.agent();
-    const { email } = await signUp(member);
-    await member.get('/account').expect(200);
-    const visitor = running.app.agent();
-    const form = await visitor.get('/login').expect(200);
+  it(
+    'answers signed-in and anonymous pages and a sign-in 503, lets nobody in, and recovers',
+    { timeout: 30_000 },
+    async () => {
+      const member = running.app.agent();
+      const { email } = await signUp(member);
+      await member.get('/account').expect(200);
+      const visitor = running.app.agent();
+      const form = await visitor.get('/login').expect(200);
 
-    running.app.redisProxy!.hang();
-    const answers = await Promise.all(
-      Object.entries({
-        'GET /account, signed in': member.get('/account'),
-        'GET /login': running.app.agent().get('/login'),
-        'POST /login': visitor.post('/login').type('form').send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) }),
-      }).map(async ([request, answer]) => ({ request, response: await answer })),
-    );
-    for (const { request, response } of answers) {
-      assert.equal(response.status, 503, `${request} answered ${response.status}`);
-      assert.match(response.text, /Temporarily unavailable/);
-      assert.equal(sessionCookie(response), undefined, 'no cookie for a session that was never stored');
-    }
+      running.app.redisProxy!.hang();
+      const answers = await Promise.all(
+        Object.entries({
+          'GET /account, signed in': member.get('/account'),
+          'GET /login': running.app.agent().get('/login'),
+          'POST /login': visitor
+            .post('/login')
+            .type('form')
+            .send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) }),
+        }).map(async ([request, answer]) => ({ request, response: await answer })),
+      );
+      for (const { request, response } of answers) {
+        assert.equal(response.status, 503, `${request} answered ${response.status}`);
+        assert.match(response.text, /Temporarily unavailable/);
+        assert.equal(sessionCookie(response), undefined, 'no cookie for a session that was never stored');
+      }
 
-    await readyAgain(running.app);
-    assert.equal((await visitor.get('/account')).status, 303, 'the sign-in during the silence let nobody in');
-    await member.get('/account').expect(200);
-    assert.equal((await signIn(running.app.agent(), email, strongPassword)).status, 303, 'sign-in works again');
-  });
+      await readyAgain(running.app);
+      assert.equal((await visitor.get('/account')).status, 303, 'the sign-in during the silence let nobody in');
+      await member.get('/account').expect(200);
+      assert.equal((await signIn(running.app.agent(), email, strongPassword)).status, 303, 'sign-in works again');
+    },
+  );
 });
 
 describe('when Redis goes in the middle of a request', { skip: needsServices }, () => {
@@ -168,12 +189,19 @@ describe('when Redis goes in the middle of a request', { skip: needsServices }, 
     const email = uniqueEmail('mid-sign-up');
     const form = await agent.get('/signup').expect(200);
     const response = await cutMidRequest(running.app, 'redis', () =>
-      agent.post('/signup').type('form').send({ email, password: strongPassword, passwordConfirmation: strongPassword, _csrf: csrfTokenIn(form.text) }),
+      agent
+        .post('/signup')
+        .type('form')
+        .send({ email, password: strongPassword, passwordConfirmation: strongPassword, _csrf: csrfTokenIn(form.text) }),
     );
     assertCalm503(response);
 
     await readyAgain(running.app);
-    assert.equal((await signIn(running.app.agent(), email, strongPassword)).status, 303, 'the account is there, and signs in');
+    assert.equal(
+      (await signIn(running.app.agent(), email, strongPassword)).status,
+      303,
+      'the account is there, and signs in',
+    );
   });
 
   it('answers a sign-out whose audit event was written 503 (not 500)', async () => {
@@ -181,7 +209,10 @@ describe('when Redis goes in the middle of a request', { skip: needsServices }, 
     await signUp(agent);
     const account = await agent.get('/account').expect(200);
     const response = await cutMidRequest(running.app, 'redis', () =>
-      agent.post('/logout').type('form').send({ _csrf: csrfTokenIn(account.text) }),
+      agent
+        .post('/logout')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(account.text) }),
     );
     assertCalm503(response);
   });
@@ -206,7 +237,10 @@ describe('when a dependency goes in the middle of a code step', { skip: needsSer
     const { agent, phone } = await atCodeStep();
     const page = await agent.get('/login/2fa').expect(200);
     const response = await cutMidRequest(twilio.app, 'redis', () =>
-      agent.post('/login/2fa').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(page.text) }),
+      agent
+        .post('/login/2fa')
+        .type('form')
+        .send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(page.text) }),
     );
     assertCalm503(response);
     await readyAgain(twilio.app);
@@ -222,7 +256,10 @@ describe('when a dependency goes in the middle of a code step', { skip: needsSer
     assert.equal(sent.status, 303);
     const page = await agent.get('/account/2fa/verify').expect(200);
     const response = await cutMidRequest(twilio.app, 'database', () =>
-      agent.post('/account/2fa/verify').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(page.text) }),
+      agent
+        .post('/account/2fa/verify')
+        .type('form')
+        .send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(page.text) }),
     );
     assertCalm503(response);
   });
@@ -231,15 +268,19 @@ describe('when a dependency goes in the middle of a code step', { skip: needsSer
 describe('the HTTP server', () => {
   const running = appForTests();
 
-  it('answers 408 and closes a connection whose headers never finish, long before Node\'s default minute', { timeout: 30_000 }, async () => {
-    const { hostname, port } = new URL(running.app.url);
-    const socket = net.connect(Number(port), hostname);
-    socket.write('GET / HTTP/1.1\r\nHost: localhost\r\nX-Trickle: 1\r\n');
-    let received = '';
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
-    await new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    assert.match(received, /^HTTP\/1\.1 408/);
-  });
+  it(
+    "answers 408 and closes a connection whose headers never finish, long before Node's default minute",
+    { timeout: 30_000 },
+    async () => {
+      const { hostname, port } = new URL(running.app.url);
+      const socket = net.connect(Number(port), hostname);
+      socket.write('GET / HTTP/1.1\r\nHost: localhost\r\nX-Trickle: 1\r\n');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+      await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      assert.match(received, /^HTTP\/1\.1 408/);
+    },
+  );
 });
 
 describe('the request log', () => {
@@ -247,7 +288,11 @@ describe('the request log', () => {
   const running = appForTests({ logs });
 
   it('names the path, never the query string', async () => {
-    await running.app.agent().get('/login?next=%2Faccount%3Fsecret%3Dquery-secret-42').set('X-Request-Id', 'query-string-check').expect(200);
+    await running.app
+      .agent()
+      .get('/login?next=%2Faccount%3Fsecret%3Dquery-secret-42')
+      .set('X-Request-Id', 'query-string-check')
+      .expect(200);
     const line = logs.find((entry) => (entry.req as { id?: string } | undefined)?.id === 'query-string-check');
     assert.equal((line?.req as { url?: string } | undefined)?.url, '/login');
     assert.ok(!JSON.stringify(logs).includes('query-secret-42'), 'nothing of the query string is logged');

@@ -46,7 +46,11 @@ function assertStaysOnSite(location: unknown, sent: string): void {
   assert.doesNotMatch(value, /[\\\u0000-\u001f\u007f]/, what);
   const decoded = decodeURIComponent(new URL(value, 'http://site.invalid').pathname);
   assert.doesNotMatch(decoded, /^.[/\\]/, what);
-  assert.doesNotMatch(new URL(decoded, 'http://site.invalid').pathname, /^.[/\\]/, `${what}, once decoded and normalised`);
+  assert.doesNotMatch(
+    new URL(decoded, 'http://site.invalid').pathname,
+    /^.[/\\]/,
+    `${what}, once decoded and normalised`,
+  );
   assert.equal(new URL(value, 'http://site.invalid').origin, 'http://site.invalid', what);
 }
 
@@ -85,7 +89,10 @@ describe('next never leaves the site', () => {
       assert.equal(signedIn.status, 303);
       assertStaysOnSite(signedIn.headers.location, next);
       assertStaysOnSite(await whenAlreadySignedIn(signingIn, next), next);
-      const confirmed = await submitForm(signingIn, '/account/confirm-password', '/account/confirm-password', { password: strongPassword, next });
+      const confirmed = await submitForm(signingIn, '/account/confirm-password', '/account/confirm-password', {
+        password: strongPassword,
+        next,
+      });
       assert.equal(confirmed.status, 303);
       assertStaysOnSite(confirmed.headers.location, next);
 

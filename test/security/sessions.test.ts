@@ -6,7 +6,7 @@ import { csrfTokenIn, sessionCookie, signIn, signUp, appForTests, strongPassword
 describe('sign out everywhere', () => {
   const running = appForTests();
 
-  it('ends every session of the user, on every device, and no other user\'s', async () => {
+  it("ends every session of the user, on every device, and no other user's", async () => {
     const laptop = running.app.agent();
     const { email } = await signUp(laptop);
     const phone = running.app.agent();
@@ -17,17 +17,26 @@ describe('sign out everywhere', () => {
 
     const account = await laptop.get('/account').expect(200);
     assert.match(account.text, />Sign out everywhere<\/button>/);
-    const response = await laptop.post('/account/sign-out-everywhere').type('form').send({ _csrf: csrfTokenIn(account.text) });
+    const response = await laptop
+      .post('/account/sign-out-everywhere')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(account.text) });
     assert.equal(response.status, 303);
     assert.equal(response.headers.location, '/login');
     assert.match((await laptop.get('/login').expect(200)).text, /signed out on every device/);
 
     await laptop.get('/account').expect(303);
     await phone.get('/account').expect(303);
-    assert.equal((await running.app.agent().get('/account').set('Cookie', stolenCookie)).status, 303, 'a stolen cookie is dead too');
+    assert.equal(
+      (await running.app.agent().get('/account').set('Cookie', stolenCookie)).status,
+      303,
+      'a stolen cookie is dead too',
+    );
     await someoneElse.get('/account').expect(200);
 
-    const event = await running.app.services.database.prisma.auditEvent.findFirst({ where: { type: 'sign_out', detail: { path: ['everywhere'], equals: true } } });
+    const event = await running.app.services.database.prisma.auditEvent.findFirst({
+      where: { type: 'sign_out', detail: { path: ['everywhere'], equals: true } },
+    });
     assert.ok(event, 'written to the audit trail');
   });
 

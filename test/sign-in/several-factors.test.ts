@@ -20,7 +20,9 @@ describe('signing in with several factors', () => {
   async function personWithTwoPhones() {
     const person = await personWithTwoFactor(twilio, nextMobile());
     const user = await prisma().user.findUniqueOrThrow({ where: { email: person.email } });
-    const second = await prisma().userFactor.create({ data: { userId: user.id, kind: 'phone', phoneNumber: nextMobile() } });
+    const second = await prisma().userFactor.create({
+      data: { userId: user.id, kind: 'phone', phoneNumber: nextMobile() },
+    });
     return { ...person, userId: user.id, second };
   }
 
@@ -33,7 +35,10 @@ describe('signing in with several factors', () => {
 
   async function choose(agent: Agent, factor: string) {
     const page = await agent.get('/login/2fa/choose').expect(200);
-    return agent.post('/login/2fa/choose').type('form').send({ _csrf: csrfTokenIn(page.text), factor });
+    return agent
+      .post('/login/2fa/choose')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text), factor });
   }
 
   it('offers no other way to someone with one factor', async () => {
@@ -60,10 +65,15 @@ describe('signing in with several factors', () => {
     assert.equal(chosen.headers.location, '/login/2fa');
     assert.equal(twilio.standIn.outbox.at(-1)?.to, person.second.phoneNumber, 'a code went to the phone chosen');
 
-    const done = await submitForm(agent, '/login/2fa', '/login/2fa', { code: twilio.standIn.lastCodeFor(person.second.phoneNumber!)! });
+    const done = await submitForm(agent, '/login/2fa', '/login/2fa', {
+      code: twilio.standIn.lastCodeFor(person.second.phoneNumber!)!,
+    });
     assert.equal(done.status, 303);
     await agent.get('/account').expect(200);
-    const signInEvent = await prisma().auditEvent.findFirstOrThrow({ where: { userId: person.userId, type: 'sign_in' }, orderBy: { id: 'desc' } });
+    const signInEvent = await prisma().auditEvent.findFirstOrThrow({
+      where: { userId: person.userId, type: 'sign_in' },
+      orderBy: { id: 'desc' },
+    });
     assert.deepEqual(signInEvent.detail, { method: 'password_and_code' });
 
     // Next time, the phone used last comes first.

@@ -89,7 +89,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     });
     const collected = options.logs;
     const logger = collected
-      ? createLogger(process.env.TEST_LOG_LEVEL ?? 'info', { write: (line: string) => void collected.push(JSON.parse(line) as Record<string, unknown>) })
+      ? createLogger(process.env.TEST_LOG_LEVEL ?? 'info', {
+          write: (line: string) => void collected.push(JSON.parse(line) as Record<string, unknown>),
+        })
       : createLogger(config.logLevel);
     const services = await openServices(config, logger);
     cleanups.unshift(() => services.close());
@@ -176,7 +178,9 @@ export async function agePasswordConfirmation(app: TestApp, cookie: string, ms: 
     store.get(sessionId, (error, data) => (error ? reject(error as Error) : resolve(data as never))),
   );
   stored.passwordConfirmedAt -= ms;
-  await new Promise<void>((resolve, reject) => store.set(sessionId, stored as never, (error) => (error ? reject(error as Error) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    store.set(sessionId, stored as never, (error) => (error ? reject(error as Error) : resolve())),
+  );
 }
 
 /** The session cookie's `name=value` from a response, if it set one. */

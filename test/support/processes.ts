@@ -16,7 +16,10 @@ const SERVING_URL = /"?url"?\s*:\s*"(https?:\/\/[^"]+)"/;
  * (a variable set to undefined is left out). Log lines are kept in `logs`, or handed to `onLog`
  * instead (a long run would keep too many).
  */
-export async function startServer(env: Record<string, string | undefined>, onLog?: (line: string) => void): Promise<RunningServer> {
+export async function startServer(
+  env: Record<string, string | undefined>,
+  onLog?: (line: string) => void,
+): Promise<RunningServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     // JSON lines, which these tests read, rather than development's readable ones.
     env: { PATH: process.env.PATH, PORT: '0', LOG_FORMAT: 'json', ...env },
@@ -43,9 +46,15 @@ export async function startServer(env: Record<string, string | undefined>, onLog
 }
 
 /** Runs a one-off command (`src/cli/*.ts`) to its end, with only PATH and `env`. */
-export function runScript(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+export function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { PATH: process.env.PATH, ...env } });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      env: { PATH: process.env.PATH, ...env },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -58,4 +67,3 @@ export async function stop(server: RunningServer): Promise<number | null> {
   server.process.kill('SIGTERM');
   return server.exited;
 }
-

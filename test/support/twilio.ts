@@ -1,7 +1,15 @@
 // The Twilio Verify stand-in, and an app whose real `twilio` SDK talks to it.
 import { after, before } from 'node:test';
 import { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
-import { confirmPassword, signUp, startTestApp, submitForm, type Agent, type TestApp, type TestAppOptions } from './app.js';
+import {
+  confirmPassword,
+  signUp,
+  startTestApp,
+  submitForm,
+  type Agent,
+  type TestApp,
+  type TestAppOptions,
+} from './app.js';
 
 export const twilioCredentials = {
   accountSid: `AC${'0123456789abcdef'.repeat(2)}`,
@@ -36,7 +44,9 @@ export async function turnOnTwoFactor(agent: Agent, standIn: TwilioStandIn, phon
   const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'US' });
   if (sent.status !== 303) throw new Error(`sending the enrolment code failed with ${sent.status}`);
   const e164 = standIn.outbox.at(-1)!.to;
-  const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: standIn.lastCodeFor(e164)! });
+  const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', {
+    code: standIn.lastCodeFor(e164)!,
+  });
   if (verified.status !== 303) throw new Error(`checking the enrolment code failed with ${verified.status}`);
 }
 

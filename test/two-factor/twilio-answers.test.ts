@@ -7,7 +7,15 @@ import { afterEach, describe, it } from 'node:test';
 import { createLogger } from '../../src/core/logger.js';
 import { ConsoleSender } from '../../src/factors/phone/senders/console.js';
 import { VERIFICATION_TTL_MS } from '../../tools/twilio-stand-in/stand-in.js';
-import { confirmPassword, csrfTokenIn, signIn, signUp, strongPassword, submitForm, type Agent } from '../support/app.js';
+import {
+  confirmPassword,
+  csrfTokenIn,
+  signIn,
+  signUp,
+  strongPassword,
+  submitForm,
+  type Agent,
+} from '../support/app.js';
 import { appOnTwilio, personWithTwoFactor as withTwoFactor } from '../support/twilio.js';
 
 let phoneCounter = 0;
@@ -37,7 +45,10 @@ describe('Twilio answers, read by the app', () => {
 
   async function press(agent: Agent, action: string) {
     const page = await agent.get('/login/2fa').expect(200);
-    return agent.post(action).type('form').send({ _csrf: csrfTokenIn(page.text) });
+    return agent
+      .post(action)
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text) });
   }
 
   async function signedInAdmin(): Promise<Agent> {
@@ -49,7 +60,10 @@ describe('Twilio answers, read by the app', () => {
 
   async function benchSend(admin: Agent, phone: string) {
     const form = await admin.get('/admin/verify').expect(200);
-    const sent = await admin.post('/admin/verify/send').type('form').send({ phone, country: 'FR', channel: 'sms', _csrf: csrfTokenIn(form.text) });
+    const sent = await admin
+      .post('/admin/verify/send')
+      .type('form')
+      .send({ phone, country: 'FR', channel: 'sms', _csrf: csrfTokenIn(form.text) });
     assert.equal(sent.status, 200);
     return sent;
   }
@@ -68,13 +82,13 @@ describe('Twilio answers, read by the app', () => {
     assert.notEqual(secondSent!.verificationSid, firstSent!.verificationSid, 'Twilio started a new verification');
 
     const borrowed = await enterCode(first, secondSent!.code);
-    assert.equal(borrowed.status, 410, 'the first step\'s own verification expired; the other one is not its');
+    assert.equal(borrowed.status, 410, "the first step's own verification expired; the other one is not its");
     assert.match(borrowed.text, /expired/);
     await first.get('/account').expect(303);
     assert.equal((await enterCode(second, secondSent!.code)).status, 303, 'the code still works where it was sent');
   });
 
-  it('does not accept at the code step a code the admin test bench had sent to the same number, nor the bench a person\'s code', async () => {
+  it("does not accept at the code step a code the admin test bench had sent to the same number, nor the bench a person's code", async () => {
     const { email, phone } = await personWithTwoFactor();
     const admin = await signedInAdmin();
     const person = await passwordStep(email);
@@ -89,9 +103,12 @@ describe('Twilio answers, read by the app', () => {
     const again = await press(person, '/login/2fa/call');
     assert.equal(again.status, 303);
     const personCode = twilio.standIn.lastCodeFor(phone)!;
-    const benchCheck = await admin.post('/admin/verify/check').type('form').send({ code: personCode, _csrf: csrfTokenIn(bench.text) });
+    const benchCheck = await admin
+      .post('/admin/verify/check')
+      .type('form')
+      .send({ code: personCode, _csrf: csrfTokenIn(bench.text) });
     assert.doesNotMatch(benchCheck.text, /data-provider-status>approved</);
-    assert.equal((await enterCode(person, personCode)).status, 303, 'the person\'s code was not used up by the bench');
+    assert.equal((await enterCode(person, personCode)).status, 303, "the person's code was not used up by the bench");
   });
 
   it('checks the latest verification after a resend started a new one', async () => {
@@ -119,7 +136,10 @@ describe('Twilio answers, read by the app', () => {
       assert.match(refused.text, /could not be checked/);
     }
     const user = await twilio.app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
-    const outcomes = await twilio.app.services.database.prisma.auditEvent.findMany({ where: { userId: user.id, type: 'code_checked' }, select: { outcome: true } });
+    const outcomes = await twilio.app.services.database.prisma.auditEvent.findMany({
+      where: { userId: user.id, type: 'code_checked' },
+      select: { outcome: true },
+    });
     assert.ok(!outcomes.some(({ outcome }) => outcome === 'wrong_code'), 'no wrong code was written down');
     twilio.standIn.resetFaults();
     assert.equal((await enterCode(agent, code)).status, 303, 'not locked: none of them was a wrong guess');
@@ -139,31 +159,42 @@ describe('Twilio answers, read by the app', () => {
     twilio.standIn.faults.fraudBlockedPrefixes = [phone];
     const { response } = await turnOnWith(phone);
     assert.equal(response.status, 403);
-    assert.match(response.text, /No code was sent: text messages to this number are blocked for now, to protect against fraud/);
+    assert.match(
+      response.text,
+      /No code was sent: text messages to this number are blocked for now, to protect against fraud/,
+    );
     assert.match(response.text, /use another number, or contact support/);
     assert.doesNotMatch(response.text, /try again in a minute/);
     assert.equal(twilio.standIn.messagesTo(phone).length, 0, 'no automatic call around a fraud block');
   });
 
-  it('says plainly that codes cannot go to the number\'s country (60605), on any channel', async () => {
+  it("says plainly that codes cannot go to the number's country (60605), on any channel", async () => {
     const phone = nextMobile();
     twilio.standIn.faults.geoBlockedCountries = ['FR'];
     const { response } = await turnOnWith(phone);
     assert.equal(response.status, 422);
-    assert.match(response.text, /codes cannot go to phone numbers in this country. Use a number from another country, or contact support/);
+    assert.match(
+      response.text,
+      /codes cannot go to phone numbers in this country. Use a number from another country, or contact support/,
+    );
     assert.doesNotMatch(response.text, /try again in a minute/);
     assert.equal(twilio.standIn.messagesTo(phone).length, 0);
   });
 
   it('calls instead when SMS is turned off (60223) or not enabled for the country (21408), and says so', async () => {
-    for (const arrange of [() => (twilio.standIn.faults.disabledChannels = ['sms']), () => (twilio.standIn.faults.smsDisabledCountries = ['FR'])]) {
+    for (const arrange of [
+      () => (twilio.standIn.faults.disabledChannels = ['sms']),
+      () => (twilio.standIn.faults.smsDisabledCountries = ['FR']),
+    ]) {
       arrange();
       const phone = nextMobile();
       const { agent, response } = await turnOnWith(phone);
       assert.equal(response.status, 303);
       assert.equal(twilio.standIn.messagesTo(phone).at(-1)?.channel, 'call');
       assert.match((await agent.get('/account/2fa/verify').expect(200)).text, /so we are calling/);
-      const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: twilio.standIn.lastCodeFor(phone)! });
+      const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', {
+        code: twilio.standIn.lastCodeFor(phone)!,
+      });
       assert.equal(verified.status, 303);
       twilio.standIn.resetFaults();
     }
@@ -175,7 +206,10 @@ describe('Twilio answers, read by the app', () => {
     twilio.standIn.faults.disabledChannels = ['call'];
     const call = await press(agent, '/login/2fa/call');
     assert.equal(call.status, 422);
-    assert.match(call.text, /codes by phone call are turned off here. Ask for a text message instead, or contact support/);
+    assert.match(
+      call.text,
+      /codes by phone call are turned off here. Ask for a text message instead, or contact support/,
+    );
     assert.doesNotMatch(call.text, /try again in a minute/);
     assert.equal(twilio.standIn.messagesTo(phone).at(-1)?.channel, 'sms', 'no call went out');
   });
@@ -201,15 +235,22 @@ describe('Twilio answers, read by the app', () => {
     assert.doesNotMatch(page.text, /we sent|enter the 6-digit code/i);
     assert.match(page.text, /No code has gone to <strong>\+33/);
     assert.match(page.text, /text messages to this number are blocked for now/, 'what happened');
-    for (const button of ['Resend code', 'Call me instead']) assert.ok(page.text.includes(`>${button}</button>`), button);
+    for (const button of ['Resend code', 'Call me instead'])
+      assert.ok(page.text.includes(`>${button}</button>`), button);
     assert.doesNotMatch(page.text, /name="code"/, 'no code to enter');
 
-    const premature = await agent.post('/login/2fa').type('form').send({ code: '123456', _csrf: csrfTokenIn(page.text) });
+    const premature = await agent
+      .post('/login/2fa')
+      .type('form')
+      .send({ code: '123456', _csrf: csrfTokenIn(page.text) });
     assert.equal(premature.status, 409);
     assert.match(premature.text, /No code has been sent yet/);
 
     // Fraud Guard blocks SMS only: the call the person asks for goes out, and its code works.
-    const call = await agent.post('/login/2fa/call').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    const call = await agent
+      .post('/login/2fa/call')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(call.status, 303);
     const after = await agent.get('/login/2fa').expect(200);
     assert.match(after.text, /We are calling <strong>\+33/);

@@ -69,7 +69,7 @@ describe('Twilio Verify provider', () => {
     assert.equal((await provider.check(second.sid!, secondCode)).status, 'approved');
   });
 
-  it('maps an invalid number (60200), keeping Twilio\'s code for the admin page', async () => {
+  it("maps an invalid number (60200), keeping Twilio's code for the admin page", async () => {
     const result = await provider.start('+331', 'sms');
     assert.equal(result.status, 'invalid_number');
     assert.equal(result.errorCode, 60200);
@@ -93,7 +93,14 @@ describe('Twilio Verify provider', () => {
     const wrong = standIn.lastCodeFor('+33644444444') === '999999' ? '888888' : '999999';
     const results = [];
     for (let i = 0; i < 6; i += 1) results.push((await provider.check(sid!, wrong)).status);
-    assert.deepEqual(results, ['wrong_code', 'wrong_code', 'wrong_code', 'wrong_code', 'too_many_attempts', 'too_many_attempts']);
+    assert.deepEqual(results, [
+      'wrong_code',
+      'wrong_code',
+      'wrong_code',
+      'wrong_code',
+      'too_many_attempts',
+      'too_many_attempts',
+    ]);
   });
 
   it('maps an invalid parameter on a check (60200) to its own outcome, not a wrong code', async () => {
@@ -108,12 +115,60 @@ describe('Twilio Verify provider', () => {
   it('maps permanent refusals to their own outcomes, each saying what can be done instead of "try again in a minute"', async () => {
     // [what, fault, number, channel, outcome, Twilio code, what the person can do]
     const cases: Array<[string, () => void, string, Channel, string, number, RegExp]> = [
-      ['fraud block (SMS)', () => (standIn.faults.fraudBlockedPrefixes = ['+3366']), '+33661111111', 'sms', 'number_blocked', 60410, /blocked .*fraud.*call instead.*another number.*support/],
-      ['geo permission (SMS)', () => (standIn.faults.geoBlockedCountries = ['FR']), '+33662222222', 'sms', 'country_not_allowed', 60605, /this country.*another country.*support/],
-      ['geo permission (call)', () => (standIn.faults.geoBlockedCountries = ['FR']), '+33662222222', 'call', 'country_not_allowed', 60605, /this country.*another country.*support/],
-      ['SMS turned off', () => (standIn.faults.disabledChannels = ['sms']), '+33663333333', 'sms', 'channel_disabled', 60223, /text message are turned off.*call instead.*support/],
-      ['calls turned off', () => (standIn.faults.disabledChannels = ['call']), '+33663333333', 'call', 'channel_disabled', 60223, /phone call are turned off.*text message instead.*support/],
-      ['SMS region not enabled', () => (standIn.faults.smsDisabledCountries = ['FR']), '+33664444444', 'sms', 'region_not_enabled', 21408, /this country.*call instead.*another country.*support/],
+      [
+        'fraud block (SMS)',
+        () => (standIn.faults.fraudBlockedPrefixes = ['+3366']),
+        '+33661111111',
+        'sms',
+        'number_blocked',
+        60410,
+        /blocked .*fraud.*call instead.*another number.*support/,
+      ],
+      [
+        'geo permission (SMS)',
+        () => (standIn.faults.geoBlockedCountries = ['FR']),
+        '+33662222222',
+        'sms',
+        'country_not_allowed',
+        60605,
+        /this country.*another country.*support/,
+      ],
+      [
+        'geo permission (call)',
+        () => (standIn.faults.geoBlockedCountries = ['FR']),
+        '+33662222222',
+        'call',
+        'country_not_allowed',
+        60605,
+        /this country.*another country.*support/,
+      ],
+      [
+        'SMS turned off',
+        () => (standIn.faults.disabledChannels = ['sms']),
+        '+33663333333',
+        'sms',
+        'channel_disabled',
+        60223,
+        /text message are turned off.*call instead.*support/,
+      ],
+      [
+        'calls turned off',
+        () => (standIn.faults.disabledChannels = ['call']),
+        '+33663333333',
+        'call',
+        'channel_disabled',
+        60223,
+        /phone call are turned off.*text message instead.*support/,
+      ],
+      [
+        'SMS region not enabled',
+        () => (standIn.faults.smsDisabledCountries = ['FR']),
+        '+33664444444',
+        'sms',
+        'region_not_enabled',
+        21408,
+        /this country.*call instead.*another country.*support/,
+      ],
     ];
     for (const [what, arrange, number, channel, outcome, code, advice] of cases) {
       arrange();

@@ -32,7 +32,10 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
   const personWithTwoFactor = (phone = nextMobile()) => withTwoFactor(twilio, phone);
 
   /** Signs in with the password, ending at the code step; returns the new agent. */
-  async function passwordStep(email: string, extra: Record<string, string> = {}): Promise<{ agent: Agent; cookie: string }> {
+  async function passwordStep(
+    email: string,
+    extra: Record<string, string> = {},
+  ): Promise<{ agent: Agent; cookie: string }> {
     const agent = twilio.app.agent();
     const response = await signIn(agent, email, strongPassword, extra);
     assert.equal(response.status, 303);
@@ -61,7 +64,11 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     assert.match((await agent.get('/account').expect(200)).text, /Turn on two-factor authentication/);
 
     const asked = await agent.get('/account/2fa').expect(303);
-    assert.equal(asked.headers.location, '/account/confirm-password?next=%2Faccount%2F2fa', 'the sign-up password does not count');
+    assert.equal(
+      asked.headers.location,
+      '/account/confirm-password?next=%2Faccount%2F2fa',
+      'the sign-up password does not count',
+    );
     await confirmPassword(agent);
     const form = await agent.get('/account/2fa').expect(200);
     assert.doesNotMatch(form.text, /type="password"/, 'no password field once it is confirmed');
@@ -76,8 +83,13 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     assert.match(step.text, /<label for="code">Code<\/label>/);
     assert.match(step.text, /autocomplete="one-time-code"/);
     assert.match(step.text, /inputmode="numeric"/);
-    for (const button of ['Verify', 'Resend code', 'Call me instead']) assert.ok(step.text.includes(`>${button}</button>`), button);
-    assert.match((await agent.get('/account').expect(200)).text, /Two-factor authentication: Off/, 'not on before the check');
+    for (const button of ['Verify', 'Resend code', 'Call me instead'])
+      assert.ok(step.text.includes(`>${button}</button>`), button);
+    assert.match(
+      (await agent.get('/account').expect(200)).text,
+      /Two-factor authentication: Off/,
+      'not on before the check',
+    );
 
     const wrong = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: '000000' });
     assert.equal(wrong.status, 422);
@@ -105,7 +117,10 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
 
   it('asks for the code after the password, and lets the person in with it, keeping next and "Remember me"', async () => {
     const { email, phone } = await personWithTwoFactor();
-    const { agent, cookie: pendingCookie } = await passwordStep(email, { next: '/account?tab=security', remember: 'on' });
+    const { agent, cookie: pendingCookie } = await passwordStep(email, {
+      next: '/account?tab=security',
+      remember: 'on',
+    });
     assert.equal(twilio.standIn.messagesTo(phone).at(-1)?.channel, 'sms', 'a code is sent automatically');
     const step = await agent.get('/login/2fa').expect(200);
     assert.match(step.text, /\+33 • •• •• •• \d\d/);
@@ -170,11 +185,18 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     await agent.get('/account').expect(303);
 
     const page = await agent.get('/login/2fa').expect(200);
-    const call = await agent.post('/login/2fa/call').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    const call = await agent
+      .post('/login/2fa/call')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(call.status, 303, 'a new code can be sent');
     const fresh = twilio.standIn.messagesTo(phone).at(-1)!;
     assert.equal(fresh.channel, 'call');
-    assert.notEqual(fresh.verificationSid, twilio.standIn.messagesTo(phone).at(-2)!.verificationSid, 'a new verification');
+    assert.notEqual(
+      fresh.verificationSid,
+      twilio.standIn.messagesTo(phone).at(-2)!.verificationSid,
+      'a new verification',
+    );
     assert.equal((await enterCode(agent, fresh.code)).status, 303);
   });
 
@@ -195,7 +217,10 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const sentBefore = twilio.standIn.messagesTo(phone).length;
     const page = await agent.get('/login/2fa').expect(200);
     assert.match(page.text, /You can ask for a new code in (2\d|30) seconds/);
-    const early = await agent.post('/login/2fa/resend').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    const early = await agent
+      .post('/login/2fa/resend')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(early.status, 429);
     assert.ok(Number(early.headers['retry-after']) > 0);
     assert.match(early.text, /Please wait \d+ seconds/);
@@ -206,7 +231,10 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const { email, phone } = await personWithTwoFactor();
     const { agent } = await passwordStep(email);
     const page = await agent.get('/login/2fa').expect(200);
-    const call = await agent.post('/login/2fa/call').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    const call = await agent
+      .post('/login/2fa/call')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(call.status, 303);
     assert.equal(twilio.standIn.messagesTo(phone).at(-1)?.channel, 'call');
     const step = await agent.get('/login/2fa').expect(200);
@@ -299,7 +327,10 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const page = await agent.get('/account/2fa/disable').expect(200);
     assert.match(page.text, />Turn off two-factor authentication<\/button>/);
     assert.doesNotMatch(page.text, /type="password"/);
-    const off = await agent.post('/account/2fa/disable').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    const off = await agent
+      .post('/account/2fa/disable')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(off.status, 303);
     assert.match((await agent.get('/account').expect(200)).text, /Two-factor authentication: Off/);
   });
@@ -309,11 +340,21 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const agent = await signedInWithCode(email, phone);
     const newPhone = nextMobile();
     const token = csrfTokenIn((await agent.get('/account').expect(200)).text);
-    const unconfirmed = await agent.post('/account/2fa').type('form').send({ phone: newPhone, country: 'FR', _csrf: token });
+    const unconfirmed = await agent
+      .post('/account/2fa')
+      .type('form')
+      .send({ phone: newPhone, country: 'FR', _csrf: token });
     assert.equal(unconfirmed.status, 303);
     assert.equal(unconfirmed.headers.location, '/account/confirm-password?next=%2Faccount%2F2fa');
     assert.equal(twilio.standIn.messagesTo(newPhone).length, 0, 'nothing is sent without a confirmation');
-    assert.equal((await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password: 'nope nope nope' })).status, 401);
+    assert.equal(
+      (
+        await submitForm(agent, '/account/confirm-password', '/account/confirm-password', {
+          password: 'nope nope nope',
+        })
+      ).status,
+      401,
+    );
     await agent.get('/account/2fa').expect(303);
 
     await confirmPassword(agent);
@@ -323,9 +364,13 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const sent = await submitForm(agent, '/account/2fa', '/account/2fa', { phone: newPhone, country: 'FR' });
     assert.equal(sent.status, 303);
     const phones = async () =>
-      (await twilio.app.services.database.prisma.userFactor.findMany({ where: { user: { email }, kind: 'phone' } })).map((factor) => factor.phoneNumber);
+      (
+        await twilio.app.services.database.prisma.userFactor.findMany({ where: { user: { email }, kind: 'phone' } })
+      ).map((factor) => factor.phoneNumber);
     assert.deepEqual(await phones(), [phone], 'the old phone stays until the new one is checked');
-    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', { code: twilio.standIn.lastCodeFor(newPhone)! });
+    const verified = await submitForm(agent, '/account/2fa/verify', '/account/2fa/verify', {
+      code: twilio.standIn.lastCodeFor(newPhone)!,
+    });
     assert.equal(verified.status, 303);
     assert.deepEqual(await phones(), [newPhone]);
   });
@@ -352,13 +397,22 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
       store.get(sessionId, (error, data) => (error ? reject(error as Error) : resolve(data as never))),
     );
     stored.pendingSignIn!.startedAt -= 10 * 60_000 + 1_000;
-    await new Promise<void>((resolve, reject) => store.set(sessionId, stored as never, (error) => (error ? reject(error as Error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      store.set(sessionId, stored as never, (error) => (error ? reject(error as Error) : resolve())),
+    );
 
-    const late = await agent.post('/login/2fa').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: token });
+    const late = await agent
+      .post('/login/2fa')
+      .type('form')
+      .send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: token });
     assert.equal(late.status, 303);
     assert.equal(late.headers.location, '/login', 'even the right code is too late');
     await agent.get('/account').expect(303);
-    assert.match((await agent.get('/login').expect(200)).text, /That sign-in took too long/, 'the message survives a redirect');
+    assert.match(
+      (await agent.get('/login').expect(200)).text,
+      /That sign-in took too long/,
+      'the message survives a redirect',
+    );
   });
 
   it('does not sign in an account an admin locked while its owner was at the code step', async () => {
@@ -369,20 +423,31 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     const user = await prisma.user.update({ where: { email }, data: { lockedAt: new Date() } });
     const since = new Date();
 
-    const response = await agent.post('/login/2fa').type('form').send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: token });
+    const response = await agent
+      .post('/login/2fa')
+      .type('form')
+      .send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: token });
     assert.equal(response.status, 303);
     assert.equal(response.headers.location, '/login');
     await agent.get('/account').expect(303);
     assert.match((await agent.get('/login').expect(200)).text, /This account is locked/);
-    const outcomes = await prisma.auditEvent.findMany({ where: { userId: user.id, type: 'sign_in', at: { gte: since } } });
-    assert.deepEqual(outcomes.map((event) => event.outcome), ['locked']);
+    const outcomes = await prisma.auditEvent.findMany({
+      where: { userId: user.id, type: 'sign_in', at: { gte: since } },
+    });
+    assert.deepEqual(
+      outcomes.map((event) => event.outcome),
+      ['locked'],
+    );
   });
 
   it('"Cancel" at the code step returns to the sign-in page', async () => {
     const { email } = await personWithTwoFactor();
     const { agent } = await passwordStep(email);
     const page = await agent.get('/login/2fa').expect(200);
-    const cancel = await agent.post('/login/2fa/cancel').type('form').send({ _csrf: csrfTokenIn(page.text) });
+    const cancel = await agent
+      .post('/login/2fa/cancel')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text) });
     assert.equal(cancel.status, 303);
     assert.equal(cancel.headers.location, '/login');
     const after = await agent.get('/login/2fa');

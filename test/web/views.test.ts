@@ -25,7 +25,10 @@ describe('formatDateTime', () => {
 describe('timeTag', () => {
   it('puts the exact moment in datetime and the readable text inside', () => {
     assert.equal(timeTag(at), '<time datetime="2026-11-25T17:04:09.123Z">2026-11-25 17:04</time>');
-    assert.equal(timeTag(at, { seconds: true, zone: true }), '<time datetime="2026-11-25T17:04:09.123Z">2026-11-25 17:04:09 UTC</time>');
+    assert.equal(
+      timeTag(at, { seconds: true, zone: true }),
+      '<time datetime="2026-11-25T17:04:09.123Z">2026-11-25 17:04:09 UTC</time>',
+    );
   });
 
   it('is there for every view', () => {

@@ -82,9 +82,18 @@ export class Traffic {
 
   private async signUp(): Promise<void> {
     this.serial += 1;
-    const account = { email: `soak.${process.pid}.${this.serial}@example.com`, password: PASSWORD, phone: this.nextPhone(), enrolmentTried: false };
+    const account = {
+      email: `soak.${process.pid}.${this.serial}@example.com`,
+      password: PASSWORD,
+      phone: this.nextPhone(),
+      enrolmentTried: false,
+    };
     const visitor = this.visitor();
-    const answer = await visitor.submit('/signup', '/signup', { email: account.email, password: PASSWORD, passwordConfirmation: PASSWORD });
+    const answer = await visitor.submit('/signup', '/signup', {
+      email: account.email,
+      password: PASSWORD,
+      passwordConfirmation: PASSWORD,
+    });
     if (answer.status !== 303) return;
     this.ledger.signedUp.add(account.email);
     this.accounts.give(account);
@@ -96,7 +105,9 @@ export class Traffic {
     const answer = await visitor.submit('/login', '/login', { email: account.email, password: account.password });
     if (answer.status !== 303) return false;
     if (answer.location !== '/login/2fa') return true;
-    const entered = await visitor.submit('/login/2fa', '/login/2fa', { code: this.standIn.lastCodeFor(account.phone) ?? '' });
+    const entered = await visitor.submit('/login/2fa', '/login/2fa', {
+      code: this.standIn.lastCodeFor(account.phone) ?? '',
+    });
     return letIn(entered);
   }
 
@@ -105,7 +116,10 @@ export class Traffic {
     return /name="_csrf" value="([^"]+)"/.exec(answer.body)?.[1] ?? '';
   }
 
-  private async withAccount(wanted: (account: Account) => boolean, use: (account: Account) => Promise<void>): Promise<void> {
+  private async withAccount(
+    wanted: (account: Account) => boolean,
+    use: (account: Account) => Promise<void>,
+  ): Promise<void> {
     const account = this.accounts.take(wanted);
     if (!account) return this.signUp();
     try {
@@ -121,7 +135,9 @@ export class Traffic {
       async (account) => {
         const visitor = this.visitor();
         if (!(await this.signIn(visitor, account))) return;
-        const confirmed = await visitor.submit('/account/confirm-password', '/account/confirm-password', { password: account.password });
+        const confirmed = await visitor.submit('/account/confirm-password', '/account/confirm-password', {
+          password: account.password,
+        });
         if (confirmed.status !== 303) return;
         account.enrolmentTried = true;
         const sent = await visitor.submit('/account/2fa', '/account/2fa', { phone: account.phone, country: 'FR' });
@@ -140,7 +156,10 @@ export class Traffic {
       () => true,
       async (account) => {
         const visitor = this.visitor();
-        const answer = await visitor.submit('/login', '/login', { email: account.email, password: `${account.password} (wrong)` });
+        const answer = await visitor.submit('/login', '/login', {
+          email: account.email,
+          password: `${account.password} (wrong)`,
+        });
         await this.mustBeOutside(visitor, answer, `a wrong password for ${account.email}`);
       },
     );
@@ -156,7 +175,9 @@ export class Traffic {
           const guess = otherCode(this.standIn.lastCodeFor(account.phone));
           const wrong = await visitor.submit('/login/2fa', '/login/2fa', { code: guess });
           await this.mustBeOutside(visitor, wrong, `a wrong code for ${account.email}`);
-          const right = await visitor.submit('/login/2fa', '/login/2fa', { code: this.standIn.lastCodeFor(account.phone) ?? '' });
+          const right = await visitor.submit('/login/2fa', '/login/2fa', {
+            code: this.standIn.lastCodeFor(account.phone) ?? '',
+          });
           if (!letIn(right)) return;
         } else if (password.status !== 303) {
           return;

@@ -44,7 +44,8 @@ function readMinutes(): number {
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} must name the ${name.includes('REDIS') ? 'Redis' : 'Postgres'} server to soak against`);
+  if (!value)
+    throw new Error(`${name} must name the ${name.includes('REDIS') ? 'Redis' : 'Postgres'} server to soak against`);
   return value;
 }
 
@@ -107,11 +108,18 @@ async function main(): Promise<number> {
       LIMIT_CODES_PER_IP: '1000000',
     },
     (line) => {
-      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string }; req?: { url?: string }; res?: { statusCode?: number } };
+      const entry = JSON.parse(line) as {
+        level?: number;
+        msg?: string;
+        err?: { message?: string };
+        req?: { url?: string };
+        res?: { statusCode?: number };
+      };
       // A 503 is logged as an error with its cause; those are expected during a cut.
       if ((entry.level ?? 0) < 50 || entry.res?.statusCode === 503) return;
       errorLogCount += 1;
-      if (errorLogs.length < 10) errorLogs.push(`${entry.req?.url ?? ''} ${entry.msg ?? ''}: ${entry.err?.message ?? ''}`.trim());
+      if (errorLogs.length < 10)
+        errorLogs.push(`${entry.req?.url ?? ''} ${entry.msg ?? ''}: ${entry.err?.message ?? ''}`.trim());
     },
   );
 
@@ -143,7 +151,9 @@ async function main(): Promise<number> {
     while (Date.now() < deadline) await traffic.journey();
   }
 
-  console.log(`Soak: ${minutes} minute(s), ${CONNECTIONS} connections, Redis and Postgres each cut for ${CUT_SECONDS} s every minute`);
+  console.log(
+    `Soak: ${minutes} minute(s), ${CONNECTIONS} connections, Redis and Postgres each cut for ${CUT_SECONDS} s every minute`,
+  );
   try {
     await Promise.all([cutOnSchedule(), ...Array.from({ length: CONNECTIONS }, connection)]);
   } finally {
@@ -179,7 +189,10 @@ async function main(): Promise<number> {
   await Promise.all([proxies.Redis.close(), proxies.Postgres.close(), standIn.stop()]);
   await database.drop();
 
-  const lost = [...lostSignUps.map((email) => `${email}: sign-up answered 303, no account`), ...lostEnrolments.map((email) => `${email}: enrolment answered 303, 2FA off`)];
+  const lost = [
+    ...lostSignUps.map((email) => `${email}: sign-up answered 303, no account`),
+    ...lostEnrolments.map((email) => `${email}: enrolment answered 303, 2FA off`),
+  ];
   const halfWritten = [...withoutSignUpEvent, ...withoutEnabledEvent];
   const byStatus = [...ledger.statuses].sort(([a], [b]) => a - b).map(([status, count]) => `${status} x${count}`);
   const list = (items: string[]) => (items.length ? `\n    ${items.slice(0, 10).join('\n    ')}` : '');
@@ -187,10 +200,15 @@ async function main(): Promise<number> {
   console.log(`Unanswered requests: ${ledger.unansweredCount}${list(ledger.unanswered)}`);
   console.log(`5xx other than 503: ${ledger.serverErrorCount}${list(ledger.serverErrors)}`);
   console.log(`Wrong entries: ${ledger.wrongEntries.length}${list(ledger.wrongEntries)}`);
-  console.log(`Lost writes: ${lost.length} (sign-ups answered 303: ${ledger.signedUp.size}, enrolments answered 303: ${ledger.enrolled.size})${list(lost)}`);
+  console.log(
+    `Lost writes: ${lost.length} (sign-ups answered 303: ${ledger.signedUp.size}, enrolments answered 303: ${ledger.enrolled.size})${list(lost)}`,
+  );
   console.log(`Half-written records: ${halfWritten.length}${list(halfWritten)}`);
   for (const cut of cuts) {
-    const recovered = cut.recoveredAfterMs === undefined ? `not ready within ${RECOVERY_LIMIT_MS / 1000} s` : `ready ${(cut.recoveredAfterMs / 1000).toFixed(1)} s after it came back`;
+    const recovered =
+      cut.recoveredAfterMs === undefined
+        ? `not ready within ${RECOVERY_LIMIT_MS / 1000} s`
+        : `ready ${(cut.recoveredAfterMs / 1000).toFixed(1)} s after it came back`;
     console.log(`Cut: ${cut.dependency} at ${cut.atSecond} s for ${CUT_SECONDS} s, ${recovered}`);
   }
   if (rss.length) console.log(`App RSS: start ${rss[0]} MB, peak ${Math.max(...rss)} MB, end ${rss.at(-1)} MB`);

@@ -301,7 +301,12 @@ export class TwilioStandIn {
       return this.error(res, 403, 60605, 'Verification delivery attempt blocked');
     }
     if (channel === 'sms' && this.faults.smsDisabledCountries.includes(country)) {
-      return this.error(res, 400, 21408, `Permission to send an SMS has not been enabled for the region indicated by the 'To' number: ${to}`);
+      return this.error(
+        res,
+        400,
+        21408,
+        `Permission to send an SMS has not been enabled for the region indicated by the 'To' number: ${to}`,
+      );
     }
     if (channel === 'sms' && this.faults.fraudBlockedPrefixes.some((prefix) => to.startsWith(prefix))) {
       return this.error(res, 403, 60410, 'Verification delivery attempt blocked');
@@ -338,7 +343,13 @@ export class TwilioStandIn {
     verification.channel = channel as Channel;
     verification.updatedAt = now;
     verification.sendAttempts.push({ time: now, channel: channel as Channel, attempt_sid: sid('VL') });
-    const message = { to, channel: channel as Channel, code: verification.code, at: new Date(now), verificationSid: verification.sid };
+    const message = {
+      to,
+      channel: channel as Channel,
+      code: verification.code,
+      at: new Date(now),
+      verificationSid: verification.sid,
+    };
     this.outbox.push(message);
     this.onSend(message);
     res.status(201).json(this.json(verification));
@@ -375,7 +386,7 @@ export class TwilioStandIn {
     const byTo = body.To;
     const bySid = body.VerificationSid;
     if (!byTo && !bySid) return this.error(res, 400, 60200, 'Either a `To` or `VerificationSid` must be specified');
-    const found = bySid ? this.verifications.get(bySid) : this.pendingFor(byTo ?? '') ?? this.lockedFor(byTo ?? '');
+    const found = bySid ? this.verifications.get(bySid) : (this.pendingFor(byTo ?? '') ?? this.lockedFor(byTo ?? ''));
     const verification = found && this.refresh(found);
     if (verification?.status === 'max_attempts_reached') {
       return this.error(res, 429, 60202, 'Max check attempts reached');
@@ -393,7 +404,14 @@ export class TwilioStandIn {
         return this.error(res, 429, 60202, 'Max check attempts reached');
       }
     }
-    const { sid: _sid, url: _url, lookup: _lookup, send_code_attempts: _attempts, sna: _sna, ...check } = this.json(verification);
+    const {
+      sid: _sid,
+      url: _url,
+      lookup: _lookup,
+      send_code_attempts: _attempts,
+      sna: _sna,
+      ...check
+    } = this.json(verification);
     res.json({ ...check, sid: verification.sid, sna_attempts_error_codes: [] });
   }
 }

@@ -55,7 +55,9 @@ function isRunning(pid: number): boolean {
 async function readOwner(lockFile: string): Promise<DataDirOwner | undefined> {
   try {
     const owner = JSON.parse(await readFile(lockFile, 'utf8')) as Partial<DataDirOwner>;
-    return typeof owner.pid === 'number' && typeof owner.token === 'string' && typeof owner.since === 'string' ? (owner as DataDirOwner) : undefined;
+    return typeof owner.pid === 'number' && typeof owner.token === 'string' && typeof owner.since === 'string'
+      ? (owner as DataDirOwner)
+      : undefined;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' || error instanceof SyntaxError) return undefined;
     throw error;
@@ -82,7 +84,11 @@ interface DataDirLock {
 /** Makes this process the owner of `dataDir`, taking over from an owner that died. */
 async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   const lockFile = path.join(dataDir, LOCK_FILE);
-  const owner: DataDirOwner = { pid: process.pid, since: new Date().toISOString(), token: randomBytes(16).toString('hex') };
+  const owner: DataDirOwner = {
+    pid: process.pid,
+    since: new Date().toISOString(),
+    token: randomBytes(16).toString('hex'),
+  };
   for (;;) {
     // link() fails when the lock file exists: of several processes, exactly one creates it.
     const claimed = await withDraft(lockFile, owner, (draft) =>
@@ -159,7 +165,10 @@ export async function attachEmbeddedPostgres(dataDir: string): Promise<EmbeddedP
     if (!(error instanceof EmbeddedDatabaseInUseError)) throw error;
     const { owner } = error;
     if (!owner.url) {
-      throw new Error(`The embedded database in ${dataDir} is being opened by process ${owner.pid}. Try again in a moment.`, { cause: error });
+      throw new Error(
+        `The embedded database in ${dataDir} is being opened by process ${owner.pid}. Try again in a moment.`,
+        { cause: error },
+      );
     }
     return { url: owner.url, owner, stop: () => Promise.resolve() };
   }

@@ -20,15 +20,44 @@ export interface SendKeys {
 
 export function codeLimits(limit: LimitFactory, limits: Limits, namePrefix = '') {
   const sends = [
-    { scope: 'user', limit: limit({ name: `${namePrefix}codes_per_user_10m`, points: limits.codesPer10Minutes, durationSec: TEN_MINUTES }) },
-    { scope: 'user', limit: limit({ name: `${namePrefix}codes_per_user_day`, points: limits.codesPerDay, durationSec: DAY }) },
-    { scope: 'phone', limit: limit({ name: `${namePrefix}codes_per_phone_10m`, points: limits.codesPer10Minutes, durationSec: TEN_MINUTES }) },
-    { scope: 'phone', limit: limit({ name: `${namePrefix}codes_per_phone_day`, points: limits.codesPerDay, durationSec: DAY }) },
-    { scope: 'ip', limit: limit({ name: `${namePrefix}codes_per_ip_10m`, points: limits.codesPerIp, durationSec: TEN_MINUTES }) },
+    {
+      scope: 'user',
+      limit: limit({
+        name: `${namePrefix}codes_per_user_10m`,
+        points: limits.codesPer10Minutes,
+        durationSec: TEN_MINUTES,
+      }),
+    },
+    {
+      scope: 'user',
+      limit: limit({ name: `${namePrefix}codes_per_user_day`, points: limits.codesPerDay, durationSec: DAY }),
+    },
+    {
+      scope: 'phone',
+      limit: limit({
+        name: `${namePrefix}codes_per_phone_10m`,
+        points: limits.codesPer10Minutes,
+        durationSec: TEN_MINUTES,
+      }),
+    },
+    {
+      scope: 'phone',
+      limit: limit({ name: `${namePrefix}codes_per_phone_day`, points: limits.codesPerDay, durationSec: DAY }),
+    },
+    {
+      scope: 'ip',
+      limit: limit({ name: `${namePrefix}codes_per_ip_10m`, points: limits.codesPerIp, durationSec: TEN_MINUTES }),
+    },
   ] as const;
-  const wrongCodes = limit({ name: `${namePrefix}wrong_codes_per_user`, points: limits.wrongCodesPerUser, durationSec: HOUR, blockSec: HOUR });
+  const wrongCodes = limit({
+    name: `${namePrefix}wrong_codes_per_user`,
+    points: limits.wrongCodesPerUser,
+    durationSec: HOUR,
+    blockSec: HOUR,
+  });
 
-  const keyOf = (scope: (typeof sends)[number]['scope'], keys: SendKeys) => (scope === 'ip' ? ipLimitKey(keys.ip) : keys[scope]);
+  const keyOf = (scope: (typeof sends)[number]['scope'], keys: SendKeys) =>
+    scope === 'ip' ? ipLimitKey(keys.ip) : keys[scope];
 
   return {
     /**

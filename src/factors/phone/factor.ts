@@ -41,7 +41,14 @@ export type SendRefusal =
   | { ok: false; reason: 'unconfirmed'; channel: Channel; retryAfterSeconds: number }
   /** ALLOWED_COUNTRIES does not include the number's country. */
   | { ok: false; reason: 'country_not_supported'; channel: Channel; retryAfterSeconds?: undefined }
-  | { ok: false; reason: Exclude<StartOutcome['status'], 'pending' | 'channel_failed' | 'unconfirmed' | 'rate_limited'> | 'provider_rate_limited'; channel: Channel; retryAfterSeconds?: undefined };
+  | {
+      ok: false;
+      reason:
+        | Exclude<StartOutcome['status'], 'pending' | 'channel_failed' | 'unconfirmed' | 'rate_limited'>
+        | 'provider_rate_limited';
+      channel: Channel;
+      retryAfterSeconds?: undefined;
+    };
 
 export type SendReason = SendRefusal['reason'];
 
@@ -67,7 +74,9 @@ export type PhoneReason = SendReason | CheckReason;
 const CODE_PATTERN = /^\d{4,10}$/;
 
 /** A code as typed; people paste codes with spaces or dashes ("123 456", "123-456"). */
-export function readCode(raw: string): { ok: true; code: string } | { ok: false; reason: 'missing_code' | 'malformed' } {
+export function readCode(
+  raw: string,
+): { ok: true; code: string } | { ok: false; reason: 'missing_code' | 'malformed' } {
   const code = raw.normalize('NFKC').replace(/[\s\-–—.]/g, '');
   if (!code) return { ok: false, reason: 'missing_code' };
   if (!CODE_PATTERN.test(code)) return { ok: false, reason: 'malformed' };
@@ -103,7 +112,11 @@ const COUNTS_AS_WRONG: ReadonlySet<CheckReason | 'approved'> = new Set(['wrong_c
  * or a country refused on every channel (60605) is not routed around: those blocks exist to
  * stop toll fraud, and a call to a suspect number is the costlier way to pump.
  */
-const SMS_ONLY_REFUSALS: ReadonlySet<StartOutcome['status']> = new Set(['channel_failed', 'channel_disabled', 'region_not_enabled']);
+const SMS_ONLY_REFUSALS: ReadonlySet<StartOutcome['status']> = new Set([
+  'channel_failed',
+  'channel_disabled',
+  'region_not_enabled',
+]);
 
 export function phoneFactor(deps: {
   sender: CodeSender;
@@ -128,7 +141,13 @@ export function phoneFactor(deps: {
   async function refusal(phone: string, channel: Channel, use: FactorUse): Promise<SendRefusal | undefined> {
     const country = countryOf(phone);
     if (allowedCountries.length && (!country || !allowedCountries.includes(country))) {
-      await audit.record({ type: 'code_sent', outcome: 'country_refused', userId: use.userId, context: use.context, detail: { channel, country: country ?? 'unknown', phone: phoneHint(phone) } });
+      await audit.record({
+        type: 'code_sent',
+        outcome: 'country_refused',
+        userId: use.userId,
+        context: use.context,
+        detail: { channel, country: country ?? 'unknown', phone: phoneHint(phone) },
+      });
       return { ok: false, reason: 'country_not_supported', channel };
     }
     try {
@@ -136,7 +155,13 @@ export function phoneFactor(deps: {
       return undefined;
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
-      await audit.record({ type: 'rate_limited', outcome: 'refused', userId: use.userId, context: use.context, detail: { rule: error.rule, phone: phoneHint(phone) } });
+      await audit.record({
+        type: 'rate_limited',
+        outcome: 'refused',
+        userId: use.userId,
+        context: use.context,
+        detail: { rule: error.rule, phone: phoneHint(phone) },
+      });
       return { ok: false, reason: 'rate_limited', channel, retryAfterSeconds: error.retryAfterSeconds };
     }
   }
@@ -158,10 +183,19 @@ export function phoneFactor(deps: {
       outcome.status === 'pending'
         ? { ok: true, channel: outcome.channel, verificationSid: outcome.sid }
         : maybeSent
-          ? { ok: false, reason: 'unconfirmed', channel: fellBack ? 'call' : channel, retryAfterSeconds: cooldownSeconds }
+          ? {
+              ok: false,
+              reason: 'unconfirmed',
+              channel: fellBack ? 'call' : channel,
+              retryAfterSeconds: cooldownSeconds,
+            }
           : outcome.status === 'channel_failed' || outcome.status === 'unconfirmed'
             ? { ok: false, reason: 'unavailable', channel }
-            : { ok: false, reason: outcome.status === 'rate_limited' ? 'provider_rate_limited' : outcome.status, channel: fellBack ? 'call' : channel };
+            : {
+                ok: false,
+                reason: outcome.status === 'rate_limited' ? 'provider_rate_limited' : outcome.status,
+                channel: fellBack ? 'call' : channel,
+              };
     // A send the provider surely did not make (unreachable, refusing the request) is no one's
     // doing: it does not count. A refused number does, or numbers could be probed through us
     // without limit; so does a send whose fate is unknown, or a slow provider would send
@@ -172,7 +206,13 @@ export function phoneFactor(deps: {
       outcome: delivery.ok ? 'ok' : delivery.reason === 'provider_rate_limited' ? 'rate_limited' : delivery.reason,
       userId: use.userId,
       context: use.context,
-      detail: { channel: delivery.ok || delivery.reason === 'unconfirmed' ? delivery.channel : channel, requested: channel, fellBack, purpose: use.purpose, phone: phoneHint(phone) },
+      detail: {
+        channel: delivery.ok || delivery.reason === 'unconfirmed' ? delivery.channel : channel,
+        requested: channel,
+        fellBack,
+        purpose: use.purpose,
+        phone: phoneHint(phone),
+      },
     });
     return delivery;
   }
@@ -185,7 +225,12 @@ export function phoneFactor(deps: {
    * (`evenIfCoolingDown`) goes out regardless, so that a new sign-in never depends on a code
    * sent for another one, and starts the cooldown.
    */
-  async function deliver(phone: string, channel: Channel, use: FactorUse, options: { evenIfCoolingDown?: boolean } = {}): Promise<Delivery> {
+  async function deliver(
+    phone: string,
+    channel: Channel,
+    use: FactorUse,
+    options: { evenIfCoolingDown?: boolean } = {},
+  ): Promise<Delivery> {
     const claimed = !options.evenIfCoolingDown;
     if (claimed) {
       try {
@@ -198,7 +243,9 @@ export function phoneFactor(deps: {
     const delivery = await send(phone, channel, use);
     // A code that may be on its way holds the channel like one that is.
     if (delivery.ok || delivery.reason === 'unconfirmed') {
-      await Promise.all([...new Set([channel, delivery.channel])].map((sent) => cooldown.start(use.userId, phone, sent)));
+      await Promise.all(
+        [...new Set([channel, delivery.channel])].map((sent) => cooldown.start(use.userId, phone, sent)),
+      );
     } else if (claimed) {
       await cooldown.release(use.userId, phone, channel);
     }
@@ -210,7 +257,13 @@ export function phoneFactor(deps: {
    * which verification, by which channel. A press refused for the cooldown changes nothing, so
    * it cannot overwrite what the press that did send recorded.
    */
-  async function sendForStep<State extends CodesSent>(state: State, phone: string, channel: Channel, use: FactorUse, options: { evenIfCoolingDown?: boolean } = {}): Promise<{ state: State; delivery: Delivery }> {
+  async function sendForStep<State extends CodesSent>(
+    state: State,
+    phone: string,
+    channel: Channel,
+    use: FactorUse,
+    options: { evenIfCoolingDown?: boolean } = {},
+  ): Promise<{ state: State; delivery: Delivery }> {
     const delivery = await deliver(phone, channel, use, options);
     if (delivery.ok) {
       const at = now();
@@ -243,17 +296,31 @@ export function phoneFactor(deps: {
       await limits.reserveCheck(use.userId);
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
-      await audit.record({ type: 'code_checked', outcome: 'locked', userId: use.userId, context: use.context, detail: { purpose: use.purpose, rule: error.rule } });
+      await audit.record({
+        type: 'code_checked',
+        outcome: 'locked',
+        userId: use.userId,
+        context: use.context,
+        detail: { purpose: use.purpose, rule: error.rule },
+      });
       return { ok: false, reason: 'locked', retryAfterSeconds: error.retryAfterSeconds };
     }
     const verificationSid = state?.verificationSid;
     const status: CheckReason | 'approved' = !typed.ok
       ? typed.reason
       : verificationSid
-        ? await sender.check(verificationSid, typed.code).then(({ status }) => (status === 'rate_limited' ? 'provider_rate_limited' : status))
+        ? await sender
+            .check(verificationSid, typed.code)
+            .then(({ status }) => (status === 'rate_limited' ? 'provider_rate_limited' : status))
         : 'no_code';
     if (!COUNTS_AS_WRONG.has(status)) await limits.giveBackCheck(use.userId);
-    await audit.record({ type: 'code_checked', outcome: CHECK_AUDIT_OUTCOME[status], userId: use.userId, context: use.context, detail: { purpose: use.purpose } });
+    await audit.record({
+      type: 'code_checked',
+      outcome: CHECK_AUDIT_OUTCOME[status],
+      userId: use.userId,
+      context: use.context,
+      detail: { purpose: use.purpose },
+    });
     return status === 'approved' ? { ok: true } : { ok: false, reason: status };
   }
 
@@ -267,9 +334,15 @@ export function phoneFactor(deps: {
      * code this enrolment already has went to this number.
      */
     async startEnrolment(use: FactorUse, phone: string, current: PhoneEnrolment | undefined) {
-      const { state, delivery } = await sendForStep<PhoneEnrolment>({ phone, startedAt: now(), sentAt: {} }, phone, 'sms', use);
+      const { state, delivery } = await sendForStep<PhoneEnrolment>(
+        { phone, startedAt: now(), sentAt: {} },
+        phone,
+        'sms',
+        use,
+      );
       if (delivery.ok) return { ok: true as const, enrolment: state };
-      const stillValid = delivery.reason === 'cooling_down' && current?.phone === phone && current.verificationSid !== undefined;
+      const stillValid =
+        delivery.reason === 'cooling_down' && current?.phone === phone && current.verificationSid !== undefined;
       return { ...delivery, stillValid };
     },
 
@@ -278,7 +351,11 @@ export function phoneFactor(deps: {
      * number, or moves the person's phone factor to it. Only a number whose code was just
      * checked is ever stored.
      */
-    async finishEnrolment(use: FactorUse, enrolment: PhoneEnrolment, answer: string): Promise<{ ok: true; changed: boolean } | FactorRefusal<CheckReason>> {
+    async finishEnrolment(
+      use: FactorUse,
+      enrolment: PhoneEnrolment,
+      answer: string,
+    ): Promise<{ ok: true; changed: boolean } | FactorRefusal<CheckReason>> {
       const checked = await check(enrolment, answer, use);
       if (!checked.ok) return checked;
       const changed = await inTransaction(async (tx) => {
@@ -287,7 +364,13 @@ export function phoneFactor(deps: {
         if (existing) await repository.update(existing.id, { phoneNumber: enrolment.phone }, tx);
         else await repository.add({ userId: use.userId, kind: 'phone', phoneNumber: enrolment.phone }, tx);
         await audit.record(
-          { type: existing ? 'phone_changed' : 'two_factor_enabled', outcome: 'ok', userId: use.userId, context: use.context, detail: { phone: phoneHint(enrolment.phone) } },
+          {
+            type: existing ? 'phone_changed' : 'two_factor_enabled',
+            outcome: 'ok',
+            userId: use.userId,
+            context: use.context,
+            detail: { phone: phoneHint(enrolment.phone) },
+          },
           tx,
         );
         return existing !== undefined;
@@ -295,12 +378,20 @@ export function phoneFactor(deps: {
       return { ok: true, changed };
     },
 
-    async begin(factor: UserFactor, use: FactorUse, challenge: CodesSent | undefined, { via = 'sms', first = false }: { via?: Channel; first?: boolean }): Promise<Begun<CodesSent, PhoneReason>> {
-      const { state, delivery } = await sendForStep(challenge ?? { sentAt: {} }, factor.phoneNumber ?? '', via, use, { evenIfCoolingDown: first });
+    async begin(
+      factor: UserFactor,
+      use: FactorUse,
+      challenge: CodesSent | undefined,
+      { via = 'sms', first = false }: { via?: Channel; first?: boolean },
+    ): Promise<Begun<CodesSent, PhoneReason>> {
+      const { state, delivery } = await sendForStep(challenge ?? { sentAt: {} }, factor.phoneNumber ?? '', via, use, {
+        evenIfCoolingDown: first,
+      });
       return { challenge: state, outcome: delivery.ok ? { ok: true } : delivery };
     },
 
-    verify: (_factor: UserFactor, use: FactorUse, challenge: CodesSent | undefined, answer: string) => check(challenge, answer, use),
+    verify: (_factor: UserFactor, use: FactorUse, challenge: CodesSent | undefined, answer: string) =>
+      check(challenge, answer, use),
 
     // Nothing beside the row: Twilio Verify keeps no factor for a phone.
     remove: () => Promise.resolve(),
@@ -319,11 +410,12 @@ export function phoneFactor(deps: {
     },
 
     /** Sends the enrolment's number another code ("Resend code", "Call me instead"). */
-    resendEnrolment: (use: FactorUse, enrolment: PhoneEnrolment, channel: Channel) => sendForStep(enrolment, enrolment.phone, channel, use),
+    resendEnrolment: (use: FactorUse, enrolment: PhoneEnrolment, channel: Channel) =>
+      sendForStep(enrolment, enrolment.phone, channel, use),
 
     /** Sends the sign-in's phone another code on `channel` ("Resend code", "Call me instead"). */
-    resend: (factor: UserFactor, use: FactorUse, challenge: CodesSent | undefined, channel: Channel) => kind.begin(factor, use, challenge, { via: channel }),
-
+    resend: (factor: UserFactor, use: FactorUse, challenge: CodesSent | undefined, channel: Channel) =>
+      kind.begin(factor, use, challenge, { via: channel }),
   };
 }
 

@@ -42,7 +42,8 @@ export const signUpForm = z
   .superRefine((form, context) => {
     if (!form.password) return;
     const problems = signUpProblems(newPasswordProblems(form.password, form.passwordConfirmation, String(form.email)));
-    for (const [field, message] of Object.entries(problems)) context.addIssue({ code: 'custom', path: [field], message });
+    for (const [field, message] of Object.entries(problems))
+      context.addIssue({ code: 'custom', path: [field], message });
   });
 
 export const signInForm = z.object({

@@ -51,14 +51,23 @@ export class ConsoleSender implements CodeSender {
     }
     if (!entry) {
       const sid = `console-${randomBytes(8).toString('hex')}`;
-      entry = { sid, code: String(randomInt(0, 1_000_000)).padStart(6, '0'), createdAt: Date.now(), checks: 0, sends: 0 };
+      entry = {
+        sid,
+        code: String(randomInt(0, 1_000_000)).padStart(6, '0'),
+        createdAt: Date.now(),
+        checks: 0,
+        sends: 0,
+      };
       this.pending.set(to, entry);
     }
     entry.sends += 1;
     this.sent.push({ to, channel, code: entry.code, at: new Date() });
     if (this.sent.length > OUTBOX_SIZE) this.sent.shift();
     // The whole point of this provider: the code goes to the developer's log.
-    this.logger.info({ provider: 'console', channel, to: phoneHint(to), code: entry.code }, 'verification code (console provider)');
+    this.logger.info(
+      { provider: 'console', channel, to: phoneHint(to), code: entry.code },
+      'verification code (console provider)',
+    );
     return Promise.resolve({ status: 'pending', channel, providerStatus: 'pending', sid: entry.sid });
   }
 

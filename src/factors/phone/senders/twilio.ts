@@ -5,7 +5,14 @@ import twilio from 'twilio';
 import type { TwilioConfig } from '../../../config.js';
 import type { Logger } from '../../../core/logger.js';
 import { phoneHint } from '../numbers.js';
-import { type Channel, type CheckOutcome, type CheckResult, type StartOutcome, type StartResult, type CodeSender } from './sender.js';
+import {
+  type Channel,
+  type CheckOutcome,
+  type CheckResult,
+  type StartOutcome,
+  type StartResult,
+  type CodeSender,
+} from './sender.js';
 
 const TWILIO_VERIFY_ORIGIN = 'https://verify.twilio.com';
 
@@ -38,7 +45,13 @@ interface TwilioFailure {
 
 // Network failures that happen before any request reaches Twilio: nothing can have been sent.
 // Any other (a time-out, a connection reset) may come after Twilio took the request.
-const NEVER_REACHED_TWILIO: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+const NEVER_REACHED_TWILIO: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+]);
 
 function failureOf(error: unknown): TwilioFailure {
   if (error && typeof error === 'object') {
@@ -70,10 +83,22 @@ export class TwilioVerifySender implements CodeSender {
   }
 
   /** `subject` says what the request was about: a hinted number or a verification SID. */
-  private logFailure(operation: string, subject: { to: string } | { verificationSid: string }, error: unknown): TwilioFailure {
+  private logFailure(
+    operation: string,
+    subject: { to: string } | { verificationSid: string },
+    error: unknown,
+  ): TwilioFailure {
     const failure = failureOf(error);
     this.logger.warn(
-      { provider: 'twilio', operation, ...subject, twilioStatus: failure.status, twilioCode: failure.code, network: failure.network, reason: (error as Error)?.message },
+      {
+        provider: 'twilio',
+        operation,
+        ...subject,
+        twilioStatus: failure.status,
+        twilioCode: failure.code,
+        network: failure.network,
+        reason: (error as Error)?.message,
+      },
       'Twilio Verify request failed',
     );
     return failure;
