@@ -240,11 +240,12 @@ export function accountsService(
 
     // ---- npm run admin:create ----------------------------------------------------------------
 
-    /** Gives admin rights to the account with this email, audited as admin_created. */
+    /** Gives admin rights to the account with this email, audited as admin_created (when it was not an admin yet). */
     makeAdmin(email: string, context: RequestContext): Promise<'done' | 'no_such_account'> {
       return inTransaction(async (tx) => {
         const user = await users.findByEmail(email, tx);
         if (!user) return 'no_such_account';
+        if (user.role === 'ADMIN') return 'done';
         await users.changeStanding(user.id, { role: 'ADMIN' }, tx);
         await audit.record(
           { type: 'admin_created', outcome: 'ok', userId: user.id, context, detail: { account: 'existing' } },

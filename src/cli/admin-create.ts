@@ -23,12 +23,12 @@ import { commandDatabase } from './database.js';
 
 // The CLI's own wording of the password rules (the pages word them in src/web/messages.ts).
 const PASSWORD_PROBLEMS: Record<PasswordProblem, string> = {
-  too_short: `use at least ${MIN_PASSWORD_LENGTH} characters.`,
-  too_long: `use at most ${MAX_PASSWORD_LENGTH} characters.`,
-  control_characters: 'no control characters.',
-  common: 'one of the most commonly used passwords; choose another.',
-  is_email: 'do not use the email address as the password.',
-  repeated: 'a single repeated character; choose another.',
+  too_short: `Use at least ${MIN_PASSWORD_LENGTH} characters. A few unrelated words make a strong password.`,
+  too_long: `Use at most ${MAX_PASSWORD_LENGTH} characters.`,
+  control_characters: 'Use only characters you can type: no control characters.',
+  common: 'This password is one of the most commonly used and easy to guess. Choose another.',
+  is_email: 'Do not use your email address as your password.',
+  repeated: 'A single repeated character is easy to guess. Choose another password.',
 };
 
 function passphrase(): string {

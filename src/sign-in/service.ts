@@ -45,7 +45,11 @@ export interface PendingSignIn {
   /** The factor the person is answering now (and its kind), and what its step remembers (codes sent, ...). */
   factorId: string;
   factorKind: string;
-  challenge?: Challenge;
+  /**
+   * What each factor's step remembers, by factor id: switching ways and back finds the code
+   * already sent to the first one still there.
+   */
+  challenges: Record<string, Challenge>;
 }
 
 /** Where a pending sign-in is kept between requests. */
@@ -121,22 +125,28 @@ export function signInService(deps: {
     return kind;
   }
 
-  /** Begins `factor`'s step for the pending sign-in and keeps what it remembers. */
+  /**
+   * Begins `factor`'s step for the pending sign-in and keeps what it remembers. A switch to
+   * another factor whose step could not begin (no code went out) is not made, unless that
+   * factor's step already began in this sign-in: the person keeps a code they can use.
+   */
   async function begin(
     store: PendingSignInStore,
     pending: PendingSignIn,
     factor: UserFactor,
     context: RequestContext,
     options: { via?: string; first?: boolean },
-  ) {
-    const begun = await kindOf(factor).begin(
-      factor,
-      use(pending, context),
-      pending.factorId === factor.id ? pending.challenge : undefined,
-      options,
-    );
-    store.write({ ...pending, factorId: factor.id, factorKind: factor.kind, challenge: begun.challenge });
-    return begun.outcome;
+  ): Promise<{ switched: boolean; outcome: { ok: true } | FactorRefusal }> {
+    const previous = pending.challenges[factor.id];
+    const begun = await kindOf(factor).begin(factor, use(pending, context), previous, options);
+    const challenges = { ...pending.challenges, [factor.id]: begun.challenge };
+    const switching = factor.id !== pending.factorId;
+    if (switching && !begun.outcome.ok && previous === undefined) {
+      store.write({ ...pending, challenges });
+      return { switched: false, outcome: begun.outcome };
+    }
+    store.write({ ...pending, factorId: factor.id, factorKind: factor.kind, challenges });
+    return { switched: switching, outcome: begun.outcome };
   }
 
   /**
@@ -203,10 +213,11 @@ export function signInService(deps: {
         next: input.next,
         factorId: usual.id,
         factorKind: usual.kind,
+        challenges: {},
       };
       await store.renew();
-      const begun = await begin(store, pending, usual, context, { first: true });
-      return { ok: true, pending: store.read() ?? pending, begun };
+      const { outcome } = await begin(store, pending, usual, context, { first: true });
+      return { ok: true, pending: store.read() ?? pending, begun: outcome };
     },
 
     resume,
@@ -222,8 +233,8 @@ export function signInService(deps: {
       const resumed = await resume(store, context);
       if (!resumed.ok) return resumed;
       const { pending, factor } = resumed.step;
-      const begun = await begin(store, pending, factor, context, { via });
-      return { ok: true, step: { ...resumed.step, pending: store.read() ?? pending }, begun };
+      const { outcome } = await begin(store, pending, factor, context, { via });
+      return { ok: true, step: { ...resumed.step, pending: store.read() ?? pending }, begun: outcome };
     },
 
     /** "Use another way": the person picks another of their factors, which begins. */
@@ -232,7 +243,8 @@ export function signInService(deps: {
       context: RequestContext,
       factorId: string,
     ): Promise<
-      | { ok: true; pending: PendingSignIn; begun: { ok: true } | FactorRefusal }
+      /** `switched`: the chosen factor is now the one being answered (a refused begin switches only to a factor whose step began before). */
+      | { ok: true; pending: PendingSignIn; chosen: UserFactor; switched: boolean; begun: { ok: true } | FactorRefusal }
       | { ok: false; ended: PendingEnd | 'no_such_factor' }
     > {
       const resumed = await resume(store, context);
@@ -240,9 +252,10 @@ export function signInService(deps: {
       const { pending, account } = resumed.step;
       const chosen = account.factors.find((factor) => factor.id === factorId);
       if (!chosen) return { ok: false, ended: 'no_such_factor' };
-      if (chosen.id === pending.factorId) return { ok: true, pending, begun: { ok: true } };
-      const begun = await begin(store, pending, chosen, context, { first: true });
-      return { ok: true, pending: store.read() ?? pending, begun };
+      if (chosen.id === pending.factorId) return { ok: true, pending, chosen, switched: false, begun: { ok: true } };
+      // Within the resend cooldown like any other send: switching ways is no way around it.
+      const { switched, outcome } = await begin(store, pending, chosen, context, {});
+      return { ok: true, pending: store.read() ?? pending, chosen, switched, begun: outcome };
     },
 
     /**
@@ -254,7 +267,7 @@ export function signInService(deps: {
       if (!resumed.ok) return resumed;
       const { pending, factor } = resumed.step;
       const kind = kindOf(factor);
-      const verified = await kind.verify(factor, use(pending, context), pending.challenge, answer);
+      const verified = await kind.verify(factor, use(pending, context), pending.challenges[factor.id], answer);
       if (!verified.ok) return verified;
       // Read again: an admin may have locked the account while the code was on its way.
       const again = await resume(store, context);

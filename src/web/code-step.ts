@@ -107,7 +107,7 @@ const SIGN_IN_ACTIONS: CodeStepActions = {
 export function phoneSignInStep(pages: CodeStepPages): SignInStepPage {
   const codeStep = (step: PendingStep, otherWays: string | undefined): CodeStep => ({
     phone: step.factor.phoneNumber ?? '',
-    sent: (step.pending.challenge as CodesSent | undefined) ?? { sentAt: {} },
+    sent: (step.pending.challenges[step.factor.id] as CodesSent | undefined) ?? { sentAt: {} },
     actions: SIGN_IN_ACTIONS,
     heading: 'Enter your code',
     signingIn: true,

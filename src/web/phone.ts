@@ -96,6 +96,7 @@ export function phoneRouter(deps: {
     if (started.ok) {
       req.session.phoneEnrolment = started.enrolment;
     } else if (started.reason === 'cooling_down') {
+      res.set('Retry-After', String(started.retryAfterSeconds));
       // Pressing "Send code" again within the cooldown sends nothing: the code is on its way.
       // The press that sent it (this session's earlier one, or a parallel one still
       // answering) records it; this one leaves the enrolment alone.

@@ -132,13 +132,12 @@ export function signInRouter(deps: {
       }
     }
     if ('signedIn' in result) return finish(req, res, result.signedIn, result.method, { remember, next });
-    if (!result.begun.ok) beginFailed(req, res, result.pending, result.begun);
+    if (!result.begun.ok) beginFailed(req, res, result.pending.factorKind, result.begun);
     res.redirect(303, VERIFY_PATH);
   });
 
   /** The step could not begin (its first code did not go out): the step's page says so, with what to do. */
-  function beginFailed(req: Request, res: Response, pending: PendingSignIn, refusal: FactorRefusal) {
-    const kind = pending.factorKind;
+  function beginFailed(req: Request, res: Response, kind: string, refusal: FactorRefusal) {
     const said = steps[kind]?.beginRefused(refusal);
     if (!said) return;
     if (said.retryAfterSeconds) res.set('Retry-After', String(said.retryAfterSeconds));
@@ -207,7 +206,9 @@ export function signInRouter(deps: {
       if (result.ended === 'no_such_factor') return res.redirect(303, CHOOSE_PATH);
       return startAgain(req, res, result.ended);
     }
-    if (!result.begun.ok) beginFailed(req, res, result.pending, result.begun);
+    // Back to a way whose code went out moments ago: that code still works, nothing to say.
+    const stillValid = result.switched && !result.begun.ok && result.begun.reason === 'cooling_down';
+    if (!result.begun.ok && !stillValid) beginFailed(req, res, result.chosen.kind, result.begun);
     res.redirect(303, VERIFY_PATH);
   });
 
@@ -216,5 +217,6 @@ export function signInRouter(deps: {
 
 /** How a factor is offered among the ways to sign in. */
 function factorLabel(factor: UserFactor): string {
-  return factor.label ?? `Send a code to ${maskPhone(factor.phoneNumber ?? '')}`;
+  // No-break spaces: a masked number read across two lines is no longer recognisable.
+  return factor.label ?? `Send a code to ${maskPhone(factor.phoneNumber ?? '').replace(/ /g, '\u00a0')}`;
 }

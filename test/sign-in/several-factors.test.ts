@@ -56,9 +56,12 @@ describe('signing in with several factors', () => {
     assert.match(step.text, /<a href="\/login\/2fa\/choose">Use another way<\/a>/);
 
     const choices = await agent.get('/login/2fa/choose').expect(200);
-    const labels = [...choices.text.matchAll(/<button type="submit"[^>]*>([^<]+)<\/button>/g)].map((match) => match[1]);
-    assert.equal(labels.length, 3, `two factors and Cancel: ${labels.join(' | ')}`);
-    assert.match(labels[0]!, /Send a code to \+33 • •• •• •• /);
+    const offered = [...choices.text.matchAll(/<button type="submit"[^>]*>([^<]+)<\/button>/g)].map(
+      (match) => match[1],
+    );
+    assert.equal(offered.length, 2, `the other factor and Cancel: ${offered.join(' | ')}`);
+    assert.match(offered[0]!, /^Send a code to \+33\u00a0•\u00a0••\u00a0••\u00a0••\u00a0\d\d$/);
+    assert.match(choices.text, /\(what you are using now: <a href="\/login\/2fa">back to the code<\/a>\)/);
 
     const chosen = await choose(agent, person.second.id);
     assert.equal(chosen.status, 303);
@@ -90,6 +93,46 @@ describe('signing in with several factors', () => {
     const refused = await submitForm(agent, '/login/2fa', '/login/2fa', { code: firstCode });
     assert.notEqual(refused.status, 303);
     await agent.get('/account').expect(303);
+  });
+
+  it('keeps the code the person has when the way chosen cannot send one', async () => {
+    const person = await personWithTwoPhones();
+    const agent = await passwordStep(person.email);
+    const firstCode = twilio.standIn.lastCodeFor(person.phone)!;
+    twilio.standIn.faults.fraudBlockedPrefixes = [person.second.phoneNumber!];
+    try {
+      const refused = await choose(agent, person.second.id);
+      assert.equal(refused.headers.location, '/login/2fa');
+    } finally {
+      twilio.standIn.resetFaults();
+    }
+    const page = await agent.get('/login/2fa').expect(200);
+    assert.match(page.text, /No code was sent: text messages to this number are blocked/);
+    const done = await submitForm(agent, '/login/2fa', '/login/2fa', { code: firstCode });
+    assert.equal(done.status, 303, 'the code of the way still in use signs in');
+    await agent.get('/account').expect(200);
+  });
+
+  it('switching ways is no way around the resend cooldown, and switching back finds the code already sent', async () => {
+    const person = await personWithTwoPhones();
+    const agent = await passwordStep(person.email);
+    const firstCode = twilio.standIn.lastCodeFor(person.phone)!;
+    const sentBefore = twilio.standIn.outbox.length;
+    const factorA = (
+      await prisma().userFactor.findFirstOrThrow({ where: { userId: person.userId, phoneNumber: person.phone } })
+    ).id;
+    for (const factor of [person.second.id, factorA, person.second.id, factorA]) {
+      assert.equal((await choose(agent, factor)).headers.location, '/login/2fa');
+    }
+    assert.equal(
+      twilio.standIn.outbox.length - sentBefore,
+      1,
+      'one code to the second phone, none again within the cooldown',
+    );
+    const page = await agent.get('/login/2fa').expect(200);
+    assert.doesNotMatch(page.text, /Please wait/, 'going back to a way whose code is on its way says nothing alarming');
+    const done = await submitForm(agent, '/login/2fa', '/login/2fa', { code: firstCode });
+    assert.equal(done.status, 303, 'the first code still signs in after switching back');
   });
 
   it("refuses a factor that is not the person's own, sending nothing", async () => {

@@ -386,6 +386,18 @@ describe('phone two-factor authentication against the Twilio Verify stand-in', (
     assert.match((await agent.get('/account/2fa/verify').expect(200)).text, /it is still valid/);
   });
 
+  it('says when "Send code" pressed again within the cooldown may be pressed again (Retry-After)', async () => {
+    const agent = twilio.app.agent();
+    await signUp(agent);
+    await confirmPassword(agent);
+    const phone = nextMobile();
+    await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' });
+    const again = await submitForm(agent, '/account/2fa', '/account/2fa', { phone, country: 'FR' });
+    assert.equal(again.status, 303);
+    const wait = Number(again.headers['retry-after']);
+    assert.ok(wait > 0 && wait <= 30, `Retry-After: ${again.headers['retry-after']}`);
+  });
+
   it('sends the person back to the password after 10 minutes at the code step', async () => {
     const { email, phone } = await personWithTwoFactor();
     const { agent, cookie } = await passwordStep(email);
