@@ -41,6 +41,32 @@ describe('admin area', () => {
     assert.equal(user.role, 'ADMIN');
   });
 
+  it('the CLI records making an admin once, and words a weak password as the pages do', async () => {
+    const { email } = await signUp(app.agent());
+    for (let run = 0; run < 2; run += 1) {
+      const promoted = await runCli([email], { DATABASE_URL: app.databaseUrl });
+      assert.equal(promoted.code, 0, promoted.output);
+    }
+    const user = await app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
+    const events = await app.services.database.prisma.auditEvent.findMany({
+      where: { type: 'admin_created', userId: user.id },
+    });
+    assert.deepEqual(
+      events.map((event) => event.detail),
+      [{ account: 'existing' }],
+      'a second run changed nothing',
+    );
+    const weak = await runCli(['weak-admin@example.com'], {
+      DATABASE_URL: app.databaseUrl,
+      ADMIN_PASSWORD: 'password123',
+    });
+    assert.notEqual(weak.code, 0);
+    assert.match(
+      weak.output,
+      /ADMIN_PASSWORD: This password is one of the most commonly used and easy to guess\. Choose another\./,
+    );
+  });
+
   it('refuses people who are not admins with 403, and writes it down', async () => {
     const agent = app.agent();
     const { email } = await signUp(agent);
