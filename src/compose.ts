@@ -16,6 +16,8 @@ import {
   factorsRepository,
   factorsService,
   phoneFactor,
+  recoveryCodesFactor,
+  recoveryCodesRepository,
   resendCooldown,
 } from './factors/index.js';
 import { signInService } from './sign-in/index.js';
@@ -41,17 +43,26 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
 
   const sender = createCodeSender(config.twoFactor, logger);
   const factorRows = factorsRepository(prisma);
+  // One wrong-code limit for every code factor: a guess is a guess, whichever page it is typed on.
+  const limits = codeLimits(limit, config.limits);
   const phone = phoneFactor({
     sender,
     repository: factorRows,
     inTransaction,
     audit,
-    limits: codeLimits(limit, config.limits),
+    limits,
     cooldown: resendCooldown(limit, config.twoFactor.resendCooldownMs),
     allowedCountries: config.twoFactor.allowedCountries,
     resendCooldownMs: config.twoFactor.resendCooldownMs,
   });
-  const registry = factorRegistry({ phone });
+  const recoveryCodes = recoveryCodesFactor({
+    factors: factorRows,
+    codes: recoveryCodesRepository(prisma),
+    inTransaction,
+    audit,
+    limits,
+  });
+  const registry = factorRegistry({ phone, recovery_codes: recoveryCodes });
   const factors = factorsService({ repository: factorRows, registry, audit, inTransaction });
   const signIn = signInService({
     accounts,
@@ -72,7 +83,7 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     codeLimits: codeLimits(limit, config.limits, 'admin_'),
   });
 
-  return { audit, accounts, sender, phone, registry, factors, signIn, admin };
+  return { audit, accounts, sender, phone, recoveryCodes, registry, factors, signIn, admin };
 }
 
 export type Domain = ReturnType<typeof composeDomain>;

@@ -11,6 +11,10 @@ export const AUDIT_TYPES = [
   'two_factor_enabled',
   'two_factor_disabled',
   'phone_changed',
+  // A set of recovery codes was made (detail: replaced, when it voided the person's old set).
+  'recovery_codes_made',
+  // A recovery code was used to sign in (detail: how many are left).
+  'recovery_code_used',
   'rate_limited',
   'admin_denied',
   'admin_action',

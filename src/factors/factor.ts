@@ -48,6 +48,12 @@ export interface FactorKind<
   /** How a sign-in finished with it is recorded (audit detail `method`). */
   readonly signInMethod: string;
   /**
+   * A way back in rather than a second factor (recovery codes): it never begins by default at
+   * sign-in, is offered on its own page rather than among the ways to choose, and alone does
+   * not turn two-factor authentication on. Its `begin` does nothing.
+   */
+  readonly backup?: boolean;
+  /**
    * Enrolment, first half: from what the person gave (a phone number; nothing for an app; a
    * name for a passkey) make what they must answer (send a code, show a secret, a challenge).
    * `current` is an enrolment already under way, if any. Nothing is stored yet.

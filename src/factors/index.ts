@@ -18,6 +18,14 @@ export {
   type SendRefusal,
   type SentAt,
 } from './phone/factor.js';
+export {
+  recoveryCodesFactor,
+  type MakeRefusal,
+  type RecoveryCodeReason,
+  type RecoveryCodesFactor,
+} from './recovery-codes/factor.js';
+export { CODES_PER_SET, RECOVERY_CODES_KIND } from './recovery-codes/codes.js';
+export { recoveryCodesRepository } from './recovery-codes/repository.js';
 export { codeLimits, resendCooldown, type CodeLimits, type ResendCooldown } from './phone/code-limits.js';
 export {
   countries,

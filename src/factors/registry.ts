@@ -2,9 +2,11 @@
 // implements FactorKind (factor.ts), and one line here.
 import type { FactorKind } from './factor.js';
 import type { PhoneFactor } from './phone/factor.js';
+import type { RecoveryCodesFactor } from './recovery-codes/factor.js';
 
 export interface FactorKinds {
   phone: PhoneFactor;
+  recovery_codes: RecoveryCodesFactor;
 }
 
 export type FactorKindName = keyof FactorKinds;
@@ -16,6 +18,13 @@ export function factorRegistry(kinds: FactorKinds) {
     /** The kind of a stored factor; undefined for a kind this version does not know (a rollback). */
     kindOf(factor: { kind: string }): FactorKind | undefined {
       return byName.get(factor.kind);
+    },
+    /**
+     * Whether a stored factor is a way back in (recovery codes) rather than a second factor. A
+     * kind this version does not know counts as a second factor: 2FA stays on for it.
+     */
+    isBackup(factor: { kind: string }): boolean {
+      return byName.get(factor.kind)?.backup === true;
     },
   };
 }

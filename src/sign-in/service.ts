@@ -4,6 +4,7 @@
 //          │
 //          └─(factors)─▶ pending: the usual factor begins (a code goes out)
 //                            │  resend / "Use another way" (another factor begins)
+//                            │  "Use a recovery code" (a backup kind, answered as is)
 //                            ▼
 //                        factor verified ─(account still usable)─▶ signed in (method: the factor's)
 //
@@ -29,8 +30,9 @@ export interface Account {
   role: 'USER' | 'ADMIN';
   /** The account's session generation when this sign-in began: raising it ends the sign-in. */
   sessionGeneration: number;
-  /** The person's factors, the one used last first; two-factor authentication is on while there is one. */
+  /** The person's factors, the one used last first, recovery codes included. */
   factors: UserFactor[];
+  /** On while the person has a second factor: recovery codes alone are not one. */
   twoFactorEnabled: boolean;
 }
 
@@ -86,14 +88,19 @@ export type FactorStep =
   | { ok: false; ended: PendingEnd }
   | (FactorRefusal & { ended?: undefined });
 
-export function toAccount(user: User, factors: UserFactor[]): Account {
+/** `isBackup` tells the ways back in (recovery codes) from second factors (registry.isBackup). */
+export function toAccount(
+  user: User,
+  factors: UserFactor[],
+  isBackup: (factor: UserFactor) => boolean = () => false,
+): Account {
   return {
     id: user.id,
     email: user.email,
     role: user.role,
     sessionGeneration: user.sessionGeneration,
     factors,
-    twoFactorEnabled: factors.length > 0,
+    twoFactorEnabled: factors.some((factor) => !isBackup(factor)),
   };
 }
 
@@ -110,7 +117,7 @@ export function signInService(deps: {
   const now = deps.now ?? Date.now;
 
   async function accountOf(user: User): Promise<Account> {
-    return toAccount(user, await factors.list(user.id));
+    return toAccount(user, await factors.list(user.id), (factor) => registry.isBackup(factor));
   }
 
   const use = (pending: PendingSignIn, context: RequestContext): FactorUse => ({
@@ -179,6 +186,35 @@ export function signInService(deps: {
     return { ok: true, step: { pending, account, factor } };
   }
 
+  /**
+   * Checks the answer to `factor` and, when it is right and the account can still sign in,
+   * grants the sign-in (the pending state is cleared).
+   */
+  async function answered(
+    store: PendingSignInStore,
+    context: RequestContext,
+    pending: PendingSignIn,
+    factor: UserFactor,
+    challenge: Challenge | undefined,
+    answer: string,
+  ): Promise<FactorStep> {
+    const kind = kindOf(factor);
+    const verified = await kind.verify(factor, use(pending, context), challenge, answer);
+    if (!verified.ok) return verified;
+    // Read again: an admin may have locked the account while the code was on its way.
+    const again = await resume(store, context);
+    if (!again.ok) return again;
+    store.clear();
+    await factors.markUsed(factor);
+    return {
+      ok: true,
+      signedIn: again.step.account,
+      method: kind.signInMethod,
+      remember: pending.remember,
+      next: pending.next,
+    };
+  }
+
   return {
     now,
 
@@ -203,7 +239,8 @@ export function signInService(deps: {
       const authenticated = await accounts.authenticate(input.email, input.password, context);
       if (!authenticated.ok) return authenticated;
       const account = await accountOf(authenticated.user);
-      const usual = account.factors[0];
+      // A way back in (recovery codes) is never the usual factor, even when used last.
+      const usual = account.factors.find((factor) => !registry.isBackup(factor));
       if (!usual) return { ok: true, signedIn: account, method: 'password' };
       const pending: PendingSignIn = {
         userId: account.id,
@@ -250,7 +287,8 @@ export function signInService(deps: {
       const resumed = await resume(store, context);
       if (!resumed.ok) return resumed;
       const { pending, account } = resumed.step;
-      const chosen = account.factors.find((factor) => factor.id === factorId);
+      // A way back in is not chosen: it is answered from its own page (verifyBackup).
+      const chosen = account.factors.find((factor) => factor.id === factorId && !registry.isBackup(factor));
       if (!chosen) return { ok: false, ended: 'no_such_factor' };
       if (chosen.id === pending.factorId) return { ok: true, pending, chosen, switched: false, begun: { ok: true } };
       // Within the resend cooldown like any other send: switching ways is no way around it.
@@ -266,21 +304,26 @@ export function signInService(deps: {
       const resumed = await resume(store, context);
       if (!resumed.ok) return resumed;
       const { pending, factor } = resumed.step;
-      const kind = kindOf(factor);
-      const verified = await kind.verify(factor, use(pending, context), pending.challenges[factor.id], answer);
-      if (!verified.ok) return verified;
-      // Read again: an admin may have locked the account while the code was on its way.
-      const again = await resume(store, context);
-      if (!again.ok) return again;
-      store.clear();
-      await factors.markUsed(factor);
-      return {
-        ok: true,
-        signedIn: again.step.account,
-        method: kind.signInMethod,
-        remember: pending.remember,
-        next: pending.next,
-      };
+      return answered(store, context, pending, factor, pending.challenges[factor.id], answer);
+    },
+
+    /**
+     * Checks an answer to one of the person's ways back in (recovery codes), whatever factor the
+     * step is on: such a kind needs no begin, so the step's own factor and what it remembers
+     * (codes sent) stay as they are when the answer is wrong.
+     */
+    async verifyBackup(
+      store: PendingSignInStore,
+      context: RequestContext,
+      factorId: string,
+      answer: string,
+    ): Promise<FactorStep | { ok: false; ended: 'no_such_factor' }> {
+      const resumed = await resume(store, context);
+      if (!resumed.ok) return resumed;
+      const { pending, account } = resumed.step;
+      const backup = account.factors.find((factor) => factor.id === factorId && registry.isBackup(factor));
+      if (!backup) return { ok: false, ended: 'no_such_factor' };
+      return answered(store, context, pending, backup, undefined, answer);
     },
 
     /** Records a finished sign-in (the web then starts the signed-in session). */
