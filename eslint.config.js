@@ -152,7 +152,13 @@ export default tseslint.config(
     languageOptions: {
       sourceType: 'script',
       parserOptions: { projectService: false },
-      globals: { window: 'readonly', document: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' },
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        navigator: 'readonly',
+      },
     },
   },
 );

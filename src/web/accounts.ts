@@ -5,12 +5,12 @@ import type { AccountsService } from '../accounts/index.js';
 import { CommitUnconfirmedError, HttpError } from '../core/errors.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
-import { maskPhone, type FactorsService } from '../factors/index.js';
+import { maskPhone, type FactorsService, type RecoveryCodesFactor } from '../factors/index.js';
 import { toAccount, type SignInService } from '../sign-in/index.js';
 import { afterChange } from './errors.js';
 import { signUpForm, typedEmail } from './forms/accounts.js';
 import { nextFrom, redirectIfSignedIn, requireSignedIn } from './guards.js';
-import { signUpProblems } from './messages.js';
+import { RECOVERY_CODES_FEW, signUpProblems } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
 import { startSession } from './session.js';
 import { flash } from './views.js';
@@ -37,8 +37,10 @@ export function accountsRouter(deps: {
   lifetime: SessionLifetime;
   /** Lets a request through only shortly after a password confirmation (sudo mode). */
   requireRecentPassword: RequestHandler;
+  /** How many recovery codes the person has left, for the account page. */
+  recoveryCodes: Pick<RecoveryCodesFactor, 'remaining'>;
 }): Router {
-  const { accounts, factors, signIn, lifetime, requireRecentPassword } = deps;
+  const { accounts, factors, signIn, lifetime, requireRecentPassword, recoveryCodes } = deps;
   const router = Router();
 
   router.get('/signup', redirectIfSignedIn, (req, res) => {
@@ -95,12 +97,17 @@ export function accountsRouter(deps: {
   router.get('/account', requireSignedIn, noStore, async (req, res) => {
     const phone = req.user!.factors.find((factor) => factor.kind === 'phone')?.phoneNumber;
     const activity = await accounts.recentSignIns(req.user!.id);
+    const codes = req.user!.twoFactorEnabled ? await recoveryCodes.remaining(req.user!.id) : undefined;
     // "Since your last visit": failures after the sign-in before this one.
     const previousSignIn = activity.filter((event) => event.attempt === 'signed_in')[1]?.at ?? new Date(0);
     const failedSinceLastVisit = activity.filter((event) => event.attempt !== 'signed_in' && event.at > previousSignIn);
     res.render('accounts/account', {
       title: 'Your account',
       maskedPhone: phone ? maskPhone(phone) : undefined,
+      // With 2FA on: how many recovery codes are left (none without a set), and whether that is few.
+      recoveryCodes: req.user!.twoFactorEnabled
+        ? { left: codes?.left ?? 0, total: codes?.total ?? 0, few: (codes?.left ?? 0) <= RECOVERY_CODES_FEW }
+        : undefined,
       failedSinceLastVisit: {
         count: failedSinceLastVisit.length,
         // A wrong code came after the right password: whoever typed it knows the password.

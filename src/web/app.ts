@@ -20,6 +20,7 @@ import { healthRouter } from './health.js';
 import { createPassport } from './passport.js';
 import { passwordConfirmationRouter, requireRecentPassword } from './password-confirmation.js';
 import { phoneRouter } from './phone.js';
+import { recoveryCodesAfterEnrolment, recoveryCodesRouter } from './recovery-codes.js';
 import { csrfProtection, securityHeaders } from './security.js';
 import { signInRouter } from './sign-in.js';
 import { useViews, viewLocals } from './views.js';
@@ -113,7 +114,14 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   const codeStep = codeStepPages({ phone: domain.phone, devOutbox: outbox !== undefined });
 
   app.get('/', (_req, res) => res.render('home', { title: 'Home' }));
-  app.use(signInRouter({ signIn: domain.signIn, steps: { phone: phoneSignInStep(codeStep) }, lifetime }));
+  app.use(
+    signInRouter({
+      signIn: domain.signIn,
+      steps: { phone: phoneSignInStep(codeStep) },
+      lifetime,
+      recoveryCodes: domain.recoveryCodes,
+    }),
+  );
   app.use(
     accountsRouter({
       accounts: domain.accounts,
@@ -121,6 +129,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       signIn: domain.signIn,
       lifetime,
       requireRecentPassword: recentPassword,
+      recoveryCodes: domain.recoveryCodes,
     }),
   );
   app.use(passwordConfirmationRouter({ accounts: domain.accounts, maxAgeMs: config.session.passwordConfirmationMs }));
@@ -132,8 +141,10 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       requireRecentPassword: recentPassword,
       defaultCountry: config.twoFactor.defaultCountry,
       outbox,
+      afterEnrolment: recoveryCodesAfterEnrolment(domain.recoveryCodes),
     }),
   );
+  app.use(recoveryCodesRouter({ recoveryCodes: domain.recoveryCodes, requireRecentPassword: recentPassword }));
   app.use(
     adminRouter({
       admin: domain.admin,

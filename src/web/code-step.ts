@@ -4,6 +4,7 @@
 import type { Response } from 'express';
 import {
   maskPhone,
+  RECOVERY_CODES_KIND,
   type CheckReason,
   type CodesSent,
   type FactorRefusal,
@@ -31,6 +32,16 @@ export interface CodeStep {
   signingIn: boolean;
   /** At sign-in with several factors: where "Use another way" leads. */
   otherWays?: string;
+  /** At sign-in, for a person with recovery codes: where "Use a recovery code" leads. */
+  recoveryCode?: string;
+}
+
+/** The page where a recovery code is typed at sign-in (src/web/sign-in.ts). */
+export const RECOVERY_CODE_PATH = '/login/2fa/recovery';
+
+/** Where "Use a recovery code" leads from a sign-in step, when the person has recovery codes. */
+export function recoveryCodePath(step: PendingStep): string | undefined {
+  return step.account.factors.some((factor) => factor.kind === RECOVERY_CODES_KIND) ? RECOVERY_CODE_PATH : undefined;
 }
 
 export function codeStepPages(deps: { phone: PhoneFactor; devOutbox: boolean }) {
@@ -51,6 +62,7 @@ export function codeStepPages(deps: { phone: PhoneFactor; devOutbox: boolean }) 
       devOutbox,
       signingIn: step.signingIn,
       otherWays: step.otherWays,
+      recoveryCode: step.recoveryCode,
       actions: step.actions,
       errors,
       resendSeconds: Math.ceil(phone.cooldownRemaining(step.sent.sentAt, 'sms') / 1000),
@@ -112,6 +124,7 @@ export function phoneSignInStep(pages: CodeStepPages): SignInStepPage {
     heading: 'Enter your code',
     signingIn: true,
     otherWays,
+    recoveryCode: recoveryCodePath(step),
   });
   // The phone factor's refusals are its own reasons (factors/phone): begin refuses with a SendRefusal, verify with a CheckReason.
   return {

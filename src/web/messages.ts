@@ -8,7 +8,7 @@ import {
   type SignUpProblems,
 } from '../accounts/index.js';
 import type { FieldErrors } from '../core/forms.js';
-import type { Channel, CheckReason, PhoneProblem, SendReason } from '../factors/index.js';
+import type { Channel, CheckReason, PhoneProblem, RecoveryCodeReason, SendReason } from '../factors/index.js';
 import type { PendingEnd } from '../sign-in/index.js';
 import type { ActionRefusal, BenchResult } from '../admin/index.js';
 
@@ -154,6 +154,58 @@ export const CODE_MAY_BE_USED_UP = {
     'We could not finish changing your phone number, and your code may already be used up. In a minute, send a new code and enter that one.',
 };
 
+// ---- Recovery codes ----------------------------------------------------------------------
+
+export const RECOVERY_CODE_EXAMPLE = 'like 7kq2m-x9hdr';
+
+/** Why a recovery code was not accepted. */
+export function recoveryCodeRefused(refusal: { reason: RecoveryCodeReason; retryAfterSeconds?: number }): string {
+  switch (refusal.reason) {
+    case 'missing_code':
+      return 'Enter one of your recovery codes.';
+    case 'malformed':
+      return `A recovery code is 10 letters and digits, ${RECOVERY_CODE_EXAMPLE}.`;
+    case 'wrong_code':
+      return 'That recovery code is not right. Check it and try again.';
+    case 'used_code':
+      return 'That recovery code was already used: each code works once. Use another one.';
+    case 'locked':
+      return checkRefused({ reason: 'locked', retryAfterSeconds: refusal.retryAfterSeconds });
+    case 'not_enrolled':
+      return 'Recovery codes are made on your account page.';
+  }
+}
+
+/** Recovery code refusals about the code typed, shown at its field. */
+export const ABOUT_THE_RECOVERY_CODE: ReadonlySet<RecoveryCodeReason> = new Set([
+  'missing_code',
+  'malformed',
+  'wrong_code',
+  'used_code',
+]);
+
+/** Said after signing in with a recovery code: how many are left, and what to do when few are. */
+export function recoveryCodesLeft(left: number): { kind: 'info' | 'error'; text: string } {
+  const count = left === 1 ? '1 recovery code' : `${left} recovery codes`;
+  if (left === 0)
+    return {
+      kind: 'error',
+      text: 'You signed in with your last recovery code. Make new recovery codes on this page now, so that you are not locked out.',
+    };
+  if (left <= RECOVERY_CODES_FEW)
+    return {
+      kind: 'error',
+      text: `You signed in with a recovery code. You have ${count} left: make new recovery codes soon.`,
+    };
+  return { kind: 'info', text: `You signed in with a recovery code. You have ${count} left.` };
+}
+
+/** At or below this many codes left, the pages warn. */
+export const RECOVERY_CODES_FEW = 3;
+
+export const RECOVERY_CODES_SHOWN_ONCE =
+  'For your safety, recovery codes are shown only once. If you did not save them, make new recovery codes.';
+
 // ---- Admin area -------------------------------------------------------------------------
 
 export const ADMIN_REFUSED: Record<Exclude<ActionRefusal, 'not_confirmed'>, string> = {
@@ -196,7 +248,7 @@ export function benchMeaning(result: BenchResult): string | undefined {
 // ---- Status codes -------------------------------------------------------------------------
 
 /** The HTTP status of each refusal a page shows. */
-export const STATUS: Record<SendReason | CheckReason, number> = {
+export const STATUS: Record<SendReason | CheckReason | RecoveryCodeReason, number> = {
   missing_code: 422,
   malformed: 422,
   wrong_code: 422,
@@ -216,4 +268,6 @@ export const STATUS: Record<SendReason | CheckReason, number> = {
   number_blocked: 403,
   unavailable: 503,
   unconfirmed: 503,
+  used_code: 422,
+  not_enrolled: 409,
 };

@@ -47,8 +47,10 @@ export function phoneRouter(deps: {
   requireRecentPassword: RequestHandler;
   defaultCountry: string;
   outbox: ConsoleSender | undefined;
+  /** Called once the phone turned 2FA on: may give a page to go to next (the new recovery codes). */
+  afterEnrolment?: (req: Request) => Promise<string | undefined>;
 }): Router {
-  const { phone, codeStep, enrolmentLifetimeMs, requireRecentPassword, defaultCountry, outbox } = deps;
+  const { phone, codeStep, enrolmentLifetimeMs, requireRecentPassword, defaultCountry, outbox, afterEnrolment } = deps;
   const router = Router();
 
   const use = (req: Request): FactorUse => ({ userId: req.user!.id, purpose: 'enrolment', context: contextOf(req) });
@@ -139,7 +141,8 @@ export function phoneRouter(deps: {
           ? 'Your phone number is changed. Codes now go to the new number.'
           : 'Two-factor authentication is on. Next time you sign in, we will send you a code.',
       });
-      res.redirect(303, '/account');
+      const next = result.changed ? undefined : await afterEnrolment?.(req);
+      res.redirect(303, next ?? '/account');
     });
   });
 

@@ -5,7 +5,14 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { contextOf } from '../audit/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
-import { maskPhone, type FactorRefusal, type UserFactor } from '../factors/index.js';
+import {
+  maskPhone,
+  RECOVERY_CODES_KIND,
+  type FactorRefusal,
+  type RecoveryCodeReason,
+  type RecoveryCodesFactor,
+  type UserFactor,
+} from '../factors/index.js';
 import type {
   Account,
   PendingEnd,
@@ -14,12 +21,23 @@ import type {
   PendingStep,
   SignInService,
 } from '../sign-in/index.js';
-import type { SignInStepPage } from './code-step.js';
+import { RECOVERY_CODE_PATH, recoveryCodePath, type SignInStepPage } from './code-step.js';
 import { afterChange, renderTooMany } from './errors.js';
 import { codeForm as answerForm } from './forms/phone.js';
 import { signInForm, typedEmail } from './forms/accounts.js';
+import { recoveryCodeForm } from './forms/recovery-codes.js';
 import { nextFrom, redirectIfSignedIn } from './guards.js';
-import { ACCOUNT_LOCKED, CODE_MAY_BE_USED_UP, PENDING_ENDED, SIGN_IN_FAILED, tooManyAttempts } from './messages.js';
+import {
+  ABOUT_THE_RECOVERY_CODE,
+  ACCOUNT_LOCKED,
+  CODE_MAY_BE_USED_UP,
+  PENDING_ENDED,
+  recoveryCodeRefused,
+  recoveryCodesLeft,
+  SIGN_IN_FAILED,
+  STATUS,
+  tooManyAttempts,
+} from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
 import { startSession } from './session.js';
 import { flash } from './views.js';
@@ -62,8 +80,10 @@ export function signInRouter(deps: {
   /** The step page of each factor kind, by kind. */
   steps: Record<string, SignInStepPage>;
   lifetime: SessionLifetime;
+  /** How many recovery codes a person has left, said after signing in with one. */
+  recoveryCodes: Pick<RecoveryCodesFactor, 'remaining'>;
 }): Router {
-  const { signIn, steps, lifetime } = deps;
+  const { signIn, steps, lifetime, recoveryCodes } = deps;
   const router = Router();
 
   async function finish(
@@ -72,9 +92,12 @@ export function signInRouter(deps: {
     account: Account,
     method: string,
     signedIn: { remember: boolean; next: string },
+    note?: { kind: 'info' | 'error'; text: string },
   ) {
     await signIn.recordSignIn(account, method, contextOf(req));
     await startSession(req, account, signedIn.remember, lifetime);
+    // After startSession: the signed-in session is a new one.
+    if (note) flash(req, note);
     res.redirect(303, safeLocalPath(signedIn.next));
   }
 
@@ -89,7 +112,8 @@ export function signInRouter(deps: {
   function pageOf(step: PendingStep): { page: SignInStepPage; otherWays: string | undefined } {
     const page = steps[step.factor.kind];
     if (!page) throw new Error(`no sign-in page for factors of kind ${step.factor.kind}`);
-    return { page, otherWays: step.account.factors.length > 1 ? CHOOSE_PATH : undefined };
+    // Ways back in (recovery codes) have a link of their own, not a place among the choices.
+    return { page, otherWays: choices(step).length > 1 ? CHOOSE_PATH : undefined };
   }
 
   /** Reads the pending sign-in back; undefined after sending the person to the password step. */
@@ -194,7 +218,8 @@ export function signInRouter(deps: {
     res.render('sign-in/choose', {
       title: 'Use another way',
       current: step.factor.id,
-      factors: step.account.factors.map((factor) => ({ id: factor.id, label: factorLabel(factor) })),
+      factors: choices(step).map((factor) => ({ id: factor.id, label: factorLabel(factor) })),
+      recoveryCode: recoveryCodePath(step),
     });
   });
 
@@ -212,7 +237,53 @@ export function signInRouter(deps: {
     res.redirect(303, VERIFY_PATH);
   });
 
+  // ---- "Use a recovery code" ------------------------------------------------------------------
+
+  /** The person's set of recovery codes, when the pending sign-in is theirs and they have one. */
+  const recoverySet = (step: PendingStep) => step.account.factors.find((factor) => factor.kind === RECOVERY_CODES_KIND);
+
+  function renderRecoveryCode(res: Response, status: number, step: PendingStep, errors: FieldErrors = {}) {
+    res.status(status).render('factors/recovery-codes/sign-in', {
+      title: 'Use a recovery code',
+      // Back to the step the sign-in is on: its codes, and its other ways.
+      back: VERIFY_PATH,
+      errors,
+    });
+  }
+
+  router.get(RECOVERY_CODE_PATH, noStore, async (req, res) => {
+    const step = await resumed(req, res);
+    if (!step) return;
+    if (!recoverySet(step)) return res.redirect(303, VERIFY_PATH);
+    renderRecoveryCode(res, 200, step);
+  });
+
+  router.post(RECOVERY_CODE_PATH, noStore, async (req, res) => {
+    const step = await resumed(req, res);
+    if (!step) return;
+    const set = recoverySet(step);
+    if (!set) return res.redirect(303, VERIFY_PATH);
+    const form = parseForm(recoveryCodeForm, req.body);
+    if (!form.ok) return renderRecoveryCode(res, 422, step, form.errors);
+    const result = await signIn.verifyBackup(pendingStore(req), contextOf(req), set.id, form.data.code);
+    if (result.ok) {
+      const left = (await recoveryCodes.remaining(result.signedIn.id))?.left ?? 0;
+      return finish(req, res, result.signedIn, result.method, result, recoveryCodesLeft(left));
+    }
+    if (result.ended === 'no_such_factor') return res.redirect(303, VERIFY_PATH);
+    if (result.ended) return startAgain(req, res, result.ended);
+    const refusal = result as FactorRefusal<RecoveryCodeReason>;
+    if (refusal.retryAfterSeconds) res.set('Retry-After', String(refusal.retryAfterSeconds));
+    const field = ABOUT_THE_RECOVERY_CODE.has(refusal.reason) ? 'code' : 'form';
+    renderRecoveryCode(res, STATUS[refusal.reason], step, { [field]: recoveryCodeRefused(refusal) });
+  });
+
   return router;
+}
+
+/** The factors offered under "Use another way": second factors, not ways back in. */
+function choices(step: PendingStep): UserFactor[] {
+  return step.account.factors.filter((factor) => factor.kind !== RECOVERY_CODES_KIND);
 }
 
 /** How a factor is offered among the ways to sign in. */

@@ -1,5 +1,6 @@
--- Recovery codes: a person's set is a factor row of kind recovery_codes, its ten codes rows here.
--- Only a SHA-256 hash of each code is kept (hex, salted with the set's id); used_at marks a used code.
+-- Recovery codes: the set of a person is a factor row of kind recovery_codes, its ten codes are
+-- rows here. Only a SHA-256 hash of each code is kept (hex, salted with the id of the set), and
+-- used_at marks a used code.
 
 -- CreateTable
 CREATE TABLE "recovery_codes" (

@@ -40,9 +40,7 @@ export function newCodes(count = CODES_PER_SET): string[] {
 export type RecoveryCodeProblem = 'missing_code' | 'malformed';
 
 /** A code as typed, in the one form that is hashed ("7kq2mx9hdr"), or why it cannot be a code. */
-export function readRecoveryCode(
-  raw: string,
-): { ok: true; code: string } | { ok: false; reason: RecoveryCodeProblem } {
+export function readRecoveryCode(raw: string): { ok: true; code: string } | { ok: false; reason: RecoveryCodeProblem } {
   const code = raw
     .normalize('NFKC')
     .toLowerCase()
