@@ -61,6 +61,8 @@ describe('audit trail', () => {
       'code_sent:ok',
       'code_checked:ok',
       'two_factor_enabled:ok',
+      // The first factor brings a set of recovery codes.
+      'recovery_codes_made:ok',
       'sign_in_password:ok',
       'code_sent:ok',
       'code_checked:wrong_code',

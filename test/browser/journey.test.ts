@@ -45,6 +45,15 @@ describe('a person in a browser', { skip: withoutChromium }, () => {
     assert.equal(await code.getAttribute('inputmode'), 'numeric');
     await code.fill(await latestCode(context, app));
     await page.getByRole('button', { name: 'Verify' }).click();
+    // The recovery codes, shown once: Copy and Print come with JavaScript, Download is a link.
+    await page.waitForURL(`${app.url}/account/recovery-codes`);
+    await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
+    assert.equal(await page.locator('[data-recovery-codes] code').count(), 10);
+    assert.ok(await page.getByRole('button', { name: 'Copy' }).isVisible());
+    assert.ok(await page.getByRole('button', { name: 'Print' }).isVisible());
+    assert.ok(await page.getByRole('link', { name: 'Download' }).isVisible());
+    await page.screenshot({ path: path.join(screenshots, 'recovery-codes.png'), fullPage: true });
+    await page.getByRole('button', { name: 'I have saved these codes' }).click();
     await page.waitForURL(`${app.url}/account`);
     await page.getByText('Two-factor authentication: On').waitFor();
     assert.match(await page.locator('main').innerText(), /\+33 • •• •• •• 78/);

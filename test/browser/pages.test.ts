@@ -108,6 +108,9 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await check(page, 'enrolment-code-wrong');
     await page.getByLabel('Code').fill(await latestCode(context, app));
     await page.getByRole('button', { name: 'Verify' }).click();
+    await page.waitForURL(`${app.url}/account/recovery-codes`);
+    await check(page, 'recovery-codes');
+    await page.getByRole('button', { name: 'I have saved these codes' }).click();
     await page.waitForURL(`${app.url}/account`);
     await check(page, 'account-2fa-on');
     await page.goto(`${app.url}/account/2fa/disable`);
