@@ -113,6 +113,8 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await page.getByRole('button', { name: 'I have saved these codes' }).click();
     await page.waitForURL(`${app.url}/account`);
     await check(page, 'account-2fa-on');
+    await page.goto(`${app.url}/account/recovery-codes/new`);
+    await check(page, 'recovery-codes-new');
     await page.goto(`${app.url}/account/2fa/disable`);
     await check(page, 'disable');
 
@@ -128,6 +130,13 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByText('There is a problem').waitFor();
     await check(page, 'sign-in-code-wrong');
+    await page.getByRole('link', { name: 'Use a recovery code' }).click();
+    await page.waitForURL(`${app.url}/login/2fa/recovery`);
+    await check(page, 'sign-in-recovery-code');
+    await page.getByLabel('Recovery code').fill('zzzzz-zzzzz');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('There is a problem').waitFor();
+    await check(page, 'sign-in-recovery-code-wrong');
     await page.goto(`${app.url}/dev/outbox`);
     await check(page, 'outbox');
 
