@@ -53,7 +53,13 @@ export class TwilioTotpBackend implements TotpBackend {
     this.service = verifyService(config);
   }
 
-  private logFailure(operation: string, subject: { entity?: string; factorSid?: string }, error: unknown) {
+  /** `code` is the code sent, if any: kept out of the log even if Twilio's message repeats it. */
+  private logFailure(
+    operation: string,
+    subject: { entity?: string; factorSid?: string },
+    error: unknown,
+    code?: string,
+  ) {
     const failure = failureOf(error);
     this.logger.warn(
       {
@@ -63,7 +69,7 @@ export class TwilioTotpBackend implements TotpBackend {
         twilioStatus: failure.status,
         twilioCode: failure.code,
         network: failure.network,
-        reason: (error as Error)?.message,
+        reason: withoutCode((error as Error)?.message, code),
       },
       'Twilio Verify TOTP request failed',
     );
@@ -118,7 +124,7 @@ export class TwilioTotpBackend implements TotpBackend {
       this.logUnexpected('verify_factor', subject, factor.status);
       return { ok: false, reason: 'unavailable' };
     } catch (error) {
-      return { ok: false, reason: reasonFor(this.logFailure('verify_factor', subject, error)) };
+      return { ok: false, reason: reasonFor(this.logFailure('verify_factor', subject, error, code)) };
     }
   }
 
@@ -137,7 +143,7 @@ export class TwilioTotpBackend implements TotpBackend {
       this.logUnexpected('create_challenge', subject, challenge.status);
       return { ok: false, reason: 'unavailable' };
     } catch (error) {
-      return { ok: false, reason: reasonFor(this.logFailure('create_challenge', subject, error)) };
+      return { ok: false, reason: reasonFor(this.logFailure('create_challenge', subject, error, code)) };
     }
   }
 
@@ -159,6 +165,10 @@ export class TwilioTotpBackend implements TotpBackend {
       this.logFailure('delete_factor', { entity, factorSid }, error);
     }
   }
+}
+
+function withoutCode(message: string | undefined, code: string | undefined): string | undefined {
+  return message && code ? message.split(code).join('[code]') : message;
 }
 
 /**
