@@ -144,6 +144,15 @@ describe('Twilio TOTP back end', () => {
     assert.deepEqual(await backend.finish({}, codeFrom(secret)), { ok: false, reason: 'not_found' });
   });
 
+  it('shows our issuer when given one, with the same secret', async () => {
+    const named = backendWith({}, { issuer: 'Example sign-in' });
+    const { uri, secret } = await started(nextPerson(), named);
+    const shown = URI.parse(uri) as TOTP;
+    assert.equal(shown.issuer, 'Example sign-in');
+    assert.equal(shown.secret.base32, secret);
+    assert.match(uri, /^otpauth:\/\/totp\/Example%20sign-in:person\d+%40example\.com\?/);
+  });
+
   it('derives a stable opaque identity per person when given a key', async () => {
     const keyed = backendWith({}, { entityIdentity: hmacEntityIdentity('a-server-side-key-for-tests') });
     const person = nextPerson();

@@ -1,15 +1,26 @@
+// What an authenticator-app (TOTP) factor needs of whoever keeps and checks its secret: the app
+// itself (local.ts, RFC 6238 with the secret encrypted in our table) or Twilio Verify's TOTP
+// factors (twilio.ts). Reasons, never sentences: the web words them.
+
 export type TotpReason = 'wrong_code' | 'replayed' | 'unavailable' | 'rate_limited' | 'not_found';
+
 export interface TotpEnrolmentStart {
+  /** The otpauth:// URI for the QR code (issuer and account name in it). */
   uri: string;
-  secret: string /* base32, shown once */;
-  pending: Record<string, string>; /* kept in the session until verified; never a clear secret */
+  /** The base32 secret, shown once for typing it in by hand. */
+  secret: string;
+  /** Kept in the session until the first code is verified; never a clear secret. */
+  pending: Record<string, string>;
 }
+
+/** What the factor's row keeps for the back end. */
 export interface TotpStored {
   secretBox?: string | null;
   lastStep?: number | null;
   twilioEntity?: string | null;
   twilioFactorSid?: string | null;
 }
+
 export interface TotpBackend {
   readonly name: 'local' | 'twilio';
   start(person: {

@@ -31,6 +31,11 @@ export interface TwilioTotpOptions {
    * random identity, kept with the factor.
    */
   entityIdentity?: (userId: string) => string;
+  /**
+   * The issuer the app shows beside the account (TOTP_ISSUER, as the local back end shows).
+   * Without it, Twilio's: the Verify service's `totp.issuer` or friendly name.
+   */
+  issuer?: string;
 }
 
 /** An Entity identity derived from the user id with a server-side key: 32 hex digits that name no one. */
@@ -100,7 +105,8 @@ export class TwilioTotpBackend implements TotpBackend {
     }
     const subject = { entity, factorSid: factor.sid };
     const binding = factor.binding as { secret?: unknown; uri?: unknown } | null | undefined;
-    const uri = typeof binding?.uri === 'string' ? shownUri(binding.uri, person.accountName) : undefined;
+    const uri =
+      typeof binding?.uri === 'string' ? shownUri(binding.uri, person.accountName, this.options.issuer) : undefined;
     const secret = typeof binding?.secret === 'string' ? binding.secret : undefined;
     if (factor.status !== 'unverified' || !secret || !uri || !uri.includes(`secret=${secret}`)) {
       this.logUnexpected('create_factor', subject, factor.status);
@@ -172,14 +178,15 @@ function withoutCode(message: string | undefined, code: string | undefined): str
 }
 
 /**
- * Twilio's URI with our account name as its label: Twilio builds it from the factor's
- * friendly name, which we keep free of personal data. Issuer, secret and parameters stay Twilio's.
+ * Twilio's URI with our account name as its label (Twilio builds it from the factor's friendly
+ * name, which we keep free of personal data) and our issuer if given. Secret and parameters stay Twilio's.
  */
-function shownUri(twilioUri: string, accountName: string): string | undefined {
+function shownUri(twilioUri: string, accountName: string, issuer: string | undefined): string | undefined {
   try {
     const totp = URI.parse(twilioUri);
     if (!('period' in totp)) return undefined;
     totp.label = accountName;
+    if (issuer) totp.issuer = issuer;
     return totp.toString();
   } catch {
     return undefined;
