@@ -20,7 +20,9 @@ Point the app at it (development only):
 Sent codes: ${url}/_stand-in/outbox
 Faults: POST ${url}/_stand-in/faults with any of down, delayMs, serverError, rateLimited, failingChannels=sms,call,
   disabledChannels=sms,call (60223), geoBlockedCountries=FR,GB (60605), smsDisabledCountries=FR (21408),
-  fraudBlockedPrefixes=+3361 (60410), tooManyConcurrentRequests (60212), invalidCheckParameter (60200 on checks)`);
+  fraudBlockedPrefixes=+3361 (60410), tooManyConcurrentRequests (60212), invalidCheckParameter (60200 on checks)
+TOTP factors: codes come from the binding secret a factor is created with (any authenticator app);
+  POST ${url}/_stand-in/totp with issuer, skew (0-2) or allowReplay=true to change the service's TOTP settings`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => void standIn.stop().then(() => process.exit(0)));
 }

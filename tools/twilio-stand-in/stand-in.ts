@@ -3,12 +3,13 @@
 // statuses and error codes. It lets tests (and people without a Twilio account) drive the real
 // `twilio` SDK through every path: delivery, wrong and expired codes, limits, landlines,
 // outages and the refusals of Twilio's error dictionary (fraud blocks, geo permissions, disabled
-// channels). Nothing here is used in production.
+// channels), and TOTP factors with their challenges (factors.ts). Nothing here is used in production.
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type Request, type Response } from 'express';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { VerifyFactors } from './factors.js';
 
 export const VERIFICATION_TTL_MS = 10 * 60_000;
 export const MAX_CHECK_ATTEMPTS = 5;
@@ -111,6 +112,8 @@ export class TwilioStandIn {
   readonly faults: Faults = noFaults();
   readonly outbox: SentMessage[] = [];
   private readonly verifications = new Map<string, Verification>();
+  /** Entities, TOTP factors and challenges (factors.ts); `factors.totp` holds the service's TOTP settings. */
+  readonly factors: VerifyFactors;
   private clockOffsetMs = 0;
   private server: Server | undefined;
   url = '';
@@ -118,9 +121,22 @@ export class TwilioStandIn {
   constructor(
     readonly credentials: StandInCredentials,
     private readonly onSend: (message: SentMessage) => void = () => {},
-  ) {}
+  ) {
+    this.factors = new VerifyFactors({
+      now: () => this.now(),
+      error: (res, status, code, message) => this.error(res, status, code, message),
+      knownService: (req, res) => this.knownService(req, res),
+      accountSid: credentials.accountSid,
+      serviceSid: credentials.serviceSid,
+    });
+  }
 
-  /** Moves the stand-in's clock forward, to expire verifications without waiting. */
+  /** The stand-in's clock (ms since the epoch), which `advanceClock` moves. */
+  currentTime(): number {
+    return this.now();
+  }
+
+  /** Moves the stand-in's clock forward, to expire verifications and challenges without waiting. */
   advanceClock(ms: number): void {
     this.clockOffsetMs += ms;
   }
@@ -188,6 +204,17 @@ export class TwilioStandIn {
       res.json(this.faults);
     });
 
+    // The Verify service's TOTP settings (Twilio: Service totp.issuer, totp.skew, ...), plus allowReplay.
+    app.post('/_stand-in/totp', (req, res) => {
+      const body = req.body as Record<string, string | undefined>;
+      const totp = this.factors.totp;
+      if (body.issuer) totp.issuer = body.issuer;
+      const skew = Number(body.skew);
+      if (body.skew !== undefined && Number.isInteger(skew) && skew >= 0 && skew <= 2) totp.skew = skew;
+      if (body.allowReplay !== undefined) totp.allowReplay = body.allowReplay === 'true';
+      res.json(totp);
+    });
+
     app.use(async (req, res, next) => {
       if (this.faults.down) {
         req.socket.destroy();
@@ -207,6 +234,7 @@ export class TwilioStandIn {
     app.get('/v2/Services/:serviceSid/Verifications/:sid', (req, res) => this.fetchVerification(req, res));
     app.post('/v2/Services/:serviceSid/Verifications/:sid', (req, res) => this.updateVerification(req, res));
     app.post('/v2/Services/:serviceSid/VerificationCheck', (req, res) => this.checkVerification(req, res));
+    this.factors.routes(app);
     app.use((req, res) => this.error(res, 404, 20404, `The requested resource ${req.path} was not found`));
     return app;
   }

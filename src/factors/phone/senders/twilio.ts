@@ -1,9 +1,9 @@
 // Twilio Verify through the official SDK. Every Twilio answer, error and time-out is turned
 // into a typed outcome; anything unexpected fails closed: no one gets in, and a start whose
 // fate is unknown counts as "may have sent" (unconfirmed), never as "nothing sent".
-import twilio from 'twilio';
 import type { TwilioConfig } from '../../../config.js';
 import type { Logger } from '../../../core/logger.js';
+import { failureOf, verifyService, type TwilioFailure } from '../../twilio-client.js';
 import { phoneHint } from '../numbers.js';
 import {
   type Channel,
@@ -13,35 +13,6 @@ import {
   type StartResult,
   type CodeSender,
 } from './sender.js';
-
-const TWILIO_VERIFY_ORIGIN = 'https://verify.twilio.com';
-
-/** Sends the SDK's requests to a stand-in of the Verify API instead (development and tests). */
-class RedirectingRequestClient extends twilio.RequestClient {
-  constructor(
-    private readonly baseUrl: string,
-    timeoutMs: number,
-  ) {
-    super({ timeout: timeoutMs });
-  }
-
-  override request<T>(options: Parameters<twilio.RequestClient['request']>[0] & { data?: T }) {
-    const uri = String(options.uri);
-    const redirected = uri.startsWith(TWILIO_VERIFY_ORIGIN)
-      ? this.baseUrl.replace(/\/$/, '') + uri.slice(TWILIO_VERIFY_ORIGIN.length)
-      : uri;
-    return super.request<T>({ ...options, uri: redirected });
-  }
-}
-
-interface TwilioFailure {
-  /** Twilio's HTTP status, when Twilio answered. */
-  status?: number;
-  /** Twilio's error code, when Twilio answered. */
-  code?: number;
-  /** The network error's code (ECONNREFUSED, ECONNRESET, ECONNABORTED for a time-out...), when it did not. */
-  network?: string;
-}
 
 // Network failures that happen before any request reaches Twilio: nothing can have been sent.
 // Any other (a time-out, a connection reset) may come after Twilio took the request.
@@ -53,18 +24,6 @@ const NEVER_REACHED_TWILIO: ReadonlySet<string> = new Set([
   'EHOSTUNREACH',
 ]);
 
-function failureOf(error: unknown): TwilioFailure {
-  if (error && typeof error === 'object') {
-    const { status, code } = error as { status?: unknown; code?: unknown };
-    return {
-      status: typeof status === 'number' ? status : undefined,
-      code: typeof code === 'number' ? code : undefined,
-      network: typeof code === 'string' ? code : undefined,
-    };
-  }
-  return {};
-}
-
 export class TwilioVerifySender implements CodeSender {
   readonly name = 'twilio';
   private readonly service;
@@ -73,13 +32,7 @@ export class TwilioVerifySender implements CodeSender {
     config: TwilioConfig,
     private readonly logger: Logger,
   ) {
-    const client = twilio(config.username, config.password, {
-      accountSid: config.accountSid,
-      timeout: config.timeoutMs,
-      autoRetry: false,
-      ...(config.apiBaseUrl ? { httpClient: new RedirectingRequestClient(config.apiBaseUrl, config.timeoutMs) } : {}),
-    });
-    this.service = client.verify.v2.services(config.verifyServiceSid);
+    this.service = verifyService(config);
   }
 
   /** `subject` says what the request was about: a hinted number or a verification SID. */

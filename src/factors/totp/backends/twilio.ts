@@ -1,0 +1,216 @@
+// Authenticator apps through Twilio Verify's TOTP factors, with the official SDK.
+//
+// Each person is an Entity at Twilio under an opaque identity (never the email or anything
+// else that names them). start creates a TOTP factor (unverified) and hands its binding (the
+// otpauth URI for the QR code and the base32 secret for typing in) to the page once: it is never
+// stored. finish verifies the factor with the first code; sign-in creates a challenge carrying
+// the code and accepts only `approved`. Every other answer, error and time-out is a typed
+// reason, and anything unexpected fails closed: no one gets in. Codes are never logged.
+import { createHmac, randomBytes } from 'node:crypto';
+import { URI } from 'otpauth';
+import type { TwilioConfig } from '../../../config.js';
+import type { Logger } from '../../../core/logger.js';
+import { failureOf, verifyService, type TwilioFailure } from '../../twilio-client.js';
+import type { TotpBackend, TotpEnrolmentStart, TotpReason, TotpStored } from './backend.js';
+
+/** RFC 6238 as every authenticator app reads it: sent with each new factor, whatever the service's defaults. */
+const FACTOR_CONFIG = {
+  'config.alg': 'sha1',
+  'config.codeLength': 6,
+  'config.timeStep': 30,
+  'config.skew': 1,
+} as const;
+
+/** Twilio's factor name (its URI's account name there): no personal data; the URI we show names the account. */
+const FRIENDLY_NAME = 'Authenticator app';
+
+export interface TwilioTotpOptions {
+  /**
+   * The Entity identity for a person: stable, opaque, 8 to 64 dash-separated letters and
+   * digits, never personal data (see `hmacEntityIdentity`). Without it each enrolment gets a
+   * random identity, kept with the factor.
+   */
+  entityIdentity?: (userId: string) => string;
+  /**
+   * The issuer the app shows beside the account (TOTP_ISSUER, as the local back end shows).
+   * Without it, Twilio's: the Verify service's `totp.issuer` or friendly name.
+   */
+  issuer?: string;
+}
+
+/** An Entity identity derived from the user id with a server-side key: 32 hex digits that name no one. */
+export function hmacEntityIdentity(key: string): (userId: string) => string {
+  return (userId) => createHmac('sha256', key).update(`twilio-verify-entity:${userId}`).digest('hex').slice(0, 32);
+}
+
+type Outcome<T> = { ok: true } & T;
+type Refusal = { ok: false; reason: TotpReason };
+
+export class TwilioTotpBackend implements TotpBackend {
+  readonly name = 'twilio';
+  private readonly service;
+
+  constructor(
+    config: TwilioConfig,
+    private readonly logger: Logger,
+    private readonly options: TwilioTotpOptions = {},
+  ) {
+    this.service = verifyService(config);
+  }
+
+  /** `code` is the code sent, if any: kept out of the log even if Twilio's message repeats it. */
+  private logFailure(
+    operation: string,
+    subject: { entity?: string; factorSid?: string },
+    error: unknown,
+    code?: string,
+  ) {
+    const failure = failureOf(error);
+    this.logger.warn(
+      {
+        provider: 'twilio',
+        operation,
+        ...subject,
+        twilioStatus: failure.status,
+        twilioCode: failure.code,
+        network: failure.network,
+        reason: withoutCode((error as Error)?.message, code),
+      },
+      'Twilio Verify TOTP request failed',
+    );
+    return failure;
+  }
+
+  private logUnexpected(operation: string, subject: { entity?: string; factorSid?: string }, status: unknown) {
+    this.logger.warn(
+      { provider: 'twilio', operation, ...subject, twilioResourceStatus: status },
+      'Twilio Verify TOTP answered with an unexpected status',
+    );
+  }
+
+  async start(person: {
+    userId: string;
+    accountName: string;
+  }): Promise<Outcome<{ start: TotpEnrolmentStart }> | Refusal> {
+    const entity = this.options.entityIdentity?.(person.userId) ?? randomBytes(16).toString('hex');
+    let factor;
+    try {
+      factor = await this.service
+        .entities(entity)
+        .newFactors.create({ friendlyName: FRIENDLY_NAME, factorType: 'totp', ...FACTOR_CONFIG });
+    } catch (error) {
+      const failure = this.logFailure('create_factor', { entity }, error);
+      // 20404 here is the service itself: a configuration problem, not a missing factor.
+      return { ok: false, reason: failure.code === 20404 ? 'unavailable' : reasonFor(failure) };
+    }
+    const subject = { entity, factorSid: factor.sid };
+    const binding = factor.binding as { secret?: unknown; uri?: unknown } | null | undefined;
+    const uri =
+      typeof binding?.uri === 'string' ? shownUri(binding.uri, person.accountName, this.options.issuer) : undefined;
+    const secret = typeof binding?.secret === 'string' ? binding.secret : undefined;
+    if (factor.status !== 'unverified' || !secret || !uri || !uri.includes(`secret=${secret}`)) {
+      this.logUnexpected('create_factor', subject, factor.status);
+      await this.removeFactor(entity, factor.sid);
+      return { ok: false, reason: 'unavailable' };
+    }
+    return { ok: true, start: { uri, secret, pending: { entity, factorSid: factor.sid } } };
+  }
+
+  async finish(pending: Record<string, string>, code: string): Promise<Outcome<{ stored: TotpStored }> | Refusal> {
+    const { entity, factorSid } = pending;
+    if (!entity || !factorSid) return { ok: false, reason: 'not_found' };
+    if (!/^\d{6}$/.test(code)) return { ok: false, reason: 'wrong_code' };
+    const subject = { entity, factorSid };
+    try {
+      const factor = await this.service.entities(entity).factors(factorSid).update({ authPayload: code });
+      if (factor.status === 'verified')
+        return { ok: true, stored: { twilioEntity: entity, twilioFactorSid: factorSid } };
+      // Since October 2021 Twilio answers a wrong first code with the factor still unverified.
+      if (factor.status === 'unverified') return { ok: false, reason: 'wrong_code' };
+      this.logUnexpected('verify_factor', subject, factor.status);
+      return { ok: false, reason: 'unavailable' };
+    } catch (error) {
+      return { ok: false, reason: reasonFor(this.logFailure('verify_factor', subject, error, code)) };
+    }
+  }
+
+  async verify(stored: TotpStored, code: string): Promise<Outcome<{ stored: TotpStored }> | Refusal> {
+    const entity = stored.twilioEntity;
+    const factorSid = stored.twilioFactorSid;
+    if (!entity || !factorSid) return { ok: false, reason: 'not_found' };
+    if (!/^\d{6}$/.test(code)) return { ok: false, reason: 'wrong_code' };
+    const subject = { entity, factorSid };
+    try {
+      const challenge = await this.service.entities(entity).challenges.create({ factorSid, authPayload: code });
+      if (challenge.status === 'approved') return { ok: true, stored };
+      // A wrong code (or, at a verifier that refuses reuse, a code already used) leaves the
+      // challenge pending; Twilio cannot tell us which, so both count as a wrong code.
+      if (challenge.status === 'pending' || challenge.status === 'denied') return { ok: false, reason: 'wrong_code' };
+      this.logUnexpected('create_challenge', subject, challenge.status);
+      return { ok: false, reason: 'unavailable' };
+    } catch (error) {
+      return { ok: false, reason: reasonFor(this.logFailure('create_challenge', subject, error, code)) };
+    }
+  }
+
+  async remove(stored: TotpStored): Promise<void> {
+    if (stored.twilioEntity && stored.twilioFactorSid)
+      await this.removeFactor(stored.twilioEntity, stored.twilioFactorSid);
+  }
+
+  /**
+   * Deletes the factor at Twilio. A factor already gone (20404) is fine; any other failure is
+   * logged and left: the factor is removed on our side regardless, and a factor at Twilio
+   * without our record cannot sign anyone in (only this server creates its challenges).
+   */
+  private async removeFactor(entity: string, factorSid: string): Promise<void> {
+    try {
+      await this.service.entities(entity).factors(factorSid).remove();
+    } catch (error) {
+      if (failureOf(error).code === 20404) return;
+      this.logFailure('delete_factor', { entity, factorSid }, error);
+    }
+  }
+}
+
+function withoutCode(message: string | undefined, code: string | undefined): string | undefined {
+  return message && code ? message.split(code).join('[code]') : message;
+}
+
+/**
+ * Twilio's URI with our account name as its label (Twilio builds it from the factor's friendly
+ * name, which we keep free of personal data) and our issuer if given. Secret and parameters stay Twilio's.
+ */
+function shownUri(twilioUri: string, accountName: string, issuer: string | undefined): string | undefined {
+  try {
+    const totp = URI.parse(twilioUri);
+    if (!('period' in totp)) return undefined;
+    totp.label = accountName;
+    if (issuer) totp.issuer = issuer;
+    return totp.toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Twilio's documented errors for factors and challenges, as reasons; anything else fails closed. */
+function reasonFor({ status, code }: TwilioFailure): TotpReason {
+  // No answer (refused, reset, timed out): nothing was judged.
+  if (status === undefined) return 'unavailable';
+  switch (code) {
+    case 20404: // the factor (or its entity) does not exist: deleted at Twilio, or aged out unverified
+    case 60318: // the factor is unverified: it cannot be challenged
+      return 'not_found';
+    case 20429: // too many requests for the account
+    case 60310: // five wrong first codes: the factor is locked, set up again
+    case 60308: // five wrong codes for one challenge
+      return 'rate_limited';
+    case 60311: // a wrong first code, as Twilio answered before October 2021
+    case 60324: // a wrong challenge code, likewise
+      return 'wrong_code';
+    default:
+      // 20003 (credentials), 60200 (invalid parameter), 60317 (factor exists), 60323 (challenge
+      // expired), 60362 (factor SID), 5xx and anything new: no one gets in.
+      return status === 429 ? 'rate_limited' : 'unavailable';
+  }
+}
