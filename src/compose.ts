@@ -9,16 +9,19 @@ import type { Database } from './core/db/client.js';
 import type { Logger } from './core/logger.js';
 import { limitFactory } from './core/rate-limits.js';
 import type { Redis } from './core/redis.js';
+import { developmentKey, ephemeralKey, secretBox, type SecretBox } from './core/secret-box.js';
 import {
   codeLimits,
   createCodeSender,
   factorRegistry,
   factorsRepository,
   factorsService,
+  localTotpBackend,
   phoneFactor,
   recoveryCodesFactor,
   recoveryCodesRepository,
   resendCooldown,
+  totpFactor,
 } from './factors/index.js';
 import { signInService } from './sign-in/index.js';
 
@@ -28,6 +31,26 @@ export interface DomainDeps {
   database: Database;
   /** Undefined without REDIS_URL: limits then live in this process. */
   redis: Redis | undefined;
+}
+
+/**
+ * The box authenticator-app secrets are sealed in: the configured keys; in development without
+ * them, a key kept beside the embedded database (made on first start); otherwise (tests, an
+ * in-memory database) a key for this process only.
+ */
+function totpSecretBox(config: Config, logger: Logger): SecretBox {
+  if (config.totp.keys) return secretBox(config.totp.keys);
+  if (config.totp.devKeyFile) {
+    const { key, created } = developmentKey(config.totp.devKeyFile);
+    logger.warn(
+      { file: config.totp.devKeyFile, created },
+      'TOTP_ENCRYPTION_KEYS is not set: authenticator-app secrets are encrypted with a development key kept in this file (production refuses to start without TOTP_ENCRYPTION_KEYS)',
+    );
+    return secretBox([key]);
+  }
+  if (config.env === 'development')
+    logger.warn('TOTP_ENCRYPTION_KEYS is not set: authenticator apps set up now stop working at restart');
+  return secretBox([ephemeralKey()]);
 }
 
 export function composeDomain({ config, logger, database, redis }: DomainDeps) {
@@ -45,6 +68,8 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
   const factorRows = factorsRepository(prisma);
   // One wrong-code limit for every code factor: a guess is a guess, whichever page it is typed on.
   const limits = codeLimits(limit, config.limits);
+  // Backup kinds (recovery codes) are not 2FA; asked of the registry once it is built.
+  const isBackup = (factor: { kind: string }) => registry.isBackup(factor);
   const phone = phoneFactor({
     sender,
     repository: factorRows,
@@ -54,6 +79,17 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     cooldown: resendCooldown(limit, config.twoFactor.resendCooldownMs),
     allowedCountries: config.twoFactor.allowedCountries,
     resendCooldownMs: config.twoFactor.resendCooldownMs,
+    isBackup,
+  });
+  const box = totpSecretBox(config, logger);
+  const totp = totpFactor({
+    backend: localTotpBackend({ box, issuer: config.totp.issuer }),
+    repository: factorRows,
+    inTransaction,
+    audit,
+    limits,
+    box,
+    isBackup,
   });
   const recoveryCodes = recoveryCodesFactor({
     factors: factorRows,
@@ -62,7 +98,7 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     audit,
     limits,
   });
-  const registry = factorRegistry({ phone, recovery_codes: recoveryCodes });
+  const registry = factorRegistry({ phone, totp, recovery_codes: recoveryCodes });
   const factors = factorsService({ repository: factorRows, registry, audit, inTransaction });
   const signIn = signInService({
     accounts,
@@ -83,7 +119,7 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     codeLimits: codeLimits(limit, config.limits, 'admin_'),
   });
 
-  return { audit, accounts, sender, phone, recoveryCodes, registry, factors, signIn, admin };
+  return { audit, accounts, sender, phone, totp, recoveryCodes, registry, factors, signIn, admin };
 }
 
 export type Domain = ReturnType<typeof composeDomain>;

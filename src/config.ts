@@ -2,8 +2,10 @@
 // start-up with a message naming the variable; production refuses settings that are only
 // safe on a developer's machine.
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
+import { parseSecretKeys, SECRET_KEY_BYTES, type SecretKey } from './core/secret-box.js';
 
 const DEFAULT_SECRET_MARKERS = ['change-me', 'changeme', 'secret', 'replace-me', 'example'];
 const MIN_SECRET_LENGTH = 32;
@@ -142,6 +144,17 @@ const schema = z.object({
   LIMIT_WRONG_CODES_PER_USER: positiveInt(10),
   ALERT_FAILED_SIGN_INS_PER_MINUTE: positiveInt(30),
   ADMIN_REQUIRES_2FA: flag.optional(),
+  TOTP_ENCRYPTION_KEYS: z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (!value?.trim()) return undefined;
+      const parsed = parseSecretKeys(value);
+      if (parsed.ok) return parsed.keys;
+      context.addIssue({ code: 'custom', message: parsed.problem });
+      return z.NEVER;
+    }),
+  TOTP_ISSUER: z.string().trim().min(1).max(64).default('Two-factor sign-in'),
   SUPPORT_CONTACT: z
     .string()
     .trim()
@@ -223,6 +236,14 @@ export interface Config {
     allowedCountries: string[];
   };
   limits: Limits;
+  totp: {
+    /** Seal authenticator-app secrets: the first key seals, all open. Undefined outside production only. */
+    keys: SecretKey[] | undefined;
+    /** Without keys, in development: where a generated key is kept across restarts (beside the embedded database). */
+    devKeyFile: string | undefined;
+    /** The issuer authenticator apps show beside the account name. */
+    issuer: string;
+  };
   /** Admins must have 2FA on to open the admin area (always in production). */
   adminRequiresTwoFactor: boolean;
   /** Undefined means "contact the site's administrators", with no address. */
@@ -278,6 +299,11 @@ function productionProblems(env: Env): string[] {
   }
   if (codeProvider(env) === 'console') {
     problems.push('CODE_PROVIDER: the console provider only logs codes; configure Twilio (TWILIO_*) for production');
+  }
+  if (!env.TOTP_ENCRYPTION_KEYS) {
+    problems.push(
+      `TOTP_ENCRYPTION_KEYS: required in production (<id>:<base64 of ${SECRET_KEY_BYTES} random bytes>; authenticator-app secrets are stored encrypted with it)`,
+    );
   }
   if (env.ADMIN_REQUIRES_2FA === false) {
     problems.push('ADMIN_REQUIRES_2FA: admins must use two-factor authentication in production');
@@ -382,6 +408,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       pendingLifetimeMs: env.SECOND_FACTOR_MINUTES * 60_000,
       devOutbox: !isProduction && codeProvider(env) === 'console',
       allowedCountries: env.CODE_COUNTRIES,
+    },
+    totp: {
+      keys: env.TOTP_ENCRYPTION_KEYS,
+      devKeyFile:
+        env.NODE_ENV === 'development' && !env.TOTP_ENCRYPTION_KEYS && !env.PGLITE_DATA_DIR.startsWith('memory://')
+          ? path.join(path.dirname(env.PGLITE_DATA_DIR), 'totp-key')
+          : undefined,
+      issuer: env.TOTP_ISSUER,
     },
     adminRequiresTwoFactor: env.ADMIN_REQUIRES_2FA ?? isProduction,
     supportContact: supportContact(env.SUPPORT_CONTACT),

@@ -15,6 +15,10 @@ export const AUDIT_TYPES = [
   'recovery_codes_made',
   // A recovery code was used to sign in (detail: how many are left).
   'recovery_code_used',
+  // A factor added while another was already on (detail.kind), or removed while another stays
+  // on. The first factor of any kind is 'two_factor_enabled', removing the last 'two_factor_disabled'.
+  'factor_added',
+  'factor_removed',
   'rate_limited',
   'admin_denied',
   'admin_action',

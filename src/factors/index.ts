@@ -37,6 +37,17 @@ export {
   type CountryOption,
   type PhoneProblem,
 } from './phone/numbers.js';
+export {
+  storedOf,
+  TOTP_KIND,
+  totpFactor,
+  type TotpChallenge,
+  type TotpCheckReason,
+  type TotpEnrolment,
+  type TotpFactor,
+} from './totp/factor.js';
+export type { TotpBackend, TotpEnrolmentStart, TotpReason, TotpStored } from './totp/backends/backend.js';
+export { localTotpBackend, TOTP_DIGITS, TOTP_PERIOD_SECONDS } from './totp/backends/local.js';
 export { createCodeSender } from './phone/senders/index.js';
 export { ConsoleSender, type OutboxMessage } from './phone/senders/console.js';
 export {

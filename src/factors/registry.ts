@@ -3,9 +3,11 @@
 import type { FactorKind } from './factor.js';
 import type { PhoneFactor } from './phone/factor.js';
 import type { RecoveryCodesFactor } from './recovery-codes/factor.js';
+import type { TotpFactor } from './totp/factor.js';
 
 export interface FactorKinds {
   phone: PhoneFactor;
+  totp: TotpFactor;
   recovery_codes: RecoveryCodesFactor;
 }
 

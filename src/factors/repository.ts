@@ -23,7 +23,14 @@ export function factorsRepository(prisma: PrismaClient) {
     },
 
     add(
-      data: { userId: string; kind: string; label?: string | null; phoneNumber?: string | null },
+      data: {
+        userId: string;
+        kind: string;
+        label?: string | null;
+        phoneNumber?: string | null;
+        totpSecret?: string | null;
+        totpLastStep?: number | null;
+      },
       db: DatabaseClient = prisma,
     ): Promise<UserFactor> {
       return db.userFactor.create({ data });
@@ -35,6 +42,18 @@ export function factorsRepository(prisma: PrismaClient) {
       db: DatabaseClient = prisma,
     ): Promise<void> {
       await db.userFactor.update({ where: { id }, data });
+    },
+
+    /**
+     * Moves an authenticator app's last accepted time step from `from` to `to`, only if it is
+     * still `from`: of two requests with the same code, one wins. Says whether this one did.
+     */
+    async advanceTotpStep(id: string, from: number | null, to: number, db: DatabaseClient = prisma): Promise<boolean> {
+      const { count } = await db.userFactor.updateMany({
+        where: { id, kind: 'totp', totpLastStep: from },
+        data: { totpLastStep: to },
+      });
+      return count === 1;
     },
 
     async markUsed(id: string, at: Date, db: DatabaseClient = prisma): Promise<void> {

@@ -128,8 +128,11 @@ export function phoneFactor(deps: {
   /** Countries codes may go to; empty means any. */
   allowedCountries: string[];
   resendCooldownMs: number;
+  /** Whether a stored factor is a way back in (recovery codes), not a second factor: registry.isBackup. */
+  isBackup?: (factor: { kind: string }) => boolean;
   now?: () => number;
 }) {
+  const isBackup = deps.isBackup ?? (() => false);
   const { sender, repository, inTransaction, audit, limits, cooldown, allowedCountries, resendCooldownMs } = deps;
   const now = deps.now ?? Date.now;
   const cooldownSeconds = Math.ceil(resendCooldownMs / 1000);
@@ -360,12 +363,18 @@ export function phoneFactor(deps: {
       if (!checked.ok) return checked;
       const changed = await inTransaction(async (tx) => {
         await repository.lockUser(use.userId, tx);
-        const existing = (await repository.listForUser(use.userId, tx)).find((factor) => factor.kind === 'phone');
+        const factors = await repository.listForUser(use.userId, tx);
+        const existing = factors.find((factor) => factor.kind === 'phone');
         if (existing) await repository.update(existing.id, { phoneNumber: enrolment.phone }, tx);
         else await repository.add({ userId: use.userId, kind: 'phone', phoneNumber: enrolment.phone }, tx);
         await audit.record(
           {
-            type: existing ? 'phone_changed' : 'two_factor_enabled',
+            // A phone beside another kind of factor adds a factor; the first factor turns 2FA on.
+            type: existing
+              ? 'phone_changed'
+              : factors.some((factor) => !isBackup(factor))
+                ? 'factor_added'
+                : 'two_factor_enabled',
             outcome: 'ok',
             userId: use.userId,
             context: use.context,

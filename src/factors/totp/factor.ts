@@ -1,0 +1,232 @@
+// Authenticator apps (TOTP) as a factor kind. Nothing is sent at sign-in: the person types the
+// code their app shows. Which back end keeps and checks the secret (local RFC 6238, or Twilio
+// Verify) is chosen by configuration; this module stores what the back end returns, counts
+// wrong codes in the same limit as phone codes, and makes a code good once even when two
+// requests bring it at the same moment.
+import type { AuditLog } from '../../audit/index.js';
+import type { InTransaction } from '../../core/db/client.js';
+import { RateLimitedError } from '../../core/rate-limits.js';
+import type { SecretBox } from '../../core/secret-box.js';
+import type { Begun, FactorKind, FactorRefusal, FactorUse, UserFactor } from '../factor.js';
+import type { CodeLimits } from '../phone/code-limits.js';
+import type { FactorsRepository } from '../repository.js';
+import type { TotpBackend, TotpReason, TotpStored } from './backends/backend.js';
+
+export const TOTP_KIND = 'totp';
+
+/** An enrolment under way, kept in the session: the back end's pending state and, sealed, what the setup page shows. */
+export interface TotpEnrolment {
+  startedAt: number;
+  backend: TotpBackend['name'];
+  pending: Record<string, string>;
+  /** The otpauth URI and the key, sealed: the page shows them again after a wrong code. */
+  display: string;
+}
+
+/** Nothing to remember between requests at sign-in. */
+export type TotpChallenge = Record<string, never>;
+
+export type TotpCheckReason =
+  | TotpReason
+  /** Nothing typed. */
+  | 'missing_code'
+  /** Not 6 digits: never checked. */
+  | 'malformed'
+  /** Too many wrong codes for this person (the limit phone codes share). */
+  | 'locked'
+  /** The enrolment was made under another back end or cannot be read: start again. */
+  | 'expired';
+
+const CODE_PATTERN = /^\d{6}$/;
+const DISPLAY_PURPOSE = 'totp-enrolment-display';
+
+/** Wrong guesses count toward the wrong-code limit; a replayed code is a guess that was seen. */
+const COUNTS_AS_WRONG: ReadonlySet<TotpCheckReason> = new Set(['wrong_code', 'replayed']);
+
+function readCode(raw: string): { ok: true; code: string } | { ok: false; reason: 'missing_code' | 'malformed' } {
+  const code = raw.normalize('NFKC').replace(/[\s\-–—.]/g, '');
+  if (!code) return { ok: false, reason: 'missing_code' };
+  return CODE_PATTERN.test(code) ? { ok: true, code } : { ok: false, reason: 'malformed' };
+}
+
+/** What the back end keeps in a factor's row. */
+export function storedOf(factor: UserFactor): TotpStored {
+  return { secretBox: factor.totpSecret, lastStep: factor.totpLastStep };
+}
+
+export function totpFactor(deps: {
+  backend: TotpBackend;
+  repository: FactorsRepository;
+  inTransaction: InTransaction;
+  audit: AuditLog;
+  limits: CodeLimits;
+  box: SecretBox;
+  /** Whether a stored factor is a way back in (recovery codes), not a second factor: registry.isBackup. */
+  isBackup?: (factor: { kind: string }) => boolean;
+  now?: () => number;
+}) {
+  const { backend, repository, inTransaction, audit, limits, box } = deps;
+  const isBackup = deps.isBackup ?? (() => false);
+  const now = deps.now ?? Date.now;
+
+  /**
+   * Checks a typed code within the wrong-code limit; `judge` asks the back end. Wrong and
+   * replayed codes count; anything the back end did not judge is given back.
+   */
+  async function check<T>(
+    use: FactorUse,
+    raw: string,
+    judge: (code: string) => Promise<{ ok: true; value: T } | { ok: false; reason: TotpCheckReason }>,
+  ): Promise<{ ok: true; value: T } | FactorRefusal<TotpCheckReason>> {
+    const typed = readCode(raw);
+    try {
+      await limits.reserveCheck(use.userId);
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) throw error;
+      await audit.record({
+        type: 'code_checked',
+        outcome: 'locked',
+        userId: use.userId,
+        context: use.context,
+        detail: { purpose: use.purpose, kind: TOTP_KIND, rule: error.rule },
+      });
+      return { ok: false, reason: 'locked', retryAfterSeconds: error.retryAfterSeconds };
+    }
+    const judged = typed.ok ? await judge(typed.code) : typed;
+    if (judged.ok || !COUNTS_AS_WRONG.has(judged.reason)) await limits.giveBackCheck(use.userId);
+    await audit.record({
+      type: 'code_checked',
+      outcome: judged.ok ? 'ok' : judged.reason === 'missing_code' ? 'malformed' : judged.reason,
+      userId: use.userId,
+      context: use.context,
+      detail: { purpose: use.purpose, kind: TOTP_KIND, backend: backend.name },
+    });
+    return judged.ok ? judged : { ok: false, reason: judged.reason };
+  }
+
+  const kind = {
+    kind: TOTP_KIND,
+    signInMethod: 'password_and_totp',
+
+    /** Makes a new secret (or asks the back end for one): nothing is stored until its first code is right. */
+    async startEnrolment(
+      use: FactorUse,
+      input: { accountName: string },
+      _current: TotpEnrolment | undefined,
+    ): Promise<{ ok: true; enrolment: TotpEnrolment } | FactorRefusal<TotpCheckReason>> {
+      const started = await backend.start({ userId: use.userId, accountName: input.accountName });
+      if (!started.ok) return started;
+      const { uri, secret, pending } = started.start;
+      return {
+        ok: true,
+        enrolment: {
+          startedAt: now(),
+          backend: backend.name,
+          pending,
+          display: box.seal(JSON.stringify({ uri, secret }), DISPLAY_PURPOSE),
+        },
+      };
+    },
+
+    /**
+     * Checks the enrolment's first code and, when it is right, stores the app: the person's
+     * authenticator app, replacing one they had. The first factor turns 2FA on.
+     */
+    async finishEnrolment(
+      use: FactorUse,
+      enrolment: TotpEnrolment,
+      answer: string,
+    ): Promise<{ ok: true; changed: boolean } | FactorRefusal<TotpCheckReason>> {
+      if (enrolment.backend !== backend.name) return { ok: false, reason: 'expired' };
+      const checked = await check(use, answer, async (code) => {
+        const finished = await backend.finish(enrolment.pending, code);
+        return finished.ok ? { ok: true, value: finished.stored } : finished;
+      });
+      if (!checked.ok) return checked;
+      const stored = checked.value;
+      const changed = await inTransaction(async (tx) => {
+        await repository.lockUser(use.userId, tx);
+        const factors = await repository.listForUser(use.userId, tx);
+        const existing = factors.find((factor) => factor.kind === TOTP_KIND);
+        // Recovery codes alone are not 2FA: the first second factor turns it on.
+        const secondFactors = factors.filter((factor) => !isBackup(factor));
+        if (existing) {
+          await backend.remove(storedOf(existing));
+          await repository.remove(use.userId, existing.id, tx);
+        }
+        await repository.add(
+          {
+            userId: use.userId,
+            kind: TOTP_KIND,
+            totpSecret: stored.secretBox ?? null,
+            totpLastStep: stored.lastStep ?? null,
+          },
+          tx,
+        );
+        await audit.record(
+          {
+            type: secondFactors.length === 0 ? 'two_factor_enabled' : 'factor_added',
+            outcome: 'ok',
+            userId: use.userId,
+            context: use.context,
+            detail: { kind: TOTP_KIND, backend: backend.name, ...(existing ? { replaced: true } : {}) },
+          },
+          tx,
+        );
+        return existing !== undefined;
+      });
+      return { ok: true, changed };
+    },
+
+    /** Nothing to send: the app shows the code. */
+    begin(): Promise<Begun<TotpChallenge, TotpCheckReason>> {
+      return Promise.resolve({ challenge: {}, outcome: { ok: true } });
+    },
+
+    async verify(
+      factor: UserFactor,
+      use: FactorUse,
+      _challenge: TotpChallenge | undefined,
+      answer: string,
+    ): Promise<{ ok: true } | FactorRefusal<TotpCheckReason>> {
+      const checked = await check(use, answer, async (code) => {
+        const before = storedOf(factor);
+        const verified = await backend.verify(before, code);
+        if (!verified.ok) return verified;
+        const to = verified.stored.lastStep;
+        // The step moves only if no other request moved it first: the loser's code was used.
+        if (to !== null && to !== undefined && to !== before.lastStep) {
+          const advanced = await repository.advanceTotpStep(factor.id, before.lastStep ?? null, to);
+          if (!advanced) return { ok: false, reason: 'replayed' };
+        }
+        return { ok: true, value: undefined };
+      });
+      return checked.ok ? { ok: true } : checked;
+    },
+
+    /** Whatever the back end keeps beside the row (Twilio's factor) goes too. */
+    remove: (factor: UserFactor) => backend.remove(storedOf(factor)),
+  } satisfies FactorKind<TotpChallenge, TotpCheckReason, never, TotpEnrolment, { accountName: string }>;
+
+  return {
+    ...kind,
+    now,
+    backendName: backend.name,
+
+    /** What the setup page shows for an enrolment: the otpauth URI (for the QR code) and the key. */
+    display(enrolment: TotpEnrolment): { uri: string; secret: string } | undefined {
+      const opened = box.open(enrolment.display, DISPLAY_PURPOSE);
+      if (opened === undefined) return undefined;
+      try {
+        const parsed = JSON.parse(opened) as { uri?: unknown; secret?: unknown };
+        return typeof parsed.uri === 'string' && typeof parsed.secret === 'string'
+          ? { uri: parsed.uri, secret: parsed.secret }
+          : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+export type TotpFactor = ReturnType<typeof totpFactor>;
