@@ -5,7 +5,7 @@ import type { AccountsService } from '../accounts/index.js';
 import { CommitUnconfirmedError, HttpError } from '../core/errors.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
-import { maskPhone, type FactorsService, type RecoveryCodesFactor } from '../factors/index.js';
+import { maskPhone, RECOVERY_CODES_KIND, type FactorsService, type RecoveryCodesFactor } from '../factors/index.js';
 import { toAccount, type SignInService } from '../sign-in/index.js';
 import { afterChange } from './errors.js';
 import { signUpForm, typedEmail } from './forms/accounts.js';
@@ -108,6 +108,15 @@ export function accountsRouter(deps: {
       recoveryCodes: req.user!.twoFactorEnabled
         ? { left: codes?.left ?? 0, total: codes?.total ?? 0, few: (codes?.left ?? 0) <= RECOVERY_CODES_FEW }
         : undefined,
+      // Each factor as the page lists it; the one used last first.
+      factorList: req
+        .user!.factors.filter((factor) => factor.kind !== RECOVERY_CODES_KIND)
+        .map((factor) => ({
+          kind: factor.kind,
+          createdAt: factor.createdAt,
+          maskedPhone: factor.phoneNumber ? maskPhone(factor.phoneNumber) : undefined,
+        })),
+      hasAuthenticatorApp: req.user!.factors.some((factor) => factor.kind === 'totp'),
       failedSinceLastVisit: {
         count: failedSinceLastVisit.length,
         // A wrong code came after the right password: whoever typed it knows the password.

@@ -14,7 +14,7 @@ import { enforceAbsoluteLifetime, sessions } from '../core/sessions.js';
 import { ConsoleSender } from '../factors/index.js';
 import { accountsRouter } from './accounts.js';
 import { adminRouter } from './admin.js';
-import { codeStepPages, phoneSignInStep } from './code-step.js';
+import { codeStepPages, phoneSignInStep, totpSignInStep } from './code-step.js';
 import { errorHandler, notFound } from './errors.js';
 import { healthRouter } from './health.js';
 import { createPassport } from './passport.js';
@@ -23,6 +23,7 @@ import { phoneRouter } from './phone.js';
 import { recoveryCodesAfterEnrolment, recoveryCodesRouter } from './recovery-codes.js';
 import { csrfProtection, securityHeaders } from './security.js';
 import { signInRouter } from './sign-in.js';
+import { totpRouter } from './totp.js';
 import { useViews, viewLocals } from './views.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -117,7 +118,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   app.use(
     signInRouter({
       signIn: domain.signIn,
-      steps: { phone: phoneSignInStep(codeStep) },
+      steps: { phone: phoneSignInStep(codeStep), totp: totpSignInStep() },
       lifetime,
       recoveryCodes: domain.recoveryCodes,
     }),
@@ -145,6 +146,14 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
     }),
   );
   app.use(recoveryCodesRouter({ recoveryCodes: domain.recoveryCodes, requireRecentPassword: recentPassword }));
+  app.use(
+    totpRouter({
+      totp: domain.totp,
+      factors: domain.factors,
+      enrolmentLifetimeMs: config.twoFactor.pendingLifetimeMs,
+      requireRecentPassword: recentPassword,
+    }),
+  );
   app.use(
     adminRouter({
       admin: domain.admin,

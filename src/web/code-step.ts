@@ -10,9 +10,19 @@ import {
   type FactorRefusal,
   type PhoneFactor,
   type SendRefusal,
+  type TotpCheckReason,
+  type UserFactor,
 } from '../factors/index.js';
 import type { PendingStep } from '../sign-in/index.js';
-import { ABOUT_THE_CODE, checkRefused, sendRefused, STATUS } from './messages.js';
+import {
+  ABOUT_THE_CODE,
+  checkRefused,
+  sendRefused,
+  STATUS,
+  TOTP_ABOUT_THE_CODE,
+  TOTP_STATUS,
+  totpRefused,
+} from './messages.js';
 
 export interface CodeStepActions {
   verify: string;
@@ -91,6 +101,8 @@ export type CodeStepPages = ReturnType<typeof codeStepPages>;
 
 /** How the sign-in pages show the step of one factor kind; src/web/app.ts lists one per kind. */
 export interface SignInStepPage {
+  /** How a factor of this kind is offered among the ways to sign in ("Use another way"). */
+  label(factor: UserFactor): string;
   /** The step's page; `otherWays` links to "Use another way" when the person has several factors. */
   render(
     res: Response,
@@ -128,6 +140,8 @@ export function phoneSignInStep(pages: CodeStepPages): SignInStepPage {
   });
   // The phone factor's refusals are its own reasons (factors/phone): begin refuses with a SendRefusal, verify with a CheckReason.
   return {
+    // No-break spaces: a masked number read across two lines is no longer recognisable.
+    label: (factor) => factor.label ?? `Send a code to ${maskPhone(factor.phoneNumber ?? '').replace(/ /g, '\u00a0')}`,
     render: (res, status, step, otherWays, errors) => pages.render(res, status, codeStep(step, otherWays), errors),
     beginRefused: (refusal) => ({
       text: sendRefused(refusal as SendRefusal),
@@ -137,5 +151,34 @@ export function phoneSignInStep(pages: CodeStepPages): SignInStepPage {
       pages.sendRefused(res, codeStep(step, otherWays), refusal as SendRefusal),
     verifyRefused: (res, step, otherWays, refusal) =>
       pages.checkRefused(res, codeStep(step, otherWays), refusal as FactorRefusal<CheckReason>),
+  };
+}
+
+/** An authenticator app's step at sign-in: the code the app shows, nothing sent. */
+export function totpSignInStep(): SignInStepPage {
+  const render = (res: Response, status: number, otherWays: string | undefined, errors: Record<string, string> = {}) =>
+    res.status(status).render('factors/totp/code', {
+      title: 'Enter your code',
+      actions: SIGN_IN_ACTIONS,
+      otherWays,
+      errors,
+    });
+  // The totp factor's refusals are its own reasons (factors/totp): TotpCheckReason.
+  const refused = (res: Response, otherWays: string | undefined, refusal: FactorRefusal) => {
+    const reason = refusal as FactorRefusal<TotpCheckReason>;
+    if (reason.retryAfterSeconds) res.set('Retry-After', String(reason.retryAfterSeconds));
+    const field = TOTP_ABOUT_THE_CODE.has(reason.reason) ? 'code' : 'form';
+    render(res, TOTP_STATUS[reason.reason], otherWays, { [field]: totpRefused(reason) });
+  };
+  return {
+    label: (factor) => factor.label ?? 'Use your authenticator app',
+    render: (res, status, _step, otherWays, errors) => render(res, status, otherWays, errors),
+    // Nothing is sent, so nothing can fail to go out.
+    beginRefused: (refusal) => ({
+      text: totpRefused(refusal as FactorRefusal<TotpCheckReason>),
+      retryAfterSeconds: refusal.retryAfterSeconds,
+    }),
+    againRefused: (res, _step, otherWays, refusal) => refused(res, otherWays, refusal),
+    verifyRefused: (res, _step, otherWays, refusal) => refused(res, otherWays, refusal),
   };
 }

@@ -8,7 +8,14 @@ import {
   type SignUpProblems,
 } from '../accounts/index.js';
 import type { FieldErrors } from '../core/forms.js';
-import type { Channel, CheckReason, PhoneProblem, RecoveryCodeReason, SendReason } from '../factors/index.js';
+import type {
+  Channel,
+  CheckReason,
+  PhoneProblem,
+  RecoveryCodeReason,
+  SendReason,
+  TotpCheckReason,
+} from '../factors/index.js';
 import type { PendingEnd } from '../sign-in/index.js';
 import type { ActionRefusal, BenchResult } from '../admin/index.js';
 
@@ -205,6 +212,52 @@ export const RECOVERY_CODES_FEW = 3;
 
 export const RECOVERY_CODES_SHOWN_ONCE =
   'For your safety, recovery codes are shown only once. If you did not save them, make new recovery codes.';
+
+// ---- Authenticator apps (TOTP) ------------------------------------------------------------
+
+/** Why an authenticator app's code was not accepted (setting it up, or signing in). */
+export function totpRefused(refusal: { reason: TotpCheckReason; retryAfterSeconds?: number }): string {
+  switch (refusal.reason) {
+    case 'missing_code':
+      return 'Enter the 6-digit code from your authenticator app.';
+    case 'malformed':
+      return CODE_IS_SIX_DIGITS;
+    case 'wrong_code':
+      return 'That code is not right. Enter the code your authenticator app shows now.';
+    case 'replayed':
+      return 'That code was already used. Wait for your authenticator app to show a new code, then enter it.';
+    case 'locked':
+      return checkRefused({ reason: 'locked', retryAfterSeconds: refusal.retryAfterSeconds });
+    case 'rate_limited':
+      return 'Too many codes were checked. Wait a few minutes, then try again.';
+    case 'not_found':
+      return 'This authenticator app is no longer set up. Use another way, or ask an administrator to reset your two-factor authentication.';
+    case 'expired':
+      return 'Setting up your authenticator app took too long. Scan the new QR code and enter the code it shows.';
+    case 'unavailable':
+      return 'Codes cannot be checked right now. Nothing was changed. Please try again in a minute.';
+  }
+}
+
+/** Refusals about the code typed, shown at the Code field; the rest concern the whole step. */
+export const TOTP_ABOUT_THE_CODE: ReadonlySet<TotpCheckReason> = new Set([
+  'missing_code',
+  'malformed',
+  'wrong_code',
+  'replayed',
+]);
+
+export const TOTP_STATUS: Record<TotpCheckReason, number> = {
+  missing_code: 422,
+  malformed: 422,
+  wrong_code: 422,
+  replayed: 422,
+  locked: 429,
+  rate_limited: 429,
+  not_found: 409,
+  expired: 410,
+  unavailable: 503,
+};
 
 // ---- Admin area -------------------------------------------------------------------------
 

@@ -38,6 +38,9 @@ const ENROLMENT_ACTIONS = {
   cancelLabel: 'Cancel',
 };
 
+/** Whether the signed-in person already has a phone factor (then enrolling moves it). */
+const hasPhone = (req: Request) => Boolean(req.user?.factors.some((factor) => factor.kind === 'phone'));
+
 export function phoneRouter(deps: {
   phone: PhoneFactor;
   codeStep: CodeStepPages;
@@ -62,9 +65,14 @@ export function phoneRouter(deps: {
     values: { phone: string; country: string },
     errors: FieldErrors = {},
   ) {
+    const changingPhone = hasPhone(req);
     res.status(status).render('factors/phone/number', {
-      title: req.user?.twoFactorEnabled ? 'Change your phone number' : 'Turn on two-factor authentication',
-      changingPhone: Boolean(req.user?.twoFactorEnabled),
+      title: changingPhone
+        ? 'Change your phone number'
+        : req.user?.twoFactorEnabled
+          ? 'Add a phone'
+          : 'Turn on two-factor authentication',
+      changingPhone,
       countries: countries(),
       values,
       errors,
@@ -130,7 +138,7 @@ export function phoneRouter(deps: {
     const enrolment = req.session.phoneEnrolment!;
     const form = parseForm(codeForm, req.body);
     if (!form.ok) return codeStep.render(res, 422, enrolmentStep(req), form.errors);
-    const changingPhone = req.user!.twoFactorEnabled;
+    const changingPhone = hasPhone(req);
     await afterChange(changingPhone ? CODE_MAY_BE_USED_UP.phoneChange : CODE_MAY_BE_USED_UP.enrolment, async () => {
       const result = await phone.finishEnrolment(use(req), enrolment, form.data.code);
       if (!result.ok) return codeStep.checkRefused(res, enrolmentStep(req), result);

@@ -6,7 +6,6 @@ import { contextOf } from '../audit/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
 import {
-  maskPhone,
   RECOVERY_CODES_KIND,
   type FactorRefusal,
   type RecoveryCodeReason,
@@ -106,6 +105,11 @@ export function signInRouter(deps: {
     const text = PENDING_ENDED[ended];
     if (text) flash(req, { kind: 'error', text });
     res.redirect(303, '/login');
+  }
+
+  /** How a factor is offered among the ways to sign in: its kind's page says. */
+  function factorLabel(factor: UserFactor): string {
+    return steps[factor.kind]?.label(factor) ?? factor.label ?? factor.kind;
   }
 
   /** How the page of the step's factor kind is shown. */
@@ -284,10 +288,4 @@ export function signInRouter(deps: {
 /** The factors offered under "Use another way": second factors, not ways back in. */
 function choices(step: PendingStep): UserFactor[] {
   return step.account.factors.filter((factor) => factor.kind !== RECOVERY_CODES_KIND);
-}
-
-/** How a factor is offered among the ways to sign in. */
-function factorLabel(factor: UserFactor): string {
-  // No-break spaces: a masked number read across two lines is no longer recognisable.
-  return factor.label ?? `Send a code to ${maskPhone(factor.phoneNumber ?? '').replace(/ /g, '\u00a0')}`;
 }

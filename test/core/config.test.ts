@@ -13,6 +13,7 @@ const production = {
   TWILIO_API_KEY_SID: `SK${'b'.repeat(32)}`,
   TWILIO_API_KEY_SECRET: 'an-api-key-secret',
   TWILIO_VERIFY_SERVICE_SID: `VA${'c'.repeat(32)}`,
+  TOTP_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
 };
 
 function problemsOf(env: Record<string, string>): string[] {
