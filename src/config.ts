@@ -239,7 +239,7 @@ export interface Config {
   totp: {
     /** Seal authenticator-app secrets: the first key seals, all open. Undefined outside production only. */
     keys: SecretKey[] | undefined;
-    /** Without keys, in development: where a generated key is kept across restarts (beside the embedded database). */
+    /** Without keys, in development: where a generated key is kept across restarts (in the embedded database's folder, which owns it like owner.lock). */
     devKeyFile: string | undefined;
     /** The issuer authenticator apps show beside the account name. */
     issuer: string;
@@ -413,7 +413,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       keys: env.TOTP_ENCRYPTION_KEYS,
       devKeyFile:
         env.NODE_ENV === 'development' && !env.TOTP_ENCRYPTION_KEYS && !env.PGLITE_DATA_DIR.startsWith('memory://')
-          ? path.join(path.dirname(env.PGLITE_DATA_DIR), 'totp-key')
+          ? path.join(env.PGLITE_DATA_DIR, 'totp-key')
           : undefined,
       issuer: env.TOTP_ISSUER,
     },

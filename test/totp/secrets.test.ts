@@ -93,12 +93,12 @@ describe('TOTP_ENCRYPTION_KEYS', () => {
     }
   });
 
-  it('in development without keys, keeps a generated key beside the embedded database', () => {
+  it("in development without keys, keeps a generated key in the embedded database's folder", () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'totp-key-'));
     try {
       const config = loadConfig({ NODE_ENV: 'development', PGLITE_DATA_DIR: path.join(dir, 'pglite') });
       assert.equal(config.totp.keys, undefined);
-      assert.equal(config.totp.devKeyFile, path.join(dir, 'totp-key'));
+      assert.equal(config.totp.devKeyFile, path.join(dir, 'pglite', 'totp-key'));
       const first = developmentKey(config.totp.devKeyFile);
       assert.equal(first.created, true);
       assert.equal(statSync(config.totp.devKeyFile).mode & 0o777, 0o600);
