@@ -38,7 +38,7 @@ export function factorsRepository(prisma: PrismaClient) {
 
     async update(
       id: string,
-      data: { label?: string | null; phoneNumber?: string | null },
+      data: { label?: string | null; phoneNumber?: string | null; totpSecret?: string | null },
       db: DatabaseClient = prisma,
     ): Promise<void> {
       await db.userFactor.update({ where: { id }, data });

@@ -199,6 +199,8 @@ export function totpFactor(deps: {
           const advanced = await repository.advanceTotpStep(factor.id, before.lastStep ?? null, to);
           if (!advanced) return { ok: false, reason: 'replayed' };
         }
+        if (verified.stored.secretBox && verified.stored.secretBox !== before.secretBox)
+          await repository.update(factor.id, { totpSecret: verified.stored.secretBox });
         return { ok: true, value: undefined };
       });
       return checked.ok ? { ok: true } : checked;

@@ -21,9 +21,7 @@ export function localTotpBackend(deps: { box: SecretBox; issuer: string; now?: (
     new TOTP({ issuer, label, algorithm: 'SHA1', digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, secret });
 
   /** The step `code` is right for, within the window; undefined when it is right for none. */
-  function stepOf(sealed: string, code: string): number | 'unreadable' | undefined {
-    const base32 = box.open(sealed, PURPOSE);
-    if (base32 === undefined) return 'unreadable';
+  function stepOf(base32: string, code: string): number | undefined {
     const totp = totpOf(Secret.fromBase32(base32));
     const timestamp = now();
     const delta = totp.validate({ token: code, timestamp, window: WINDOW });
@@ -35,13 +33,16 @@ export function localTotpBackend(deps: { box: SecretBox; issuer: string; now?: (
     code: string,
   ): { ok: true; stored: TotpStored } | { ok: false; reason: 'wrong_code' | 'replayed' | 'not_found' | 'unavailable' } {
     if (!stored.secretBox) return { ok: false, reason: 'not_found' };
-    const step = stepOf(stored.secretBox, code);
+    const base32 = box.open(stored.secretBox, PURPOSE);
     // A secret no configured key opens (a key dropped too early): fail closed, and say so.
-    if (step === 'unreadable') return { ok: false, reason: 'unavailable' };
+    if (base32 === undefined) return { ok: false, reason: 'unavailable' };
+    const step = stepOf(base32, code);
     if (step === undefined) return { ok: false, reason: 'wrong_code' };
     if (stored.lastStep !== null && stored.lastStep !== undefined && step <= stored.lastStep)
       return { ok: false, reason: 'replayed' };
-    return { ok: true, stored: { ...stored, lastStep: step } };
+    // A secret sealed with an older key is sealed again with the current one: rotation completes as people sign in.
+    const secretBox = box.isStale(stored.secretBox) ? box.seal(base32, PURPOSE) : stored.secretBox;
+    return { ok: true, stored: { ...stored, secretBox, lastStep: step } };
   }
 
   return {
