@@ -152,6 +152,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       factors: domain.factors,
       enrolmentLifetimeMs: config.twoFactor.pendingLifetimeMs,
       requireRecentPassword: recentPassword,
+      afterEnrolment: recoveryCodesAfterEnrolment(domain.recoveryCodes),
     }),
   );
   app.use(

@@ -6,6 +6,7 @@ import QRCode from 'qrcode';
 import { contextOf } from '../audit/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import {
+  RECOVERY_CODES_KIND,
   TOTP_KIND,
   type FactorsService,
   type FactorUse,
@@ -41,11 +42,16 @@ export function totpRouter(deps: {
   /** How long a setup may wait for its first code. */
   enrolmentLifetimeMs: number;
   requireRecentPassword: RequestHandler;
+  /** After 2FA is turned on: where to go next (the recovery codes just made), if anywhere. */
+  afterEnrolment?: (req: Request) => Promise<string | undefined>;
 }): Router {
-  const { totp, factors, enrolmentLifetimeMs, requireRecentPassword } = deps;
+  const { totp, factors, enrolmentLifetimeMs, requireRecentPassword, afterEnrolment } = deps;
   const router = Router();
 
   const use = (req: Request): FactorUse => ({ userId: req.user!.id, purpose: 'enrolment', context: contextOf(req) });
+  // Recovery codes are a way back in, not a second factor: they do not keep 2FA on.
+  const secondFactorsOf = (req: Request) =>
+    req.user!.factors.filter((factor) => factor.kind !== RECOVERY_CODES_KIND).length;
   const appOf = (req: Request) => req.user!.factors.find((factor) => factor.kind === TOTP_KIND);
 
   async function renderSetup(req: Request, res: Response, status: number, errors: FieldErrors = {}) {
@@ -112,7 +118,9 @@ export function totpRouter(deps: {
           kind: 'success',
           text: 'Your authenticator app is set up. Next time you sign in, enter the code it shows.',
         });
-        res.redirect(303, '/account');
+        // The first second factor turned 2FA on: its recovery codes are made and shown once.
+        const next = req.user!.twoFactorEnabled ? undefined : await afterEnrolment?.(req);
+        res.redirect(303, next ?? '/account');
       },
     );
   });
@@ -130,14 +138,14 @@ export function totpRouter(deps: {
     res.render('factors/totp/remove', {
       title: 'Remove your authenticator app',
       // Removing the only factor turns two-factor authentication off.
-      last: req.user!.factors.length === 1,
+      last: secondFactorsOf(req) === 1,
     });
   });
 
   router.post(REMOVE_PATH, requireRecentPassword, async (req, res) => {
     const app = appOf(req);
     if (!app) return res.redirect(303, '/account');
-    const last = req.user!.factors.length === 1;
+    const last = secondFactorsOf(req) === 1;
     await factors.removeOne(req.user!.id, app.id, contextOf(req));
     flash(req, {
       kind: 'success',

@@ -59,7 +59,9 @@ describe('an authenticator app in a browser', { skip: withoutChromium }, () => {
     assert.equal(await code.getAttribute('inputmode'), 'numeric');
     await code.fill(codeFor(key, step));
     await page.getByRole('button', { name: 'Verify' }).click();
-    await page.waitForURL(`${app.url}/account`);
+    // The app turned 2FA on: its recovery codes are shown once, then the account page.
+    await page.waitForURL(`${app.url}/account/recovery-codes`);
+    await page.goto(`${app.url}/account`);
     await page.getByText('Two-factor authentication: On').waitFor();
     await page.getByText(/Authenticator app, added/).waitFor();
     await page.screenshot({ path: path.join(screenshots, 'account-with-app.png'), fullPage: true });

@@ -46,6 +46,6 @@ export async function personWithApp(agent: Agent, step?: number) {
   const { key } = await openSetup(agent);
   const done = await submitForm(agent, '/account/totp', '/account/totp', { code: codeFor(key, step ?? stepOf()) });
   assert.equal(done.status, 303, 'the app is set up');
-  assert.equal(done.headers.location, '/account');
+  assert.equal(done.headers.location, '/account/recovery-codes', 'then its recovery codes, shown once');
   return { ...person, key };
 }

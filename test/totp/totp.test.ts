@@ -97,7 +97,7 @@ describe('authenticator apps (local back end)', () => {
     const agent = app().agent();
     const person = await personWithApp(agent);
     const rows = await prisma().$queryRawUnsafe<Array<{ row: string }>>(
-      'SELECT row_to_json(f)::text AS row FROM user_factors f JOIN users u ON u.id = f.user_id WHERE u.email = $1',
+      "SELECT row_to_json(f)::text AS row FROM user_factors f JOIN users u ON u.id = f.user_id WHERE u.email = $1 AND f.kind = 'totp'",
       person.email,
     );
     assert.equal(rows.length, 1);
