@@ -144,7 +144,9 @@ export class Traffic {
         if (sent.status !== 303) return;
         const code = this.standIn.lastCodeFor(account.phone) ?? '';
         const verified = await visitor.submit('/account/2fa/verify', '/account/2fa/verify', { code });
-        if (verified.status === 303 && verified.location === '/account') this.ledger.enrolled.add(account.email);
+        // The first factor leads to the recovery codes, shown once; a later one to the account page.
+        const enrolled = verified.location === '/account/recovery-codes' || verified.location === '/account';
+        if (verified.status === 303 && enrolled) this.ledger.enrolled.add(account.email);
         await visitor.get('/account');
         await visitor.post('/logout', { _csrf: await this.csrfToken(visitor, '/account') });
       },
