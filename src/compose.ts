@@ -22,6 +22,7 @@ import {
   recoveryCodesRepository,
   resendCooldown,
   totpFactor,
+  TwilioTotpBackend,
 } from './factors/index.js';
 import { signInService } from './sign-in/index.js';
 
@@ -82,8 +83,15 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     isBackup,
   });
   const box = totpSecretBox(config, logger);
+  const totpBackends = {
+    local: localTotpBackend({ box, issuer: config.totp.issuer }),
+    twilio: config.twoFactor.twilio
+      ? new TwilioTotpBackend(config.twoFactor.twilio, logger, { issuer: config.totp.issuer })
+      : undefined,
+  };
   const totp = totpFactor({
-    backend: localTotpBackend({ box, issuer: config.totp.issuer }),
+    backend: (config.totp.provider === 'twilio' && totpBackends.twilio) || totpBackends.local,
+    backends: totpBackends,
     repository: factorRows,
     inTransaction,
     audit,

@@ -155,6 +155,7 @@ const schema = z.object({
       return z.NEVER;
     }),
   TOTP_ISSUER: z.string().trim().min(1).max(64).default('Two-factor sign-in'),
+  TOTP_PROVIDER: z.enum(['local', 'twilio']).optional(),
   SUPPORT_CONTACT: z
     .string()
     .trim()
@@ -243,6 +244,8 @@ export interface Config {
     devKeyFile: string | undefined;
     /** The issuer authenticator apps show beside the account name. */
     issuer: string;
+    /** Who keeps and checks the secrets of apps set up from now on: here (RFC 6238), or Twilio Verify's TOTP factors. */
+    provider: 'local' | 'twilio';
   };
   /** Admins must have 2FA on to open the admin area (always in production). */
   adminRequiresTwoFactor: boolean;
@@ -330,8 +333,15 @@ function codeProvider(env: Env): 'console' | 'twilio' {
   return env.CODE_PROVIDER ?? (env.TWILIO_ACCOUNT_SID ? 'twilio' : 'console');
 }
 
+/** Authenticator apps go to Twilio Verify when Twilio sends the codes, unless TOTP_PROVIDER says otherwise. */
+function totpProvider(env: Env): 'local' | 'twilio' {
+  return env.TOTP_PROVIDER ?? (codeProvider(env) === 'twilio' ? 'twilio' : 'local');
+}
+
+const usesTwilio = (env: Env) => codeProvider(env) === 'twilio' || totpProvider(env) === 'twilio';
+
 function twilioProblems(env: Env): string[] {
-  if (codeProvider(env) !== 'twilio') return [];
+  if (!usesTwilio(env)) return [];
   const problems: string[] = [];
   if (!env.TWILIO_ACCOUNT_SID) problems.push('TWILIO_ACCOUNT_SID: required for the Twilio provider');
   if (!env.TWILIO_VERIFY_SERVICE_SID) problems.push('TWILIO_VERIFY_SERVICE_SID: required for the Twilio provider');
@@ -345,7 +355,7 @@ function twilioProblems(env: Env): string[] {
 }
 
 function twilioConfig(env: Env): TwilioConfig | undefined {
-  if (codeProvider(env) !== 'twilio' || !env.TWILIO_ACCOUNT_SID || !env.TWILIO_VERIFY_SERVICE_SID) return undefined;
+  if (!usesTwilio(env) || !env.TWILIO_ACCOUNT_SID || !env.TWILIO_VERIFY_SERVICE_SID) return undefined;
   const useKey = Boolean(env.TWILIO_API_KEY_SID && env.TWILIO_API_KEY_SECRET);
   return {
     accountSid: env.TWILIO_ACCOUNT_SID,
@@ -358,7 +368,9 @@ function twilioConfig(env: Env): TwilioConfig | undefined {
 }
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(source);
+  // A variable set to nothing (`CODE_PROVIDER=`, as .env.example lists them) is a variable not set.
+  const given = Object.fromEntries(Object.entries(source).filter(([, value]) => value?.trim()));
+  const parsed = schema.safeParse(given);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
@@ -416,6 +428,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
           ? path.join(env.PGLITE_DATA_DIR, 'totp-key')
           : undefined,
       issuer: env.TOTP_ISSUER,
+      provider: totpProvider(env),
     },
     adminRequiresTwoFactor: env.ADMIN_REQUIRES_2FA ?? isProduction,
     supportContact: supportContact(env.SUPPORT_CONTACT),

@@ -38,6 +38,7 @@ export {
   type PhoneProblem,
 } from './phone/numbers.js';
 export {
+  backendNameOf,
   storedOf,
   TOTP_KIND,
   totpFactor,
@@ -48,6 +49,7 @@ export {
 } from './totp/factor.js';
 export type { TotpBackend, TotpEnrolmentStart, TotpReason, TotpStored } from './totp/backends/backend.js';
 export { localTotpBackend, TOTP_DIGITS, TOTP_PERIOD_SECONDS } from './totp/backends/local.js';
+export { TwilioTotpBackend } from './totp/backends/twilio.js';
 export { createCodeSender } from './phone/senders/index.js';
 export { ConsoleSender, type OutboxMessage } from './phone/senders/console.js';
 export {

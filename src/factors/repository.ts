@@ -30,6 +30,8 @@ export function factorsRepository(prisma: PrismaClient) {
         phoneNumber?: string | null;
         totpSecret?: string | null;
         totpLastStep?: number | null;
+        twilioEntity?: string | null;
+        twilioFactorSid?: string | null;
       },
       db: DatabaseClient = prisma,
     ): Promise<UserFactor> {

@@ -239,6 +239,19 @@ export function totpRefused(refusal: { reason: TotpCheckReason; retryAfterSecond
   }
 }
 
+/** Why setting up an app could not start (its back end did not answer, or refused). */
+export function totpSetupRefused(refusal: { reason: TotpCheckReason; retryAfterSeconds?: number }): string {
+  switch (refusal.reason) {
+    case 'unavailable':
+    case 'not_found':
+      return 'An authenticator app cannot be set up right now. Nothing was changed. Please try again in a few minutes.';
+    case 'rate_limited':
+      return 'Too many authenticator apps were set up in a short time. Wait a few minutes, then try again.';
+    default:
+      return totpRefused(refusal);
+  }
+}
+
 /** Refusals about the code typed, shown at the Code field; the rest concern the whole step. */
 export const TOTP_ABOUT_THE_CODE: ReadonlySet<TotpCheckReason> = new Set([
   'missing_code',

@@ -16,7 +16,7 @@ import {
 import { afterChange } from './errors.js';
 import { codeForm } from './forms/phone.js';
 import { requireSignedIn } from './guards.js';
-import { TOTP_ABOUT_THE_CODE, TOTP_STATUS, totpRefused } from './messages.js';
+import { TOTP_ABOUT_THE_CODE, TOTP_STATUS, totpRefused, totpSetupRefused } from './messages.js';
 import { noStore } from './security.js';
 import { flash } from './views.js';
 
@@ -82,7 +82,7 @@ export function totpRouter(deps: {
       const started = await totp.startEnrolment(use(req), { accountName: req.user!.email }, current);
       if (!started.ok) {
         delete req.session.totpEnrolment;
-        flash(req, { kind: 'error', text: totpRefused(started) });
+        flash(req, { kind: 'error', text: totpSetupRefused(started) });
         return res.redirect(303, '/account');
       }
       req.session.totpEnrolment = started.enrolment;

@@ -120,6 +120,36 @@ describe('configuration', () => {
     assert.ok(problems.some((p) => p.includes('TWILIO_AUTH_TOKEN')));
   });
 
+  it('keeps authenticator apps on Twilio when Twilio sends the codes, here otherwise, unless TOTP_PROVIDER says', () => {
+    assert.equal(loadConfig(production).totp.provider, 'twilio');
+    assert.equal(loadConfig({}).totp.provider, 'local');
+    assert.equal(loadConfig({ ...production, TOTP_PROVIDER: 'local' }).totp.provider, 'local');
+    const appsOnly = loadConfig({
+      ...production,
+      NODE_ENV: 'development',
+      CODE_PROVIDER: 'console',
+      TOTP_PROVIDER: 'twilio',
+    });
+    assert.equal(appsOnly.twoFactor.provider, 'console');
+    assert.equal(appsOnly.totp.provider, 'twilio');
+    assert.ok(appsOnly.twoFactor.twilio, 'the Twilio credentials are read for the apps alone');
+    const problems = problemsOf({ TOTP_PROVIDER: 'twilio' });
+    assert.ok(
+      problems.some((p) => p.startsWith('TWILIO_ACCOUNT_SID')),
+      problems.join('; '),
+    );
+    assert.match(problemsOf({ TOTP_PROVIDER: 'sms' })[0]!, /^TOTP_PROVIDER: /);
+  });
+
+  it('reads a variable set to nothing, as .env.example lists them, as not set', () => {
+    const config = loadConfig({ CODE_PROVIDER: '', TOTP_PROVIDER: ' ', PORT: '', SESSION_SECRET: '' });
+    assert.equal(config.twoFactor.provider, 'console');
+    assert.equal(config.totp.provider, 'local');
+    assert.equal(config.port, 3000);
+    assert.equal(config.session.secretIsEphemeral, true);
+    assert.ok(problemsOf({ ...production, SESSION_SECRET: '' }).some((p) => p.startsWith('SESSION_SECRET: required')));
+  });
+
   it('reads SUPPORT_CONTACT as an email address or a web page, and nothing by default', () => {
     assert.equal(loadConfig({}).supportContact, undefined);
     assert.deepEqual(loadConfig({ SUPPORT_CONTACT: ' help@example.com ' }).supportContact, {

@@ -1,7 +1,8 @@
 // Authenticator apps (TOTP) as a factor kind. Nothing is sent at sign-in: the person types the
-// code their app shows. Which back end keeps and checks the secret (local RFC 6238, or Twilio
-// Verify) is chosen by configuration; this module stores what the back end returns, counts
-// wrong codes in the same limit as phone codes, and makes a code good once even when two
+// code their app shows. Which back end keeps and checks the secret of a new app (local RFC 6238,
+// or Twilio Verify) is chosen by configuration; an app stays on the back end it was set up on,
+// so changing the setting locks no one out. This module stores what the back end returns,
+// counts wrong codes in the same limit as phone codes, and makes a code good once even when two
 // requests bring it at the same moment.
 import type { AuditLog } from '../../audit/index.js';
 import type { InTransaction } from '../../core/db/client.js';
@@ -51,11 +52,30 @@ function readCode(raw: string): { ok: true; code: string } | { ok: false; reason
 
 /** What the back end keeps in a factor's row. */
 export function storedOf(factor: UserFactor): TotpStored {
-  return { secretBox: factor.totpSecret, lastStep: factor.totpLastStep };
+  return {
+    secretBox: factor.totpSecret,
+    lastStep: factor.totpLastStep,
+    twilioEntity: factor.twilioEntity,
+    twilioFactorSid: factor.twilioFactorSid,
+  };
+}
+
+/** The back end a stored app was set up on: its row says, by what it keeps. */
+export function backendNameOf(factor: UserFactor): TotpBackend['name'] {
+  return factor.twilioFactorSid ? 'twilio' : 'local';
+}
+
+/** The back ends a stored app may be on; Twilio's only when Twilio is configured. */
+export interface TotpBackends {
+  local: TotpBackend;
+  twilio?: TotpBackend;
 }
 
 export function totpFactor(deps: {
+  /** Where apps set up from now on are kept (TOTP_PROVIDER). */
   backend: TotpBackend;
+  /** Where apps set up before may be: an app stays on the back end it was set up on. */
+  backends: TotpBackends;
   repository: FactorsRepository;
   inTransaction: InTransaction;
   audit: AuditLog;
@@ -65,9 +85,12 @@ export function totpFactor(deps: {
   isBackup?: (factor: { kind: string }) => boolean;
   now?: () => number;
 }) {
-  const { backend, repository, inTransaction, audit, limits, box } = deps;
+  const { backend, backends, repository, inTransaction, audit, limits, box } = deps;
   const isBackup = deps.isBackup ?? (() => false);
   const now = deps.now ?? Date.now;
+
+  /** The back end of a stored app; undefined when it is Twilio's and Twilio is no longer configured. */
+  const backendOf = (factor: UserFactor): TotpBackend | undefined => backends[backendNameOf(factor)];
 
   /**
    * Checks a typed code within the wrong-code limit; `judge` asks the back end. Wrong and
@@ -75,6 +98,7 @@ export function totpFactor(deps: {
    */
   async function check<T>(
     use: FactorUse,
+    backendName: TotpBackend['name'],
     raw: string,
     judge: (code: string) => Promise<{ ok: true; value: T } | { ok: false; reason: TotpCheckReason }>,
   ): Promise<{ ok: true; value: T } | FactorRefusal<TotpCheckReason>> {
@@ -99,7 +123,7 @@ export function totpFactor(deps: {
       outcome: judged.ok ? 'ok' : judged.reason === 'missing_code' ? 'malformed' : judged.reason,
       userId: use.userId,
       context: use.context,
-      detail: { purpose: use.purpose, kind: TOTP_KIND, backend: backend.name },
+      detail: { purpose: use.purpose, kind: TOTP_KIND, backend: backendName },
     });
     return judged.ok ? judged : { ok: false, reason: judged.reason };
   }
@@ -138,7 +162,7 @@ export function totpFactor(deps: {
       answer: string,
     ): Promise<{ ok: true; changed: boolean } | FactorRefusal<TotpCheckReason>> {
       if (enrolment.backend !== backend.name) return { ok: false, reason: 'expired' };
-      const checked = await check(use, answer, async (code) => {
+      const checked = await check(use, backend.name, answer, async (code) => {
         const finished = await backend.finish(enrolment.pending, code);
         return finished.ok ? { ok: true, value: finished.stored } : finished;
       });
@@ -151,7 +175,7 @@ export function totpFactor(deps: {
         // Recovery codes alone are not 2FA: the first second factor turns it on.
         const secondFactors = factors.filter((factor) => !isBackup(factor));
         if (existing) {
-          await backend.remove(storedOf(existing));
+          await backendOf(existing)?.remove(storedOf(existing));
           await repository.remove(use.userId, existing.id, tx);
         }
         await repository.add(
@@ -160,6 +184,8 @@ export function totpFactor(deps: {
             kind: TOTP_KIND,
             totpSecret: stored.secretBox ?? null,
             totpLastStep: stored.lastStep ?? null,
+            twilioEntity: stored.twilioEntity ?? null,
+            twilioFactorSid: stored.twilioFactorSid ?? null,
           },
           tx,
         );
@@ -189,9 +215,12 @@ export function totpFactor(deps: {
       _challenge: TotpChallenge | undefined,
       answer: string,
     ): Promise<{ ok: true } | FactorRefusal<TotpCheckReason>> {
-      const checked = await check(use, answer, async (code) => {
+      const keeper = backendOf(factor);
+      const checked = await check(use, backendNameOf(factor), answer, async (code) => {
+        // An app set up on Twilio while Twilio is no longer configured: nobody gets in with it.
+        if (!keeper) return { ok: false, reason: 'unavailable' };
         const before = storedOf(factor);
-        const verified = await backend.verify(before, code);
+        const verified = await keeper.verify(before, code);
         if (!verified.ok) return verified;
         const to = verified.stored.lastStep;
         // The step moves only if no other request moved it first: the loser's code was used.
@@ -206,8 +235,13 @@ export function totpFactor(deps: {
       return checked.ok ? { ok: true } : checked;
     },
 
-    /** Whatever the back end keeps beside the row (Twilio's factor) goes too. */
-    remove: (factor: UserFactor) => backend.remove(storedOf(factor)),
+    /**
+     * Whatever the back end keeps beside the row (Twilio's factor) goes too. Without Twilio
+     * configured it stays there: harmless, since only this server makes its challenges.
+     */
+    remove: async (factor: UserFactor) => {
+      await backendOf(factor)?.remove(storedOf(factor));
+    },
   } satisfies FactorKind<TotpChallenge, TotpCheckReason, never, TotpEnrolment, { accountName: string }>;
 
   return {

@@ -1,12 +1,11 @@
 // Authenticator apps through Twilio Verify's TOTP factors, with the official SDK.
 //
-// Each person is an Entity at Twilio under an opaque identity (never the email or anything
-// else that names them). start creates a TOTP factor (unverified) and hands its binding (the
+// Each person is one Entity at Twilio, named by their user id: a random UUID that names no one,
+// as Twilio advises (never the email or anything else personal). start creates a TOTP factor (unverified) and hands its binding (the
 // otpauth URI for the QR code and the base32 secret for typing in) to the page once: it is never
 // stored. finish verifies the factor with the first code; sign-in creates a challenge carrying
 // the code and accepts only `approved`. Every other answer, error and time-out is a typed
 // reason, and anything unexpected fails closed: no one gets in. Codes are never logged.
-import { createHmac, randomBytes } from 'node:crypto';
 import { URI } from 'otpauth';
 import type { TwilioConfig } from '../../../config.js';
 import type { Logger } from '../../../core/logger.js';
@@ -26,21 +25,10 @@ const FRIENDLY_NAME = 'Authenticator app';
 
 export interface TwilioTotpOptions {
   /**
-   * The Entity identity for a person: stable, opaque, 8 to 64 dash-separated letters and
-   * digits, never personal data (see `hmacEntityIdentity`). Without it each enrolment gets a
-   * random identity, kept with the factor.
-   */
-  entityIdentity?: (userId: string) => string;
-  /**
    * The issuer the app shows beside the account (TOTP_ISSUER, as the local back end shows).
    * Without it, Twilio's: the Verify service's `totp.issuer` or friendly name.
    */
   issuer?: string;
-}
-
-/** An Entity identity derived from the user id with a server-side key: 32 hex digits that name no one. */
-export function hmacEntityIdentity(key: string): (userId: string) => string {
-  return (userId) => createHmac('sha256', key).update(`twilio-verify-entity:${userId}`).digest('hex').slice(0, 32);
 }
 
 type Outcome<T> = { ok: true } & T;
@@ -92,7 +80,7 @@ export class TwilioTotpBackend implements TotpBackend {
     userId: string;
     accountName: string;
   }): Promise<Outcome<{ start: TotpEnrolmentStart }> | Refusal> {
-    const entity = this.options.entityIdentity?.(person.userId) ?? randomBytes(16).toString('hex');
+    const entity = person.userId;
     let factor;
     try {
       factor = await this.service
