@@ -32,6 +32,7 @@ export function factorsRepository(prisma: PrismaClient) {
         totpLastStep?: number | null;
         twilioEntity?: string | null;
         twilioFactorSid?: string | null;
+        totpLastCode?: string | null;
       },
       db: DatabaseClient = prisma,
     ): Promise<UserFactor> {
@@ -47,13 +48,19 @@ export function factorsRepository(prisma: PrismaClient) {
     },
 
     /**
-     * Moves an authenticator app's last accepted time step from `from` to `to`, only if it is
-     * still `from`: of two requests with the same code, one wins. Says whether this one did.
+     * Moves an authenticator app's mark of the last code accepted (its time step, and for Twilio
+     * a hash of the code) from `from` to `to`, only if it is still `from`: of two requests with
+     * the same code, one wins. Says whether this one did.
      */
-    async advanceTotpStep(id: string, from: number | null, to: number, db: DatabaseClient = prisma): Promise<boolean> {
+    async advanceTotpStep(
+      id: string,
+      from: { step: number | null; code: string | null },
+      to: { step: number; code: string | null },
+      db: DatabaseClient = prisma,
+    ): Promise<boolean> {
       const { count } = await db.userFactor.updateMany({
-        where: { id, kind: 'totp', totpLastStep: from },
-        data: { totpLastStep: to },
+        where: { id, kind: 'totp', totpLastStep: from.step, totpLastCode: from.code },
+        data: { totpLastStep: to.step, totpLastCode: to.code },
       });
       return count === 1;
     },

@@ -88,6 +88,43 @@ describe('authenticator apps on Twilio Verify', () => {
     await again.get('/account').expect(303);
   });
 
+  it('refuses a code a second time even where Twilio would take it again, in parallel too', async () => {
+    const { email, key } = await personWithTwilioApp();
+    standIn().factors.totp.allowReplay = true;
+    try {
+      const step = freshStep();
+      const agents = await Promise.all([passwordStep(email), passwordStep(email), passwordStep(email)]);
+      const answers = await Promise.all(agents.map((agent) => enterCode(agent, codeFor(key, step))));
+      assert.deepEqual(
+        answers.map((answer) => answer.status).sort(),
+        [303, 422, 422],
+        'one code, one sign-in, however many bring it at once',
+      );
+      const later = await passwordStep(email);
+      const replayed = await enterCode(later, codeFor(key, step));
+      assert.equal(replayed.status, 422);
+      assert.match(replayed.text, /That code was already used/);
+      await later.get('/account').expect(303);
+    } finally {
+      standIn().factors.totp.allowReplay = false;
+    }
+  });
+
+  it('does not sign in with the code that set the app up, even where Twilio would take it again', async () => {
+    standIn().factors.totp.allowReplay = true;
+    try {
+      const agent = twilio.app.agent();
+      const { email } = await signUp(agent);
+      const { key } = await openSetup(agent);
+      const code = codeFor(key, freshStep());
+      assert.equal((await submitForm(agent, '/account/totp', '/account/totp', { code })).status, 303);
+      const signingIn = await passwordStep(email);
+      assert.equal((await enterCode(signingIn, code)).status, 422);
+    } finally {
+      standIn().factors.totp.allowReplay = false;
+    }
+  });
+
   it('lets nobody in while Twilio is down, says so calmly, and counts no wrong code', async () => {
     const { email, key, user } = await personWithTwilioApp();
     const step = freshStep();

@@ -53,7 +53,8 @@ describe('Twilio TOTP back end', () => {
         ...overrides,
       },
       createLogger('info', logs),
-      options,
+      // Our clock is the stand-in's, which the tests move.
+      { now: () => standIn.currentTime(), ...options },
     );
 
   before(async () => {
@@ -114,7 +115,16 @@ describe('Twilio TOTP back end', () => {
     const { pending, secret } = await started();
     const finished = await backend.finish(pending, codeFrom(secret));
     assert.ok(finished.ok);
-    assert.deepEqual(finished.stored, { twilioEntity: pending.entity, twilioFactorSid: pending.factorSid });
+    assert.deepEqual(
+      { ...finished.stored, lastCode: undefined },
+      {
+        twilioEntity: pending.entity,
+        twilioFactorSid: pending.factorSid,
+        lastStep: Math.floor(standIn.currentTime() / 30_000),
+        lastCode: undefined,
+      },
+    );
+    assert.match(finished.stored.lastCode!, /^[A-Za-z0-9_-]{43}$/, 'a hash of the code used, not the secret');
     assert.equal(standIn.factors.factor(pending.factorSid!)!.status, 'verified');
   });
 
@@ -163,7 +173,10 @@ describe('Twilio TOTP back end', () => {
 
   it('approves a sign-in challenge with the current code, and refuses a wrong one', async () => {
     const { secret, stored } = await enrolled();
-    assert.deepEqual(await backend.verify(stored, codeFrom(secret)), { ok: true, stored });
+    const approved = await backend.verify(stored, codeFrom(secret));
+    assert.ok(approved.ok);
+    assert.equal(approved.stored.twilioFactorSid, stored.twilioFactorSid);
+    assert.notEqual(approved.stored.lastCode, stored.lastCode, 'the code accepted is marked');
     nextStep();
     assert.deepEqual(await backend.verify(stored, wrongCode(secret)), { ok: false, reason: 'wrong_code' });
     assert.deepEqual(await backend.verify(stored, '12345'), { ok: false, reason: 'wrong_code' });
@@ -184,7 +197,31 @@ describe('Twilio TOTP back end', () => {
     const code = codeFrom(secret);
     const finished = await backend.finish(pending, code);
     assert.ok(finished.ok);
-    assert.deepEqual(await backend.verify(finished.stored, code), { ok: false, reason: 'wrong_code' });
+    assert.deepEqual(await backend.verify(finished.stored, code), { ok: false, reason: 'replayed' });
+    const { lastCode: _forgotten, ...unmarked } = finished.stored;
+    assert.deepEqual(
+      await backend.verify(unmarked, code),
+      { ok: false, reason: 'wrong_code' },
+      'Twilio refuses it too',
+    );
+  });
+
+  it('refuses a code it accepted even from a verifier that would take it again, until it can no longer be good', async () => {
+    const { secret, stored } = await enrolled();
+    standIn.factors.totp.allowReplay = true;
+    try {
+      const code = codeFrom(secret);
+      const approved = await backend.verify(stored, code);
+      assert.ok(approved.ok);
+      assert.deepEqual(await backend.verify(approved.stored, code), { ok: false, reason: 'replayed' });
+      standIn.advanceClock(60_000);
+      assert.deepEqual(await backend.verify(approved.stored, code), { ok: false, reason: 'replayed' });
+      // Three steps on, the code is wrong at Twilio anyway: the mark no longer matters.
+      standIn.advanceClock(30_000);
+      assert.deepEqual(await backend.verify(approved.stored, code), { ok: false, reason: 'wrong_code' });
+    } finally {
+      standIn.factors.totp.allowReplay = false;
+    }
   });
 
   it('accepts one time step of clock skew either way, not two', async () => {

@@ -57,6 +57,7 @@ export function storedOf(factor: UserFactor): TotpStored {
     lastStep: factor.totpLastStep,
     twilioEntity: factor.twilioEntity,
     twilioFactorSid: factor.twilioFactorSid,
+    lastCode: factor.totpLastCode,
   };
 }
 
@@ -186,6 +187,7 @@ export function totpFactor(deps: {
             totpLastStep: stored.lastStep ?? null,
             twilioEntity: stored.twilioEntity ?? null,
             twilioFactorSid: stored.twilioFactorSid ?? null,
+            totpLastCode: stored.lastCode ?? null,
           },
           tx,
         );
@@ -222,10 +224,12 @@ export function totpFactor(deps: {
         const before = storedOf(factor);
         const verified = await keeper.verify(before, code);
         if (!verified.ok) return verified;
-        const to = verified.stored.lastStep;
-        // The step moves only if no other request moved it first: the loser's code was used.
-        if (to !== null && to !== undefined && to !== before.lastStep) {
-          const advanced = await repository.advanceTotpStep(factor.id, before.lastStep ?? null, to);
+        const from = { step: before.lastStep ?? null, code: before.lastCode ?? null };
+        const step = verified.stored.lastStep ?? null;
+        const mark = verified.stored.lastCode ?? null;
+        // The mark moves only if no other request moved it first: the loser's code was used.
+        if (step !== null && (step !== from.step || mark !== from.code)) {
+          const advanced = await repository.advanceTotpStep(factor.id, from, { step, code: mark });
           if (!advanced) return { ok: false, reason: 'replayed' };
         }
         if (verified.stored.secretBox && verified.stored.secretBox !== before.secretBox)

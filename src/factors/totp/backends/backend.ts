@@ -19,6 +19,8 @@ export interface TotpStored {
   lastStep?: number | null;
   twilioEntity?: string | null;
   twilioFactorSid?: string | null;
+  /** A hash of the last code accepted (Twilio back end, beside lastStep): the same code is not accepted again. */
+  lastCode?: string | null;
 }
 
 export interface TotpBackend {

@@ -6,6 +6,7 @@
 // stored. finish verifies the factor with the first code; sign-in creates a challenge carrying
 // the code and accepts only `approved`. Every other answer, error and time-out is a typed
 // reason, and anything unexpected fails closed: no one gets in. Codes are never logged.
+import { createHash } from 'node:crypto';
 import { URI } from 'otpauth';
 import type { TwilioConfig } from '../../../config.js';
 import type { Logger } from '../../../core/logger.js';
@@ -29,6 +30,20 @@ export interface TwilioTotpOptions {
    * Without it, Twilio's: the Verify service's `totp.issuer` or friendly name.
    */
   issuer?: string;
+  now?: () => number;
+}
+
+/** 30-second steps, as FACTOR_CONFIG asks of Twilio. */
+const STEP_MS = 30_000;
+/**
+ * A code accepted in one step can be good again in the steps of Twilio's skew either side: the
+ * same code is refused here for this many steps after it was accepted, whatever Twilio does.
+ */
+const REUSE_STEPS = 2 * FACTOR_CONFIG['config.skew'];
+
+/** What is kept of a code Twilio accepted: enough to know it again, not a secret (it is used up). */
+function codeMark(factorSid: string, code: string): string {
+  return createHash('sha256').update(`${factorSid}:${code}`).digest('base64url');
 }
 
 type Outcome<T> = { ok: true } & T;
@@ -104,6 +119,11 @@ export class TwilioTotpBackend implements TotpBackend {
     return { ok: true, start: { uri, secret, pending: { entity, factorSid: factor.sid } } };
   }
 
+  /** The step now and the mark of `code`, as kept when Twilio accepts it. */
+  private accepted(factorSid: string, code: string): Pick<TotpStored, 'lastStep' | 'lastCode'> {
+    return { lastStep: Math.floor((this.options.now ?? Date.now)() / STEP_MS), lastCode: codeMark(factorSid, code) };
+  }
+
   async finish(pending: Record<string, string>, code: string): Promise<Outcome<{ stored: TotpStored }> | Refusal> {
     const { entity, factorSid } = pending;
     if (!entity || !factorSid) return { ok: false, reason: 'not_found' };
@@ -111,8 +131,12 @@ export class TwilioTotpBackend implements TotpBackend {
     const subject = { entity, factorSid };
     try {
       const factor = await this.service.entities(entity).factors(factorSid).update({ authPayload: code });
+      // The code that verified the factor does not sign in next.
       if (factor.status === 'verified')
-        return { ok: true, stored: { twilioEntity: entity, twilioFactorSid: factorSid } };
+        return {
+          ok: true,
+          stored: { twilioEntity: entity, twilioFactorSid: factorSid, ...this.accepted(factorSid, code) },
+        };
       // Since October 2021 Twilio answers a wrong first code with the factor still unverified.
       if (factor.status === 'unverified') return { ok: false, reason: 'wrong_code' };
       this.logUnexpected('verify_factor', subject, factor.status);
@@ -127,10 +151,18 @@ export class TwilioTotpBackend implements TotpBackend {
     const factorSid = stored.twilioFactorSid;
     if (!entity || !factorSid) return { ok: false, reason: 'not_found' };
     if (!/^\d{6}$/.test(code)) return { ok: false, reason: 'wrong_code' };
+    const accepted = this.accepted(factorSid, code);
+    // Refused before Twilio is asked: a verifier that takes a code twice cannot let it in twice.
+    if (
+      stored.lastCode === accepted.lastCode &&
+      typeof stored.lastStep === 'number' &&
+      accepted.lastStep! - stored.lastStep <= REUSE_STEPS
+    )
+      return { ok: false, reason: 'replayed' };
     const subject = { entity, factorSid };
     try {
       const challenge = await this.service.entities(entity).challenges.create({ factorSid, authPayload: code });
-      if (challenge.status === 'approved') return { ok: true, stored };
+      if (challenge.status === 'approved') return { ok: true, stored: { ...stored, ...accepted } };
       // A wrong code (or, at a verifier that refuses reuse, a code already used) leaves the
       // challenge pending; Twilio cannot tell us which, so both count as a wrong code.
       if (challenge.status === 'pending' || challenge.status === 'denied') return { ok: false, reason: 'wrong_code' };
