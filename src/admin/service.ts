@@ -16,6 +16,7 @@ import {
   type CodeSender,
   type FactorsService,
   type StartResult,
+  type UserFactor,
 } from '../factors/index.js';
 import type { AdminRepository, Confirmation } from './repository.js';
 
@@ -33,7 +34,7 @@ export interface AuditFilter {
 export const USER_ACTIONS = {
   'reset-2fa': {
     label: 'Reset two-factor authentication',
-    question: 'Turn off two-factor authentication and forget the phone of',
+    question: 'Turn off two-factor authentication (every phone, authenticator app and recovery code) of',
   },
   lock: { label: 'Lock account', question: 'Lock the account and end every session of' },
   unlock: { label: 'Unlock account', question: 'Unlock the account of' },
@@ -93,11 +94,10 @@ export interface BenchLimited {
 /** What the provider answered a test (or the bench's own refusal): typed, the page words it. */
 export type BenchResult = (StartResult | CheckResult | BenchLimited) & { channel?: Channel };
 
-/** A user as the admin list shows them: the account, whether 2FA is on, and their phone (to be masked). */
+/** A user as the admin list shows them: the account, whether 2FA is on, and their factors (phones to be masked). */
 export interface ListedUser extends AccountSummary {
   twoFactor: boolean;
-  /** E.164; undefined without a phone factor. */
-  phoneNumber: string | undefined;
+  factors: Array<Pick<UserFactor, 'kind' | 'phoneNumber' | 'lastUsedAt'>>;
 }
 
 /** An audit event with the email of its user, when it has one that still exists. */
@@ -199,26 +199,29 @@ export function adminService(deps: {
 
   return {
     async overview() {
-      const [users, withTwoFactor, trail] = await Promise.all([
+      const [users, withTwoFactor, byKind, trail] = await Promise.all([
         accounts.count(),
-        factors.countUsersWithFactors(),
+        factors.countUsersWithTwoFactor(),
+        factors.countUsersByKind(),
         audit.figures(now()),
       ]);
-      return { users, withTwoFactor, ...trail };
+      return { users, withTwoFactor, byKind, ...trail };
     },
 
-    /** One page of the users whose email contains `query`, with whether each has 2FA on, and their phone. */
+    /** One page of the users whose email contains `query`, with whether each has 2FA on, and their factors. */
     async users(query: string, page: number): Promise<{ total: number; users: ListedUser[] }> {
       const found = await accounts.search(query, { number: page, size: PAGE_SIZE });
-      const ids = found.users.map((user) => user.id);
-      const [withFactors, phones] = await Promise.all([factors.usersWithFactors(ids), factors.phonesOf(ids)]);
+      const byUser = await factors.listForUsers(found.users.map((user) => user.id));
       return {
         total: found.total,
-        users: found.users.map((user) => ({
-          ...user,
-          twoFactor: withFactors.has(user.id),
-          phoneNumber: phones.get(user.id),
-        })),
+        users: found.users.map((user) => {
+          const own = byUser.get(user.id) ?? [];
+          return {
+            ...user,
+            twoFactor: factors.isTwoFactorOn(own),
+            factors: own.map(({ kind, phoneNumber, lastUsedAt }) => ({ kind, phoneNumber, lastUsedAt })),
+          };
+        }),
       };
     },
 

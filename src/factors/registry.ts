@@ -28,6 +28,10 @@ export function factorRegistry(kinds: FactorKinds) {
     isBackup(factor: { kind: string }): boolean {
       return byName.get(factor.kind)?.backup === true;
     },
+    /** The kinds that are ways back in rather than second factors. */
+    backupKinds(): string[] {
+      return [...byName.values()].filter((kind) => kind.backup === true).map((kind) => kind.kind);
+    },
   };
 }
 

@@ -82,31 +82,27 @@ export function factorsRepository(prisma: PrismaClient) {
       return count;
     },
 
-    /** How many people have at least one factor. */
-    countUsersWithFactors(): Promise<number> {
-      return prisma.user.count({ where: { factors: { some: {} } } });
+    /** How many people have at least one factor of a kind other than `notKinds`. */
+    countUsersWithFactors(notKinds: string[]): Promise<number> {
+      return prisma.user.count({ where: { factors: { some: { kind: { notIn: notKinds } } } } });
     },
 
-    /** Which of these people have at least one factor. */
-    async usersWithFactors(userIds: string[]): Promise<Set<string>> {
+    /** How many people have at least one factor of each kind, by kind. */
+    async countUsersByKind(): Promise<Map<string, number>> {
+      const rows = await prisma.$queryRaw<Array<{ kind: string; people: bigint }>>`
+        SELECT kind, count(DISTINCT user_id) AS people FROM user_factors GROUP BY kind`;
+      return new Map(rows.map((row) => [row.kind, Number(row.people)]));
+    },
+
+    /** The factors of each of these people, each person's used last first. */
+    async listForUsers(userIds: string[]): Promise<Map<string, UserFactor[]>> {
       const rows = await prisma.userFactor.findMany({
         where: { userId: { in: userIds } },
-        select: { userId: true },
-        distinct: ['userId'],
-      });
-      return new Set(rows.map((row) => row.userId));
-    },
-
-    /** The phone of each of these people who has a phone factor (the one used last, when several). */
-    async phonesOf(userIds: string[]): Promise<Map<string, string>> {
-      const rows = await prisma.userFactor.findMany({
-        where: { userId: { in: userIds }, kind: 'phone', phoneNumber: { not: null } },
         orderBy: [{ lastUsedAt: { sort: 'desc', nulls: 'last' } }, { createdAt: 'asc' }],
-        select: { userId: true, phoneNumber: true },
       });
-      const phones = new Map<string, string>();
-      for (const row of rows) if (!phones.has(row.userId)) phones.set(row.userId, row.phoneNumber!);
-      return phones;
+      const byUser = new Map<string, UserFactor[]>();
+      for (const row of rows) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), row]);
+      return byUser;
     },
   };
 }

@@ -86,14 +86,17 @@ export function factorsService(deps: {
      */
     removeAllIn,
 
-    /** How many people have two-factor authentication on. */
-    countUsersWithFactors: () => repository.countUsersWithFactors(),
+    /** Whether these factors of a person make two-factor authentication on: recovery codes alone do not. */
+    isTwoFactorOn: (factors: UserFactor[]): boolean => factors.some((factor) => !registry.isBackup(factor)),
 
-    /** Which of these people have two-factor authentication on. */
-    usersWithFactors: (userIds: string[]) => repository.usersWithFactors(userIds),
+    /** How many people have two-factor authentication on: a second factor, not only recovery codes. */
+    countUsersWithTwoFactor: () => repository.countUsersWithFactors(registry.backupKinds()),
 
-    /** The phone number of each of these people who has a phone factor: E.164, to be shown masked. */
-    phonesOf: (userIds: string[]): Promise<Map<string, string>> => repository.phonesOf(userIds),
+    /** How many people have a factor of each kind, by kind. */
+    countUsersByKind: () => repository.countUsersByKind(),
+
+    /** The factors of each of these people, used last first (phones in E.164, to be shown masked). */
+    listForUsers: (userIds: string[]) => repository.listForUsers(userIds),
   };
 }
 

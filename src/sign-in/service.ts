@@ -274,11 +274,15 @@ export function signInService(deps: {
       return { ok: true, step: { ...resumed.step, pending: store.read() ?? pending }, begun: outcome };
     },
 
-    /** "Use another way": the person picks another of their factors, which begins. */
+    /**
+     * "Use another way": the person picks another of their factors, and for a kind with several
+     * ways, which (phone: `sms` or `call`); it begins.
+     */
     async choose(
       store: PendingSignInStore,
       context: RequestContext,
       factorId: string,
+      via?: string,
     ): Promise<
       /** `switched`: the chosen factor is now the one being answered (a refused begin switches only to a factor whose step began before). */
       | { ok: true; pending: PendingSignIn; chosen: UserFactor; switched: boolean; begun: { ok: true } | FactorRefusal }
@@ -292,7 +296,7 @@ export function signInService(deps: {
       if (!chosen) return { ok: false, ended: 'no_such_factor' };
       if (chosen.id === pending.factorId) return { ok: true, pending, chosen, switched: false, begun: { ok: true } };
       // Within the resend cooldown like any other send: switching ways is no way around it.
-      const { switched, outcome } = await begin(store, pending, chosen, context, {});
+      const { switched, outcome } = await begin(store, pending, chosen, context, via ? { via } : {});
       return { ok: true, pending: store.read() ?? pending, chosen, switched, begun: outcome };
     },
 

@@ -19,7 +19,14 @@ import { formText, parseForm, searchText, typedText, type FieldErrors } from '..
 import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone, readCode } from '../factors/index.js';
 import { codeForm, countryField, phoneField } from './forms/phone.js';
 import { requireSignedIn } from './guards.js';
-import { ADMIN_REFUSED, benchMeaning, checkRefused, PHONE_PROBLEMS } from './messages.js';
+import {
+  ADMIN_REFUSED,
+  benchMeaning,
+  checkRefused,
+  FACTOR_KINDS_COUNTED,
+  factorName,
+  PHONE_PROBLEMS,
+} from './messages.js';
 import { noStore } from './security.js';
 import { flash } from './views.js';
 
@@ -101,7 +108,12 @@ export function adminRouter(deps: {
   router.use('/admin', requireSignedIn, noStore, requireAdmin);
 
   router.get('/admin', async (_req, res) => {
-    res.render('admin/overview', { title: 'Admin', figures: await admin.overview() });
+    const figures = await admin.overview();
+    res.render('admin/overview', {
+      title: 'Admin',
+      figures,
+      byKind: FACTOR_KINDS_COUNTED.map(({ kind, label }) => ({ label, people: figures.byKind.get(kind) ?? 0 })),
+    });
   });
 
   // ---- Delivery test bench ------------------------------------------------------------------
@@ -192,9 +204,11 @@ export function adminRouter(deps: {
       page: search.page,
       pages: Math.max(1, Math.ceil(found.total / PAGE_SIZE)),
       total: found.total,
-      users: found.users.map(({ phoneNumber, ...user }) => ({
+      users: found.users.map(({ factors, ...user }) => ({
         ...user,
-        maskedPhone: phoneNumber ? maskPhone(phoneNumber) : '',
+        factors: factors.map((factor) =>
+          factorName(factor.kind, factor.phoneNumber ? maskPhone(factor.phoneNumber) : undefined),
+        ),
       })),
     });
   }

@@ -99,10 +99,18 @@ export function codeStepPages(deps: { phone: PhoneFactor; devOutbox: boolean }) 
 
 export type CodeStepPages = ReturnType<typeof codeStepPages>;
 
+/** One way a factor is offered under "Use another way": its button, and how it begins (phone: `sms`, `call`). */
+export interface SignInWay {
+  label: string;
+  via?: string;
+}
+
 /** How the sign-in pages show the step of one factor kind; src/web/app.ts lists one per kind. */
 export interface SignInStepPage {
-  /** How a factor of this kind is offered among the ways to sign in ("Use another way"). */
-  label(factor: UserFactor): string;
+  /** What the factor is called while it is the one in use ("Codes to +33 • •• •• •• 78"). */
+  name(factor: UserFactor): string;
+  /** How a factor of this kind is offered among the ways to sign in ("Use another way"), each a button. */
+  ways(factor: UserFactor): SignInWay[];
   /** The step's page; `otherWays` links to "Use another way" when the person has several factors. */
   render(
     res: Response,
@@ -138,10 +146,15 @@ export function phoneSignInStep(pages: CodeStepPages): SignInStepPage {
     otherWays,
     recoveryCode: recoveryCodePath(step),
   });
+  // No-break spaces: a masked number read across two lines is no longer recognisable.
+  const masked = (factor: UserFactor) => factor.label ?? maskPhone(factor.phoneNumber ?? '').replace(/ /g, '\u00a0');
   // The phone factor's refusals are its own reasons (factors/phone): begin refuses with a SendRefusal, verify with a CheckReason.
   return {
-    // No-break spaces: a masked number read across two lines is no longer recognisable.
-    label: (factor) => factor.label ?? `Send a code to ${maskPhone(factor.phoneNumber ?? '').replace(/ /g, '\u00a0')}`,
+    name: (factor) => `Codes to ${masked(factor)}`,
+    ways: (factor) => [
+      { label: `Text me a code at ${masked(factor)}`, via: 'sms' },
+      { label: `Call me at ${masked(factor)}`, via: 'call' },
+    ],
     render: (res, status, step, otherWays, errors) => pages.render(res, status, codeStep(step, otherWays), errors),
     beginRefused: (refusal) => ({
       text: sendRefused(refusal as SendRefusal),
@@ -171,7 +184,8 @@ export function totpSignInStep(): SignInStepPage {
     render(res, TOTP_STATUS[reason.reason], otherWays, { [field]: totpRefused(reason) });
   };
   return {
-    label: (factor) => factor.label ?? 'Use your authenticator app',
+    name: (factor) => factor.label ?? 'Your authenticator app',
+    ways: () => [{ label: 'Use your authenticator app' }],
     render: (res, status, _step, otherWays, errors) => render(res, status, otherWays, errors),
     // Nothing is sent, so nothing can fail to go out.
     beginRefused: (refusal) => ({

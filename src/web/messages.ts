@@ -11,6 +11,7 @@ import type { FieldErrors } from '../core/forms.js';
 import type {
   Channel,
   CheckReason,
+  FactorKindName,
   PhoneProblem,
   RecoveryCodeReason,
   SendReason,
@@ -273,6 +274,26 @@ export const TOTP_STATUS: Record<TotpCheckReason, number> = {
 };
 
 // ---- Admin area -------------------------------------------------------------------------
+
+const FACTOR_KIND_NAMES: Record<FactorKindName, string> = {
+  phone: 'Phone',
+  totp: 'Authenticator app',
+  recovery_codes: 'Recovery codes',
+};
+
+/** A factor as the admin's list of users names it ("Phone +33 • •• •• •• 78", "Authenticator app"). */
+export function factorName(kind: string, maskedPhone?: string): string {
+  if (kind === 'phone' && maskedPhone) return `Phone ${maskedPhone}`;
+  return Object.hasOwn(FACTOR_KIND_NAMES, kind) ? FACTOR_KIND_NAMES[kind as FactorKindName] : kind;
+}
+
+/** The overview's count of people per factor kind, every kind, each figure's label. */
+const PEOPLE_WITH: Record<FactorKindName, string> = {
+  phone: 'With a phone (text or call)',
+  totp: 'With an authenticator app',
+  recovery_codes: 'With recovery codes',
+};
+export const FACTOR_KINDS_COUNTED = Object.entries(PEOPLE_WITH).map(([kind, label]) => ({ kind, label }));
 
 export const ADMIN_REFUSED: Record<Exclude<ActionRefusal, 'not_confirmed'>, string> = {
   own_account: 'You cannot lock yourself out or remove your own admin rights; ask another admin.',

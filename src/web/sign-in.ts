@@ -24,6 +24,7 @@ import { RECOVERY_CODE_PATH, recoveryCodePath, type SignInStepPage } from './cod
 import { afterChange, renderTooMany } from './errors.js';
 import { codeForm as answerForm } from './forms/phone.js';
 import { signInForm, typedEmail } from './forms/accounts.js';
+import { chooseForm } from './forms/sign-in.js';
 import { recoveryCodeForm } from './forms/recovery-codes.js';
 import { nextFrom, redirectIfSignedIn } from './guards.js';
 import {
@@ -108,8 +109,10 @@ export function signInRouter(deps: {
   }
 
   /** How a factor is offered among the ways to sign in: its kind's page says. */
-  function factorLabel(factor: UserFactor): string {
-    return steps[factor.kind]?.label(factor) ?? factor.label ?? factor.kind;
+  function choiceOf(factor: UserFactor) {
+    const page = steps[factor.kind];
+    const fallback = factor.label ?? factor.kind;
+    return { id: factor.id, name: page?.name(factor) ?? fallback, ways: page?.ways(factor) ?? [{ label: fallback }] };
   }
 
   /** How the page of the step's factor kind is shown. */
@@ -222,15 +225,16 @@ export function signInRouter(deps: {
     res.render('sign-in/choose', {
       title: 'Use another way',
       current: step.factor.id,
-      factors: choices(step).map((factor) => ({ id: factor.id, label: factorLabel(factor) })),
+      factors: choices(step).map(choiceOf),
       recoveryCode: recoveryCodePath(step),
     });
   });
 
   router.post(CHOOSE_PATH, noStore, async (req, res) => {
-    const factorId =
-      typeof (req.body as { factor?: unknown }).factor === 'string' ? (req.body as { factor: string }).factor : '';
-    const result = await signIn.choose(pendingStore(req), contextOf(req), factorId);
+    const form = parseForm(chooseForm, req.body);
+    // Only the buttons of the page send this form: anything else goes back to it.
+    if (!form.ok) return res.redirect(303, CHOOSE_PATH);
+    const result = await signIn.choose(pendingStore(req), contextOf(req), form.data.factor, form.data.via);
     if (!result.ok) {
       if (result.ended === 'no_such_factor') return res.redirect(303, CHOOSE_PATH);
       return startAgain(req, res, result.ended);

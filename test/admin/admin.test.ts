@@ -7,12 +7,14 @@ import {
   signIn,
   signUp,
   strongPassword,
+  submitForm,
   uniqueEmail,
   type Agent,
   type TestApp,
 } from '../support/app.js';
 import { runScript } from '../support/processes.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
+import { codeFor, openSetup, PERIOD_MS } from '../totp/support.js';
 
 function runCli(args: string[], env: Record<string, string>) {
   return runScript('src/cli/admin-create.ts', args, env);
@@ -101,14 +103,21 @@ describe('admin area', () => {
       where: { type: 'sign_in_password', outcome: 'failed', at: { gte: new Date(Date.now() - 3_600_000) } },
     });
     assert.equal(figure('Failed sign-ins in the last hour'), String(failed));
+    const peopleWith = (kind: string) => prisma.user.count({ where: { factors: { some: { kind } } } });
+    assert.equal(figure('With a phone \\(text or call\\)'), String(await peopleWith('phone')));
+    assert.equal(figure('With an authenticator app'), String(await peopleWith('totp')));
+    assert.equal(figure('With recovery codes'), String(await peopleWith('recovery_codes')));
 
     const person = app.agent();
     await signUp(person);
     await turnOnTwoFactor(person, twilio.standIn, '+33611220001');
+    await addAuthenticatorApp(person);
     await signIn(app.agent(), uniqueEmail('nobody'), 'wrong password');
     const after = await adminAgent.get('/admin').expect(200);
     const afterFigure = (label: string) => new RegExp(`<dt>${label}</dt><dd>([^<]*)</dd>`).exec(after.text)?.[1];
     assert.equal(afterFigure('Users'), String(users + 1));
+    assert.equal(afterFigure('With an authenticator app'), String(Number(figure('With an authenticator app')) + 1));
+    assert.equal(afterFigure('With recovery codes'), String(Number(figure('With recovery codes')) + 1));
     assert.equal(Number(afterFigure('Codes sent today by SMS')), Number(figure('Codes sent today by SMS')) + 1);
     assert.equal(afterFigure('Failed sign-ins in the last hour'), String(failed + 1));
   });
@@ -191,6 +200,14 @@ describe('admin area', () => {
     assert.equal((second.text.match(new RegExp(`${tag}\\.\\d+@example\\.com`, 'g')) ?? []).length, 2);
   });
 
+  /** Sets up an authenticator app for the signed-in `person` (Twilio's back end here), with a code on the stand-in's clock. */
+  async function addAuthenticatorApp(person: Agent) {
+    const { key } = await openSetup(person);
+    const step = Math.floor(twilio.standIn.currentTime() / PERIOD_MS);
+    const done = await submitForm(person, '/account/totp', '/account/totp', { code: codeFor(key, step) });
+    assert.equal(done.status, 303, 'the app is set up');
+  }
+
   /** Does `action` to the user as a browser would: password confirmed, then the confirmation page. */
   async function act(userId: string, action: string) {
     await confirmPassword(adminAgent);
@@ -207,9 +224,16 @@ describe('admin area', () => {
     const person = app.agent();
     const { email } = await signUp(person);
     await turnOnTwoFactor(person, twilio.standIn, '+33611220004');
+    await addAuthenticatorApp(person);
     const user = await app.services.database.prisma.user.findUniqueOrThrow({ where: { email } });
+    const appFactor = await app.services.database.prisma.userFactor.findFirstOrThrow({
+      where: { userId: user.id, kind: 'totp' },
+    });
     const listed = await adminAgent.get(`/admin/users?q=${encodeURIComponent(email)}`).expect(200);
-    assert.match(listed.text, /On \(\+33 • •• •• •• 04\)/);
+    const cell = /<td data-label="Two-factor">([\s\S]*?)<\/td>/.exec(listed.text)?.[1] ?? '';
+    assert.match(cell, /^\s*On\b/);
+    const factors = [...cell.matchAll(/<li>([^<]*)<\/li>/g)].map((match) => match[1]);
+    assert.deepEqual(factors.sort(), ['Authenticator app', 'Phone +33 • •• •• •• 04', 'Recovery codes']);
 
     const done = await act(user.id, 'reset-2fa');
     assert.equal(done.status, 303);
@@ -220,8 +244,10 @@ describe('admin area', () => {
     assert.deepEqual(
       await app.services.database.prisma.userFactor.findMany({ where: { userId: user.id } }),
       [],
-      'no factor, no phone left',
+      'no factor, no phone, no app, no recovery codes left',
     );
+    assert.equal(await app.services.database.prisma.recoveryCode.count({ where: { factor: { userId: user.id } } }), 0);
+    assert.equal(twilio.standIn.factors.factor(appFactor.twilioFactorSid!), undefined, 'the app is gone at Twilio');
     assert.equal(
       (await signIn(app.agent(), email, strongPassword)).headers.location,
       '/account',

@@ -2,6 +2,7 @@
 // ("Use another way"); turning 2FA off removes them all. Phones are the only kind yet, so the
 // second factor is a second phone, added as the data a later kind would leave.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { csrfTokenIn, signIn, strongPassword, submitForm, type Agent } from '../support/app.js';
 import { appOnTwilio, personWithTwoFactor } from '../support/twilio.js';
@@ -33,12 +34,12 @@ describe('signing in with several factors', () => {
     return agent;
   }
 
-  async function choose(agent: Agent, factor: string) {
+  async function choose(agent: Agent, factor: string, via?: string) {
     const page = await agent.get('/login/2fa/choose').expect(200);
     return agent
       .post('/login/2fa/choose')
       .type('form')
-      .send({ _csrf: csrfTokenIn(page.text), factor });
+      .send({ _csrf: csrfTokenIn(page.text), factor, ...(via ? { via } : {}) });
   }
 
   it('offers no other way to someone with one factor', async () => {
@@ -59,8 +60,10 @@ describe('signing in with several factors', () => {
     const offered = [...choices.text.matchAll(/<button type="submit"[^>]*>([^<]+)<\/button>/g)].map(
       (match) => match[1],
     );
-    assert.equal(offered.length, 2, `the other factor and Cancel: ${offered.join(' | ')}`);
-    assert.match(offered[0]!, /^Send a code to \+33\u00a0•\u00a0••\u00a0••\u00a0••\u00a0\d\d$/);
+    assert.equal(offered.length, 3, `the other factor's two ways and Cancel: ${offered.join(' | ')}`);
+    assert.match(offered[0]!, /^Text me a code at \+33\u00a0•\u00a0••\u00a0••\u00a0••\u00a0\d\d$/);
+    assert.match(offered[1]!, /^Call me at \+33\u00a0•\u00a0••\u00a0••\u00a0••\u00a0\d\d$/);
+    assert.match(choices.text, /<p>Codes to \+33\u00a0•[^<]*<span class="aside">\(what you are using now/);
     assert.match(choices.text, /\(what you are using now: <a href="\/login\/2fa">back to the code<\/a>\)/);
 
     const chosen = await choose(agent, person.second.id);
@@ -83,6 +86,41 @@ describe('signing in with several factors', () => {
     const again = await passwordStep(person.email);
     assert.equal(twilio.standIn.outbox.at(-1)?.to, person.second.phoneNumber);
     await again.get('/login/2fa').expect(200);
+  });
+
+  it('"Call me" among the ways calls the phone chosen, and its code signs in', async () => {
+    const person = await personWithTwoPhones();
+    const agent = await passwordStep(person.email);
+    const chosen = await choose(agent, person.second.id, 'call');
+    assert.equal(chosen.headers.location, '/login/2fa');
+    const last = twilio.standIn.outbox.at(-1)!;
+    assert.deepEqual([last.to, last.channel], [person.second.phoneNumber, 'call']);
+    const done = await submitForm(agent, '/login/2fa', '/login/2fa', { code: last.code });
+    assert.equal(done.status, 303);
+  });
+
+  it('sends anything but its own buttons back to the choices, changing nothing', async () => {
+    const person = await personWithTwoPhones();
+    const agent = await passwordStep(person.email);
+    const sent = twilio.standIn.outbox.length;
+    for (const fields of [
+      { factor: 'not-a-factor' },
+      { factor: person.second.id, via: 'fax' },
+      { factor: randomUUID() },
+    ]) {
+      const page = await agent.get('/login/2fa/choose').expect(200);
+      const refused = await agent
+        .post('/login/2fa/choose')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page.text), ...fields });
+      assert.equal(refused.status, 303, JSON.stringify(fields));
+      assert.equal(refused.headers.location, '/login/2fa/choose');
+    }
+    assert.equal(twilio.standIn.outbox.length, sent, 'no code went out');
+    const done = await submitForm(agent, '/login/2fa', '/login/2fa', {
+      code: twilio.standIn.lastCodeFor(person.phone)!,
+    });
+    assert.equal(done.status, 303, 'the sign-in goes on with the way in use');
   });
 
   it('does not accept the code of the factor left behind once another was chosen', async () => {

@@ -186,8 +186,9 @@ describe('authenticator apps (local back end)', () => {
     const agent = await passwordStep(person.email);
     const choices = await agent.get('/login/2fa/choose').expect(200);
     // The way in use is named; the others are buttons.
-    assert.match(choices.text, /<p>Use your authenticator app <span class="aside">\(what you are using now/);
-    assert.match(choices.text, /<button type="submit" class="button button--secondary">Send a code to \+33/);
+    assert.match(choices.text, /<p>Your authenticator app <span class="aside">\(what you are using now/);
+    assert.match(choices.text, /<button type="submit" class="button button--secondary">Text me a code at \+33/);
+    assert.match(choices.text, /<button type="submit" class="button button--secondary">Call me at \+33/);
     // The app was set up first, so it is the usual factor; its page offers the others.
     const page = await agent.get('/login/2fa').expect(200);
     assert.match(page.text, /Enter the 6-digit code from your authenticator app/);
