@@ -354,7 +354,7 @@ describe('recovery codes', () => {
     const agent = await passwordStep(person.email);
     const choices = await agent.get('/login/2fa/choose').expect(200);
     const labels = [...choices.text.matchAll(/<button type="submit"[^>]*>([^<]+)<\/button>/g)].map((m) => m[1]);
-    assert.equal(labels.length, 2, `the other phone and Cancel, no recovery codes: ${labels.join(' | ')}`);
+    assert.equal(labels.length, 3, `the other phone's two ways and Cancel, no recovery codes: ${labels.join(' | ')}`);
     assert.match(choices.text, /<a href="\/login\/2fa\/recovery">Use a recovery code<\/a>/);
     const set = await prisma().userFactor.findFirstOrThrow({
       where: { userId: person.userId, kind: 'recovery_codes' },
