@@ -18,10 +18,12 @@ import tseslint from 'typescript-eslint';
 // block below lists all the patterns for its files.
 
 // Feature folders: each is imported from outside only through its index.ts.
-const FEATURES = ['accounts', 'audit', 'factors', 'sign-in', 'admin'];
+const FEATURES = ['accounts', 'audit', 'factors', 'sign-in', 'admin', 'tokens', 'phone-verification'];
 // The src/web modules other web modules may import. Every other src/web/*.ts is a route module
 // (it exports a router) and only app.ts mounts route modules. A new shared web helper goes here.
 const WEB_SHARED = ['guards', 'messages', 'errors', 'session', 'code-step', 'views', 'security', 'passport', 'health'];
+// Likewise for the JSON API (src/api): its shared modules; app.ts mounts the route modules.
+const API_SHARED = ['errors', 'messages', 'forms', 'bearer', 'openapi'];
 
 const UP = String.raw`^(?:\./|(?:\.\./)+)`; // './' or '../', '../../', ...
 const any = (names) => `(?:${names.join('|')})`;
@@ -39,8 +41,9 @@ const generatedClient = {
 };
 // core and config are the bottom layer: they know no feature, no web, no CLI, no composition.
 const bottomLayer = {
-  regex: String.raw`${UP}${any([...FEATURES, 'web', 'cli'])}(?:/|$)|${UP}(?:compose|server)\.js$`,
-  message: '[bottom-layer] src/core and src/config.ts import no feature, src/web, src/cli, compose.ts or server.ts.',
+  regex: String.raw`${UP}${any([...FEATURES, 'web', 'api', 'cli'])}(?:/|$)|${UP}(?:compose|server)\.js$`,
+  message:
+    '[bottom-layer] src/core and src/config.ts import no feature, src/web, src/api, src/cli, compose.ts or server.ts.',
 };
 // A feature's internals are its own: from outside, only its index.ts.
 const featureIndex = (features) => ({
@@ -49,8 +52,8 @@ const featureIndex = (features) => ({
 });
 // Features sit below the web pages, the CLI and the composition that uses them.
 const featureLayer = {
-  regex: String.raw`${UP}(?:web|cli)(?:/|$)|${UP}(?:compose|server)\.js$`,
-  message: '[feature-layer] Features import no src/web, src/cli, compose.ts or server.ts.',
+  regex: String.raw`${UP}(?:web|api|cli)(?:/|$)|${UP}(?:compose|server)\.js$`,
+  message: '[feature-layer] Features import no src/web, src/api, src/cli, compose.ts or server.ts.',
 };
 // web and cli are siblings on top: they share code through features, core or compose.ts, not each other.
 const notCli = {
@@ -61,6 +64,19 @@ const notWeb = {
   regex: String.raw`${UP}web(?:/|$)|${UP}server\.js$`,
   message: '[web-cli] src/cli imports nothing from src/web or server.ts.',
 };
+// The JSON API is the pages' sibling: neither uses the other's modules; web/app.ts mounts the API through its index.ts.
+const apiIndex = {
+  regex: String.raw`${UP}api/(?!index\.js$)`,
+  message: "[api-entry] Outside src/api, use the API only through '../api/index.js'.",
+};
+const apiApart = {
+  regex: String.raw`${UP}(?:web|cli)(?:/|$)|${UP}server\.js$`,
+  message: '[api-entry] src/api imports nothing from src/web, src/cli or server.ts.',
+};
+const apiRouteModuleMessage =
+  '[api-route-module] API route modules do not import each other: src/api modules other than app.ts and ' +
+  'index.ts import only the shared modules listed in API_SHARED (eslint.config.js).';
+const apiRouteModules = { regex: String.raw`^\./(?!${any(API_SHARED)}\.js$)`, message: apiRouteModuleMessage };
 // Route modules do not import each other; what they share lives in a shared web module (WEB_SHARED).
 const routeModuleMessage =
   '[web-route-module] Route modules do not import each other: web modules other than app.ts import only ' +
@@ -94,15 +110,25 @@ const boundaries = [
     rules: restrict(normalisedPath, generatedClient, featureIndex(FEATURES)),
   },
   // Web pages: features through index.ts, not the CLI; route modules apart (app.ts mounts them all).
-  { files: ['src/web/**/*.ts'], rules: restrict(normalisedPath, generatedClient, featureIndex(FEATURES), notCli) },
+  {
+    files: ['src/web/**/*.ts'],
+    rules: restrict(normalisedPath, generatedClient, featureIndex(FEATURES), notCli, apiIndex),
+  },
   {
     files: ['src/web/*.ts'],
     ignores: ['src/web/app.ts'],
-    rules: restrict(normalisedPath, generatedClient, featureIndex(FEATURES), notCli, routeModules),
+    rules: restrict(normalisedPath, generatedClient, featureIndex(FEATURES), notCli, apiIndex, routeModules),
   },
   {
     files: ['src/web/forms/**/*.ts'],
-    rules: restrict(normalisedPath, generatedClient, featureIndex(FEATURES), notCli, routeModulesFromForms),
+    rules: restrict(normalisedPath, generatedClient, featureIndex(FEATURES), notCli, apiIndex, routeModulesFromForms),
+  },
+  // The JSON API: features through index.ts, not the pages or the CLI; route modules apart.
+  { files: ['src/api/**/*.ts'], rules: restrict(normalisedPath, generatedClient, featureIndex(FEATURES), apiApart) },
+  {
+    files: ['src/api/*.ts'],
+    ignores: ['src/api/app.ts', 'src/api/index.ts'],
+    rules: restrict(normalisedPath, generatedClient, featureIndex(FEATURES), apiApart, apiRouteModules),
   },
   // CLI commands: features through index.ts, not the web pages.
   { files: ['src/cli/**/*.ts'], rules: restrict(normalisedPath, generatedClient, featureIndex(FEATURES), notWeb) },

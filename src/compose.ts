@@ -4,7 +4,8 @@
 import { accountsRepository, accountsService, signInLimits } from './accounts/index.js';
 import { adminRepository, adminService } from './admin/index.js';
 import { auditLog } from './audit/index.js';
-import type { Config } from './config.js';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { Config, TokenKey } from './config.js';
 import type { Database } from './core/db/client.js';
 import type { Logger } from './core/logger.js';
 import { limitFactory } from './core/rate-limits.js';
@@ -24,7 +25,9 @@ import {
   totpFactor,
   TwilioTotpBackend,
 } from './factors/index.js';
+import { phoneVerificationService, phoneVerificationsRepository } from './phone-verification/index.js';
 import { signInService } from './sign-in/index.js';
+import { tokenService, tokensRepository } from './tokens/index.js';
 
 export interface DomainDeps {
   config: Config;
@@ -52,6 +55,18 @@ function totpSecretBox(config: Config, logger: Logger): SecretBox {
   if (config.env === 'development')
     logger.warn('TOTP_ENCRYPTION_KEYS is not set: authenticator apps set up now stop working at restart');
   return secretBox([ephemeralKey()]);
+}
+
+/**
+ * The keys API access tokens are signed with: the configured ones; otherwise (development,
+ * tests) a key made now, so tokens issued before a restart are no longer accepted after it.
+ */
+function apiTokenKeys(config: Config, logger: Logger): TokenKey[] {
+  if (config.api.tokenKeys) return config.api.tokenKeys;
+  if (config.env === 'development')
+    logger.warn('API_TOKEN_KEYS is not set: API tokens are signed with a key made at start, good until restart');
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return [{ kid: `ephemeral-${randomBytes(4).toString('hex')}`, privateKey }];
 }
 
 export function composeDomain({ config, logger, database, redis }: DomainDeps) {
@@ -127,7 +142,37 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     codeLimits: codeLimits(limit, config.limits, 'admin_'),
   });
 
-  return { audit, accounts, sender, phone, totp, recoveryCodes, registry, factors, signIn, admin };
+  const tokens = tokenService({
+    keys: apiTokenKeys(config, logger),
+    issuer: config.api.issuer,
+    audience: config.api.audience,
+    repository: tokensRepository(prisma),
+    audit,
+  });
+  const phoneVerification = phoneVerificationService({
+    phone,
+    repository: phoneVerificationsRepository(prisma),
+    audit,
+    limit,
+    tokens,
+    tokenLifetimeMs: config.api.phoneTokenMs,
+    perMinute: config.api.requestsPerMinute,
+  });
+
+  return {
+    audit,
+    accounts,
+    sender,
+    phone,
+    totp,
+    recoveryCodes,
+    registry,
+    factors,
+    signIn,
+    admin,
+    tokens,
+    phoneVerification,
+  };
 }
 
 export type Domain = ReturnType<typeof composeDomain>;

@@ -1,10 +1,11 @@
 // Configuration: read from the environment once, validated, typed. A wrong value stops
 // start-up with a message naming the variable; production refuses settings that are only
 // safe on a developer's machine.
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
+import { parseNamedKeys } from './core/named-keys.js';
 import { parseSecretKeys, SECRET_KEY_BYTES, type SecretKey } from './core/secret-box.js';
 
 const DEFAULT_SECRET_MARKERS = ['change-me', 'changeme', 'secret', 'replace-me', 'example'];
@@ -144,18 +145,35 @@ const schema = z.object({
   LIMIT_WRONG_CODES_PER_USER: positiveInt(10),
   ALERT_FAILED_SIGN_INS_PER_MINUTE: positiveInt(30),
   ADMIN_REQUIRES_2FA: flag.optional(),
-  TOTP_ENCRYPTION_KEYS: z
+  TOTP_ENCRYPTION_KEYS: keyList(parseSecretKeys),
+  TOTP_ISSUER: z.string().trim().min(1).max(64).default('Two-factor sign-in'),
+  TOTP_PROVIDER: z.enum(['local', 'twilio']).optional(),
+  API_TOKEN_KEYS: keyList(parseTokenKeys),
+  API_TOKEN_ISSUER: z.string().trim().min(1).max(200).default('urn:two-factor-sign-in'),
+  API_TOKEN_AUDIENCE: z.string().trim().min(1).max(200).default('urn:two-factor-sign-in:api'),
+  API_ACCESS_TOKEN_MINUTES: positiveInt(15),
+  API_PHONE_TOKEN_HOURS: positiveInt(24),
+  API_CORS_ORIGINS: z
     .string()
     .optional()
     .transform((value, context) => {
-      if (!value?.trim()) return undefined;
-      const parsed = parseSecretKeys(value);
-      if (parsed.ok) return parsed.keys;
-      context.addIssue({ code: 'custom', message: parsed.problem });
-      return z.NEVER;
+      const origins = (value ?? '')
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(origin);
+        } catch {
+          parsed = undefined;
+        }
+        if (!parsed || !['https:', 'http:'].includes(parsed.protocol) || parsed.origin !== origin)
+          context.addIssue({ code: 'custom', message: `${origin} is not an origin such as https://app.example.com` });
+      }
+      return origins;
     }),
-  TOTP_ISSUER: z.string().trim().min(1).max(64).default('Two-factor sign-in'),
-  TOTP_PROVIDER: z.enum(['local', 'twilio']).optional(),
+  LIMIT_API_PER_MINUTE: positiveInt(5),
   SUPPORT_CONTACT: z
     .string()
     .trim()
@@ -167,6 +185,52 @@ const schema = z.object({
 });
 
 type Env = z.infer<typeof schema>;
+
+/** Every variable the app reads (.env.example lists each, with a comment). */
+export const CONFIG_VARIABLES = Object.keys(schema.shape);
+
+/** A key that signs API access tokens (ES256), named by its `kid`. */
+export interface TokenKey {
+  kid: string;
+  privateKey: KeyObject;
+}
+
+/**
+ * Reads "k2:<base64 PKCS#8 DER>,k1:<...>": P-256 private keys, the first signing, all published
+ * (rotation). Returns the problem instead when one is not such a key or a kid repeats.
+ */
+function parseTokenKeys(value: string): { ok: true; keys: TokenKey[] } | { ok: false; problem: string } {
+  const parsed = parseNamedKeys(value, {
+    idPattern: /^[A-Za-z0-9_-]{1,64}$/,
+    idRule: 'each key must be <kid>:<base64 PKCS#8 key>, kids of letters, digits, _ and -',
+    read: (kid, text): KeyObject | { problem: string } => {
+      let privateKey: KeyObject;
+      try {
+        privateKey = createPrivateKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'pkcs8' });
+      } catch {
+        return { problem: `key ${kid} is not a PKCS#8 private key in base64` };
+      }
+      return privateKey.asymmetricKeyType === 'ec' && privateKey.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+        ? privateKey
+        : { problem: `key ${kid} must be an EC P-256 key (ES256)` };
+    },
+  });
+  return parsed.ok ? { ok: true, keys: parsed.keys.map(({ id, key }) => ({ kid: id, privateKey: key })) } : parsed;
+}
+
+/** A list of named keys from the environment, read by `parse`; its problem names the variable. */
+function keyList<Key>(parse: (value: string) => { ok: true; keys: Key[] } | { ok: false; problem: string }) {
+  return z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (!value?.trim()) return undefined;
+      const parsed = parse(value);
+      if (parsed.ok) return parsed.keys;
+      context.addIssue({ code: 'custom', message: parsed.problem });
+      return z.NEVER;
+    });
+}
 
 /** Where people who lost their phone get help: shown on the code step and the account page. */
 export type SupportContact = { kind: 'email'; address: string } | { kind: 'web'; url: string } | undefined;
@@ -247,6 +311,20 @@ export interface Config {
     /** Who keeps and checks the secrets of apps set up from now on: here (RFC 6238), or Twilio Verify's TOTP factors. */
     provider: 'local' | 'twilio';
   };
+  /** The JSON API. */
+  api: {
+    /** Sign access tokens: the first signs, all are published at /.well-known/jwks.json. Undefined outside production only. */
+    tokenKeys: TokenKey[] | undefined;
+    issuer: string;
+    audience: string;
+    accessTokenMs: number;
+    /** Tokens of a verified phone number (POST /api/auth/verify-code). */
+    phoneTokenMs: number;
+    /** Origins allowed to call the API from a browser; empty: CORS is off. */
+    corsOrigins: string[];
+    /** Phone-verification requests per minute, per IP and per number. */
+    requestsPerMinute: number;
+  };
   /** Admins must have 2FA on to open the admin area (always in production). */
   adminRequiresTwoFactor: boolean;
   /** Undefined means "contact the site's administrators", with no address. */
@@ -310,6 +388,11 @@ function productionProblems(env: Env): string[] {
   }
   if (env.ADMIN_REQUIRES_2FA === false) {
     problems.push('ADMIN_REQUIRES_2FA: admins must use two-factor authentication in production');
+  }
+  if (!env.API_TOKEN_KEYS) {
+    problems.push(
+      "API_TOKEN_KEYS: required in production (<kid>:<base64 PKCS#8 P-256 private key>; signs the JSON API's access tokens)",
+    );
   }
   if (env.TWILIO_API_BASE_URL) {
     problems.push('TWILIO_API_BASE_URL: points Twilio calls at a stand-in, refused in production');
@@ -429,6 +512,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
       issuer: env.TOTP_ISSUER,
       provider: totpProvider(env),
+    },
+    api: {
+      tokenKeys: env.API_TOKEN_KEYS,
+      issuer: env.API_TOKEN_ISSUER,
+      audience: env.API_TOKEN_AUDIENCE,
+      accessTokenMs: env.API_ACCESS_TOKEN_MINUTES * 60_000,
+      phoneTokenMs: env.API_PHONE_TOKEN_HOURS * 3_600_000,
+      corsOrigins: env.API_CORS_ORIGINS,
+      requestsPerMinute: env.LIMIT_API_PER_MINUTE,
     },
     adminRequiresTwoFactor: env.ADMIN_REQUIRES_2FA ?? isProduction,
     supportContact: supportContact(env.SUPPORT_CONTACT),

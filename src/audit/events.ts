@@ -25,6 +25,10 @@ export const AUDIT_TYPES = [
   'admin_verify',
   // Someone was made an admin from the command line (npm run admin:create), not by an admin.
   'admin_created',
+  // The JSON API issued an access token (detail: kind, amr, jti; for a phone, the masked number).
+  'token_issued',
+  // An access token was revoked before its expiry (detail: jti).
+  'token_revoked',
 ] as const;
 
 export type AuditType = (typeof AUDIT_TYPES)[number];

@@ -6,6 +6,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseNamedKeys } from './named-keys.js';
 
 export const SECRET_KEY_BYTES = 32;
 const IV_BYTES = 12;
@@ -21,24 +22,15 @@ export interface SecretKey {
  * problems instead when a key is not `<id>:<base64 of 32 bytes>` or an id repeats.
  */
 export function parseSecretKeys(value: string): { ok: true; keys: SecretKey[] } | { ok: false; problem: string } {
-  const keys: SecretKey[] = [];
-  for (const part of value
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean)) {
-    const colon = part.indexOf(':');
-    const id = colon > 0 ? part.slice(0, colon) : '';
-    if (!KEY_ID_PATTERN.test(id))
-      return { ok: false, problem: 'each key must be <id>:<base64 key>, ids of letters, digits, _ and -' };
-    // Node's base64 decoder reads the URL-safe alphabet too.
-    const key = Buffer.from(part.slice(colon + 1), 'base64');
-    if (key.length !== SECRET_KEY_BYTES)
-      return { ok: false, problem: `key ${id} must be ${SECRET_KEY_BYTES} bytes (base64)` };
-    if (keys.some((existing) => existing.id === id)) return { ok: false, problem: `key id ${id} is given twice` };
-    keys.push({ id, key });
-  }
-  if (!keys.length) return { ok: false, problem: 'no key given' };
-  return { ok: true, keys };
+  return parseNamedKeys(value, {
+    idPattern: KEY_ID_PATTERN,
+    idRule: 'each key must be <id>:<base64 key>, ids of letters, digits, _ and -',
+    read: (id, text) => {
+      // Node's base64 decoder reads the URL-safe alphabet too.
+      const key = Buffer.from(text, 'base64');
+      return key.length === SECRET_KEY_BYTES ? key : { problem: `key ${id} must be ${SECRET_KEY_BYTES} bytes (base64)` };
+    },
+  });
 }
 
 export function secretBox(keys: SecretKey[]) {

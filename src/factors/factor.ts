@@ -9,9 +9,20 @@ export type { UserFactor };
 
 /** Who a factor works for and why: limits are per person, and the audit trail says why. */
 export interface FactorUse {
+  /**
+   * The person; for a phone verification that belongs to no account (the JSON API's), a key
+   * of the number, under which its limits count.
+   */
   userId: string;
-  purpose: 'sign_in' | 'enrolment';
+  /** No account: `userId` is only a key for the limits, and the audit trail names no user. */
+  accountless?: boolean;
+  purpose: 'sign_in' | 'enrolment' | 'phone_verification';
   context: RequestContext;
+}
+
+/** The user an audit event of this use names: none for an accountless use. */
+export function auditedUser(use: FactorUse): string | undefined {
+  return use.accountless ? undefined : use.userId;
 }
 
 /**

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
+import { apiRouter, jwksRouter } from '../api/index.js';
 import type { Config } from '../config.js';
 import { composeDomain, type Domain } from '../compose.js';
 import type { Logger } from '../core/logger.js';
@@ -83,6 +84,10 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       sessions: () => services.sessions.check(),
     }),
   );
+
+  // The JSON API and its public keys: before the pages' sessions, CSRF and form parsing.
+  app.use('/api', apiRouter({ domain, corsOrigins: config.api.corsOrigins }));
+  app.use(jwksRouter({ tokens: domain.tokens }));
 
   app.use(express.urlencoded({ extended: false, limit: FORM_BODY_LIMIT, parameterLimit: 50 }));
   app.use(

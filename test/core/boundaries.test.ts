@@ -66,6 +66,20 @@ const cases: Case[] = [
   { file: 'src/web/forms/phone.ts', code: imports('../messages.js'), boundary: null },
   { file: 'src/web/app.ts', code: imports('./accounts.js'), boundary: null },
 
+  // The JSON API: a sibling of the pages, mounted by web/app.ts through its index.ts; route modules apart.
+  { file: 'src/web/app.ts', code: imports('../api/index.js'), boundary: null },
+  { file: 'src/web/app.ts', code: imports('../api/tokens.js'), boundary: 'api-entry' },
+  { file: 'src/web/accounts.ts', code: imports('../api/messages.js'), boundary: 'api-entry' },
+  { file: 'src/api/tokens.ts', code: imports('../web/messages.js'), boundary: 'api-entry' },
+  { file: 'src/api/app.ts', code: imports('../cli/database.js'), boundary: 'api-entry' },
+  { file: 'src/api/tokens.ts', code: imports('../tokens/service.js'), boundary: 'feature-index' },
+  { file: 'src/api/tokens.ts', code: imports('./phone-verification.js'), boundary: 'api-route-module' },
+  { file: 'src/api/tokens.ts', code: imports('./bearer.js'), boundary: null },
+  { file: 'src/api/app.ts', code: imports('./tokens.js'), boundary: null },
+  { file: 'src/tokens/service.ts', code: imports('../api/errors.js'), boundary: 'feature-layer' },
+  { file: 'src/core/errors.ts', code: imports('../api/index.js'), boundary: 'bottom-layer' },
+  { file: 'src/phone-verification/service.ts', code: imports('../tokens/repository.js'), boundary: 'feature-index' },
+
   // Only core/db imports the generated Prisma client; tests, tools and bench neither.
   { file: 'src/accounts/repository.ts', code: imports('../generated/prisma/client.js'), boundary: 'generated-client' },
   { file: 'src/server.ts', code: imports('./generated/prisma/client.js'), boundary: 'generated-client' },

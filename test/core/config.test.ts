@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
 
 const goodSecret = 'k4T9wq0s1ZxYvB7nQm3LpR8uE2hJ6cDf';
+const tokenKey = (curve = 'P-256') =>
+  generateKeyPairSync('ec', { namedCurve: curve })
+    .privateKey.export({ type: 'pkcs8', format: 'der' })
+    .toString('base64');
 const production = {
   NODE_ENV: 'production',
   SESSION_SECRET: goodSecret,
@@ -14,6 +20,7 @@ const production = {
   TWILIO_API_KEY_SECRET: 'an-api-key-secret',
   TWILIO_VERIFY_SERVICE_SID: `VA${'c'.repeat(32)}`,
   TOTP_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  API_TOKEN_KEYS: `api1:${tokenKey()}`,
 };
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -77,6 +84,7 @@ describe('configuration', () => {
       /^SESSION_SECRET: looks like a placeholder/,
     ],
     ['the embedded database', { DATABASE_URL: '' }, /^DATABASE_URL: required in production/],
+    ['no API token keys', { API_TOKEN_KEYS: '' }, /^API_TOKEN_KEYS: required in production/],
     ['in-process sessions', { REDIS_URL: '' }, /^REDIS_URL: required in production/],
     ['the console code provider', { CODE_PROVIDER: 'console' }, /^CODE_PROVIDER: the console provider only logs codes/],
     [
@@ -139,6 +147,40 @@ describe('configuration', () => {
       problems.join('; '),
     );
     assert.match(problemsOf({ TOTP_PROVIDER: 'sms' })[0]!, /^TOTP_PROVIDER: /);
+  });
+
+  it('reads API_TOKEN_KEYS as P-256 keys named by a kid, the first signing, and refuses anything else', () => {
+    const [first, second] = [tokenKey(), tokenKey()];
+    const keys = loadConfig({ API_TOKEN_KEYS: `new:${first}, old:${second}` }).api.tokenKeys!;
+    assert.deepEqual(
+      keys.map((key) => key.kid),
+      ['new', 'old'],
+    );
+    assert.equal(loadConfig({}).api.tokenKeys, undefined, 'development makes a key at start');
+    for (const [value, problem] of [
+      [`k1:${tokenKey('P-384')}`, /must be an EC P-256 key/],
+      ['k1:bm90IGEga2V5', /is not a PKCS#8 private key/],
+      [first, /each key must be <kid>:<base64 PKCS#8 key>/],
+      [`k1:${first},k1:${second}`, /key id k1 is given twice/],
+    ] as const) {
+      assert.match(problemsOf({ API_TOKEN_KEYS: value })[0]!, problem);
+    }
+    assert.match(problemsOf({ API_CORS_ORIGINS: 'https://app.example.com/path' })[0]!, /is not an origin/);
+    assert.deepEqual(loadConfig({ API_CORS_ORIGINS: 'https://a.example, http://localhost:5173' }).api.corsOrigins, [
+      'https://a.example',
+      'http://localhost:5173',
+    ]);
+  });
+
+  it('.env.example lists every variable the app reads, each under a comment', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8').split('\n');
+    for (const name of CONFIG_VARIABLES) {
+      const at = example.findIndex((line) => line.startsWith(`${name}=`));
+      assert.ok(at > 0, `${name} is in .env.example`);
+      let above = at - 1;
+      while (above > 0 && /^[A-Z0-9_]+=/.test(example[above]!)) above -= 1;
+      assert.match(example[above]!, /^# /, `${name} has a comment above it (or above its group)`);
+    }
   });
 
   it('reads a variable set to nothing, as .env.example lists them, as not set', () => {

@@ -1,6 +1,7 @@
 // Secrets at rest: the secret box (AES-256-GCM with key ids, rotation) and the configuration
 // of its keys: production refuses to start without one, development keeps one in a file.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,7 @@ const production = {
   TWILIO_API_KEY_SID: `SK${'b'.repeat(32)}`,
   TWILIO_API_KEY_SECRET: 'an-api-key-secret',
   TWILIO_VERIFY_SERVICE_SID: `VA${'c'.repeat(32)}`,
+  API_TOKEN_KEYS: `api1:${generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`,
 };
 
 function problemsOf(env: Record<string, string>): string[] {

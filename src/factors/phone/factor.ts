@@ -5,7 +5,14 @@
 import type { AuditLog } from '../../audit/index.js';
 import type { InTransaction } from '../../core/db/client.js';
 import { RateLimitedError } from '../../core/rate-limits.js';
-import type { Begun, FactorKind, FactorRefusal, FactorUse, UserFactor } from '../factor.js';
+import {
+  auditedUser,
+  type Begun,
+  type FactorKind,
+  type FactorRefusal,
+  type FactorUse,
+  type UserFactor,
+} from '../factor.js';
 import type { FactorsRepository } from '../repository.js';
 import type { CodeLimits, ResendCooldown } from './code-limits.js';
 import { countryOf, phoneHint } from './numbers.js';
@@ -147,7 +154,7 @@ export function phoneFactor(deps: {
       await audit.record({
         type: 'code_sent',
         outcome: 'country_refused',
-        userId: use.userId,
+        userId: auditedUser(use),
         context: use.context,
         detail: { channel, country: country ?? 'unknown', phone: phoneHint(phone) },
       });
@@ -161,7 +168,7 @@ export function phoneFactor(deps: {
       await audit.record({
         type: 'rate_limited',
         outcome: 'refused',
-        userId: use.userId,
+        userId: auditedUser(use),
         context: use.context,
         detail: { rule: error.rule, phone: phoneHint(phone) },
       });
@@ -207,7 +214,7 @@ export function phoneFactor(deps: {
     await audit.record({
       type: 'code_sent',
       outcome: delivery.ok ? 'ok' : delivery.reason === 'provider_rate_limited' ? 'rate_limited' : delivery.reason,
-      userId: use.userId,
+      userId: auditedUser(use),
       context: use.context,
       detail: {
         channel: delivery.ok || delivery.reason === 'unconfirmed' ? delivery.channel : channel,
@@ -302,7 +309,7 @@ export function phoneFactor(deps: {
       await audit.record({
         type: 'code_checked',
         outcome: 'locked',
-        userId: use.userId,
+        userId: auditedUser(use),
         context: use.context,
         detail: { purpose: use.purpose, rule: error.rule },
       });
@@ -320,7 +327,7 @@ export function phoneFactor(deps: {
     await audit.record({
       type: 'code_checked',
       outcome: CHECK_AUDIT_OUTCOME[status],
-      userId: use.userId,
+      userId: auditedUser(use),
       context: use.context,
       detail: { purpose: use.purpose },
     });
@@ -376,7 +383,7 @@ export function phoneFactor(deps: {
                 ? 'factor_added'
                 : 'two_factor_enabled',
             outcome: 'ok',
-            userId: use.userId,
+            userId: auditedUser(use),
             context: use.context,
             detail: { phone: phoneHint(enrolment.phone) },
           },

@@ -1,0 +1,26 @@
+// What the API's JSON bodies must hold, read with zod: a body that is not an object, or a
+// field of the wrong type, is a 400 naming the field.
+import { z } from 'zod';
+
+/** A string field of at most `max` characters. */
+const text = (max: number) => z.string().max(max);
+
+export const sendVerificationBody = z.object({ phone_number: text(32) });
+export const verifyCodeBody = z.object({ phone_number: text(32), code: text(32) });
+export const sendOtpBody = z.object({ phoneNumber: text(32) });
+export const verifyOtpBody = z.object({ phoneNumber: text(32), code: text(32) });
+export const revokeBody = z.object({ token: text(8192), token_type_hint: text(64).optional() });
+
+/** The body read by `schema`, or the sentence naming what is wrong with it. */
+export function readBody<T>(
+  schema: z.ZodType<T>,
+  body: unknown,
+): { ok: true; data: T } | { ok: false; message: string } {
+  const parsed = schema.safeParse(body ?? {});
+  if (parsed.success) return { ok: true, data: parsed.data };
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.join('.');
+  if (!field) return { ok: false, message: 'The body must be a JSON object.' };
+  if (issue?.code === 'too_big') return { ok: false, message: `${field} is too long.` };
+  return { ok: false, message: `${field} is required and must be a string.` };
+}
