@@ -17,7 +17,7 @@ export function parseNamedKeys<Key>(
     const key = options.read(id, part.slice(colon + 1));
     if (key && typeof key === 'object' && 'problem' in key) return { ok: false, problem: key.problem };
     if (keys.some((existing) => existing.id === id)) return { ok: false, problem: `key id ${id} is given twice` };
-    keys.push({ id, key: key as Key });
+    keys.push({ id, key });
   }
   if (!keys.length) return { ok: false, problem: 'no key given' };
   return { ok: true, keys };

@@ -28,7 +28,9 @@ export function parseSecretKeys(value: string): { ok: true; keys: SecretKey[] } 
     read: (id, text) => {
       // Node's base64 decoder reads the URL-safe alphabet too.
       const key = Buffer.from(text, 'base64');
-      return key.length === SECRET_KEY_BYTES ? key : { problem: `key ${id} must be ${SECRET_KEY_BYTES} bytes (base64)` };
+      return key.length === SECRET_KEY_BYTES
+        ? key
+        : { problem: `key ${id} must be ${SECRET_KEY_BYTES} bytes (base64)` };
     },
   });
 }

@@ -43,6 +43,21 @@ export interface TwilioFailure {
   network?: string;
 }
 
+// Network failures that happen before any request reaches Twilio: nothing can have been done.
+// Any other (a time-out, a connection reset) may come after Twilio took the request.
+const NEVER_REACHED_TWILIO: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+]);
+
+/** Whether a request that got no answer surely never reached Twilio (so Twilio did nothing). */
+export function neverReachedTwilio(network: string | undefined): boolean {
+  return network !== undefined && NEVER_REACHED_TWILIO.has(network);
+}
+
 export function failureOf(error: unknown): TwilioFailure {
   if (error && typeof error === 'object') {
     const { status, code } = error as { status?: unknown; code?: unknown };

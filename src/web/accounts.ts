@@ -117,6 +117,8 @@ export function accountsRouter(deps: {
           maskedPhone: factor.phoneNumber ? maskPhone(factor.phoneNumber) : undefined,
         })),
       hasAuthenticatorApp: req.user!.factors.some((factor) => factor.kind === 'totp'),
+      // Codes made by a request whose page the person did not see (a double submit): still to show.
+      newRecoveryCodesWaiting: req.session.newRecoveryCodes?.shown === false,
       failedSinceLastVisit: {
         count: failedSinceLastVisit.length,
         // A wrong code came after the right password: whoever typed it knows the password.

@@ -207,7 +207,11 @@ export function adminRouter(deps: {
       users: found.users.map(({ factors, ...user }) => ({
         ...user,
         factors: factors.map((factor) =>
-          factorName(factor.kind, factor.phoneNumber ? maskPhone(factor.phoneNumber) : undefined),
+          // No-break spaces: a masked number broken across lines is no longer recognisable.
+          factorName(
+            factor.kind,
+            factor.phoneNumber ? maskPhone(factor.phoneNumber).replace(/ /g, '\u00a0') : undefined,
+          ),
         ),
       })),
     });

@@ -169,30 +169,37 @@ export function phoneSignInStep(pages: CodeStepPages): SignInStepPage {
 
 /** An authenticator app's step at sign-in: the code the app shows, nothing sent. */
 export function totpSignInStep(): SignInStepPage {
-  const render = (res: Response, status: number, otherWays: string | undefined, errors: Record<string, string> = {}) =>
+  const render = (
+    res: Response,
+    status: number,
+    step: PendingStep,
+    otherWays: string | undefined,
+    errors: Record<string, string> = {},
+  ) =>
     res.status(status).render('factors/totp/code', {
       title: 'Enter your code',
       actions: SIGN_IN_ACTIONS,
       otherWays,
+      recoveryCode: recoveryCodePath(step),
       errors,
     });
   // The totp factor's refusals are its own reasons (factors/totp): TotpCheckReason.
-  const refused = (res: Response, otherWays: string | undefined, refusal: FactorRefusal) => {
+  const refused = (res: Response, step: PendingStep, otherWays: string | undefined, refusal: FactorRefusal) => {
     const reason = refusal as FactorRefusal<TotpCheckReason>;
     if (reason.retryAfterSeconds) res.set('Retry-After', String(reason.retryAfterSeconds));
     const field = TOTP_ABOUT_THE_CODE.has(reason.reason) ? 'code' : 'form';
-    render(res, TOTP_STATUS[reason.reason], otherWays, { [field]: totpRefused(reason) });
+    render(res, TOTP_STATUS[reason.reason], step, otherWays, { [field]: totpRefused(reason) });
   };
   return {
     name: (factor) => factor.label ?? 'Your authenticator app',
     ways: () => [{ label: 'Use your authenticator app' }],
-    render: (res, status, _step, otherWays, errors) => render(res, status, otherWays, errors),
+    render: (res, status, step, otherWays, errors) => render(res, status, step, otherWays, errors),
     // Nothing is sent, so nothing can fail to go out.
     beginRefused: (refusal) => ({
       text: totpRefused(refusal as FactorRefusal<TotpCheckReason>),
       retryAfterSeconds: refusal.retryAfterSeconds,
     }),
-    againRefused: (res, _step, otherWays, refusal) => refused(res, otherWays, refusal),
-    verifyRefused: (res, _step, otherWays, refusal) => refused(res, otherWays, refusal),
+    againRefused: (res, step, otherWays, refusal) => refused(res, step, otherWays, refusal),
+    verifyRefused: (res, step, otherWays, refusal) => refused(res, step, otherWays, refusal),
   };
 }

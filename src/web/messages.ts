@@ -232,11 +232,15 @@ export function totpRefused(refusal: { reason: TotpCheckReason; retryAfterSecond
     case 'rate_limited':
       return 'Too many codes were checked. Wait a few minutes, then try again.';
     case 'not_found':
-      return 'This authenticator app is no longer set up. Use another way, or ask an administrator to reset your two-factor authentication.';
+      return 'This authenticator app is no longer set up. Use another way or a recovery code, or ask an administrator to reset your two-factor authentication.';
     case 'expired':
       return 'Setting up your authenticator app took too long. Scan the new QR code and enter the code it shows.';
+    case 'already_set_up':
+      return 'You already have an authenticator app. Remove it first to set up another.';
     case 'unavailable':
       return 'Codes cannot be checked right now. Nothing was changed. Please try again in a minute.';
+    case 'unconfirmed':
+      return 'We could not confirm that your code was checked, so nothing was changed yet. Wait for your authenticator app to show a new code, then enter it.';
   }
 }
 
@@ -247,7 +251,7 @@ export function totpSetupRefused(refusal: { reason: TotpCheckReason; retryAfterS
     case 'not_found':
       return 'An authenticator app cannot be set up right now. Nothing was changed. Please try again in a few minutes.';
     case 'rate_limited':
-      return 'Too many authenticator apps were set up in a short time. Wait a few minutes, then try again.';
+      return 'Too many requests reached the service that checks codes. Wait a few minutes, then try again.';
     default:
       return totpRefused(refusal);
   }
@@ -269,6 +273,8 @@ export const TOTP_STATUS: Record<TotpCheckReason, number> = {
   locked: 429,
   rate_limited: 429,
   not_found: 409,
+  already_set_up: 409,
+  unconfirmed: 503,
   expired: 410,
   unavailable: 503,
 };

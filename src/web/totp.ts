@@ -104,6 +104,10 @@ export function totpRouter(deps: {
       async () => {
         const result = await totp.finishEnrolment(use(req), enrolment, form.data.code);
         if (!result.ok) {
+          // Another request (a double submit, another tab) set the app up first: this one
+          // changes nothing, the session included, so the codes that request made stay to be
+          // shown (the account page links to them).
+          if (result.reason === 'already_set_up') return res.redirect(303, '/account');
           if (result.reason === 'expired') {
             delete req.session.totpEnrolment;
             flash(req, { kind: 'error', text: totpRefused(result) });

@@ -172,7 +172,8 @@ describe('the code step after an error, and the way back in', () => {
     await signUp(setup, uniqueEmail('lost'));
     await turnOnTwoFactor(setup, twilio.standIn, '+33612349999');
     const account = await setup.get('/account').expect(200);
-    assert.match(account.text, /If you lose this phone, an administrator can turn off two-factor authentication/);
+    assert.match(account.text, /If you lose this phone, sign in with a recovery code\./);
+    assert.match(account.text, /Without one, an\s+administrator can turn off two-factor authentication/);
     assert.match(account.text, /href="mailto:help@example\.com"/);
     // Not on the enrolment step: there the person still has the account and can cancel.
     await confirmPassword(setup);

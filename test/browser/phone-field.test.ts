@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { uniqueEmail } from '../support/app.js';
+import { eventually } from '../support/eventually.js';
 import {
   browserForTests,
   confirmPasswordInBrowser,
@@ -50,7 +51,12 @@ describe('the phone field with JavaScript', { skip: withoutChromium }, () => {
       .getByRole('option', { name: new RegExp(`^${name}`) })
       .first()
       .click();
-    assert.match((await countryButton(page).getAttribute('aria-label')) ?? '', new RegExp(name));
+    // The picker updates its button once the list closes: wait for it rather than read it at once.
+    await eventually(
+      async () => new RegExp(name).test((await countryButton(page).getAttribute('aria-label')) ?? ''),
+      `the country button says ${name}`,
+      5_000,
+    );
   }
 
   /** Sends the form and answers the number the code went to, as /dev/outbox lists it. */

@@ -120,6 +120,7 @@ describe('authenticator apps (local back end)', () => {
     assert.match(page.text, /<label for="code">Code<\/label>/);
     assert.match(page.text, /<button type="submit" class="button">Verify<\/button>/);
     assert.doesNotMatch(page.text, /Use another way/, 'one factor: no other way');
+    assert.match(page.text, /<a href="\/login\/2fa\/recovery">Use a recovery code<\/a>/, 'but its recovery codes');
 
     // The setup's code was used: it does not sign in.
     const replayed = await enterCode(agent, codeFor(person.key, step));
@@ -145,6 +146,40 @@ describe('authenticator apps (local back end)', () => {
       where: { type: 'code_checked', outcome: 'replayed', user: { email: person.email } },
     });
     assert.equal(replays, 2);
+  });
+
+  it('keeps the app set up when a setup left open elsewhere is finished later', async () => {
+    const first = app().agent();
+    const step = await roomInStep();
+    const person = await signUp(first);
+    const stale = await openSetup(first);
+    // Meanwhile, in another browser, the same person sets up an app with another key.
+    const second = app().agent();
+    await signIn(second, person.email, strongPassword);
+    const current = await openSetup(second);
+    assert.notEqual(current.key, stale.key);
+    assert.equal(
+      (await submitForm(second, '/account/totp', '/account/totp', { code: codeFor(current.key, step) })).status,
+      303,
+    );
+    // The form still open in the first browser is sent as it is.
+    const late = await first
+      .post('/account/totp')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(stale.html), code: codeFor(stale.key, step) });
+    assert.equal(late.status, 303);
+    assert.equal(late.headers.location, '/account', 'nothing replaced');
+    const agent = await passwordStep(person.email);
+    assert.equal(
+      (await enterCode(agent, codeFor(stale.key, step + 1))).status,
+      422,
+      "the stale key's codes do not sign in",
+    );
+    assert.equal((await enterCode(agent, codeFor(current.key, step + 1))).status, 303, 'the app set up stays');
+    assert.equal(
+      await prisma().auditEvent.count({ where: { type: 'factor_added', user: { email: person.email } } }),
+      0,
+    );
   });
 
   it('accepts one step of clock skew either way, and refuses two', async () => {

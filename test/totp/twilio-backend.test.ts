@@ -124,7 +124,11 @@ describe('Twilio TOTP back end', () => {
         lastCode: undefined,
       },
     );
-    assert.match(finished.stored.lastCode!, /^[A-Za-z0-9_-]{43}$/, 'a hash of the code used, not the secret');
+    assert.match(
+      finished.stored.lastCode!,
+      /^\d+\.[A-Za-z0-9_-]{43}$/,
+      'the step and a hash of the code used, not the secret',
+    );
     assert.equal(standIn.factors.factor(pending.factorSid!)!.status, 'verified');
   });
 
@@ -216,6 +220,12 @@ describe('Twilio TOTP back end', () => {
       assert.deepEqual(await backend.verify(approved.stored, code), { ok: false, reason: 'replayed' });
       standIn.advanceClock(60_000);
       assert.deepEqual(await backend.verify(approved.stored, code), { ok: false, reason: 'replayed' });
+      // Another code accepted meanwhile does not make the first one good again.
+      const next = codeFrom(secret, 1);
+      const second = await backend.verify(approved.stored, next);
+      assert.ok(second.ok, 'the next code');
+      assert.deepEqual(await backend.verify(second.stored, code), { ok: false, reason: 'replayed' });
+      assert.deepEqual(await backend.verify(second.stored, next), { ok: false, reason: 'replayed' });
       // Three steps on, the code is wrong at Twilio anyway: the mark no longer matters.
       standIn.advanceClock(30_000);
       assert.deepEqual(await backend.verify(approved.stored, code), { ok: false, reason: 'wrong_code' });
@@ -276,25 +286,26 @@ describe('Twilio TOTP back end', () => {
     assert.deepEqual(await backend.verify(stored, codeFrom(secret)), { ok: false, reason: 'rate_limited' });
   });
 
-  it('fails closed on bad credentials (20003), an unknown service (20404), 5xx, time-outs and a dead host', async () => {
+  it('fails closed on bad credentials (20003), an unknown service (20404), 5xx, time-outs and a dead host, saying when a code may have been used', async () => {
     const { pending, stored, secret } = await (async () => {
       const enrolledOne = await enrolled();
       const startedOne = await started();
       return { pending: startedOne.pending, stored: enrolledOne.stored, secret: enrolledOne.secret };
     })();
     const unreachable = backendWith({ apiBaseUrl: `http://127.0.0.1:${await closedPort()}` });
-    const cases: Array<[string, TwilioTotpBackend, () => void]> = [
-      ['bad credentials', backendWith({ password: 'wrong' }), () => {}],
-      ['connection refused', unreachable, () => {}],
-      ['server error', backend, () => (standIn.faults.serverError = true)],
-      ['time-out', backend, () => (standIn.faults.delayMs = 1_000)],
-      ['connection dropped', backend, () => (standIn.faults.down = true)],
+    // Refused before Twilio judged anything: unavailable. Lost after Twilio may have: unconfirmed.
+    const cases: Array<[string, TwilioTotpBackend, () => void, 'unavailable' | 'unconfirmed']> = [
+      ['bad credentials', backendWith({ password: 'wrong' }), () => {}, 'unavailable'],
+      ['connection refused', unreachable, () => {}, 'unavailable'],
+      ['server error', backend, () => (standIn.faults.serverError = true), 'unconfirmed'],
+      ['time-out', backend, () => (standIn.faults.delayMs = 1_000), 'unconfirmed'],
+      ['connection dropped', backend, () => (standIn.faults.down = true), 'unconfirmed'],
     ];
-    for (const [what, subject, arrange] of cases) {
+    for (const [what, subject, arrange, judged] of cases) {
       arrange();
       assert.deepEqual(await subject.start(nextPerson()), { ok: false, reason: 'unavailable' }, what);
-      assert.deepEqual(await subject.finish(pending, '123456'), { ok: false, reason: 'unavailable' }, what);
-      assert.deepEqual(await subject.verify(stored, codeFrom(secret)), { ok: false, reason: 'unavailable' }, what);
+      assert.deepEqual(await subject.finish(pending, '123456'), { ok: false, reason: judged }, what);
+      assert.deepEqual(await subject.verify(stored, codeFrom(secret)), { ok: false, reason: judged }, what);
       standIn.resetFaults();
     }
     const elsewhere = backendWith({ verifyServiceSid: `VA${'9'.repeat(32)}` });

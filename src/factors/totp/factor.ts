@@ -36,7 +36,9 @@ export type TotpCheckReason =
   /** Too many wrong codes for this person (the limit phone codes share). */
   | 'locked'
   /** The enrolment was made under another back end or cannot be read: start again. */
-  | 'expired';
+  | 'expired'
+  /** The person has an app already (set up by a request that finished first): nothing was changed. */
+  | 'already_set_up';
 
 const CODE_PATTERN = /^\d{6}$/;
 const DISPLAY_PURPOSE = 'totp-enrolment-display';
@@ -154,8 +156,10 @@ export function totpFactor(deps: {
     },
 
     /**
-     * Checks the enrolment's first code and, when it is right, stores the app: the person's
-     * authenticator app, replacing one they had. The first factor turns 2FA on.
+     * Checks the enrolment's first code and, when it is right, stores the app. A person has one
+     * app: when another request set one up first (a double submit, a setup left open in another
+     * tab), nothing is changed and the app this enrolment made at the back end is let go. The
+     * first factor turns 2FA on.
      */
     async finishEnrolment(
       use: FactorUse,
@@ -169,16 +173,13 @@ export function totpFactor(deps: {
       });
       if (!checked.ok) return checked;
       const stored = checked.value;
-      const changed = await inTransaction(async (tx) => {
+      const added = await inTransaction(async (tx) => {
         await repository.lockUser(use.userId, tx);
         const factors = await repository.listForUser(use.userId, tx);
         const existing = factors.find((factor) => factor.kind === TOTP_KIND);
+        if (existing) return { existing };
         // Recovery codes alone are not 2FA: the first second factor turns it on.
         const secondFactors = factors.filter((factor) => !isBackup(factor));
-        if (existing) {
-          await backendOf(existing)?.remove(storedOf(existing));
-          await repository.remove(use.userId, existing.id, tx);
-        }
         await repository.add(
           {
             userId: use.userId,
@@ -197,13 +198,18 @@ export function totpFactor(deps: {
             outcome: 'ok',
             userId: use.userId,
             context: use.context,
-            detail: { kind: TOTP_KIND, backend: backend.name, ...(existing ? { replaced: true } : {}) },
+            detail: { kind: TOTP_KIND, backend: backend.name },
           },
           tx,
         );
-        return existing !== undefined;
+        return { existing: undefined };
       });
-      return { ok: true, changed };
+      if (added.existing) {
+        // A factor of its own at the back end (not the one stored by the request that won) goes.
+        if (stored.twilioFactorSid !== added.existing.twilioFactorSid) await backend.remove(stored);
+        return { ok: false, reason: 'already_set_up' };
+      }
+      return { ok: true, changed: false };
     },
 
     /** Nothing to send: the app shows the code. */

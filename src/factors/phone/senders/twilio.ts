@@ -3,7 +3,7 @@
 // fate is unknown counts as "may have sent" (unconfirmed), never as "nothing sent".
 import type { TwilioConfig } from '../../../config.js';
 import type { Logger } from '../../../core/logger.js';
-import { failureOf, verifyService, type TwilioFailure } from '../../twilio-client.js';
+import { failureOf, neverReachedTwilio, verifyService, type TwilioFailure } from '../../twilio-client.js';
 import { phoneHint } from '../numbers.js';
 import {
   type Channel,
@@ -13,16 +13,6 @@ import {
   type StartResult,
   type CodeSender,
 } from './sender.js';
-
-// Network failures that happen before any request reaches Twilio: nothing can have been sent.
-// Any other (a time-out, a connection reset) may come after Twilio took the request.
-const NEVER_REACHED_TWILIO: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-]);
 
 export class TwilioVerifySender implements CodeSender {
   readonly name = 'twilio';
@@ -86,9 +76,7 @@ export class TwilioVerifySender implements CodeSender {
 function mapStartFailure(channel: Channel, { status, code, network }: TwilioFailure): StartOutcome {
   // No answer from Twilio: nothing went out only if the request never reached it.
   if (status === undefined) {
-    return network !== undefined && NEVER_REACHED_TWILIO.has(network)
-      ? { status: 'unavailable' }
-      : { status: 'unconfirmed', channel };
+    return neverReachedTwilio(network) ? { status: 'unavailable' } : { status: 'unconfirmed', channel };
   }
   if (code === 60205) return { status: 'channel_failed', channel, maybeSent: false };
   if (code === 60200 || code === 21211 || code === 21614) return { status: 'invalid_number' };

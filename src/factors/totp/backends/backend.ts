@@ -2,7 +2,14 @@
 // itself (local.ts, RFC 6238 with the secret encrypted in our table) or Twilio Verify's TOTP
 // factors (twilio.ts). Reasons, never sentences: the web words them.
 
-export type TotpReason = 'wrong_code' | 'replayed' | 'unavailable' | 'rate_limited' | 'not_found';
+export type TotpReason =
+  | 'wrong_code'
+  | 'replayed'
+  | 'unavailable'
+  /** Twilio may have judged the code but its answer was lost (a time-out, a 5xx): the code may be used up. */
+  | 'unconfirmed'
+  | 'rate_limited'
+  | 'not_found';
 
 export interface TotpEnrolmentStart {
   /** The otpauth:// URI for the QR code (issuer and account name in it). */

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { URI } from 'otpauth';
 import type { TwilioConfig } from '../../../config.js';
 import type { Logger } from '../../../core/logger.js';
-import { failureOf, verifyService, type TwilioFailure } from '../../twilio-client.js';
+import { failureOf, neverReachedTwilio, verifyService, type TwilioFailure } from '../../twilio-client.js';
 import type { TotpBackend, TotpEnrolmentStart, TotpReason, TotpStored } from './backend.js';
 
 /** RFC 6238 as every authenticator app reads it: sent with each new factor, whatever the service's defaults. */
@@ -36,14 +36,27 @@ export interface TwilioTotpOptions {
 /** 30-second steps, as FACTOR_CONFIG asks of Twilio. */
 const STEP_MS = 30_000;
 /**
- * A code accepted in one step can be good again in the steps of Twilio's skew either side: the
- * same code is refused here for this many steps after it was accepted, whatever Twilio does.
+ * A code accepted in one step can be good again in the steps of Twilio's skew either side: each
+ * code accepted is refused here for this many steps after, whatever Twilio does.
  */
 const REUSE_STEPS = 2 * FACTOR_CONFIG['config.skew'];
 
 /** What is kept of a code Twilio accepted: enough to know it again, not a secret (it is used up). */
 function codeMark(factorSid: string, code: string): string {
   return createHash('sha256').update(`${factorSid}:${code}`).digest('base64url');
+}
+
+/**
+ * The codes accepted lately, as kept in the row: "<step>.<mark>" for each, space-separated,
+ * only those that could still be good (accepted within REUSE_STEPS of `step`).
+ */
+function recentMarks(kept: string | null | undefined, step: number): Array<{ step: number; mark: string }> {
+  return (kept ?? '')
+    .split(' ')
+    .map((entry) => /^(\d+)\.([A-Za-z0-9_-]+)$/.exec(entry))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => ({ step: Number(match[1]), mark: match[2]! }))
+    .filter((entry) => step - entry.step <= REUSE_STEPS);
 }
 
 type Outcome<T> = { ok: true } & T;
@@ -103,8 +116,10 @@ export class TwilioTotpBackend implements TotpBackend {
         .newFactors.create({ friendlyName: FRIENDLY_NAME, factorType: 'totp', ...FACTOR_CONFIG });
     } catch (error) {
       const failure = this.logFailure('create_factor', { entity }, error);
-      // 20404 here is the service itself: a configuration problem, not a missing factor.
-      return { ok: false, reason: failure.code === 20404 ? 'unavailable' : reasonFor(failure) };
+      // 20404 here is the service itself: a configuration problem, not a missing factor. A
+      // factor made without our hearing of it is never verified, and Twilio ages it out.
+      const reason = failure.code === 20404 ? 'unavailable' : reasonFor(failure);
+      return { ok: false, reason: reason === 'unconfirmed' ? 'unavailable' : reason };
     }
     const subject = { entity, factorSid: factor.sid };
     const binding = factor.binding as { secret?: unknown; uri?: unknown } | null | undefined;
@@ -119,9 +134,21 @@ export class TwilioTotpBackend implements TotpBackend {
     return { ok: true, start: { uri, secret, pending: { entity, factorSid: factor.sid } } };
   }
 
-  /** The step now and the mark of `code`, as kept when Twilio accepts it. */
-  private accepted(factorSid: string, code: string): Pick<TotpStored, 'lastStep' | 'lastCode'> {
-    return { lastStep: Math.floor((this.options.now ?? Date.now)() / STEP_MS), lastCode: codeMark(factorSid, code) };
+  private stepNow(): number {
+    return Math.floor((this.options.now ?? Date.now)() / STEP_MS);
+  }
+
+  /** Whether `code` was accepted lately (see recentMarks). */
+  private acceptedLately(stored: TotpStored, factorSid: string, code: string): boolean {
+    const mark = codeMark(factorSid, code);
+    return recentMarks(stored.lastCode, this.stepNow()).some((entry) => entry.mark === mark);
+  }
+
+  /** What the row keeps once Twilio accepted `code`: the step now, and the recent codes with this one. */
+  private accepted(stored: TotpStored, factorSid: string, code: string): Pick<TotpStored, 'lastStep' | 'lastCode'> {
+    const step = this.stepNow();
+    const marks = [...recentMarks(stored.lastCode, step), { step, mark: codeMark(factorSid, code) }];
+    return { lastStep: step, lastCode: marks.map((entry) => `${entry.step}.${entry.mark}`).join(' ') };
   }
 
   async finish(pending: Record<string, string>, code: string): Promise<Outcome<{ stored: TotpStored }> | Refusal> {
@@ -135,7 +162,7 @@ export class TwilioTotpBackend implements TotpBackend {
       if (factor.status === 'verified')
         return {
           ok: true,
-          stored: { twilioEntity: entity, twilioFactorSid: factorSid, ...this.accepted(factorSid, code) },
+          stored: { twilioEntity: entity, twilioFactorSid: factorSid, ...this.accepted({}, factorSid, code) },
         };
       // Since October 2021 Twilio answers a wrong first code with the factor still unverified.
       if (factor.status === 'unverified') return { ok: false, reason: 'wrong_code' };
@@ -151,18 +178,13 @@ export class TwilioTotpBackend implements TotpBackend {
     const factorSid = stored.twilioFactorSid;
     if (!entity || !factorSid) return { ok: false, reason: 'not_found' };
     if (!/^\d{6}$/.test(code)) return { ok: false, reason: 'wrong_code' };
-    const accepted = this.accepted(factorSid, code);
     // Refused before Twilio is asked: a verifier that takes a code twice cannot let it in twice.
-    if (
-      stored.lastCode === accepted.lastCode &&
-      typeof stored.lastStep === 'number' &&
-      accepted.lastStep! - stored.lastStep <= REUSE_STEPS
-    )
-      return { ok: false, reason: 'replayed' };
+    if (this.acceptedLately(stored, factorSid, code)) return { ok: false, reason: 'replayed' };
     const subject = { entity, factorSid };
     try {
       const challenge = await this.service.entities(entity).challenges.create({ factorSid, authPayload: code });
-      if (challenge.status === 'approved') return { ok: true, stored: { ...stored, ...accepted } };
+      if (challenge.status === 'approved')
+        return { ok: true, stored: { ...stored, ...this.accepted(stored, factorSid, code) } };
       // A wrong code (or, at a verifier that refuses reuse, a code already used) leaves the
       // challenge pending; Twilio cannot tell us which, so both count as a wrong code.
       if (challenge.status === 'pending' || challenge.status === 'denied') return { ok: false, reason: 'wrong_code' };
@@ -214,9 +236,11 @@ function shownUri(twilioUri: string, accountName: string, issuer: string | undef
 }
 
 /** Twilio's documented errors for factors and challenges, as reasons; anything else fails closed. */
-function reasonFor({ status, code }: TwilioFailure): TotpReason {
-  // No answer (refused, reset, timed out): nothing was judged.
-  if (status === undefined) return 'unavailable';
+function reasonFor({ status, code, network }: TwilioFailure): TotpReason {
+  // No answer: nothing was judged only if the request never reached Twilio.
+  if (status === undefined) return neverReachedTwilio(network) ? 'unavailable' : 'unconfirmed';
+  // Twilio failed on its side: it may have judged (and used up) the code first.
+  if (status >= 500) return 'unconfirmed';
   switch (code) {
     case 20404: // the factor (or its entity) does not exist: deleted at Twilio, or aged out unverified
     case 60318: // the factor is unverified: it cannot be challenged
@@ -230,7 +254,7 @@ function reasonFor({ status, code }: TwilioFailure): TotpReason {
       return 'wrong_code';
     default:
       // 20003 (credentials), 60200 (invalid parameter), 60317 (factor exists), 60323 (challenge
-      // expired), 60362 (factor SID), 5xx and anything new: no one gets in.
+      // expired), 60362 (factor SID), and anything new: no one gets in.
       return status === 429 ? 'rate_limited' : 'unavailable';
   }
 }
