@@ -14,6 +14,7 @@ import { developmentKey, ephemeralKey, secretBox, type SecretBox } from './core/
 import {
   codeLimits,
   createCodeSender,
+  maskPhone,
   factorRegistry,
   factorsRepository,
   factorsService,
@@ -26,8 +27,8 @@ import {
   TwilioTotpBackend,
 } from './factors/index.js';
 import { phoneVerificationService, phoneVerificationsRepository } from './phone-verification/index.js';
-import { signInService } from './sign-in/index.js';
-import { tokenService, tokensRepository } from './tokens/index.js';
+import { mfaSessionsRepository, signInService } from './sign-in/index.js';
+import { refreshTokens, tokenGrants, tokenService, tokensRepository } from './tokens/index.js';
 
 export interface DomainDeps {
   config: Config;
@@ -159,6 +160,17 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     perMinute: config.api.requestsPerMinute,
   });
 
+  const grants = tokenGrants({
+    signIn,
+    mfaSessions: mfaSessionsRepository(prisma),
+    access: tokens,
+    refresh: refreshTokens({ prisma, lifetimeMs: config.api.refreshTokenMs }),
+    audit,
+    accessLifetimeMs: config.api.accessTokenMs,
+    mfaLifetimeMs: config.twoFactor.pendingLifetimeMs,
+    maskPhone,
+  });
+
   return {
     audit,
     accounts,
@@ -171,6 +183,7 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     signIn,
     admin,
     tokens,
+    grants,
     phoneVerification,
   };
 }

@@ -153,6 +153,7 @@ const schema = z.object({
   API_TOKEN_AUDIENCE: z.string().trim().min(1).max(200).default('urn:two-factor-sign-in:api'),
   API_ACCESS_TOKEN_MINUTES: positiveInt(15),
   API_PHONE_TOKEN_HOURS: positiveInt(24),
+  API_REFRESH_TOKEN_DAYS: positiveInt(30),
   API_CORS_ORIGINS: z
     .string()
     .optional()
@@ -320,6 +321,8 @@ export interface Config {
     accessTokenMs: number;
     /** Tokens of a verified phone number (POST /api/auth/verify-code). */
     phoneTokenMs: number;
+    /** How long an account's refresh token lasts unused (each use rotates it). */
+    refreshTokenMs: number;
     /** Origins allowed to call the API from a browser; empty: CORS is off. */
     corsOrigins: string[];
     /** Phone-verification requests per minute, per IP and per number. */
@@ -519,6 +522,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       audience: env.API_TOKEN_AUDIENCE,
       accessTokenMs: env.API_ACCESS_TOKEN_MINUTES * 60_000,
       phoneTokenMs: env.API_PHONE_TOKEN_HOURS * 3_600_000,
+      refreshTokenMs: env.API_REFRESH_TOKEN_DAYS * 86_400_000,
       corsOrigins: env.API_CORS_ORIGINS,
       requestsPerMinute: env.LIMIT_API_PER_MINUTE,
     },

@@ -7,6 +7,7 @@ import type { Domain } from '../compose.js';
 import { apiErrorHandler, apiNotFound, sendJson } from './errors.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { phoneVerificationRouter } from './phone-verification.js';
+import { accountTokensRouter } from './account-tokens.js';
 import { jwksRouter, tokensRouter } from './tokens.js';
 
 const JSON_BODY_LIMIT = '16kb';
@@ -37,10 +38,14 @@ function cors(allowed: string[]): RequestHandler {
   };
 }
 
-/** A body sent as anything but JSON is refused before it is read. */
+/** The OAuth endpoints, which RFC 6749 clients call with form-encoded bodies. */
+const FORM_ENDPOINTS = ['/auth/token', '/auth/revoke'];
+
+/** A body sent as anything but JSON (or, to the OAuth endpoints, a form) is refused before it is read. */
 const jsonOnly: RequestHandler = (req, res, next) => {
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-  if (req.method === 'POST' && hasBody && !req.is('application/json'))
+  const form = FORM_ENDPOINTS.includes(req.path) && req.is('application/x-www-form-urlencoded');
+  if (req.method === 'POST' && hasBody && !req.is('application/json') && !form)
     return sendJson(req, res, 415, { error: 'unsupported_media_type', message: 'Send the body as application/json.' });
   next();
 };
@@ -56,9 +61,11 @@ export function apiRouter(deps: { domain: Domain; corsOrigins: string[] }): Rout
   });
   router.use(jsonOnly);
   router.use(express.json({ limit: JSON_BODY_LIMIT, strict: true }));
+  router.use(FORM_ENDPOINTS, express.urlencoded({ extended: false, limit: JSON_BODY_LIMIT, parameterLimit: 20 }));
   router.get('/openapi.json', (_req, res) => res.json(OPENAPI_DOCUMENT));
   router.use(phoneVerificationRouter({ phoneVerification: domain.phoneVerification }));
-  router.use(tokensRouter({ tokens: domain.tokens }));
+  router.use(tokensRouter({ tokens: domain.tokens, grants: domain.grants }));
+  router.use(accountTokensRouter({ grants: domain.grants }));
   router.use(apiNotFound);
   router.use(apiErrorHandler);
   return router;

@@ -7,11 +7,27 @@ import { TOKEN_REFUSED } from './messages.js';
 
 const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i;
 
-export function requireBearer(tokens: Pick<TokenService, 'verify'>): RequestHandler {
+/** The token of an Authorization: Bearer header: '' when there is none, undefined when it is malformed. */
+export function bearerToken(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  return header === undefined ? '' : BEARER.exec(header)?.[1];
+}
+
+/**
+ * `stillSignedIn` says whether an account token's sign-in holds (no "sign out everywhere" or
+ * lock since): such a token is refused as revoked otherwise.
+ */
+export function requireBearer(
+  tokens: Pick<TokenService, 'verify'>,
+  stillSignedIn: (claims: AccessClaims) => Promise<boolean>,
+): RequestHandler {
   return async (req, res, next) => {
-    const header = req.headers.authorization;
-    const token = header === undefined ? '' : (BEARER.exec(header)?.[1] ?? 'malformed');
-    const verified = token === 'malformed' ? ({ ok: false, reason: 'malformed' } as const) : await tokens.verify(token);
+    const token = bearerToken(req);
+    const presented = token === undefined ? ({ ok: false, reason: 'malformed' } as const) : await tokens.verify(token);
+    const verified =
+      presented.ok && !(await stillSignedIn(presented.claims))
+        ? ({ ok: false, reason: 'revoked' } as const)
+        : presented;
     if (!verified.ok) {
       const description = TOKEN_REFUSED[verified.reason];
       res.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="${description}"`);

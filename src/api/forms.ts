@@ -11,6 +11,21 @@ export const sendOtpBody = z.object({ phoneNumber: text(32) });
 export const verifyOtpBody = z.object({ phoneNumber: text(32), code: text(32) });
 export const revokeBody = z.object({ token: text(8192), token_type_hint: text(64).optional() });
 
+export const tokenRequest = z.object({ grant_type: text(200) });
+/** Each grant's fields (RFC 6749; Auth0's MFA grants). */
+export const grantBodies = {
+  password: z.object({ email: text(320), password: text(1024) }),
+  'mfa-otp': z.object({ mfa_token: text(128), otp: text(32) }),
+  'mfa-oob': z.object({ mfa_token: text(128), oob_code: text(128), binding_code: text(32) }),
+  'mfa-recovery-code': z.object({ mfa_token: text(128), recovery_code: text(64) }),
+  refresh_token: z.object({ refresh_token: text(128) }),
+};
+export const challengeBody = z.object({
+  mfa_token: text(128),
+  authenticator_id: text(128),
+  challenge_type: z.enum(['otp', 'oob']).optional(),
+});
+
 /** The body read by `schema`, or the sentence naming what is wrong with it. */
 export function readBody<T>(
   schema: z.ZodType<T>,

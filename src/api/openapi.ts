@@ -130,12 +130,71 @@ export const OPENAPI_DOCUMENT = {
     },
     '/api/auth/revoke': {
       post: {
-        summary: 'Revoke an access token (RFC 7009)',
+        summary: 'Revoke an access token, or a refresh token and its family (RFC 7009)',
         description: 'The same answer whether the token was ours, valid, expired or revoked already.',
         requestBody: jsonBody('RevokeRequest'),
         responses: {
           '200': json({ type: 'object', additionalProperties: false }, 'Done (or nothing to do)'),
           '400': json(orError('OAuthError'), 'No token given'),
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    '/api/auth/token': {
+      post: {
+        summary: 'Sign in to an account: tokens, or mfa_required and then an mfa grant (OAuth 2.0, Auth0 MFA API)',
+        description:
+          'grant_type password (email, password); mfa-otp (mfa_token, otp); mfa-oob (mfa_token, oob_code, ' +
+          'binding_code); mfa-recovery-code (mfa_token, recovery_code); refresh_token (refresh_token). The mfa ' +
+          "grants also take Auth0's URIs (http://auth0.com/oauth/grant-type/mfa-otp, ...). JSON or form-encoded.",
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: ref('TokenRequest') },
+            'application/x-www-form-urlencoded': { schema: ref('TokenRequest') },
+          },
+        },
+        responses: {
+          '200': json(ref('TokenResponse'), 'Signed in'),
+          '400': json(orError('OAuthError'), 'invalid_request, invalid_grant or unsupported_grant_type'),
+          '403': json(ref('MfaRequired'), 'The account has two-factor authentication: continue with the mfa_token'),
+          '422': json(ref('OAuthError'), 'Codes cannot be sent to this authenticator'),
+          '429': {
+            ...json(orError('OAuthError'), 'Too many attempts (the same limits as the pages)'),
+            headers: { 'Retry-After': { $ref: '#/components/headers/Retry-After' } },
+          },
+          '503': json(orError('OAuthError'), 'Codes cannot be checked right now, or a dependency failed'),
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    '/api/auth/mfa/authenticators': {
+      get: {
+        summary: "The person's authenticators, for an mfa_token (Authorization: Bearer <mfa_token>)",
+        responses: {
+          '200': json({ type: 'array', items: ref('Authenticator') }, 'The authenticators, the one used last first'),
+          '401': {
+            ...json(ref('OAuthError'), 'The mfa_token is missing, invalid, expired or used'),
+            headers: { 'WWW-Authenticate': { $ref: '#/components/headers/WWW-Authenticate' } },
+          },
+          '503': json(ref('Error'), 'A dependency failed'),
+          '500': COMMON_ERRORS['500'],
+        },
+      },
+    },
+    '/api/auth/mfa/challenge': {
+      post: {
+        summary: 'Start a challenge: an oob authenticator (sms, voice) gets a code; otp needs nothing sent',
+        requestBody: jsonBody('ChallengeRequest'),
+        responses: {
+          '200': json(ref('ChallengeResponse'), 'The challenge'),
+          '400': json(orError('OAuthError'), 'invalid_request or invalid_grant (the mfa_token or authenticator)'),
+          '422': json(ref('OAuthError'), 'Codes cannot be sent to this authenticator'),
+          '429': {
+            ...json(orError('OAuthError'), 'A code went out moments ago, or too many'),
+            headers: { 'Retry-After': { $ref: '#/components/headers/Retry-After' } },
+          },
+          '503': json(orError('OAuthError'), 'Codes cannot be sent right now'),
           ...COMMON_ERRORS,
         },
       },
@@ -269,6 +328,77 @@ export const OPENAPI_DOCUMENT = {
           message: { const: 'This is a protected route' },
           phone_number: ref('PhoneNumber'),
           sub: { type: 'string', description: "The token's subject" },
+        },
+      },
+      TokenRequest: {
+        type: 'object',
+        required: ['grant_type'],
+        properties: {
+          grant_type: {
+            type: 'string',
+            examples: ['password', 'mfa-otp', 'mfa-oob', 'mfa-recovery-code', 'refresh_token'],
+          },
+          email: { type: 'string' },
+          password: { type: 'string' },
+          mfa_token: { type: 'string' },
+          otp: { type: 'string' },
+          oob_code: { type: 'string' },
+          binding_code: { type: 'string' },
+          recovery_code: { type: 'string' },
+          refresh_token: { type: 'string' },
+        },
+      },
+      TokenResponse: {
+        type: 'object',
+        required: ['access_token', 'token_type', 'expires_in', 'refresh_token'],
+        additionalProperties: false,
+        properties: {
+          access_token: { type: 'string', description: 'An ES256 JWT; its subject is the user id' },
+          token_type: { const: 'Bearer' },
+          expires_in: { type: 'integer' },
+          refresh_token: { type: 'string', description: 'Opaque; rotated on every use' },
+        },
+      },
+      MfaRequired: {
+        type: 'object',
+        required: ['error', 'error_description', 'mfa_token', 'request_id'],
+        additionalProperties: false,
+        properties: {
+          error: { const: 'mfa_required' },
+          error_description: { type: 'string' },
+          mfa_token: { type: 'string', description: 'Single use; lasts SECOND_FACTOR_MINUTES (10)' },
+          request_id: ref('RequestId'),
+        },
+      },
+      Authenticator: {
+        type: 'object',
+        required: ['id', 'authenticator_type', 'name', 'active'],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string', examples: ['sms|5b0c...', 'otp|...', 'recovery-code|...'] },
+          authenticator_type: { enum: ['otp', 'oob', 'recovery-code'] },
+          oob_channel: { enum: ['sms', 'voice'] },
+          name: { type: 'string' },
+          active: { const: true },
+        },
+      },
+      ChallengeRequest: {
+        type: 'object',
+        required: ['mfa_token', 'authenticator_id'],
+        properties: {
+          mfa_token: { type: 'string' },
+          authenticator_id: { type: 'string' },
+          challenge_type: { enum: ['otp', 'oob'] },
+        },
+      },
+      ChallengeResponse: {
+        type: 'object',
+        required: ['challenge_type'],
+        additionalProperties: false,
+        properties: {
+          challenge_type: { enum: ['otp', 'oob'] },
+          oob_code: { type: 'string' },
+          binding_method: { const: 'prompt' },
         },
       },
       RevokeRequest: {

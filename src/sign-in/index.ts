@@ -1,4 +1,10 @@
-// The sign-in state machine, as the web pages (and the coming API) use it.
+// The sign-in state machine, as the web pages and the API use it.
+export {
+  memoryStore,
+  mfaSessionsRepository,
+  type MfaSessionState,
+  type MfaSessionsRepository,
+} from './mfa-sessions.js';
 export {
   signInService,
   toAccount,

@@ -229,12 +229,14 @@ export function signInService(deps: {
 
     /**
      * The password step. Without a factor the person is signed in; with factors, the usual one
-     * (the one used last) begins: for a phone, its first code goes out.
+     * (the one used last) begins: for a phone, its first code goes out. The API passes
+     * `begin: false`: its client asks for a challenge of the factor it chooses.
      */
     async password(
       store: PendingSignInStore,
       input: { email: string; password: string; remember: boolean; next: string },
       context: RequestContext,
+      options: { begin?: boolean } = {},
     ): Promise<PasswordStep> {
       const authenticated = await accounts.authenticate(input.email, input.password, context);
       if (!authenticated.ok) return authenticated;
@@ -253,24 +255,34 @@ export function signInService(deps: {
         challenges: {},
       };
       await store.renew();
+      if (options.begin === false) {
+        store.write(pending);
+        return { ok: true, pending, begun: { ok: true } };
+      }
       const { outcome } = await begin(store, pending, usual, context, { first: true });
       return { ok: true, pending: store.read() ?? pending, begun: outcome };
     },
 
     resume,
 
-    /** Begins the current factor's step again (phone: "Resend code" by text, "Call me instead"). */
+    /**
+     * Begins the current factor's step again (phone: "Resend code" by text, "Call me instead").
+     * `first` marks the step's first begin (the API's first challenge), which goes out whatever
+     * cooldown a code sent for another sign-in started.
+     */
     async again(
       store: PendingSignInStore,
       context: RequestContext,
       via: string,
+      options: { first?: boolean } = {},
     ): Promise<
       { ok: true; step: PendingStep; begun: { ok: true } | FactorRefusal } | { ok: false; ended: PendingEnd }
     > {
       const resumed = await resume(store, context);
       if (!resumed.ok) return resumed;
       const { pending, factor } = resumed.step;
-      const { outcome } = await begin(store, pending, factor, context, { via });
+      const first = options.first === true && pending.challenges[factor.id] === undefined;
+      const { outcome } = await begin(store, pending, factor, context, { via, first });
       return { ok: true, step: { ...resumed.step, pending: store.read() ?? pending }, begun: outcome };
     },
 
@@ -283,6 +295,7 @@ export function signInService(deps: {
       context: RequestContext,
       factorId: string,
       via?: string,
+      options: { first?: boolean } = {},
     ): Promise<
       /** `switched`: the chosen factor is now the one being answered (a refused begin switches only to a factor whose step began before). */
       | { ok: true; pending: PendingSignIn; chosen: UserFactor; switched: boolean; begun: { ok: true } | FactorRefusal }
@@ -296,7 +309,8 @@ export function signInService(deps: {
       if (!chosen) return { ok: false, ended: 'no_such_factor' };
       if (chosen.id === pending.factorId) return { ok: true, pending, chosen, switched: false, begun: { ok: true } };
       // Within the resend cooldown like any other send: switching ways is no way around it.
-      const { switched, outcome } = await begin(store, pending, chosen, context, via ? { via } : {});
+      const first = options.first === true && pending.challenges[chosen.id] === undefined;
+      const { switched, outcome } = await begin(store, pending, chosen, context, { ...(via ? { via } : {}), first });
       return { ok: true, pending: store.read() ?? pending, chosen, switched, begun: outcome };
     },
 
@@ -330,9 +344,15 @@ export function signInService(deps: {
       return answered(store, context, pending, backup, undefined, answer);
     },
 
-    /** Records a finished sign-in (the web then starts the signed-in session). */
-    recordSignIn(account: Account, method: string, context: RequestContext): Promise<void> {
-      return audit.record({ type: 'sign_in', outcome: 'ok', userId: account.id, context, detail: { method } });
+    /** Records a finished sign-in (the web then starts the signed-in session; the API issues tokens). */
+    recordSignIn(account: Account, method: string, context: RequestContext, through?: 'api'): Promise<void> {
+      return audit.record({
+        type: 'sign_in',
+        outcome: 'ok',
+        userId: account.id,
+        context,
+        detail: { method, ...(through ? { through } : {}) },
+      });
     },
 
     /** Leaves the pending sign-in ("Cancel"). */

@@ -24,6 +24,8 @@ export interface AccessClaims extends JWTPayload {
   amr: string[];
   /** For a token of a verified phone number: the number (E.164), also its subject. */
   phone_number?: string;
+  /** For an account's token: the account's session generation at sign-in (raising it ends the token). */
+  gen?: number;
 }
 
 export interface IssuedToken {
