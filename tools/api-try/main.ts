@@ -16,7 +16,7 @@ const { values } = parseArgs({
     'stand-in': { type: 'string', default: process.env.TWILIO_API_BASE_URL },
   },
 });
-const base = values.url!.replace(/\/$/, '');
+const base = values.url.replace(/\/$/, '');
 const standIn = values['stand-in']?.replace(/\/$/, '');
 const terminal = createInterface({ input: process.stdin, output: process.stdout });
 
@@ -56,29 +56,36 @@ async function visibleCode(number: string): Promise<string | undefined> {
 
 async function main(): Promise<number> {
   console.log(`Trying the phone-verification API of ${base}.`);
-  let number = '';
+  const number = await sendCode();
+  if (!number) return 1;
+  const token = await verifyCode(number);
+  if (!token) return 1;
+  const opened = await call('GET', '/api/auth/protected', undefined, { Authorization: `Bearer ${token}` });
+  console.log('\nThe token, decoded (its signature checks against /.well-known/jwks.json):');
+  console.log(JSON.stringify({ header: decodeProtectedHeader(token), payload: decodeJwt(token) }, null, 2));
+  return opened.status === 200 ? 0 : 1;
+}
+
+/** Asks for a number until a code went to one: the number, or undefined when sending cannot work now. */
+async function sendCode(): Promise<string | undefined> {
   for (;;) {
-    number = (await terminal.question('Phone number, with its country code (+33612345678): ')).trim();
+    const number = (await terminal.question('Phone number, with its country code (+33612345678): ')).trim();
     const sent = await call('POST', '/api/auth/send-verification', { phone_number: number });
-    if (sent.status === 200) break;
-    if (sent.status >= 500 || sent.status === 429) return 1;
+    if (sent.status === 200) return number;
+    if (sent.status >= 500 || sent.status === 429) return undefined;
   }
-  let token = '';
+}
+
+/** Asks for the code until one is right: the token, or undefined when checking cannot go on. */
+async function verifyCode(number: string): Promise<string | undefined> {
   for (;;) {
     const seen = await visibleCode(number);
     const prompt = seen ? `Code (Enter for ${seen}, the one the outbox shows): ` : 'Code you received: ';
     const code = (await terminal.question(prompt)).trim() || seen || '';
     const verified = await call('POST', '/api/auth/verify-code', { phone_number: number, code });
-    if (verified.status === 200 && typeof verified.body.token === 'string') {
-      token = verified.body.token;
-      break;
-    }
-    if (verified.status !== 401 && verified.status !== 400) return 1;
+    if (verified.status === 200 && typeof verified.body.token === 'string') return verified.body.token;
+    if (verified.status !== 401 && verified.status !== 400) return undefined;
   }
-  const opened = await call('GET', '/api/auth/protected', undefined, { Authorization: `Bearer ${token}` });
-  console.log('\nThe token, decoded (its signature checks against /.well-known/jwks.json):');
-  console.log(JSON.stringify({ header: decodeProtectedHeader(token), payload: decodeJwt(token) }, null, 2));
-  return opened.status === 200 ? 0 : 1;
 }
 
 main()
