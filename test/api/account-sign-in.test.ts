@@ -8,7 +8,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import request from 'supertest';
-import { signUp, strongPassword, submitForm, type Agent } from '../support/app.js';
+import {
+  confirmPassword,
+  csrfTokenIn,
+  signUp,
+  strongPassword,
+  submitForm,
+  uniqueEmail,
+  type Agent,
+} from '../support/app.js';
+import { runScript } from '../support/processes.js';
 import { assertDescribed } from '../support/openapi.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 import { codeFor, openSetup, roomInStep } from '../totp/support.js';
@@ -255,6 +264,37 @@ describe('JSON API: account sign-in with an MFA step', () => {
     assert.equal(refused.status, 401);
     assert.match(refused.body.error_description!, /revoked/);
     assert.equal((await token({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token })).status, 400);
+  });
+
+  it("an admin's lock ends the account's API tokens", async () => {
+    const adminEmail = uniqueEmail('api-admin');
+    const made = await runScript('src/cli/admin-create.ts', [adminEmail], {
+      DATABASE_URL: twilio.app.databaseUrl,
+      ADMIN_PASSWORD: strongPassword,
+    });
+    assert.equal(made.code, 0, made.output);
+    const admin = twilio.app.agent();
+    await submitForm(admin, '/login', '/login', { email: adminEmail, password: strongPassword });
+    await confirmPassword(admin);
+
+    const { email } = await signUp(twilio.app.agent());
+    const tokens = await password(email);
+    const user = await prisma().user.findUniqueOrThrow({ where: { email } });
+    const confirm = await admin.get(`/admin/users/${user.id}/lock`).expect(200);
+    const locked = await admin
+      .post(`/admin/users/${user.id}/lock`)
+      .type('form')
+      .send({
+        _csrf: csrfTokenIn(confirm.text),
+        confirmation: /name="confirmation" value="([^"]+)"/.exec(confirm.text)?.[1] ?? '',
+      });
+    assert.equal(locked.status, 303);
+    const refused = await call('GET', '/api/auth/protected', undefined, {
+      Authorization: `Bearer ${tokens.body.access_token}`,
+    });
+    assert.equal(refused.status, 401);
+    assert.equal((await token({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token })).status, 400);
+    assert.equal((await password(email)).body.error, 'invalid_grant', 'and no new ones');
   });
 
   it('refuses unknown grants and missing fields in the OAuth shape', async () => {
