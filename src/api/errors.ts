@@ -43,8 +43,13 @@ export const apiErrorHandler: ErrorRequestHandler = (error, req, res, _next) => 
   if (type === 'entity.too.large') return answer(413, 'too_large', 'The body is too large (16 kB at most).');
   if (type === 'charset.unsupported' || type === 'encoding.unsupported')
     return answer(415, 'unsupported_media_type', 'Send the body as UTF-8 JSON.');
+  if (type === 'parameters.too.many') return answer(413, 'too_large', 'The form has too many fields.');
   if (typeof type === 'string' && (type.startsWith('entity.') || type.startsWith('request.')))
     return answer(400, 'invalid_request', 'The body could not be read.');
+  // Any other refusal of the body parser (it carries the body: never a 500, so never logged).
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return answer(status, 'invalid_request', 'The request could not be read.');
   if (error instanceof RateLimitedError) {
     res.set('Retry-After', String(error.retryAfterSeconds));
     return answer(429, 'too_many_requests', `Too many requests. Try again in ${error.retryAfterSeconds} seconds.`);

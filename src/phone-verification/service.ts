@@ -5,6 +5,7 @@
 // pending for it. A right code gives the caller, once, an access token whose subject is the
 // verified number.
 import type { AuditLog, RequestContext } from '../audit/index.js';
+import { ipLimitKey } from '../core/ip.js';
 import { RateLimitedError, type LimitFactory } from '../core/rate-limits.js';
 import { phoneHint, type CheckReason, type FactorUse, type PhoneFactor, type SendReason } from '../factors/index.js';
 import type { IssuedToken, TokenService } from '../tokens/index.js';
@@ -67,7 +68,8 @@ export function phoneVerificationService(deps: {
     | { ok: false; reason: 'too_many_requests'; retryAfterSeconds: number; limits: RequestLimit }
   > {
     try {
-      const byIp = await perIp.take(context.ip ?? 'unknown');
+      // IPv6 addresses count per /64, as every other limit does.
+      const byIp = await perIp.take(ipLimitKey(context.ip));
       const byNumber = e164 ? await perNumber.take(e164) : 0;
       return { ok: true, limits: { limit: perMinute, remaining: Math.max(0, perMinute - Math.max(byIp, byNumber)) } };
     } catch (error) {

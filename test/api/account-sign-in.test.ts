@@ -297,6 +297,17 @@ describe('JSON API: account sign-in with an MFA step', () => {
     assert.equal((await password(email)).body.error, 'invalid_grant', 'and no new ones');
   });
 
+  it('refuses a form with too many fields with a JSON 413, and writes no password to the log', async () => {
+    const fields = Array.from({ length: 25 }, (_, i) => `p${i}=1`).join('&');
+    const refused = await request(twilio.app.url)
+      .post('/api/auth/token')
+      .type('form')
+      .send(`grant_type=password&email=someone%40example.com&password=HunterSecret2Pw&${fields}`);
+    assert.equal(refused.status, 413);
+    assert.equal(refused.type, 'application/json');
+    assert.equal((refused.body as Body).error, 'too_large');
+  });
+
   it('refuses unknown grants and missing fields in the OAuth shape', async () => {
     const unknown = await token({ grant_type: 'client_credentials' });
     assert.equal(unknown.status, 400);
