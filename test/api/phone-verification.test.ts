@@ -20,7 +20,7 @@ let counter = 0;
 /** A French mobile number no other test uses. */
 function nextNumber(): string {
   counter += 1;
-  return `+336${String(process.pid % 100).padStart(2, '0')}${String(counter).padStart(6, '0')}`;
+  return `+3361${String(process.pid % 100).padStart(2, '0')}${String(counter).padStart(5, '0')}`;
 }
 
 /** What the API's bodies may hold, as the tests read them. */
