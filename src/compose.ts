@@ -87,17 +87,17 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
   const limits = codeLimits(limit, config.limits);
   // Backup kinds (recovery codes) are not 2FA; asked of the registry once it is built.
   const isBackup = (factor: { kind: string }) => registry.isBackup(factor);
-  const phone = phoneFactor({
+  const phoneDeps = {
     sender,
     repository: factorRows,
     inTransaction,
     audit,
-    limits,
     cooldown: resendCooldown(limit, config.twoFactor.resendCooldownMs),
     allowedCountries: config.twoFactor.allowedCountries,
     resendCooldownMs: config.twoFactor.resendCooldownMs,
     isBackup,
-  });
+  };
+  const phone = phoneFactor({ ...phoneDeps, limits });
   const box = totpSecretBox(config, logger);
   const totpBackends = {
     local: localTotpBackend({ box, issuer: config.totp.issuer }),
@@ -151,7 +151,9 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     audit,
   });
   const phoneVerification = phoneVerificationService({
-    phone,
+    // The open verification API sends on a code budget of its own: a stranger verifying a
+    // number must not use up the texts its owner signs in with.
+    phone: phoneFactor({ ...phoneDeps, limits: codeLimits(limit, config.limits, 'api_') }),
     repository: phoneVerificationsRepository(prisma),
     audit,
     limit,

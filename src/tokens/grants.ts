@@ -5,7 +5,7 @@
 // account's session generation, so "sign out everywhere" and a lock end them too; refresh
 // tokens rotate (refresh.ts). Limits, locks, fail-closed behaviour and the audit trail are the
 // pages' own, since every step goes through the same services.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import type { FactorRefusal, UserFactor } from '../factors/index.js';
 import {
@@ -105,16 +105,18 @@ export function tokenGrants(deps: {
     account: Pick<Account, 'id' | 'sessionGeneration'>,
     amr: string[],
     context: RequestContext,
-    familyToken?: string,
+    family?: { id: string; nextToken: string },
   ): Promise<IssuedTokens> {
+    const familyId = family?.id ?? randomUUID();
     const issued = await access.issue({
       subject: account.id,
       amr,
       lifetimeMs: accessLifetimeMs,
-      claims: { gen: account.sessionGeneration },
+      claims: { gen: account.sessionGeneration, sid: familyId },
     });
     const refreshToken =
-      familyToken ?? (await refresh.issue({ userId: account.id, generation: account.sessionGeneration, amr }));
+      family?.nextToken ??
+      (await refresh.issue({ userId: account.id, generation: account.sessionGeneration, amr, familyId }));
     await audit.record({
       type: 'token_issued',
       outcome: 'ok',
@@ -316,13 +318,24 @@ export function tokenGrants(deps: {
         await refresh.revokeFamily(grant.familyId);
         return { ok: false, reason: 'invalid_refresh_token' };
       }
-      return { ok: true, tokens: await tokensFor(account, grant.amr, context, next) };
+      return {
+        ok: true,
+        tokens: await tokensFor(account, grant.amr, context, { id: grant.familyId, nextToken: next }),
+      };
     },
 
-    /** Whether an access token's sign-in still holds (an account token: not signed out everywhere, not locked). */
+    /**
+     * Whether an access token's sign-in still holds: for an account's token, no "sign out
+     * everywhere" or lock since, and its refresh-token family not revoked (a verified number's
+     * token has no sign-in to end).
+     */
     async stillSignedIn(claims: AccessClaims): Promise<boolean> {
-      if (typeof claims.gen !== 'number') return true;
-      return (await signIn.signedInAccount(claims.sub, claims.gen)) !== undefined;
+      if (claims.gen === undefined) return true;
+      const [account, familyRevoked] = await Promise.all([
+        signIn.signedInAccount(claims.sub, claims.gen),
+        claims.sid === undefined ? false : refresh.familyRevoked(claims.sid),
+      ]);
+      return account !== undefined && !familyRevoked;
     },
 
     /** Revokes a refresh token's family (RFC 7009); false when it is not one of ours. */

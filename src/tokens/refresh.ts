@@ -3,7 +3,7 @@
 // kept a copy, so the whole family is revoked (OAuth 2.0 Security BCP, section 4.14). Each use
 // is one UPDATE ... WHERE used_at IS NULL: of two requests with one token, one rotates it and
 // the other is the reuse.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { PrismaClient } from '../core/db/client.js';
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
@@ -22,12 +22,12 @@ export function refreshTokens(deps: { prisma: PrismaClient; lifetimeMs: number; 
   const { prisma, lifetimeMs } = deps;
   const now = deps.now ?? Date.now;
 
-  async function issue(grant: Omit<RefreshGrant, 'familyId'> & { familyId?: string }): Promise<string> {
+  async function issue(grant: RefreshGrant): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     await prisma.refreshToken.create({
       data: {
         tokenHash: hashOf(token),
-        familyId: grant.familyId ?? randomUUID(),
+        familyId: grant.familyId,
         userId: grant.userId,
         generation: grant.generation,
         amr: grant.amr.join(' '),
@@ -45,8 +45,13 @@ export function refreshTokens(deps: { prisma: PrismaClient; lifetimeMs: number; 
   }
 
   return {
-    /** A new family's first token, for a sign-in just made. */
-    issue: (grant: Omit<RefreshGrant, 'familyId'>) => issue(grant),
+    /** A new family's first token, for a sign-in just made (`familyId` a new UUID). */
+    issue,
+
+    /** Whether the family was revoked (reused, signed out, revoked by its client). */
+    async familyRevoked(familyId: string): Promise<boolean> {
+      return (await prisma.refreshToken.count({ where: { familyId, revokedAt: { not: null } } })) > 0;
+    },
 
     /**
      * Uses `token` once: the grant it carries and the family's next token, or why not. A token

@@ -4,6 +4,7 @@
 // Revocation: a token's jti is kept in revoked_tokens until the token's own expiry.
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, exportJWK, jwtVerify, SignJWT, errors, type JWK, type JWTPayload } from 'jose';
+import { z } from 'zod';
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import type { TokenKey } from '../config.js';
 import type { TokensRepository } from './repository.js';
@@ -26,6 +27,8 @@ export interface AccessClaims extends JWTPayload {
   phone_number?: string;
   /** For an account's token: the account's session generation at sign-in (raising it ends the token). */
   gen?: number;
+  /** For an account's token: its sign-in's refresh-token family (revoking the family ends the token). */
+  sid?: string;
 }
 
 export interface IssuedToken {
@@ -37,6 +40,29 @@ export interface IssuedToken {
 }
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** The last second a JavaScript Date can hold: a later `exp` could not be kept as a revocation's end. */
+const LAST_DATE_SECONDS = 8.64e12;
+
+/**
+ * The claims a token of ours has, in the types we sign them with. A signature only says which
+ * key signed; this refuses a token whose claims we would misread (a string `gen` that skips the
+ * generation check, an `exp` no Date can hold), whoever got hold of a key.
+ */
+const claimsShape = z
+  .looseObject({
+    sub: z.string().min(1).max(255),
+    jti: z.string().min(1).max(128),
+    iat: z.int().nonnegative(),
+    exp: z.int().positive().max(LAST_DATE_SECONDS),
+    amr: z.array(z.string().min(1).max(32)).min(1).max(8),
+    phone_number: z.string().max(16).optional(),
+    gen: z.int().nonnegative().optional(),
+    sid: z.uuid().optional(),
+  })
+  // A token is a verified number's (phone_number) or an account's (gen and sid), never both or neither.
+  .refine((claims) => (claims.phone_number === undefined) !== (claims.gen === undefined))
+  .refine((claims) => (claims.gen === undefined) === (claims.sid === undefined))
+  .refine((claims) => claims.exp > claims.iat);
 
 export function tokenService(deps: {
   keys: TokenKey[];
@@ -77,8 +103,11 @@ export function tokenService(deps: {
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         currentDate: new Date(options.evenIfExpired ? 0 : now()),
       });
-      if (!Array.isArray(payload.amr)) return { ok: false, reason: 'invalid' };
-      return { ok: true, claims: payload as AccessClaims };
+      const claims = claimsShape.safeParse(payload);
+      if (!claims.success) return { ok: false, reason: 'invalid' };
+      // Issued in the future: not by a clock we trust.
+      if (claims.data.iat > now() / 1000 + CLOCK_TOLERANCE_SECONDS) return { ok: false, reason: 'invalid' };
+      return { ok: true, claims: claims.data };
     } catch (error) {
       if (error instanceof errors.JWTExpired) return { ok: false, reason: 'expired' };
       return { ok: false, reason: 'invalid' };

@@ -46,7 +46,11 @@ const nextMobile = () =>
 
 describe('JSON API: account sign-in with an MFA step', () => {
   // Local authenticator apps, so codes are computed on this machine's clock.
-  const twilio = appOnTwilio({ env: { API_TOKEN_KEYS, TOTP_PROVIDER: 'local', LIMIT_WRONG_CODES_PER_USER: '4' } });
+  // The database behind a proxy a test can cut.
+  const twilio = appOnTwilio({
+    env: { API_TOKEN_KEYS, TOTP_PROVIDER: 'local', LIMIT_WRONG_CODES_PER_USER: '4' },
+    proxyDatabase: true,
+  });
   const prisma = () => twilio.app.services.database.prisma;
 
   async function call(method: 'GET' | 'POST', path: string, body?: object, headers: Record<string, string> = {}) {
@@ -185,6 +189,90 @@ describe('JSON API: account sign-in with an MFA step', () => {
     assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 400, 400, 400, 400]);
   });
 
+  it('refuses an mfa_token past its lifetime, even with the right code', async () => {
+    const person = await personWithTwoFactor();
+    const mfaToken = await mfaRequired(person.email);
+    const oobCode = await challengeSms(mfaToken);
+    const code = twilio.standIn.lastCodeFor(person.phone)!;
+    // Ten minutes and a second later, as the clock would have it.
+    await prisma().apiMfaSession.updateMany({
+      where: { userId: person.user.id },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+    const listed = await call('GET', '/api/auth/mfa/authenticators', undefined, {
+      Authorization: `Bearer ${mfaToken}`,
+    });
+    assert.equal(listed.status, 401);
+    const late = await token({ grant_type: 'mfa-oob', mfa_token: mfaToken, oob_code: oobCode, binding_code: code });
+    assert.equal(late.status, 400);
+    assert.equal(late.body.error, 'invalid_grant');
+    assert.match(late.body.error_description!, /expired/);
+    assert.equal(late.body.access_token, undefined);
+  });
+
+  it('fails closed when Twilio is down: 503 with Retry-After, no tokens, and the sign-in goes on once it is back', async () => {
+    const person = await personWithTwoFactor();
+    const mfaToken = await mfaRequired(person.email);
+    const phoneId = (await prisma().userFactor.findFirstOrThrow({ where: { userId: person.user.id, kind: 'phone' } }))
+      .id;
+    twilio.standIn.faults.down = true;
+    try {
+      const challenge = await call('POST', '/api/auth/mfa/challenge', {
+        mfa_token: mfaToken,
+        authenticator_id: `sms|${phoneId}`,
+      });
+      assert.equal(challenge.status, 503);
+      assert.equal(challenge.body.error, 'temporarily_unavailable');
+      assert.match(challenge.body.error_description!, /could not confirm/);
+      assert.ok(Number(challenge.headers['retry-after']) > 0);
+    } finally {
+      twilio.standIn.resetFaults();
+    }
+    // The text may still arrive, so the text channel cools down; a call is another channel.
+    const call_ = await call('POST', '/api/auth/mfa/challenge', {
+      mfa_token: mfaToken,
+      authenticator_id: `voice|${phoneId}`,
+    });
+    assert.equal(call_.status, 200, call_.text);
+    const code = twilio.standIn.lastCodeFor(person.phone)!;
+    const grant = { grant_type: 'mfa-oob', mfa_token: mfaToken, oob_code: call_.body.oob_code, binding_code: code };
+    twilio.standIn.faults.serverError = true;
+    try {
+      const check = await token(grant);
+      assert.equal(check.status, 503);
+      assert.ok(Number(check.headers['retry-after']) > 0);
+      assert.equal(check.body.access_token, undefined);
+    } finally {
+      twilio.standIn.resetFaults();
+    }
+    const done = await token(grant);
+    assert.equal(done.status, 200, 'the same mfa_token and code work once Twilio is back');
+    assert.deepEqual(decodeJwt(done.body.access_token!).amr, ['pwd', 'mfa', 'tel']);
+  });
+
+  it('fails closed when the database is away: a calm 503 in JSON, and no token opens anything', async () => {
+    const { email } = await signUp(twilio.app.agent());
+    const signedIn = await password(email);
+    const bearer = { Authorization: `Bearer ${signedIn.body.access_token}` };
+    twilio.app.databaseProxy!.down();
+    try {
+      for (const answer of [
+        await password(email),
+        await call('GET', '/api/auth/protected', undefined, bearer),
+        await token({ grant_type: 'refresh_token', refresh_token: signedIn.body.refresh_token }),
+      ]) {
+        assert.equal(answer.status, 503, answer.text);
+        assert.equal(answer.type, 'application/json');
+        assert.ok(Number(answer.headers['retry-after']) > 0);
+        assert.equal(answer.body.access_token, undefined);
+        assert.doesNotMatch(answer.text, /at .*\.ts:\d+|prisma/i, 'no stack, no internals');
+      }
+    } finally {
+      twilio.app.databaseProxy!.up();
+    }
+    assert.equal((await call('GET', '/api/auth/protected', undefined, bearer)).status, 200);
+  });
+
   it('signs in with the authenticator app (mfa-otp) and with a recovery code, once', async () => {
     const person = await personWithTwoFactor({ app: true });
     const step = await roomInStep();
@@ -224,7 +312,7 @@ describe('JSON API: account sign-in with an MFA step', () => {
     assert.equal(locked.status, 429, 'the pages are locked too');
   });
 
-  it('rotates refresh tokens, and a reused one revokes the whole family', async () => {
+  it('rotates refresh tokens, and a reused one revokes the whole family, access tokens included', async () => {
     const { email } = await signUp(twilio.app.agent());
     const first = await password(email);
     const second = await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token });
@@ -234,6 +322,13 @@ describe('JSON API: account sign-in with an MFA step', () => {
     assert.equal(stolen.status, 400, 'an old refresh token is refused');
     const family = await token({ grant_type: 'refresh_token', refresh_token: second.body.refresh_token });
     assert.equal(family.status, 400, "and its family's newer one with it");
+    for (const issued of [first, second]) {
+      const opened = await call('GET', '/api/auth/protected', undefined, {
+        Authorization: `Bearer ${issued.body.access_token}`,
+      });
+      assert.equal(opened.status, 401, "and the family's access tokens");
+      assert.match(opened.body.error_description!, /revoked/);
+    }
     const user = await prisma().user.findUniqueOrThrow({ where: { email } });
     assert.equal(
       await prisma().auditEvent.count({ where: { userId: user.id, type: 'token_revoked', outcome: 'reuse_detected' } }),
@@ -247,6 +342,10 @@ describe('JSON API: account sign-in with an MFA step', () => {
     assert.equal(again.status, 200);
     const revoked = await call('POST', '/api/auth/revoke', { token: (again.body as Body).refresh_token });
     assert.equal(revoked.status, 200);
+    const ended = await call('GET', '/api/auth/protected', undefined, {
+      Authorization: `Bearer ${(again.body as Body).access_token}`,
+    });
+    assert.equal(ended.status, 401, 'revoking the refresh token ends its access tokens too');
     assert.equal(
       (await token({ grant_type: 'refresh_token', refresh_token: (again.body as Body).refresh_token })).status,
       400,

@@ -7,9 +7,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import request from 'supertest';
-import { appForTests, type TestApp } from '../support/app.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { appForTests, signIn, strongPassword, submitForm, type TestApp } from '../support/app.js';
 import { assertDescribed } from '../support/openapi.js';
-import { appOnTwilio } from '../support/twilio.js';
+import { appOnTwilio, personWithTwoFactor } from '../support/twilio.js';
 
 const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 const API_TOKEN_KEYS = `test1:${signingKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`;
@@ -168,6 +169,35 @@ describe('JSON API: phone verification (console provider)', () => {
       ],
       ['expired', { Authorization: `Bearer ${await sign(signingKey, { expires: now - 60 })}` }, /expired/],
     ];
+    // Signed with our own key, so only the claims' types can refuse them.
+    const withClaims = (claims: Record<string, unknown>) =>
+      new SignJWT({
+        amr: ['sms'],
+        phone_number: number,
+        sub: number,
+        jti: 'odd-claims',
+        iat: now,
+        exp: now + 60,
+        ...claims,
+      })
+        .setProtectedHeader({ alg: 'ES256', kid: 'test1', typ: 'at+jwt' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .sign(signingKey);
+    const oddClaims: Array<[string, Record<string, unknown>]> = [
+      ['a string gen', { phone_number: undefined, gen: '0', sid: '00000000-0000-4000-8000-000000000000' }],
+      ['a number for jti', { jti: 42 }],
+      ['an exp no date holds', { exp: 9e15 }],
+      ['issued an hour from now', { iat: now + 3600, exp: now + 7200 }],
+      ['no amr', { amr: undefined }],
+      ['neither a number nor an account', { phone_number: undefined }],
+    ];
+    for (const [what, claims] of oddClaims) {
+      const odd = await withClaims(claims);
+      refusals.push([what, { Authorization: `Bearer ${odd}` }, /not valid/]);
+      const revoked = await api.post('/api/auth/revoke', { token: odd });
+      assert.equal(revoked.status, 200, `revoking a token with ${what} answers as for any string`);
+    }
     for (const [what, headers, description] of refusals) {
       const refused = await api.get('/api/auth/protected', headers);
       assert.equal(refused.status, 401, what);
@@ -360,6 +390,8 @@ describe('JSON API: phone verification on Twilio', () => {
       assert.equal(send.status, 503);
       const check = await api.post('/api/auth/verify-code', { phone_number: number, code });
       assert.equal(check.status, 503);
+      for (const answer of [send, check])
+        assert.ok(Number(answer.headers['retry-after']) > 0, 'says when to come back');
       assert.equal(check.body.authenticated, false);
       assert.equal(check.body.token, undefined);
     } finally {
@@ -367,6 +399,39 @@ describe('JSON API: phone verification on Twilio', () => {
     }
     const done = await api.post('/api/auth/verify-code', { phone_number: number, code });
     assert.equal(done.status, 200, 'once Twilio is back, the same code works');
+  });
+});
+
+describe('JSON API: a code budget of its own', () => {
+  // Two codes a number a day, one second between resends: the budget runs out in seconds.
+  const twilio = appOnTwilio({
+    env: {
+      API_TOKEN_KEYS,
+      LIMIT_API_PER_MINUTE: '1000',
+      LIMIT_CODES_PER_10_MINUTES: '2',
+      LIMIT_CODES_PER_DAY: '2',
+      CODE_RESEND_SECONDS: '1',
+    },
+  });
+  const api = client(() => twilio.app);
+
+  it("a stranger verifying someone's number through the API leaves the texts they sign in with", async () => {
+    const number = nextNumber();
+    const person = await personWithTwoFactor(twilio, number);
+    const answers: number[] = [];
+    for (let send = 0; send < 3; send += 1) {
+      answers.push((await api.post('/api/auth/send-verification', { phone_number: number })).status);
+      await sleep(1100);
+    }
+    assert.deepEqual(answers, [200, 200, 429], "the API's own budget for the number runs out");
+
+    const sentBefore = twilio.standIn.outbox.length;
+    const agent = twilio.app.agent();
+    assert.equal((await signIn(agent, person.email, strongPassword)).headers.location, '/login/2fa');
+    assert.equal(twilio.standIn.outbox.length, sentBefore + 1, 'the sign-in code still goes out');
+    const done = await submitForm(agent, '/login/2fa', '/login/2fa', { code: twilio.standIn.lastCodeFor(number)! });
+    assert.equal(done.status, 303);
+    assert.equal(done.headers.location, '/account');
   });
 });
 

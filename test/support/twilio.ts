@@ -50,10 +50,6 @@ export async function turnOnTwoFactor(agent: Agent, standIn: TwilioStandIn, phon
   if (verified.status !== 303) throw new Error(`checking the enrolment code failed with ${verified.status}`);
 }
 
-/**
- * For a describe block: a stand-in and an app on it, started before its tests and stopped
- * after. Read `.app` and `.standIn` inside the tests.
- */
 /** A new person with two-factor authentication on at `phone`, signed in on the returned agent. */
 export async function personWithTwoFactor(twilio: { app: TestApp; standIn: TwilioStandIn }, phone: string) {
   const agent = twilio.app.agent();
@@ -62,6 +58,10 @@ export async function personWithTwoFactor(twilio: { app: TestApp; standIn: Twili
   return { ...person, phone, agent };
 }
 
+/**
+ * For a describe block: a stand-in and an app on it, started before its tests and stopped
+ * after. Read `.app` and `.standIn` inside the tests.
+ */
 export function appOnTwilio(options: TestAppOptions = {}): { app: TestApp; standIn: TwilioStandIn } {
   const running = {} as { app: TestApp; standIn: TwilioStandIn };
   before(async () => {
