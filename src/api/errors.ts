@@ -11,8 +11,12 @@ export function requestIdOf(req: Request): string {
   return typeof id === 'string' || typeof id === 'number' ? String(id) : '';
 }
 
-/** Answers `body` with `status`, adding the request's ID. */
+/** Seconds a client should wait after a 503 that names no wait of its own. */
+const UNAVAILABLE_RETRY_SECONDS = 60;
+
+/** Answers `body` with `status`, adding the request's ID (and to a 503, when to come back). */
 export function sendJson(req: Request, res: Response, status: number, body: Record<string, unknown>): void {
+  if (status === 503 && !res.get('Retry-After')) res.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
   res.status(status).json(status >= 400 ? { ...body, request_id: requestIdOf(req) } : body);
 }
 
@@ -54,9 +58,7 @@ export const apiErrorHandler: ErrorRequestHandler = (error, req, res, _next) => 
     res.set('Retry-After', String(error.retryAfterSeconds));
     return answer(429, 'too_many_requests', `Too many requests. Try again in ${error.retryAfterSeconds} seconds.`);
   }
-  if (isDependencyFailure(error)) {
-    res.set('Retry-After', '30');
+  if (isDependencyFailure(error))
     return answer(503, 'temporarily_unavailable', 'The service is having trouble right now. Try again in a minute.');
-  }
   return answer(500, 'server_error', 'An unexpected error stopped this request.');
 };

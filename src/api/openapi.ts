@@ -27,6 +27,14 @@ const COMMON_ERRORS = {
 };
 
 const jsonBody = (schema: string) => ({ required: true, content: { 'application/json': { schema: ref(schema) } } });
+/** The OAuth endpoints (RFC 6749, RFC 7009) take a form, as OAuth clients send them, or JSON. */
+const jsonOrFormBody = (schema: string) => ({
+  required: true,
+  content: {
+    'application/json': { schema: ref(schema) },
+    'application/x-www-form-urlencoded': { schema: ref(schema) },
+  },
+});
 
 interface Shapes {
   summary: string;
@@ -131,8 +139,9 @@ export const OPENAPI_DOCUMENT = {
     '/api/auth/revoke': {
       post: {
         summary: 'Revoke an access token, or a refresh token and its family (RFC 7009)',
-        description: 'The same answer whether the token was ours, valid, expired or revoked already.',
-        requestBody: jsonBody('RevokeRequest'),
+        description:
+          'The same answer whether the token was ours, valid, expired or revoked already. JSON or form-encoded.',
+        requestBody: jsonOrFormBody('RevokeRequest'),
         responses: {
           '200': json({ type: 'object', additionalProperties: false }, 'Done (or nothing to do)'),
           '400': json(orError('OAuthError'), 'No token given'),
@@ -147,13 +156,7 @@ export const OPENAPI_DOCUMENT = {
           'grant_type password (email, password); mfa-otp (mfa_token, otp); mfa-oob (mfa_token, oob_code, ' +
           'binding_code); mfa-recovery-code (mfa_token, recovery_code); refresh_token (refresh_token). The mfa ' +
           "grants also take Auth0's URIs (http://auth0.com/oauth/grant-type/mfa-otp, ...). JSON or form-encoded.",
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': { schema: ref('TokenRequest') },
-            'application/x-www-form-urlencoded': { schema: ref('TokenRequest') },
-          },
-        },
+        requestBody: jsonOrFormBody('TokenRequest'),
         responses: {
           '200': json(ref('TokenResponse'), 'Signed in'),
           '400': json(orError('OAuthError'), 'invalid_request, invalid_grant or unsupported_grant_type'),

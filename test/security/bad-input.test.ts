@@ -1,5 +1,6 @@
 // Hostile and odd input in every field: a clear message, the right status, nothing half-written.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { before, describe, it } from 'node:test';
 import {
   confirmPassword,
@@ -112,6 +113,29 @@ describe('bad input', () => {
       .send({ email: 'a@example.com', password: strongPassword });
     assert.equal(response.status, 422);
     assert.match(response.text, /Enter your email address/);
+  });
+
+  /** What the server answers to `raw`, sent as is on a new connection. */
+  function rawExchange(raw: string): Promise<string> {
+    const { hostname, port } = new URL(app.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.write(raw));
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+    });
+  }
+
+  it('answers headers too large, or a request that is not HTTP, with a status and a sentence', async () => {
+    const huge = await rawExchange(`GET /login HTTP/1.1\r\nHost: x\r\nCookie: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.match(huge, /^HTTP\/1\.1 431 /);
+    assert.match(huge, /The request headers are too large/);
+    const garbage = await rawExchange('NOT HTTP AT ALL\r\n\r\n');
+    assert.match(garbage, /^HTTP\/1\.1 400 /);
+    assert.match(garbage, /could not be read/);
+    // The server still serves everyone else.
+    assert.equal((await app.agent().get('/login')).status, 200);
   });
 
   it('normalises codes typed with spaces or dashes, and refuses letters without asking Twilio', async () => {
