@@ -21,8 +21,13 @@ export function sendRefused(refusal: VerificationRefusal): { status: number; mes
     case 'cooling_down':
       return { status: 429, message: `A code was sent to this number moments ago.${later(refusal.retryAfterSeconds)}` };
     case 'rate_limited':
-    case 'provider_rate_limited':
       return { status: 429, message: `Too many codes were sent to this number.${later(refusal.retryAfterSeconds)}` };
+    case 'provider_rate_limited':
+      // Twilio's own limit (its account-wide 20429, or 60212 for the number): not ours to word as a count.
+      return {
+        status: 429,
+        message: `Codes cannot be sent right now: too many requests.${later(refusal.retryAfterSeconds)}`,
+      };
     case 'unconfirmed':
       return {
         status: 503,
