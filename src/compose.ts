@@ -13,7 +13,7 @@ import type { Redis } from './core/redis.js';
 import { developmentKey, ephemeralKey, secretBox, type SecretBox } from './core/secret-box.js';
 import {
   codeLimits,
-  createCodeSender,
+  createCodeSenders,
   maskPhone,
   factorRegistry,
   factorsRepository,
@@ -81,7 +81,8 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     inTransaction,
   );
 
-  const sender = createCodeSender(config.twoFactor, logger);
+  const senders = createCodeSenders(config.twoFactor, logger);
+  const sender = senders.pages;
   const factorRows = factorsRepository(prisma);
   // One wrong-code limit for every code factor: a guess is a guess, whichever page it is typed on.
   const limits = codeLimits(limit, config.limits);
@@ -151,9 +152,9 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     audit,
   });
   const phoneVerification = phoneVerificationService({
-    // The open verification API sends on a code budget of its own: a stranger verifying a
-    // number must not use up the texts its owner signs in with.
-    phone: phoneFactor({ ...phoneDeps, limits: codeLimits(limit, config.limits, 'api_') }),
+    // The open verification API sends through verifications and on a code budget of its own:
+    // a stranger verifying a number must not touch or use up the codes its owner signs in with.
+    phone: phoneFactor({ ...phoneDeps, sender: senders.api, limits: codeLimits(limit, config.limits, 'api_') }),
     repository: phoneVerificationsRepository(prisma),
     audit,
     limit,
@@ -166,7 +167,7 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     signIn,
     mfaSessions: mfaSessionsRepository(prisma),
     access: tokens,
-    refresh: refreshTokens({ prisma, lifetimeMs: config.api.refreshTokenMs }),
+    refresh: refreshTokens({ prisma, inTransaction, lifetimeMs: config.api.refreshTokenMs }),
     audit,
     accessLifetimeMs: config.api.accessTokenMs,
     mfaLifetimeMs: config.twoFactor.pendingLifetimeMs,

@@ -110,6 +110,11 @@ const schema = z.object({
     .trim()
     .regex(/^VA[0-9a-fA-F]{32}$/, 'must look like VA followed by 32 hex digits')
     .optional(),
+  TWILIO_API_VERIFY_SERVICE_SID: z
+    .string()
+    .trim()
+    .regex(/^VA[0-9a-fA-F]{32}$/, 'must look like VA followed by 32 hex digits')
+    .optional(),
   TWILIO_TIMEOUT_MS: positiveInt(10_000),
   TWILIO_API_BASE_URL: optionalUrl(['http:', 'https:']),
   DEFAULT_PHONE_COUNTRY: z
@@ -359,6 +364,13 @@ export interface TwilioConfig {
   username: string;
   password: string;
   verifyServiceSid: string;
+  /**
+   * The Verify service of the JSON API's open phone verification: one of its own, so that a
+   * stranger verifying a number there never touches the verification its owner signs in with
+   * (Twilio keeps one pending verification per number and service). The sign-in service when unset
+   * (refused in production).
+   */
+  apiVerifyServiceSid: string;
   timeoutMs: number;
   /** A stand-in for https://verify.twilio.com; never in production. */
   apiBaseUrl: string | undefined;
@@ -399,6 +411,14 @@ function productionProblems(env: Env): string[] {
   }
   if (env.TWILIO_API_BASE_URL) {
     problems.push('TWILIO_API_BASE_URL: points Twilio calls at a stand-in, refused in production');
+  }
+  if (
+    codeProvider(env) === 'twilio' &&
+    (!env.TWILIO_API_VERIFY_SERVICE_SID || env.TWILIO_API_VERIFY_SERVICE_SID === env.TWILIO_VERIFY_SERVICE_SID)
+  ) {
+    problems.push(
+      "TWILIO_API_VERIFY_SERVICE_SID: required in production, a Verify service other than TWILIO_VERIFY_SERVICE_SID's (on one service, a stranger verifying a number through the open API shares, and can use up, the code its owner signs in with)",
+    );
   }
   if (!env.ALLOW_EMBEDDED_STORES_IN_PRODUCTION) {
     if (!env.DATABASE_URL) {
@@ -448,6 +468,7 @@ function twilioConfig(env: Env): TwilioConfig | undefined {
     username: useKey ? env.TWILIO_API_KEY_SID! : env.TWILIO_ACCOUNT_SID,
     password: useKey ? env.TWILIO_API_KEY_SECRET! : env.TWILIO_AUTH_TOKEN!,
     verifyServiceSid: env.TWILIO_VERIFY_SERVICE_SID,
+    apiVerifyServiceSid: env.TWILIO_API_VERIFY_SERVICE_SID ?? env.TWILIO_VERIFY_SERVICE_SID,
     timeoutMs: env.TWILIO_TIMEOUT_MS,
     apiBaseUrl: env.TWILIO_API_BASE_URL,
   };

@@ -44,7 +44,9 @@ const FORM_ENDPOINTS = ['/auth/token', '/auth/revoke'];
 /** A body sent as anything but JSON (or, to the OAuth endpoints, a form) is refused before it is read. */
 const jsonOnly: RequestHandler = (req, res, next) => {
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-  const form = FORM_ENDPOINTS.includes(req.path) && req.is('application/x-www-form-urlencoded');
+  // As Express routes them: any case, with or without a trailing slash.
+  const endpoint = req.path.toLowerCase().replace(/\/$/, '');
+  const form = FORM_ENDPOINTS.includes(endpoint) && req.is('application/x-www-form-urlencoded');
   if (req.method === 'POST' && hasBody && !req.is('application/json') && !form)
     return sendJson(req, res, 415, { error: 'unsupported_media_type', message: 'Send the body as application/json.' });
   next();

@@ -11,12 +11,13 @@ export function requestIdOf(req: Request): string {
   return typeof id === 'string' || typeof id === 'number' ? String(id) : '';
 }
 
-/** Seconds a client should wait after a 503 that names no wait of its own. */
-const UNAVAILABLE_RETRY_SECONDS = 60;
+/** Seconds a client should wait after a 429 or a 503 that names no wait of its own (Twilio's throttling, an outage). */
+const DEFAULT_RETRY_SECONDS = 60;
 
-/** Answers `body` with `status`, adding the request's ID (and to a 503, when to come back). */
+/** Answers `body` with `status`, adding the request's ID (and to a 429 or a 503, when to come back). */
 export function sendJson(req: Request, res: Response, status: number, body: Record<string, unknown>): void {
-  if (status === 503 && !res.get('Retry-After')) res.set('Retry-After', String(UNAVAILABLE_RETRY_SECONDS));
+  if ((status === 429 || status === 503) && !res.get('Retry-After'))
+    res.set('Retry-After', String(DEFAULT_RETRY_SECONDS));
   res.status(status).json(status >= 400 ? { ...body, request_id: requestIdOf(req) } : body);
 }
 
@@ -42,8 +43,13 @@ export const apiErrorHandler: ErrorRequestHandler = (error, req, res, _next) => 
     if (res.headersSent) return void res.destroy();
     sendJson(req, res, status, { error: code, message });
   };
-  if (type === 'entity.parse.failed')
+  if (type === 'entity.parse.failed') {
+    // Strict parsing takes objects and arrays only: a bare string or number is JSON, but not a body.
+    const raw = (error as { body?: unknown }).body;
+    if (typeof raw === 'string' && /^\s*[^\s{[]/.test(raw))
+      return answer(400, 'invalid_request', 'The body must be a JSON object.');
     return answer(400, 'invalid_json', 'The body is not valid JSON (RFC 8259: double quotes, no trailing commas).');
+  }
   if (type === 'entity.too.large') return answer(413, 'too_large', 'The body is too large (16 kB at most).');
   if (type === 'charset.unsupported' || type === 'encoding.unsupported')
     return answer(415, 'unsupported_media_type', 'Send the body as UTF-8 JSON.');

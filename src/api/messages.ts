@@ -4,7 +4,7 @@ import type { CheckRefusal, VerificationRefusal } from '../phone-verification/in
 import type { GrantRefusal, TokenRefusal } from '../tokens/index.js';
 
 export const E164_EXAMPLE = '+33612345678';
-export const INVALID_NUMBER = `phone_number must be a phone number in E.164 format, such as ${E164_EXAMPLE}.`;
+export const INVALID_NUMBER = `phone_number must be a valid phone number in E.164 format, such as ${E164_EXAMPLE}.`;
 
 const later = (seconds: number | undefined) => (seconds ? ` Try again in ${seconds} seconds.` : ' Try again later.');
 

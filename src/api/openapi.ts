@@ -145,6 +145,7 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': json({ type: 'object', additionalProperties: false }, 'Done (or nothing to do)'),
           '400': json(orError('OAuthError'), 'No token given'),
+          '503': json(ref('Error'), 'The service is having trouble (the database is down): nothing was revoked'),
           ...COMMON_ERRORS,
         },
       },

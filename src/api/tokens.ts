@@ -36,7 +36,8 @@ export function tokensRouter(deps: { tokens: TokenService; grants: TokenGrants }
         message: body.message,
       });
     // An access token, else a refresh token (and the rest of its family).
-    if (!(await tokens.revoke(body.data.token, contextOf(req)))) await grants.revokeRefreshToken(body.data.token);
+    if (!(await tokens.revoke(body.data.token, contextOf(req))))
+      await grants.revokeRefreshToken(body.data.token, contextOf(req));
     sendJson(req, res, 200, {});
   });
 

@@ -50,7 +50,7 @@ export {
 export type { TotpBackend, TotpEnrolmentStart, TotpReason, TotpStored } from './totp/backends/backend.js';
 export { localTotpBackend, TOTP_DIGITS, TOTP_PERIOD_SECONDS } from './totp/backends/local.js';
 export { TwilioTotpBackend } from './totp/backends/twilio.js';
-export { createCodeSender } from './phone/senders/index.js';
+export { createCodeSenders } from './phone/senders/index.js';
 export { ConsoleSender, type OutboxMessage } from './phone/senders/console.js';
 export {
   mayHaveSent,

@@ -7,7 +7,14 @@
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import { ipLimitKey } from '../core/ip.js';
 import { RateLimitedError, type LimitFactory } from '../core/rate-limits.js';
-import { phoneHint, type CheckReason, type FactorUse, type PhoneFactor, type SendReason } from '../factors/index.js';
+import {
+  parsePhone,
+  phoneHint,
+  type CheckReason,
+  type FactorUse,
+  type PhoneFactor,
+  type SendReason,
+} from '../factors/index.js';
 import type { IssuedToken, TokenService } from '../tokens/index.js';
 import type { PhoneVerificationsRepository } from './repository.js';
 
@@ -98,7 +105,10 @@ export function phoneVerificationService(deps: {
     | { ok: false; reason: 'too_many_requests'; retryAfterSeconds: number; limits: RequestLimit }
     | { ok: false; reason: 'invalid_number'; limits: RequestLimit }
   > {
-    const e164 = E164.test(number) ? number : undefined;
+    // Written as E.164, and a number that exists, in its one canonical spelling (+33 06… is
+    // +33 6…), so limits and codes count once per number however it is written.
+    const parsed = E164.test(number) ? parsePhone(number, '') : undefined;
+    const e164 = parsed?.ok ? parsed.e164 : undefined;
     const admitted = await admit(e164, context);
     if (!admitted.ok) return admitted;
     return e164
@@ -107,7 +117,7 @@ export function phoneVerificationService(deps: {
   }
 
   return {
-    /** Sends a code to `number` (E.164) by text message, or by call when texts cannot reach it. */
+    /** Sends a code to `number` (E.164, a valid number) by text message, or by call when texts cannot reach it. */
     async send(
       number: string,
       context: RequestContext,

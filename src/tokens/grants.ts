@@ -338,8 +338,19 @@ export function tokenGrants(deps: {
       return account !== undefined && !familyRevoked;
     },
 
-    /** Revokes a refresh token's family (RFC 7009); false when it is not one of ours. */
-    revokeRefreshToken: (token: string) => refresh.revoke(token),
+    /** Revokes a refresh token's family, its sign-in (RFC 7009); false when it is not one of ours. */
+    async revokeRefreshToken(token: string, context: RequestContext): Promise<boolean> {
+      const grant = await refresh.revoke(token);
+      if (!grant) return false;
+      await audit.record({
+        type: 'token_revoked',
+        outcome: 'ok',
+        userId: grant.userId,
+        context,
+        detail: { kind: 'refresh', family: grant.familyId },
+      });
+      return true;
+    },
   };
 }
 

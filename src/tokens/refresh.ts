@@ -1,10 +1,10 @@
 // Refresh tokens: opaque (32 random bytes), stored as a SHA-256 hash, rotated on every use.
 // The tokens of one sign-in form a family; a token presented after it was used means someone
-// kept a copy, so the whole family is revoked (OAuth 2.0 Security BCP, section 4.14). Each use
-// is one UPDATE ... WHERE used_at IS NULL: of two requests with one token, one rotates it and
-// the other is the reuse.
+// kept a copy, so the whole family is revoked (OAuth 2.0 Security BCP, section 4.14). A
+// family's rotations and revocations take turns under its lock: of two requests with one
+// token, one rotates it and the other is the reuse, which also ends the token just issued.
 import { createHash, randomBytes } from 'node:crypto';
-import type { PrismaClient } from '../core/db/client.js';
+import type { DatabaseClient, InTransaction, PrismaClient } from '../core/db/client.js';
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
@@ -18,13 +18,29 @@ export interface RefreshGrant {
 
 export type RefreshRefusal = 'invalid' | 'expired' | 'revoked' | 'reused';
 
-export function refreshTokens(deps: { prisma: PrismaClient; lifetimeMs: number; now?: () => number }) {
-  const { prisma, lifetimeMs } = deps;
+export function refreshTokens(deps: {
+  prisma: PrismaClient;
+  inTransaction: InTransaction;
+  lifetimeMs: number;
+  now?: () => number;
+}) {
+  const { prisma, inTransaction, lifetimeMs } = deps;
   const now = deps.now ?? Date.now;
 
-  async function issue(grant: RefreshGrant): Promise<string> {
+  /**
+   * Runs `work` in a transaction holding the family's advisory lock: a rotation and a
+   * revocation of one family (reuse detected, the client's revoke, a sign-out) take turns, so
+   * a token issued by a rotation is never left out of a revocation running beside it.
+   */
+  const underFamilyLock = <T>(familyId: string, work: (tx: DatabaseClient) => Promise<T>) =>
+    inTransaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`refresh family ${familyId}`}))`;
+      return work(tx);
+    });
+
+  async function issue(grant: RefreshGrant, client: DatabaseClient = prisma): Promise<string> {
     const token = randomBytes(32).toString('base64url');
-    await prisma.refreshToken.create({
+    await client.refreshToken.create({
       data: {
         tokenHash: hashOf(token),
         familyId: grant.familyId,
@@ -37,16 +53,29 @@ export function refreshTokens(deps: { prisma: PrismaClient; lifetimeMs: number; 
     return token;
   }
 
-  async function revokeFamily(familyId: string): Promise<void> {
-    await prisma.refreshToken.updateMany({
-      where: { familyId, revokedAt: null },
-      data: { revokedAt: new Date(now()) },
-    });
+  const revokeIn = (tx: DatabaseClient, familyId: string) =>
+    tx.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: new Date(now()) } });
+
+  const revokeFamily = async (familyId: string): Promise<void> => {
+    await underFamilyLock(familyId, (tx) => revokeIn(tx, familyId));
+  };
+
+  /** The grant `token` carries, when it is one of ours (used, revoked or expired alike). */
+  async function grantOf(token: string): Promise<RefreshGrant | undefined> {
+    if (!TOKEN_SHAPE.test(token)) return undefined;
+    const row = await prisma.refreshToken.findUnique({ where: { tokenHash: hashOf(token) } });
+    if (!row) return undefined;
+    return {
+      userId: row.userId,
+      generation: row.generation,
+      amr: row.amr.split(' ').filter(Boolean),
+      familyId: row.familyId,
+    };
   }
 
   return {
     /** A new family's first token, for a sign-in just made (`familyId` a new UUID). */
-    issue,
+    issue: (grant: RefreshGrant) => issue(grant),
 
     /** Whether the family was revoked (reused, signed out, revoked by its client). */
     async familyRevoked(familyId: string): Promise<boolean> {
@@ -62,35 +91,27 @@ export function refreshTokens(deps: { prisma: PrismaClient; lifetimeMs: number; 
     ): Promise<
       { ok: true; grant: RefreshGrant; next: string } | { ok: false; reason: RefreshRefusal; grant?: RefreshGrant }
     > {
-      if (!TOKEN_SHAPE.test(token)) return { ok: false, reason: 'invalid' };
-      const row = await prisma.refreshToken.findUnique({ where: { tokenHash: hashOf(token) } });
-      if (!row) return { ok: false, reason: 'invalid' };
-      const grant: RefreshGrant = {
-        userId: row.userId,
-        generation: row.generation,
-        amr: row.amr.split(' ').filter(Boolean),
-        familyId: row.familyId,
-      };
-      if (row.revokedAt) return { ok: false, reason: 'revoked', grant };
-      const { count } = await prisma.refreshToken.updateMany({
-        where: { tokenHash: row.tokenHash, usedAt: null, revokedAt: null },
-        data: { usedAt: new Date(now()) },
+      const grant = await grantOf(token);
+      if (!grant) return { ok: false, reason: 'invalid' };
+      return underFamilyLock(grant.familyId, async (tx) => {
+        const row = await tx.refreshToken.findUniqueOrThrow({ where: { tokenHash: hashOf(token) } });
+        if ((await tx.refreshToken.count({ where: { familyId: grant.familyId, revokedAt: { not: null } } })) > 0)
+          return { ok: false, reason: 'revoked', grant } as const;
+        if (row.usedAt) {
+          await revokeIn(tx, grant.familyId);
+          return { ok: false, reason: 'reused', grant } as const;
+        }
+        await tx.refreshToken.update({ where: { tokenHash: row.tokenHash }, data: { usedAt: new Date(now()) } });
+        if (row.expiresAt.getTime() <= now()) return { ok: false, reason: 'expired', grant } as const;
+        return { ok: true, grant, next: await issue(grant, tx) } as const;
       });
-      if (count === 0) {
-        await revokeFamily(row.familyId);
-        return { ok: false, reason: 'reused', grant };
-      }
-      if (row.expiresAt.getTime() <= now()) return { ok: false, reason: 'expired', grant };
-      return { ok: true, grant, next: await issue(grant) };
     },
 
-    /** Revokes the family of `token` (RFC 7009): says whether it was one of ours. */
-    async revoke(token: string): Promise<boolean> {
-      if (!TOKEN_SHAPE.test(token)) return false;
-      const row = await prisma.refreshToken.findUnique({ where: { tokenHash: hashOf(token) } });
-      if (!row) return false;
-      await revokeFamily(row.familyId);
-      return true;
+    /** Revokes the family of `token` (RFC 7009): the grant it carried, or undefined when it is not ours. */
+    async revoke(token: string): Promise<RefreshGrant | undefined> {
+      const grant = await grantOf(token);
+      if (grant) await revokeFamily(grant.familyId);
+      return grant;
     },
 
     revokeFamily,

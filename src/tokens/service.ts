@@ -156,7 +156,9 @@ export function tokenService(deps: {
       const expiresAt = new Date(presented.claims.exp * 1000);
       if (expiresAt.getTime() > now()) {
         await repository.revoke(jti, expiresAt);
-        await audit.record({ type: 'token_revoked', outcome: 'ok', context, detail: { jti } });
+        // An account's token is in its owner's trail; a verified number's has no account.
+        const userId = presented.claims.gen === undefined ? undefined : presented.claims.sub;
+        await audit.record({ type: 'token_revoked', outcome: 'ok', userId, context, detail: { kind: 'access', jti } });
       }
       await repository.forgetExpired(new Date(now()));
       return true;

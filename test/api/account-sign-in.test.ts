@@ -342,6 +342,11 @@ describe('JSON API: account sign-in with an MFA step', () => {
     assert.equal(again.status, 200);
     const revoked = await call('POST', '/api/auth/revoke', { token: (again.body as Body).refresh_token });
     assert.equal(revoked.status, 200);
+    assert.equal(
+      await prisma().auditEvent.count({ where: { userId: user.id, type: 'token_revoked', outcome: 'ok' } }),
+      1,
+      "the revocation is in the owner's trail",
+    );
     const ended = await call('GET', '/api/auth/protected', undefined, {
       Authorization: `Bearer ${(again.body as Body).access_token}`,
     });
@@ -350,6 +355,28 @@ describe('JSON API: account sign-in with an MFA step', () => {
       (await token({ grant_type: 'refresh_token', refresh_token: (again.body as Body).refresh_token })).status,
       400,
     );
+  });
+
+  it('leaves no working refresh token when a refresh races its own reuse, or a revocation', async () => {
+    const { email } = await signUp(twilio.app.agent());
+    for (let round = 0; round < 8; round += 1) {
+      const first = await password(email);
+      const racing =
+        round % 2 === 0
+          ? [
+              token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token }),
+              token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token }),
+            ]
+          : [
+              token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token }),
+              call('POST', '/api/auth/revoke', { token: first.body.refresh_token }),
+            ];
+      const answers = await Promise.all(racing);
+      for (const answer of answers.filter((a) => a.body.refresh_token)) {
+        const after = await token({ grant_type: 'refresh_token', refresh_token: answer.body.refresh_token });
+        assert.equal(after.status, 400, `round ${round}: the token a racing refresh got is revoked with its family`);
+      }
+    }
   });
 
   it('"Sign out everywhere" ends API access and refresh tokens too', async () => {

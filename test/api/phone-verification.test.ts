@@ -264,12 +264,29 @@ describe('JSON API: phone verification (console provider)', () => {
     assert.deepEqual(right.body, { success: true, message: 'Identity Verified' });
   });
 
+  it('reads a number in its one canonical spelling: +33 0 6… is +33 6…, for limits and the token alike', async () => {
+    const number = nextNumber();
+    const withTrunkZero = number.replace('+33', '+330');
+    assert.equal((await api.post('/api/auth/send-verification', { phone_number: withTrunkZero })).status, 200);
+    const again = await api.post('/api/auth/send-verification', { phone_number: number });
+    assert.equal(again.status, 429, 'the same number, still cooling down');
+    const done = await api.post('/api/auth/verify-code', {
+      phone_number: withTrunkZero,
+      code: await outboxCode(app(), number),
+    });
+    assert.equal(done.status, 200);
+    assert.equal(done.body.phone_number, number);
+    assert.equal(decodeJwt(done.body.token!).sub, number);
+  });
+
   it('refuses bad input with a clear 4xx in JSON, sending nothing', async () => {
     const before = (await request(app().url).get('/dev/outbox')).text.split('class="otp"').length;
     const bad: Array<[string, unknown, number, RegExp]> = [
       ['a national number', { phone_number: '0612345678' }, 400, /E\.164/],
       ['spaces', { phone_number: '+33 6 12 34 56 78' }, 400, /E\.164/],
       ['letters', { phone_number: '+3361234567a' }, 400, /E\.164/],
+      ['a number that cannot exist', { phone_number: '+99912345678' }, 400, /valid phone number/],
+      ['a French number too short', { phone_number: '+3361234567' }, 400, /valid phone number/],
       ['a number as JSON number', { phone_number: 33612345678 }, 400, /phone_number is required/],
       ['no field', {}, 400, /phone_number is required/],
       ['an array', [{ phone_number: '+33612345678' }], 400, /must be a JSON object/],
@@ -431,6 +448,30 @@ describe('JSON API: a code budget of its own', () => {
     assert.equal(twilio.standIn.outbox.length, sentBefore + 1, 'the sign-in code still goes out');
     const done = await submitForm(agent, '/login/2fa', '/login/2fa', { code: twilio.standIn.lastCodeFor(number)! });
     assert.equal(done.status, 303);
+    assert.equal(done.headers.location, '/account');
+  });
+});
+
+describe('JSON API: verifications of its own', () => {
+  const twilio = appOnTwilio({ env: { API_TOKEN_KEYS, LIMIT_API_PER_MINUTE: '1000' } });
+  const api = client(() => twilio.app);
+
+  it("a stranger's send and wrong codes through the API leave the code its owner is signing in with", async () => {
+    const number = nextNumber();
+    const person = await personWithTwoFactor(twilio, number);
+    const agent = twilio.app.agent();
+    assert.equal((await signIn(agent, person.email, strongPassword)).headers.location, '/login/2fa');
+    const ownersCode = twilio.standIn.lastCodeFor(number)!;
+
+    assert.equal((await api.post('/api/auth/send-verification', { phone_number: number })).status, 200);
+    const strangersCode = twilio.standIn.lastCodeFor(number)!;
+    const wrong = ['000000', '111111', '222222', '333333', '444444', '555555'].filter(
+      (code) => code !== ownersCode && code !== strangersCode,
+    );
+    for (const code of wrong.slice(0, 5)) await api.post('/api/auth/verify-code', { phone_number: number, code });
+
+    const done = await submitForm(agent, '/login/2fa', '/login/2fa', { code: ownersCode });
+    assert.equal(done.status, 303, 'the owner signs in with their code');
     assert.equal(done.headers.location, '/account');
   });
 });

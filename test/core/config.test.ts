@@ -19,6 +19,7 @@ const production = {
   TWILIO_API_KEY_SID: `SK${'b'.repeat(32)}`,
   TWILIO_API_KEY_SECRET: 'an-api-key-secret',
   TWILIO_VERIFY_SERVICE_SID: `VA${'c'.repeat(32)}`,
+  TWILIO_API_VERIFY_SERVICE_SID: `VA${'d'.repeat(32)}`,
   TOTP_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
   API_TOKEN_KEYS: `api1:${tokenKey()}`,
 };
@@ -87,6 +88,16 @@ describe('configuration', () => {
     ['no API token keys', { API_TOKEN_KEYS: '' }, /^API_TOKEN_KEYS: required in production/],
     ['in-process sessions', { REDIS_URL: '' }, /^REDIS_URL: required in production/],
     ['the console code provider', { CODE_PROVIDER: 'console' }, /^CODE_PROVIDER: the console provider only logs codes/],
+    [
+      'no Verify service of its own for the open phone API',
+      { TWILIO_API_VERIFY_SERVICE_SID: '' },
+      /^TWILIO_API_VERIFY_SERVICE_SID: required in production, a Verify service other than/,
+    ],
+    [
+      "the sign-in's Verify service for the open phone API",
+      { TWILIO_API_VERIFY_SERVICE_SID: `VA${'c'.repeat(32)}` },
+      /^TWILIO_API_VERIFY_SERVICE_SID: required in production/,
+    ],
     [
       'a Twilio stand-in',
       { TWILIO_API_BASE_URL: 'http://127.0.0.1:4010' },

@@ -15,10 +15,12 @@ export const twilioCredentials = {
   accountSid: `AC${'0123456789abcdef'.repeat(2)}`,
   authToken: 'stand-in-auth-token-for-tests',
   serviceSid: `VA${'fedcba9876543210'.repeat(2)}`,
+  /** The JSON API's phone verification has a Verify service of its own. */
+  apiServiceSid: `VA${'0123456789abcdef'.repeat(2)}`,
 };
 
 export async function startTwilioStandIn(): Promise<TwilioStandIn> {
-  const standIn = new TwilioStandIn(twilioCredentials);
+  const standIn = new TwilioStandIn({ ...twilioCredentials, otherServiceSids: [twilioCredentials.apiServiceSid] });
   await standIn.start();
   return standIn;
 }
@@ -31,6 +33,7 @@ export function startAppOnTwilio(standIn: TwilioStandIn, options: TestAppOptions
       TWILIO_ACCOUNT_SID: twilioCredentials.accountSid,
       TWILIO_AUTH_TOKEN: twilioCredentials.authToken,
       TWILIO_VERIFY_SERVICE_SID: twilioCredentials.serviceSid,
+      TWILIO_API_VERIFY_SERVICE_SID: twilioCredentials.apiServiceSid,
       TWILIO_API_BASE_URL: standIn.url,
       TWILIO_TIMEOUT_MS: '1000',
       ...options.env,

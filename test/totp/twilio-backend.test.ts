@@ -48,6 +48,7 @@ describe('Twilio TOTP back end', () => {
         username: twilioCredentials.accountSid,
         password: twilioCredentials.authToken,
         verifyServiceSid: twilioCredentials.serviceSid,
+        apiVerifyServiceSid: twilioCredentials.apiServiceSid,
         timeoutMs: 500,
         apiBaseUrl: standIn.url,
         ...overrides,

@@ -33,6 +33,7 @@ describe('Twilio Verify provider', () => {
         username: twilioCredentials.accountSid,
         password: twilioCredentials.authToken,
         verifyServiceSid: twilioCredentials.serviceSid,
+        apiVerifyServiceSid: twilioCredentials.apiServiceSid,
         timeoutMs: 500,
         apiBaseUrl: standIn.url,
         ...overrides,

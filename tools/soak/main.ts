@@ -101,6 +101,7 @@ async function main(): Promise<number> {
       TWILIO_ACCOUNT_SID: twilioCredentials.accountSid,
       TWILIO_AUTH_TOKEN: twilioCredentials.authToken,
       TWILIO_VERIFY_SERVICE_SID: twilioCredentials.serviceSid,
+      TWILIO_API_VERIFY_SERVICE_SID: twilioCredentials.apiServiceSid,
       TWILIO_API_BASE_URL: standIn.url,
       // All traffic comes from 127.0.0.1: per-IP limits would refuse the soak, not test the app.
       LIMIT_SIGN_INS_PER_IP: '1000000',

@@ -7,6 +7,8 @@ const standIn = new TwilioStandIn(
     accountSid: process.env.TWILIO_ACCOUNT_SID ?? 'AC00000000000000000000000000000000',
     authToken: process.env.TWILIO_AUTH_TOKEN ?? 'stand-in-auth-token',
     serviceSid: process.env.TWILIO_VERIFY_SERVICE_SID ?? 'VA00000000000000000000000000000000',
+    // The JSON API's phone verification runs on a Verify service of its own.
+    otherServiceSids: [process.env.TWILIO_API_VERIFY_SERVICE_SID ?? 'VA00000000000000000000000000000001'],
   },
   (message) => console.log(`[${message.channel}] to ${message.to}: your code is ${message.code}`),
 );
@@ -16,7 +18,8 @@ console.log(`Twilio Verify stand-in on ${url}
 Point the app at it (development only):
   CODE_PROVIDER=twilio TWILIO_API_BASE_URL=${url} \\
   TWILIO_ACCOUNT_SID=${standIn.credentials.accountSid} TWILIO_AUTH_TOKEN=${standIn.credentials.authToken} \\
-  TWILIO_VERIFY_SERVICE_SID=${standIn.credentials.serviceSid} npm start
+  TWILIO_VERIFY_SERVICE_SID=${standIn.credentials.serviceSid} \
+  TWILIO_API_VERIFY_SERVICE_SID=${standIn.credentials.otherServiceSids![0]} npm start
 Sent codes: ${url}/_stand-in/outbox
 Faults: POST ${url}/_stand-in/faults with any of down, delayMs, serverError, rateLimited, failingChannels=sms,call,
   disabledChannels=sms,call (60223), geoBlockedCountries=FR,GB (60605), smsDisabledCountries=FR (21408),

@@ -21,6 +21,8 @@ export interface StandInCredentials {
   accountSid: string;
   authToken: string;
   serviceSid: string;
+  /** More Verify services of the account (each keeps its own verifications), beside serviceSid. */
+  otherServiceSids?: string[];
   /** API key SID -> secret, the credential Twilio recommends for production. */
   apiKeys?: Record<string, string>;
 }
@@ -88,6 +90,7 @@ export interface SentMessage {
 
 interface Verification {
   sid: string;
+  serviceSid: string;
   to: string;
   channel: Channel;
   code: string;
@@ -255,7 +258,9 @@ export class TwilioStandIn {
   }
 
   private knownService(req: Request, res: Response): boolean {
-    if (req.params.serviceSid === this.credentials.serviceSid) return true;
+    const serviceSid = String(req.params.serviceSid);
+    if (serviceSid === this.credentials.serviceSid || this.credentials.otherServiceSids?.includes(serviceSid))
+      return true;
     this.error(res, 404, 20404, `The requested resource /Services/${String(req.params.serviceSid)} was not found`);
     return false;
   }
@@ -268,17 +273,24 @@ export class TwilioStandIn {
     return verification;
   }
 
-  private pendingFor(to: string): Verification | undefined {
+  /** The service's verification named `sid`: another service's is not found. */
+  private verificationOf(req: Request, sid: string | undefined): Verification | undefined {
+    const verification = sid === undefined ? undefined : this.verifications.get(sid);
+    return verification?.serviceSid === String(req.params.serviceSid) ? verification : undefined;
+  }
+
+  private pendingFor(serviceSid: string, to: string): Verification | undefined {
     for (const verification of this.verifications.values()) {
-      if (verification.to === to && this.refresh(verification).status === 'pending') return verification;
+      if (verification.serviceSid !== serviceSid || verification.to !== to) continue;
+      if (this.refresh(verification).status === 'pending') return verification;
     }
     return undefined;
   }
 
   /** A verification killed by too many wrong checks keeps answering 60202 until it expires. */
-  private lockedFor(to: string): Verification | undefined {
+  private lockedFor(serviceSid: string, to: string): Verification | undefined {
     for (const verification of this.verifications.values()) {
-      if (verification.to !== to) continue;
+      if (verification.serviceSid !== serviceSid || verification.to !== to) continue;
       if (this.now() - verification.createdAt > VERIFICATION_TTL_MS) continue;
       if (verification.status === 'max_attempts_reached') return verification;
     }
@@ -286,7 +298,8 @@ export class TwilioStandIn {
   }
 
   private json(verification: Verification, extra: Record<string, unknown> = {}) {
-    const { serviceSid, accountSid } = this.credentials;
+    const { accountSid } = this.credentials;
+    const { serviceSid } = verification;
     return {
       sid: verification.sid,
       service_sid: serviceSid,
@@ -350,13 +363,15 @@ export class TwilioStandIn {
     }
 
     const now = this.now();
-    let verification = this.pendingFor(to);
+    const serviceSid = String(req.params.serviceSid);
+    let verification = this.pendingFor(serviceSid, to);
     if (verification && verification.sendAttempts.length >= MAX_SEND_ATTEMPTS) {
       return this.error(res, 429, 60203, 'Max send attempts reached');
     }
     if (!verification) {
       verification = {
         sid: sid('VE'),
+        serviceSid,
         to,
         channel: channel as Channel,
         code: String(randomInt(0, 1_000_000)).padStart(6, '0'),
@@ -385,14 +400,14 @@ export class TwilioStandIn {
 
   private fetchVerification(req: Request, res: Response): void {
     if (!this.knownService(req, res)) return;
-    const verification = this.verifications.get(String(req.params.sid));
+    const verification = this.verificationOf(req, String(req.params.sid));
     if (!verification) return this.error(res, 404, 20404, 'The requested resource was not found');
     res.json(this.json(this.refresh(verification)));
   }
 
   private updateVerification(req: Request, res: Response): void {
     if (!this.knownService(req, res)) return;
-    const verification = this.verifications.get(String(req.params.sid));
+    const verification = this.verificationOf(req, String(req.params.sid));
     if (!verification || this.refresh(verification).status !== 'pending') {
       return this.error(res, 404, 20404, 'The requested resource was not found');
     }
@@ -414,7 +429,10 @@ export class TwilioStandIn {
     const byTo = body.To;
     const bySid = body.VerificationSid;
     if (!byTo && !bySid) return this.error(res, 400, 60200, 'Either a `To` or `VerificationSid` must be specified');
-    const found = bySid ? this.verifications.get(bySid) : (this.pendingFor(byTo ?? '') ?? this.lockedFor(byTo ?? ''));
+    const serviceSid = String(req.params.serviceSid);
+    const found = bySid
+      ? this.verificationOf(req, bySid)
+      : (this.pendingFor(serviceSid, byTo ?? '') ?? this.lockedFor(serviceSid, byTo ?? ''));
     const verification = found && this.refresh(found);
     if (verification?.status === 'max_attempts_reached') {
       return this.error(res, 429, 60202, 'Max check attempts reached');

@@ -2,15 +2,13 @@
 // of what the person typed (passwords excepted).
 import { z } from 'zod';
 import { formText, typedText } from '../../core/forms.js';
-import { MAX_PASSWORD_LENGTH, newPasswordProblems } from '../../accounts/index.js';
+import { MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, newPasswordProblems, normaliseEmail } from '../../accounts/index.js';
 import { PASSWORD_PROBLEMS, signUpProblems } from '../messages.js';
-
-export const MAX_EMAIL_LENGTH = 254;
 
 const text = formText();
 
 export const emailField = text
-  .transform((value) => value.normalize('NFC').trim().toLowerCase())
+  .transform(normaliseEmail)
   .pipe(
     z
       .string()

@@ -29,9 +29,16 @@ interface PendingCode {
 export class ConsoleSender implements CodeSender {
   readonly name = 'console';
   private readonly pending = new Map<string, PendingCode>();
-  private readonly sent: OutboxMessage[] = [];
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly sent: OutboxMessage[] = [],
+  ) {}
+
+  /** Another provider with codes of its own (as another Verify service would be), writing to the same outbox. */
+  beside(): ConsoleSender {
+    return new ConsoleSender(this.logger, this.sent);
+  }
 
   /** The latest messages, newest first. */
   outbox(): readonly OutboxMessage[] {
