@@ -3,7 +3,7 @@
 // the store, its failures are DependencyUnavailableError, and no answer goes out before the
 // session it relies on is stored. Ending every session of a user needs no list of them (see
 // END_EVERY_SESSION in accounts).
-import type { Request, RequestHandler, Response } from 'express';
+import type { CookieOptions, Request, RequestHandler, Response } from 'express';
 import session, { Store, type SessionData, type SessionOptions } from 'express-session';
 import createMemoryStore from 'memorystore';
 import { RedisStore } from 'connect-redis';
@@ -115,6 +115,8 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
 // Headers that belong to the answer a route meant to give; a 503 page given instead drops them.
 const ANSWER_HEADERS = ['Location', 'Content-Type', 'Content-Length', 'Content-Disposition', 'ETag', 'Last-Modified'];
 
+const EMPTY_SESSION = '{}';
+
 /** The session's data as the store keeps it; the cookie's own expiry is left out. */
 function contentOf(data: session.Session): string {
   return JSON.stringify(data, function (this: unknown, key, value: unknown) {
@@ -127,13 +129,27 @@ function contentOf(data: session.Session): string {
  * answer becomes the 503 page (through `next`), instead of a page whose form token, sign-in or
  * message was never kept. Express-session would store it only after writing the answer.
  */
-function storeBeforeAnswering(req: Request, res: Response, next: (error: unknown) => void): void {
+function storeBeforeAnswering(
+  req: Request,
+  res: Response,
+  next: (error: unknown) => void,
+  cookie: { name: string; options: CookieOptions },
+): void {
   const loadedId = req.sessionID;
   const loadedContent = contentOf(req.session);
   const end = res.end.bind(res) as (...args: unknown[]) => Response;
   res.end = ((...args: unknown[]) => {
     res.end = end as Response['end'];
-    const changed = req.session && (req.sessionID !== loadedId || contentOf(req.session) !== loadedContent);
+    const content = req.session && contentOf(req.session);
+    // A new session with nothing in it (signed out: Passport regenerated the session) is
+    // neither stored nor sent, so someone signed out keeps nothing on the server; the browser
+    // forgets the old cookie. (express-session would store it, seeing a new ID.)
+    if (content === EMPTY_SESSION && req.sessionID !== loadedId && !res.headersSent) {
+      delete (req as { session?: unknown }).session;
+      if (req.headers.cookie?.includes(`${cookie.name}=`)) res.clearCookie(cookie.name, cookie.options);
+      return end(...args);
+    }
+    const changed = content !== undefined && content !== loadedContent;
     if (!changed || res.headersSent) return end(...args);
     req.session.save((error) => {
       if (!error) return void end(...args);
@@ -157,6 +173,11 @@ function storeBeforeAnswering(req: Request, res: Response, next: (error: unknown
  */
 export function sessions(options: SessionOptions): RequestHandler {
   const handle = session(options);
+  const { httpOnly, sameSite, secure, path } = (options.cookie ?? {}) as session.CookieOptions;
+  const clearing = {
+    name: options.name ?? 'connect.sid',
+    options: { httpOnly, sameSite, secure: secure === true, path },
+  };
   return (req, res, next) => {
     let loaded = false;
     handle(req, res, (error?: unknown) => {
@@ -170,7 +191,7 @@ export function sessions(options: SessionOptions): RequestHandler {
       }
       if (error) return next(error);
       // express-session leaves some requests without a session (a cookie path elsewhere).
-      if (req.session) storeBeforeAnswering(req, res, next);
+      if (req.session) storeBeforeAnswering(req, res, next, clearing);
       next();
     });
   };

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import cookieParser from 'cookie-parser';
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { apiRouter, jwksRouter } from '../api/index.js';
@@ -25,7 +26,7 @@ import { recoveryCodesAfterEnrolment, recoveryCodesRouter } from './recovery-cod
 import { csrfProtection, securityHeaders } from './security.js';
 import { signInRouter } from './sign-in.js';
 import { totpRouter } from './totp.js';
-import { useViews, viewLocals } from './views.js';
+import { flashMessages, useViews, viewLocals } from './views.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const FORM_BODY_LIMIT = '16kb';
@@ -90,6 +91,12 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   app.use(jwksRouter({ tokens: domain.tokens }));
 
   app.use(express.urlencoded({ extended: false, limit: FORM_BODY_LIMIT, parameterLimit: 50 }));
+  const cookies = {
+    secrets: config.session.secrets,
+    secure: config.session.secureCookie,
+    sessionCookieName: config.session.cookieName,
+  };
+  app.use(cookieParser(cookies.secrets));
   app.use(
     sessions({
       name: config.session.cookieName,
@@ -111,7 +118,8 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   const passport = createPassport(domain.signIn);
   app.use(passport.initialize());
   app.use(passport.session());
-  app.use(csrfProtection);
+  app.use(flashMessages(cookies));
+  app.use(csrfProtection(cookies));
   app.use(viewLocals);
 
   const lifetime = config.session;

@@ -1,8 +1,9 @@
 // Cross-cutting protections: security headers, CSRF tokens, caching of private pages and
 // the check that keeps `next` redirects on this site.
+import { createHmac } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';
-import { csrfSync } from 'csrf-sync';
+import { doubleCsrf } from 'csrf-csrf';
 
 export function securityHeaders(options: { isProduction: boolean }): RequestHandler {
   return helmet({
@@ -28,21 +29,51 @@ export function securityHeaders(options: { isProduction: boolean }): RequestHand
   });
 }
 
-const csrf = csrfSync({
-  getTokenFromRequest: (req) => {
-    const fromBody = (req.body as Record<string, unknown> | undefined)?._csrf;
-    if (typeof fromBody === 'string') return fromBody;
-    const fromHeader = req.headers['x-csrf-token'];
-    return typeof fromHeader === 'string' ? fromHeader : undefined;
-  },
-});
+/** Where the site's own cookies (form tokens, messages) live, and what signs them. */
+export interface CookieSettings {
+  /** The session secrets, newest first: the first signs, every one is accepted. */
+  secrets: string[];
+  /** HTTPS only, under the __Host- prefix (production). */
+  secure: boolean;
+  /** The session cookie's name: a form token is bound to the session it names. */
+  sessionCookieName: string;
+}
 
-/** Refuses state-changing requests without the session's synchronizer token (403). */
-export const csrfProtection: RequestHandler = csrf.csrfSynchronisedProtection;
+/** A cookie name under the __Host- prefix where cookies are Secure: no sibling subdomain can plant it. */
+export const cookieName = (name: string, secure: boolean) => (secure ? `__Host-${name}` : name);
 
-/** The token for the forms of this response; made only when a form asks for it. */
-export function csrfTokenFor(req: Parameters<RequestHandler>[0]): string {
-  return csrf.generateToken(req);
+/**
+ * CSRF defence that keeps nothing on the server: a signed double-submit token (csrf-csrf). The
+ * token sits in an HttpOnly cookie and in each form; a post is accepted when the two match and
+ * the HMAC binds the token to the session cookie the browser holds (none for a visitor who has
+ * not signed in yet). So loading a form writes no session, and a token taken before sign-in is
+ * worthless after it (the session cookie changes). Tokens are signed with a key derived from
+ * the session secrets, so rotating those rotates these.
+ */
+export function csrfProtection(settings: CookieSettings): RequestHandler {
+  const keys = settings.secrets.map((secret) => createHmac('sha256', secret).update('csrf-token').digest('hex'));
+  const { doubleCsrfProtection, generateCsrfToken } = doubleCsrf({
+    getSecret: () => keys,
+    // The session ID of a well-signed session cookie (cookie-parser checks the signature).
+    getSessionIdentifier: (req) => {
+      const session = (req.signedCookies as Record<string, unknown> | undefined)?.[settings.sessionCookieName];
+      return typeof session === 'string' ? session : '';
+    },
+    cookieName: cookieName('tfa.csrf', settings.secure),
+    cookieOptions: { sameSite: 'lax', secure: settings.secure, httpOnly: true, path: '/' },
+    getCsrfTokenFromRequest: (req) => {
+      const fromBody = (req.body as Record<string, unknown> | undefined)?._csrf;
+      if (typeof fromBody === 'string') return fromBody;
+      const fromHeader = req.headers['x-csrf-token'];
+      return typeof fromHeader === 'string' ? fromHeader : undefined;
+    },
+  });
+  return (req, res, next) => {
+    // One token per response, however many forms ask: each call would otherwise set a new cookie.
+    let token: string | undefined;
+    res.locals.csrfToken = () => (token ??= generateCsrfToken(req, res));
+    doubleCsrfProtection(req, res, next);
+  };
 }
 
 /** Pages that show account data must not be kept by the browser or any cache on the way. */

@@ -1,8 +1,8 @@
 // EJS with one layout: each page template renders into `body` of views/layout.ejs.
 import path from 'node:path';
 import ejs from 'ejs';
-import type { Express, RequestHandler } from 'express';
-import { csrfTokenFor } from './security.js';
+import type { Express, Request, RequestHandler } from 'express';
+import { cookieName, type CookieSettings } from './security.js';
 
 interface PageAssets {
   scripts: string[];
@@ -55,28 +55,58 @@ export interface Flash {
   text: string;
 }
 
-declare module 'express-session' {
-  interface SessionData {
-    flash?: Flash[];
-  }
+/** A message waits at most this long for the page it was meant for (the next one, after a redirect). */
+const FLASH_LIFETIME_MS = 60_000;
+/** Enough for any page's messages, and well inside a cookie's 4 kB. */
+const MAX_FLASHES = 5;
+
+const isFlash = (value: unknown): value is Flash =>
+  typeof value === 'object' &&
+  value !== null &&
+  ['success', 'info', 'error'].includes((value as Flash).kind) &&
+  typeof (value as Flash).text === 'string';
+
+const queues = new WeakMap<Request, (message: Flash) => void>();
+
+/** Queues a message for the next page this browser sees (after a redirect). */
+export function flash(req: Request, message: Flash): void {
+  queues.get(req)?.(message);
 }
 
-/** Queues a message for the next page this session sees (after a redirect). */
-export function flash(req: Parameters<RequestHandler>[0], message: Flash): void {
-  if (!req.session) return;
-  req.session.flash = [...(req.session.flash ?? []), message];
+/**
+ * Messages for the next page ride in a signed cookie, not in the session, so a message to
+ * someone signed out ("You are signed out") stores nothing on the server. A message is taken
+ * when a page is drawn, so a redirect on the way does not swallow it.
+ */
+export function flashMessages(settings: Pick<CookieSettings, 'secure'>): RequestHandler {
+  const name = cookieName('tfa.flash', settings.secure);
+  const options = {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: settings.secure,
+    path: '/',
+  } as const;
+  return (req, res, next) => {
+    const carried: unknown = (req.signedCookies as Record<string, unknown> | undefined)?.[name];
+    let waiting: Flash[] = Array.isArray(carried) ? carried.filter(isFlash).slice(0, MAX_FLASHES) : [];
+    queues.set(req, (message) => {
+      waiting = [...waiting, message].slice(-MAX_FLASHES);
+      res.cookie(name, waiting, { ...options, maxAge: FLASH_LIFETIME_MS });
+    });
+    res.locals.takeFlashes = (): Flash[] => {
+      const messages = waiting;
+      if (messages.length > 0 && !res.headersSent) res.clearCookie(name, options);
+      waiting = [];
+      return messages;
+    };
+    next();
+  };
 }
 
-/** What every view may use: the signed-in user, pending messages, a CSRF token on demand. */
+/** What every view may use: the signed-in user. */
 export const viewLocals: RequestHandler = (req, res, next) => {
   res.locals.currentUser = req.user;
-  res.locals.csrfToken = () => csrfTokenFor(req);
-  // Messages are taken when a page is drawn, so a redirect on the way does not swallow them.
-  res.locals.takeFlashes = (): Flash[] => {
-    const messages = req.session?.flash ?? [];
-    if (req.session?.flash) delete req.session.flash;
-    return messages;
-  };
   res.locals.title = undefined;
   next();
 };

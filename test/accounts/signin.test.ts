@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import request from 'supertest';
 import {
+  cookiesSet,
   csrfTokenIn,
   sessionCookie,
   signIn,
@@ -89,18 +91,26 @@ describe('sign-in, sign-out and the account page', () => {
   it('gives a new session ID at sign-in and forgets the one it had before', async () => {
     const agent = running.app.agent();
     const form = await agent.get('/login').expect(200);
-    const before = sessionCookie(form);
-    assert.ok(before, 'the sign-in form starts a session for its CSRF token');
-    const response = await agent
+    assert.equal(sessionCookie(form), undefined, 'the sign-in form starts no session');
+    // An attacker plants a well-signed session ID in the victim's browser: one of their own,
+    // from a sign-in they then signed out of.
+    const { email: attackerEmail } = await signUp(running.app.agent());
+    const attacker = running.app.agent();
+    const planted = sessionCookie(await signIn(attacker, attackerEmail, strongPassword));
+    assert.ok(planted);
+    assert.equal((await submitForm(attacker, '/account', '/logout', {})).status, 303);
+    const plantedForm = await request(running.app.url).get('/login').set('Cookie', planted).expect(200);
+    const response = await request(running.app.url)
       .post('/login')
+      .set('Cookie', [planted, ...cookiesSet(plantedForm)].join('; '))
       .type('form')
-      .send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) })
+      .send({ email, password: strongPassword, _csrf: csrfTokenIn(plantedForm.text) })
       .expect(303);
     const after = sessionCookie(response);
     assert.ok(after);
-    assert.notEqual(after, before);
-    // An attacker who planted or saw the old ID gets nothing from it.
-    const withOldId = await running.app.agent().get('/account').set('Cookie', before);
+    assert.notEqual(after, planted);
+    // The attacker who planted the old ID gets nothing from it.
+    const withOldId = await running.app.agent().get('/account').set('Cookie', planted);
     assert.equal(withOldId.status, 303);
     assert.match(withOldId.headers.location as string, /^\/login/);
     const withNewId = await running.app.agent().get('/account').set('Cookie', after);

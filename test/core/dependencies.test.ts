@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import {
+  cookiesSet,
   csrfTokenIn,
   redisUrl,
   sessionCookie,
@@ -122,9 +123,18 @@ describe(
       assert.equal(account.status, 503);
       assert.match(account.text, /Temporarily unavailable/);
       assert.ok(!account.text.includes(email));
-      // A form whose CSRF token has nowhere to be kept could only fail when sent: no form.
+      // The sign-in form needs no session (its token is a signed cookie), so it is served;
+      // signing in is what needs Redis, and is refused.
       const form = await running.app.agent().get('/login');
-      assert.equal(form.status, 503);
+      assert.equal(form.status, 200);
+      const attempt = await running.app
+        .agent()
+        .post('/login')
+        .set('Cookie', cookiesSet(form).join('; '))
+        .type('form')
+        .send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) });
+      assert.equal(attempt.status, 503);
+      assert.equal(sessionCookie(attempt), undefined);
 
       running.app.redisProxy!.up();
       await eventually(async () => (await running.app.agent().get('/readyz')).status === 200, '/readyz is ready again');

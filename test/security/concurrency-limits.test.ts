@@ -8,6 +8,7 @@ import { auditLog } from '../../src/audit/index.js';
 import {
   appForTests,
   confirmPassword,
+  cookiesSet,
   csrfTokenIn,
   redisUrl,
   signIn,
@@ -331,9 +332,11 @@ describe(
         await turnOnTwoFactor(agent, twilio.standIn, phone);
         const signingIn = twilio.app.agent();
         const cookie = sessionCookie(await signIn(signingIn, email, strongPassword))!;
-        const token = csrfTokenIn((await signingIn.get('/login/2fa').expect(200)).text);
+        const page = await signingIn.get('/login/2fa').expect(200);
+        const token = csrfTokenIn(page.text);
+        const cookies = [cookie, ...cookiesSet(page)].join('; ');
         const press = (instance: TestApp) =>
-          instance.agent().post('/login/2fa/call').set('Cookie', cookie).type('form').send({ _csrf: token });
+          instance.agent().post('/login/2fa/call').set('Cookie', cookies).type('form').send({ _csrf: token });
         const responses = await Promise.all(
           Array.from({ length: 12 }, (_, index) => press(index % 2 === 0 ? twilio.app : second)),
         );

@@ -5,20 +5,22 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import type { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
-import { csrfTokenIn, redisUrl, sessionCookie, strongPassword, uniqueEmail } from '../support/app.js';
+import { cookiesSet, csrfTokenIn, redisUrl, sessionCookie, strongPassword, uniqueEmail } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { startServer, stop, type RunningServer } from '../support/processes.js';
 import { startTwilioStandIn, twilioCredentials } from '../support/twilio.js';
 
-async function form(url: string, path: string, cookie: string | undefined) {
+/** A form's token, and the Cookie header to post it with: the session's (when given) and the token's. */
+async function form(url: string, path: string, session: string | undefined) {
   const page = request(url).get(path);
-  if (cookie) void page.set('Cookie', cookie);
+  if (session) void page.set('Cookie', session);
   const response = await page.expect(200);
-  return { token: csrfTokenIn(response.text), cookie: cookie ?? sessionCookie(response)! };
+  const cookie = [...(session ? [session] : []), ...cookiesSet(response)].join('; ');
+  return { token: csrfTokenIn(response.text), cookie };
 }
 
-async function post(url: string, path: string, cookie: string, fields: Record<string, string>) {
-  const { token } = await form(url, path === '/login/2fa' ? '/login/2fa' : path, cookie);
+async function post(url: string, path: string, session: string, fields: Record<string, string>) {
+  const { token, cookie } = await form(url, path, session);
   return request(url)
     .post(path)
     .set('Cookie', cookie)
@@ -45,6 +47,7 @@ describe(
         TWILIO_ACCOUNT_SID: twilioCredentials.accountSid,
         TWILIO_AUTH_TOKEN: twilioCredentials.authToken,
         TWILIO_VERIFY_SERVICE_SID: twilioCredentials.serviceSid,
+        TWILIO_API_VERIFY_SERVICE_SID: twilioCredentials.apiServiceSid,
         TWILIO_API_BASE_URL: standIn.url,
       };
       servers = await Promise.all([startServer(shared), startServer(shared)]);

@@ -4,9 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import type { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
 import {
   confirmPassword,
+  cookiesSet,
   redisUrl,
   signIn,
   signUp,
+  sessionCookie,
   startTestApp,
   strongPassword,
   submitForm,
@@ -205,13 +207,13 @@ describe(
       await turnOnTwoFactor(agent, standIn, phone);
       const started = await signIn(first.agent(), email, strongPassword);
       assert.equal(started.headers.location, '/login/2fa');
-      const cookie = ((started.headers['set-cookie'] as unknown as string[]) ?? [])[0]!.split(';')[0]!;
+      const cookie = sessionCookie(started)!;
       const onSecond = second.agent();
       const page = await onSecond.get('/login/2fa').set('Cookie', cookie).expect(200);
       const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
       const done = await onSecond
         .post('/login/2fa')
-        .set('Cookie', cookie)
+        .set('Cookie', [cookie, ...cookiesSet(page)].join('; '))
         .type('form')
         .send({ code: standIn.lastCodeFor(phone)!, _csrf: token });
       assert.equal(done.status, 303);

@@ -183,10 +183,15 @@ export async function agePasswordConfirmation(app: TestApp, cookie: string, ms: 
   );
 }
 
+/** Every cookie a response set, as `name=value` pairs for a Cookie header. */
+export function cookiesSet(response: { headers: Record<string, unknown> }): string[] {
+  const cookies = (response.headers['set-cookie'] as string[] | undefined) ?? [];
+  return cookies.map((cookie) => cookie.split(';')[0]!);
+}
+
 /** The session cookie's `name=value` from a response, if it set one. */
 export function sessionCookie(response: { headers: Record<string, unknown> }, name = 'tfa.sid'): string | undefined {
-  const cookies = (response.headers['set-cookie'] as string[] | undefined) ?? [];
-  return cookies.find((cookie) => cookie.startsWith(`${name}=`))?.split(';')[0];
+  return cookiesSet(response).find((cookie) => cookie.startsWith(`${name}=`));
 }
 
 /**

@@ -1,0 +1,116 @@
+// Visitors who have not signed in cost the server nothing to keep: loading a form, failing a
+// sign-in or reading "You are signed out" stores no session, so nobody can fill Redis by
+// loading /login. Their forms are still protected from other sites, by a signed double-submit
+// token bound to the browser's cookies (and, once signed in, to the session).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import request from 'supertest';
+import {
+  appForTests,
+  cookiesSet,
+  csrfTokenIn,
+  redisUrl,
+  sessionCookie,
+  signUp,
+  strongPassword,
+  submitForm,
+} from '../support/app.js';
+
+describe(
+  'anonymous visitors',
+  { skip: redisUrl ? false : 'TEST_REDIS_URL is not set: no Redis to count sessions in' },
+  () => {
+    const running = appForTests();
+    const sessionKeys = async () =>
+      (await running.app.services.redis!.client.keys(`${running.app.config.redisPrefix}sess:*`)).length;
+
+    it('load /login 1,000 times, 50 at a time, and find no new session in Redis', async () => {
+      const before = await sessionKeys();
+      for (let round = 0; round < 20; round += 1) {
+        const pages = await Promise.all(Array.from({ length: 50 }, () => request(running.app.url).get('/login')));
+        for (const page of pages) {
+          assert.equal(page.status, 200);
+          assert.ok(csrfTokenIn(page.text), 'the form still has its token');
+          assert.equal(sessionCookie(page), undefined, 'and no session cookie');
+        }
+      }
+      for (const path of ['/', '/signup']) assert.equal((await request(running.app.url).get(path)).status, 200);
+      assert.equal(await sessionKeys(), before);
+    });
+
+    it('store nothing for a failed sign-in or a refused sign-up', async () => {
+      const before = await sessionKeys();
+      const agent = running.app.agent();
+      const failed = await submitForm(agent, '/login', '/login', { email: 'nobody@example.com', password: 'wrong' });
+      assert.equal(failed.status, 401);
+      const refused = await submitForm(agent, '/signup', '/signup', { email: 'not an email', password: 'x' });
+      assert.equal(refused.status, 422);
+      assert.equal(await sessionKeys(), before);
+    });
+
+    it('read "You are signed out" after signing out, with their session gone from Redis', async () => {
+      const before = await sessionKeys();
+      const agent = running.app.agent();
+      await signUp(agent);
+      assert.equal(await sessionKeys(), before + 1, 'a signed-in person has a session');
+      const out = await submitForm(agent, '/account', '/logout', {});
+      assert.equal(out.status, 303);
+      assert.match(
+        String(out.headers['set-cookie']),
+        /tfa\.sid=;[^,]*Expires=Thu, 01 Jan 1970/,
+        'the browser forgets it',
+      );
+      assert.match((await agent.get('/login').expect(200)).text, /You are signed out\./);
+      assert.doesNotMatch((await agent.get('/login').expect(200)).text, /You are signed out\./, 'shown once');
+      assert.equal(await sessionKeys(), before);
+    });
+
+    it("refuse a form posted without the browser's token cookie, with another browser's, or with a forged one", async () => {
+      const mine = await request(running.app.url).get('/login');
+      const theirs = await request(running.app.url).get('/login');
+      const post = (cookies: string[], token: string | undefined) =>
+        request(running.app.url)
+          .post('/login')
+          .set('Cookie', cookies.join('; '))
+          .type('form')
+          .send({ email: 'a@example.com', password: 'whatever', ...(token === undefined ? {} : { _csrf: token }) });
+      const token = csrfTokenIn(mine.text);
+      assert.equal((await post(cookiesSet(mine), token)).status, 401, 'the real pair gets to the password check');
+      for (const [what, cookies, sent] of [
+        ['no cookie', [], token],
+        ['no token', cookiesSet(mine), undefined],
+        ["another browser's cookie", cookiesSet(theirs), token],
+        [
+          'a forged pair',
+          [`tfa.csrf=${encodeURIComponent('0'.repeat(64) + '.' + 'a'.repeat(64))}`],
+          '0'.repeat(64) + '.' + 'a'.repeat(64),
+        ],
+      ] as const) {
+        const answer = await post([...cookies], sent);
+        assert.equal(answer.status, 403, what);
+        assert.match(answer.text, /This form has expired/, what);
+      }
+    });
+
+    it('refuse, once signed in, a token taken before the sign-in', async () => {
+      const { email } = await signUp(running.app.agent());
+      const form = await request(running.app.url).get('/login');
+      const before = cookiesSet(form);
+      const signedIn = await request(running.app.url)
+        .post('/login')
+        .set('Cookie', before.join('; '))
+        .type('form')
+        .send({ email, password: strongPassword, _csrf: csrfTokenIn(form.text) });
+      assert.equal(signedIn.status, 303);
+      const session = sessionCookie(signedIn)!;
+      const stale = await request(running.app.url)
+        .post('/logout')
+        .set('Cookie', [...before, session].join('; '))
+        .type('form')
+        .send({ _csrf: csrfTokenIn(form.text) });
+      assert.equal(stale.status, 403);
+      const account = await request(running.app.url).get('/account').set('Cookie', session);
+      assert.equal(account.status, 200, 'still signed in');
+    });
+  },
+);
