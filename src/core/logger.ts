@@ -34,7 +34,10 @@ function prettyStream(): DestinationStream {
 }
 
 export function createLogger(level: string, output: LogFormat | DestinationStream = 'json'): Logger {
-  const destination = output === 'pretty' ? prettyStream() : output === 'json' ? undefined : output;
+  // JSON lines go out asynchronously: lines written while a write is under way leave together,
+  // in one system call, and pino writes what is left when the process exits.
+  const destination =
+    output === 'pretty' ? prettyStream() : output === 'json' ? pino.destination({ dest: 1, sync: false }) : output;
   return pino(
     {
       level,

@@ -15,6 +15,7 @@ import type { Services } from '../core/services.js';
 import { enforceAbsoluteLifetime, sessions } from '../core/sessions.js';
 import { ConsoleSender } from '../factors/index.js';
 import { accountsRouter } from './accounts.js';
+import { staticAssets } from './assets.js';
 import { adminRouter } from './admin.js';
 import { codeStepPages, phoneSignInStep, totpSignInStep } from './code-step.js';
 import { errorHandler, notFound } from './errors.js';
@@ -73,18 +74,28 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   useViews(app, path.join(root, 'views'));
   app.locals.supportContact = config.supportContact;
 
-  app.use(requestLogger(logger));
   app.use(securityHeaders({ isProduction: config.isProduction }));
-  const staticOptions = { index: false, maxAge: config.isProduction ? '1h' : 0 };
-  app.use(express.static(path.join(root, 'public'), staticOptions));
-  // The phone field's country picker, served from the installed package: no CDN.
-  app.use('/vendor/intl-tel-input', express.static(path.join(root, 'node_modules/intl-tel-input/dist'), staticOptions));
-  app.use(
-    healthRouter({
-      database: () => services.database.check(),
-      sessions: () => services.sessions.check(),
-    }),
+  // Static files and the probes come first: they need no request log line, body, cookie or session.
+  const assets = staticAssets(
+    [
+      { prefix: '', dir: path.join(root, 'public') },
+      // The phone field's country picker, served from the installed package: no CDN.
+      { prefix: '/vendor/intl-tel-input', dir: path.join(root, 'node_modules/intl-tel-input/dist') },
+    ],
+    { plainMaxAge: config.isProduction ? '1h' : 0 },
   );
+  app.locals.asset = assets.url;
+  app.use(assets.middleware);
+  app.use(
+    healthRouter(
+      {
+        database: () => services.database.check(),
+        sessions: () => services.sessions.check(),
+      },
+      logger,
+    ),
+  );
+  app.use(requestLogger(logger));
 
   // The JSON API and its public keys: before the pages' sessions, CSRF and form parsing.
   app.use('/api', apiRouter({ domain, corsOrigins: config.api.corsOrigins }));

@@ -158,4 +158,27 @@ describe('web security basics', () => {
     const css = await running.app.agent().get('/css/app.css').expect(200);
     assert.match(css.headers['content-type'] as string, /text\/css/);
   });
+
+  it('links its files under fingerprinted names that may be kept for a year, and a stale name uncached', async () => {
+    const page = await running.app.agent().get('/signup').expect(200);
+    const linked = [...page.text.matchAll(/(?:href|src)="(\/[^"]+\.[0-9a-f]{10}\.(?:css|js|svg))"/g)].map((m) => m[1]!);
+    assert.ok(
+      linked.some((url) => url.startsWith('/css/app.')),
+      linked.join(' '),
+    );
+    for (const url of linked) {
+      const file = await running.app.agent().get(url).expect(200);
+      assert.equal(file.headers['cache-control'], 'public, max-age=31536000, immutable', url);
+      const plain = await running.app
+        .agent()
+        .get(url.replace(/\.[0-9a-f]{10}\./, '.'))
+        .expect(200);
+      assert.equal(plain.text, file.text, `${url} is the plain file`);
+    }
+    await running.app.agent().get('/vendor/intl-tel-input/css/intlTelInput.css').expect(200);
+    const stale = await running.app.agent().get('/css/app.0123456789.css').expect(200);
+    assert.equal(stale.headers['cache-control'], 'no-cache');
+    await running.app.agent().get('/css/nothing.0123456789.css').expect(404);
+    await running.app.agent().get('/css/../../package.json').expect(404);
+  });
 });

@@ -69,7 +69,7 @@ describe('npm start and npm run dev on a developer machine', () => {
   it('print readable lines, not JSON with numeric levels, unless LOG_FORMAT=json', async () => {
     const server = await startServer({ PGLITE_DATA_DIR: 'memory://', LOG_FORMAT: undefined });
     try {
-      await request(server.url).get('/healthz').expect(200);
+      await request(server.url).get('/login').expect(200);
     } finally {
       assert.equal(await stop(server), 0);
     }
@@ -83,7 +83,7 @@ describe('npm start and npm run dev on a developer machine', () => {
       'levels by name, the message after them',
     );
     assert.ok(
-      lines.some((line) => /\bINFO\b.*: GET \/healthz 200 \d+ms request completed$/.test(line)),
+      lines.some((line) => /\bINFO\b.*: GET \/login 200 \d+ms request completed$/.test(line)),
       'a request on one readable line',
     );
     assert.ok(
