@@ -96,8 +96,10 @@ export function accountsRouter(deps: {
 
   router.get('/account', requireSignedIn, noStore, async (req, res) => {
     const phone = req.user!.factors.find((factor) => factor.kind === 'phone')?.phoneNumber;
-    const activity = await accounts.recentSignIns(req.user!.id);
-    const codes = req.user!.twoFactorEnabled ? await recoveryCodes.remaining(req.user!.id) : undefined;
+    const [activity, codes] = await Promise.all([
+      accounts.recentSignIns(req.user!.id),
+      req.user!.twoFactorEnabled ? recoveryCodes.remaining(req.user!.id) : undefined,
+    ]);
     // "Since your last visit": failures after the sign-in before this one.
     const previousSignIn = activity.filter((event) => event.attempt === 'signed_in')[1]?.at ?? new Date(0);
     const failedSinceLastVisit = activity.filter((event) => event.attempt !== 'signed_in' && event.at > previousSignIn);
