@@ -86,7 +86,7 @@ describe('recovery codes', () => {
       page.text,
       /<a class="button button--secondary" href="\/account\/recovery-codes\/download"[^>]*>Download<\/a>/,
     );
-    assert.match(page.text, /<script src="\/js\/recovery-codes.js" defer><\/script>/);
+    assert.match(page.text, /<script src="\/js\/recovery-codes\.[0-9a-f]{10}\.js" defer><\/script>/);
     assert.doesNotMatch(page.text, /<script>|onclick=/, 'no inline script');
     assert.match(page.text, /I have saved these codes/);
 
