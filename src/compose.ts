@@ -8,6 +8,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Config, TokenKey } from './config.js';
 import type { Database } from './core/db/client.js';
 import type { Logger } from './core/logger.js';
+import type { Metrics } from './core/metrics.js';
 import { limitFactory } from './core/rate-limits.js';
 import type { Redis } from './core/redis.js';
 import { developmentKey, ephemeralKey, secretBox, type SecretBox } from './core/secret-box.js';
@@ -36,6 +37,8 @@ export interface DomainDeps {
   database: Database;
   /** Undefined without REDIS_URL: limits then live in this process. */
   redis: Redis | undefined;
+  /** Counted into, when the app serves metrics. */
+  metrics?: Metrics;
 }
 
 /**
@@ -70,9 +73,9 @@ function apiTokenKeys(config: Config, logger: Logger): TokenKey[] {
   return [{ kid: `ephemeral-${randomBytes(4).toString('hex')}`, privateKey }];
 }
 
-export function composeDomain({ config, logger, database, redis }: DomainDeps) {
+export function composeDomain({ config, logger, database, redis, metrics }: DomainDeps) {
   const { prisma, inTransaction } = database;
-  const audit = auditLog(prisma);
+  const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry));
   const limit = limitFactory(redis?.client, config.redisPrefix);
   const accounts = accountsService(
     accountsRepository(prisma),
@@ -81,7 +84,8 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
     inTransaction,
   );
 
-  const senders = createCodeSenders(config.twoFactor, logger);
+  const timeTwilio = metrics?.timeTwilio;
+  const senders = createCodeSenders(config.twoFactor, logger, timeTwilio);
   const sender = senders.pages;
   const factorRows = factorsRepository(prisma);
   // One wrong-code limit for every code factor: a guess is a guess, whichever page it is typed on.
@@ -103,7 +107,7 @@ export function composeDomain({ config, logger, database, redis }: DomainDeps) {
   const totpBackends = {
     local: localTotpBackend({ box, issuer: config.totp.issuer }),
     twilio: config.twoFactor.twilio
-      ? new TwilioTotpBackend(config.twoFactor.twilio, logger, { issuer: config.totp.issuer })
+      ? new TwilioTotpBackend(config.twoFactor.twilio, logger, { issuer: config.totp.issuer, timed: timeTwilio })
       : undefined,
   };
   const totp = totpFactor({

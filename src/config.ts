@@ -58,6 +58,7 @@ const schema = z.object({
   HTTP_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  METRICS_TOKEN: z.string().trim().min(32, 'must be at least 32 characters').optional(),
   TRUST_PROXY: trustProxy,
 
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
@@ -268,6 +269,12 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** Readable lines on a developer's machine; JSON lines everywhere else, for log shippers. */
   logFormat: 'json' | 'pretty';
+  metrics: {
+    /** GET /metrics then asks for `Authorization: Bearer <token>`. */
+    token: string | undefined;
+    /** Served without a token (outside production); production serves it only with one. */
+    open: boolean;
+  };
   trustProxy: Env['TRUST_PROXY'];
   database: {
     /** Undefined means the embedded PGlite database. */
@@ -497,6 +504,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     keepAliveMs: env.HTTP_KEEP_ALIVE_SECONDS * 1_000,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT ?? (env.NODE_ENV === 'development' ? 'pretty' : 'json'),
+    metrics: { token: env.METRICS_TOKEN, open: !isProduction },
     trustProxy: env.TRUST_PROXY,
     database: {
       url: env.DATABASE_URL,

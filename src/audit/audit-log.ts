@@ -85,7 +85,8 @@ const SIGN_IN_ATTEMPTS: Record<string, SignInAttempt> = {
   code_checked: 'wrong_code',
 };
 
-export function auditLog(prisma: PrismaClient) {
+/** `counted` is told of every event written (metrics count sign-ins, codes, refusals from them). */
+export function auditLog(prisma: PrismaClient, counted: (entry: AuditEntry) => void = () => {}) {
   return {
     /** Writes the event; pass the transaction of the change it records, so both land or neither. */
     async record(entry: AuditEntry, db: DatabaseClient = prisma): Promise<void> {
@@ -99,6 +100,7 @@ export function auditLog(prisma: PrismaClient) {
           ...(entry.detail ? { detail: entry.detail } : {}),
         },
       });
+      counted(entry);
     },
 
     /**

@@ -5,31 +5,56 @@ import type { TwilioConfig } from '../config.js';
 
 const TWILIO_VERIFY_ORIGIN = 'https://verify.twilio.com';
 
-/** Sends the SDK's requests to a stand-in of the Verify API instead (development and tests). */
-class RedirectingRequestClient extends twilio.RequestClient {
+/** Is told of every Twilio call: its operation, how long it took, and 2xx, 4xx, 5xx or network. */
+export type TwilioTimer = (operation: string, seconds: number, outcome: string) => void;
+
+/** A call's operation without the IDs in its path: "POST Entities/:id/Factors". */
+function operationOf(method: unknown, uri: string): string {
+  const path = new URL(uri).pathname.replace(/^\/v2\/Services\/[^/]+\/?/, '');
+  const shape = path
+    .split('/')
+    .map((segment) => (/^[A-Z]{2}[0-9a-f]{32}$|^[0-9a-f-]{36}$/.test(segment) ? ':id' : segment))
+    .join('/');
+  return `${String(method ?? 'GET').toUpperCase()} ${shape}`;
+}
+
+/** Times each call (metrics), and sends it to a stand-in of the Verify API when one is named (development and tests). */
+class VerifyRequestClient extends twilio.RequestClient {
   constructor(
-    private readonly baseUrl: string,
+    private readonly baseUrl: string | undefined,
     timeoutMs: number,
+    private readonly timed: TwilioTimer | undefined,
   ) {
     super({ timeout: timeoutMs });
   }
 
-  override request<T>(options: Parameters<twilio.RequestClient['request']>[0] & { data?: T }) {
+  override async request<T>(options: Parameters<twilio.RequestClient['request']>[0] & { data?: T }) {
     const uri = String(options.uri);
-    const redirected = uri.startsWith(TWILIO_VERIFY_ORIGIN)
-      ? this.baseUrl.replace(/\/$/, '') + uri.slice(TWILIO_VERIFY_ORIGIN.length)
-      : uri;
-    return super.request<T>({ ...options, uri: redirected });
+    const redirected =
+      this.baseUrl && uri.startsWith(TWILIO_VERIFY_ORIGIN)
+        ? this.baseUrl.replace(/\/$/, '') + uri.slice(TWILIO_VERIFY_ORIGIN.length)
+        : uri;
+    const operation = operationOf(options.method, uri);
+    const started = performance.now();
+    const elapsed = () => (performance.now() - started) / 1000;
+    try {
+      const response = await super.request<T>({ ...options, uri: redirected });
+      this.timed?.(operation, elapsed(), `${Math.floor(response.statusCode / 100)}xx`);
+      return response;
+    } catch (error) {
+      this.timed?.(operation, elapsed(), 'network');
+      throw error;
+    }
   }
 }
 
 /** The Verify service named in the configuration, without automatic retries. */
-export function verifyService(config: TwilioConfig) {
+export function verifyService(config: TwilioConfig, timed?: TwilioTimer) {
   const client = twilio(config.username, config.password, {
     accountSid: config.accountSid,
     timeout: config.timeoutMs,
     autoRetry: false,
-    ...(config.apiBaseUrl ? { httpClient: new RedirectingRequestClient(config.apiBaseUrl, config.timeoutMs) } : {}),
+    httpClient: new VerifyRequestClient(config.apiBaseUrl, config.timeoutMs, timed),
   });
   return client.verify.v2.services(config.verifyServiceSid);
 }

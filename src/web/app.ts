@@ -11,6 +11,7 @@ import { apiRouter, jwksRouter } from '../api/index.js';
 import type { Config } from '../config.js';
 import { composeDomain, type Domain } from '../compose.js';
 import type { Logger } from '../core/logger.js';
+import { createMetrics } from '../core/metrics.js';
 import type { Services } from '../core/services.js';
 import { enforceAbsoluteLifetime, sessions } from '../core/sessions.js';
 import { ConsoleSender } from '../factors/index.js';
@@ -19,6 +20,7 @@ import { staticAssets } from './assets.js';
 import { adminRouter } from './admin.js';
 import { codeStepPages, phoneSignInStep, totpSignInStep } from './code-step.js';
 import { errorHandler, notFound } from './errors.js';
+import { metricsRouter } from './metrics.js';
 import { healthRouter } from './health.js';
 import { createPassport } from './passport.js';
 import { passwordConfirmationRouter, requireRecentPassword } from './password-confirmation.js';
@@ -66,7 +68,9 @@ function requestLogger(logger: Logger): RequestHandler {
 }
 
 export function createApp({ config, logger, services, domain: given }: AppDeps): Express {
-  const domain = given ?? composeDomain({ config, logger, database: services.database, redis: services.redis });
+  const metrics = createMetrics();
+  const domain =
+    given ?? composeDomain({ config, logger, database: services.database, redis: services.redis, metrics });
   const app = express();
   app.set('env', config.env);
   app.disable('x-powered-by');
@@ -95,6 +99,8 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       logger,
     ),
   );
+  app.use(metricsRouter({ metrics, token: config.metrics.token, open: config.metrics.open }));
+  app.use(metrics.requestTimer);
   app.use(requestLogger(logger));
 
   // The JSON API and its public keys: before the pages' sessions, CSRF and form parsing.

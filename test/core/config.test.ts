@@ -112,6 +112,14 @@ describe('configuration', () => {
     });
   }
 
+  it('serves metrics in production only with METRICS_TOKEN, and anywhere else without', () => {
+    assert.deepEqual(loadConfig(production).metrics, { token: undefined, open: false });
+    const token = 'a-metrics-token-of-at-least-32-characters';
+    assert.deepEqual(loadConfig({ ...production, METRICS_TOKEN: token }).metrics, { token, open: false });
+    assert.deepEqual(loadConfig({}).metrics, { token: undefined, open: true });
+    assert.match(problemsOf({ METRICS_TOKEN: 'short' })[0]!, /^METRICS_TOKEN: must be at least 32 characters/);
+  });
+
   it('accepts embedded stores in production only when explicitly allowed', () => {
     const config = loadConfig({
       ...production,

@@ -2,6 +2,7 @@ import type { Config } from '../../../config.js';
 import type { Logger } from '../../../core/logger.js';
 import { ConsoleSender } from './console.js';
 import { TwilioVerifySender } from './twilio.js';
+import type { TwilioTimer } from '../../twilio-client.js';
 import type { CodeSender } from './sender.js';
 
 /**
@@ -9,9 +10,13 @@ import type { CodeSender } from './sender.js';
  * which keeps verifications of its own (a Verify service of its own on Twilio), so a stranger
  * verifying a number never sends, checks or wears out the code its owner signs in with.
  */
-export function createCodeSenders(config: Config['twoFactor'], logger: Logger): { pages: CodeSender; api: CodeSender } {
+export function createCodeSenders(
+  config: Config['twoFactor'],
+  logger: Logger,
+  timed?: TwilioTimer,
+): { pages: CodeSender; api: CodeSender } {
   if (config.provider === 'twilio' && config.twilio) {
-    const pages = new TwilioVerifySender(config.twilio, logger);
+    const pages = new TwilioVerifySender(config.twilio, logger, timed);
     if (config.twilio.apiVerifyServiceSid === config.twilio.verifyServiceSid) {
       logger.warn(
         "TWILIO_API_VERIFY_SERVICE_SID is not set: the open phone verification API shares the sign-in codes' Verify service (refused in production)",
@@ -21,6 +26,7 @@ export function createCodeSenders(config: Config['twoFactor'], logger: Logger): 
     const api = new TwilioVerifySender(
       { ...config.twilio, verifyServiceSid: config.twilio.apiVerifyServiceSid },
       logger,
+      timed,
     );
     return { pages, api };
   }

@@ -3,7 +3,13 @@
 // fate is unknown counts as "may have sent" (unconfirmed), never as "nothing sent".
 import type { TwilioConfig } from '../../../config.js';
 import type { Logger } from '../../../core/logger.js';
-import { failureOf, neverReachedTwilio, verifyService, type TwilioFailure } from '../../twilio-client.js';
+import {
+  failureOf,
+  neverReachedTwilio,
+  verifyService,
+  type TwilioFailure,
+  type TwilioTimer,
+} from '../../twilio-client.js';
 import { phoneHint } from '../numbers.js';
 import {
   type Channel,
@@ -21,8 +27,9 @@ export class TwilioVerifySender implements CodeSender {
   constructor(
     config: TwilioConfig,
     private readonly logger: Logger,
+    timed?: TwilioTimer,
   ) {
-    this.service = verifyService(config);
+    this.service = verifyService(config, timed);
   }
 
   /** `subject` says what the request was about: a hinted number or a verification SID. */

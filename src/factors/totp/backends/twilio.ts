@@ -10,7 +10,13 @@ import { createHash } from 'node:crypto';
 import { URI } from 'otpauth';
 import type { TwilioConfig } from '../../../config.js';
 import type { Logger } from '../../../core/logger.js';
-import { failureOf, neverReachedTwilio, verifyService, type TwilioFailure } from '../../twilio-client.js';
+import {
+  failureOf,
+  neverReachedTwilio,
+  verifyService,
+  type TwilioFailure,
+  type TwilioTimer,
+} from '../../twilio-client.js';
 import type { TotpBackend, TotpEnrolmentStart, TotpReason, TotpStored } from './backend.js';
 
 /** RFC 6238 as every authenticator app reads it: sent with each new factor, whatever the service's defaults. */
@@ -31,6 +37,8 @@ export interface TwilioTotpOptions {
    */
   issuer?: string;
   now?: () => number;
+  /** Told of every Twilio call (metrics). */
+  timed?: TwilioTimer;
 }
 
 /** 30-second steps, as FACTOR_CONFIG asks of Twilio. */
@@ -71,7 +79,7 @@ export class TwilioTotpBackend implements TotpBackend {
     private readonly logger: Logger,
     private readonly options: TwilioTotpOptions = {},
   ) {
-    this.service = verifyService(config);
+    this.service = verifyService(config, options.timed);
   }
 
   /** `code` is the code sent, if any: kept out of the log even if Twilio's message repeats it. */
