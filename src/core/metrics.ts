@@ -74,7 +74,7 @@ export function createMetrics() {
     },
 
     /** Times a Twilio call: `outcome` is 2xx, 4xx, 5xx or network. */
-    timeTwilio(operation: string, seconds: number, outcome: string): void {
+    timeTwilio: (operation: string, seconds: number, outcome: string): void => {
       twilio.observe({ operation, outcome }, seconds);
     },
 

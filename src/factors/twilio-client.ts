@@ -15,7 +15,7 @@ function operationOf(method: unknown, uri: string): string {
     .split('/')
     .map((segment) => (/^[A-Z]{2}[0-9a-f]{32}$|^[0-9a-f-]{36}$/.test(segment) ? ':id' : segment))
     .join('/');
-  return `${String(method ?? 'GET').toUpperCase()} ${shape}`;
+  return `${typeof method === 'string' ? method.toUpperCase() : 'GET'} ${shape}`;
 }
 
 /** Times each call (metrics), and sends it to a stand-in of the Verify API when one is named (development and tests). */
