@@ -7,7 +7,7 @@
 // resident memory flat over two consecutive mixed runs (sign-ins included); start-up under 3 s.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type autocannon from 'autocannon';
@@ -313,7 +313,8 @@ async function main(): Promise<number> {
     }
     const flat = afterRuns[1]! <= afterRuns[0]! * 1.1;
 
-    const report = table(rows, { raw, startMs, firstStartMs, afterRuns, flat });
+    const findings = await readFile(new URL('./findings.md', import.meta.url), 'utf8').catch(() => '');
+    const report = `${table(rows, { raw, startMs, firstStartMs, afterRuns, flat })}\n${findings}`;
     console.log(`\n${report}`);
     await writeFile(new URL('../docs/benchmarks.md', import.meta.url), report);
     const failed = rows.filter((row) => !row.met).length + (flat ? 0 : 1) + (startMs < 3000 ? 0 : 1);
