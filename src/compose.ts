@@ -76,7 +76,7 @@ function apiTokenKeys(config: Config, logger: Logger): TokenKey[] {
 export function composeDomain({ config, logger, database, redis, metrics }: DomainDeps) {
   const { prisma, inTransaction } = database;
   const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry));
-  const limit = limitFactory(redis?.client, config.redisPrefix);
+  const limit = limitFactory(redis?.client, config.redisPrefix, config.session.secrets[0]);
   const accounts = accountsService(
     accountsRepository(prisma),
     audit,

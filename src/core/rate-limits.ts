@@ -5,6 +5,7 @@
 // pass the read). A limit that cannot be checked because Redis fails, or does not answer in
 // time, does not let the request through: the error becomes a "temporarily unavailable" page
 // (fail closed).
+import { createHmac } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { DependencyUnavailableError, RateLimitedError } from './errors.js';
 
@@ -56,7 +57,13 @@ function step<T>(rule: Rule, operation: Promise<T>): Promise<T> {
 
 export type LimitFactory = (rule: Rule) => Limit;
 
-export function limitFactory(redis: RedisClient | undefined, redisPrefix: string): LimitFactory {
+/**
+ * `secret` keys the names limits are counted under: an email, a phone number or an address
+ * becomes an HMAC of it, so Redis (a SCAN, a MONITOR, a backup) holds no one's details.
+ */
+export function limitFactory(redis: RedisClient | undefined, redisPrefix: string, secret: string): LimitFactory {
+  const keyed = createHmac('sha256', secret).update('rate-limit keys').digest();
+  const nameOf = (key: string) => createHmac('sha256', keyed).update(key).digest('base64url').slice(0, 27);
   return (rule) => {
     const options = {
       keyPrefix: `${redisPrefix}limit:${rule.name}`,
@@ -72,21 +79,21 @@ export function limitFactory(redis: RedisClient | undefined, redisPrefix: string
       async take(key, { windowSec } = {}) {
         const state = await step(
           rule,
-          limiter.consume(key, 1, windowSec === undefined ? {} : { customDuration: windowSec }),
+          limiter.consume(nameOf(key), 1, windowSec === undefined ? {} : { customDuration: windowSec }),
         );
         return state.consumedPoints;
       },
       async giveBack(key) {
-        const state = await step(rule, limiter.reward(key, 1));
+        const state = await step(rule, limiter.reward(nameOf(key), 1));
         // The key ended (its window ran out, or it was reset) between taking and giving back:
         // the point given back must not become a spare one.
-        if (state.consumedPoints < 0) await step(rule, limiter.delete(key));
+        if (state.consumedPoints < 0) await step(rule, limiter.delete(nameOf(key)));
       },
       async block(key, seconds) {
-        await step(rule, limiter.block(key, seconds));
+        await step(rule, limiter.block(nameOf(key), seconds));
       },
       async reset(key) {
-        await step(rule, limiter.delete(key));
+        await step(rule, limiter.delete(nameOf(key)));
       },
     };
   };

@@ -115,8 +115,6 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
 // Headers that belong to the answer a route meant to give; a 503 page given instead drops them.
 const ANSWER_HEADERS = ['Location', 'Content-Type', 'Content-Length', 'Content-Disposition', 'ETag', 'Last-Modified'];
 
-const EMPTY_SESSION = '{}';
-
 /** The session's data as the store keeps it; the cookie's own expiry is left out. */
 function contentOf(data: session.Session): string {
   return JSON.stringify(data, function (this: unknown, key, value: unknown) {
@@ -134,22 +132,29 @@ function storeBeforeAnswering(
   res: Response,
   next: (error: unknown) => void,
   cookie: { name: string; options: CookieOptions },
+  worthKeeping: (session: session.Session) => boolean,
 ): void {
   const loadedId = req.sessionID;
   const loadedContent = contentOf(req.session);
   const end = res.end.bind(res) as (...args: unknown[]) => Response;
   res.end = ((...args: unknown[]) => {
     res.end = end as Response['end'];
-    const content = req.session && contentOf(req.session);
-    // A new session with nothing in it (signed out: Passport regenerated the session) is
-    // neither stored nor sent, so someone signed out keeps nothing on the server; the browser
-    // forgets the old cookie. (express-session would store it, seeing a new ID.)
-    if (content === EMPTY_SESSION && req.sessionID !== loadedId && !res.headersSent) {
+    // A session not worth keeping (a visitor's; one signed out, cancelled or timed out) is
+    // neither stored nor sent: the store forgets it, if it had it, and so does the browser.
+    if (req.session && !worthKeeping(req.session) && !res.headersSent) {
+      const held = req.session;
       delete (req as { session?: unknown }).session;
-      if (req.headers.cookie?.includes(`${cookie.name}=`)) res.clearCookie(cookie.name, cookie.options);
-      return end(...args);
+      if (!req.headers.cookie?.includes(`${cookie.name}=`)) return end(...args);
+      res.clearCookie(cookie.name, cookie.options);
+      held.destroy((error) => {
+        // Nothing in it grants anything, so a store that fails here only keeps it until it expires.
+        if (error) req.log?.warn({ err: error }, 'an emptied session could not be removed from the store');
+        end(...args);
+      });
+      return res;
     }
-    const changed = content !== undefined && content !== loadedContent;
+    const content = req.session && contentOf(req.session);
+    const changed = content !== undefined && (req.sessionID !== loadedId || content !== loadedContent);
     if (!changed || res.headersSent) return end(...args);
     req.session.save((error) => {
       if (!error) return void end(...args);
@@ -171,7 +176,7 @@ function storeBeforeAnswering(
  * logs its failure: it would otherwise call `next` again, and Express, finding the answer
  * already sent, would drop the connection.
  */
-export function sessions(options: SessionOptions): RequestHandler {
+export function sessions(options: SessionOptions, worthKeeping: (session: session.Session) => boolean): RequestHandler {
   const handle = session(options);
   const { httpOnly, sameSite, secure, path } = (options.cookie ?? {}) as session.CookieOptions;
   const clearing = {
@@ -191,7 +196,7 @@ export function sessions(options: SessionOptions): RequestHandler {
       }
       if (error) return next(error);
       // express-session leaves some requests without a session (a cookie path elsewhere).
-      if (req.session) storeBeforeAnswering(req, res, next, clearing);
+      if (req.session) storeBeforeAnswering(req, res, next, clearing, worthKeeping);
       next();
     });
   };

@@ -27,6 +27,7 @@ import { passwordConfirmationRouter, requireRecentPassword } from './password-co
 import { phoneRouter } from './phone.js';
 import { recoveryCodesAfterEnrolment, recoveryCodesRouter } from './recovery-codes.js';
 import { csrfProtection, securityHeaders } from './security.js';
+import { holdsSignIn } from './session.js';
 import { signInRouter } from './sign-in.js';
 import { totpRouter } from './totp.js';
 import { flashMessages, useViews, viewLocals } from './views.js';
@@ -66,6 +67,18 @@ function requestLogger(logger: Logger): RequestHandler {
     },
   });
 }
+
+/**
+ * cookie-parser reads a `j:` value as JSON; every cookie here is a string, and express-session
+ * or csrf-csrf given an object instead would fail with a 500 on every page until the cookie
+ * went away (a cookie planted to lock someone out). Such values are dropped.
+ */
+const stringCookiesOnly: RequestHandler = (req, _res, next) => {
+  for (const jar of [req.cookies, req.signedCookies] as Array<Record<string, unknown> | undefined>) {
+    for (const [name, value] of Object.entries(jar ?? {})) if (typeof value !== 'string') delete jar![name];
+  }
+  next();
+};
 
 export function createApp({ config, logger, services, domain: given }: AppDeps): Express {
   const metrics = createMetrics();
@@ -108,27 +121,26 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   app.use(jwksRouter({ tokens: domain.tokens }));
 
   app.use(express.urlencoded({ extended: false, limit: FORM_BODY_LIMIT, parameterLimit: 50 }));
-  const cookies = {
-    secrets: config.session.secrets,
-    secure: config.session.secureCookie,
-    sessionCookieName: config.session.cookieName,
-  };
-  app.use(cookieParser(cookies.secrets));
+  const cookies = { secrets: config.session.secrets, secure: config.session.secureCookie };
+  app.use(cookieParser(cookies.secrets), stringCookiesOnly);
   app.use(
-    sessions({
-      name: config.session.cookieName,
-      secret: config.session.secrets,
-      store: services.sessions.store,
-      resave: false,
-      saveUninitialized: false,
-      rolling: true,
-      cookie: {
-        httpOnly: true,
-        sameSite: 'lax',
-        secure: config.session.secureCookie,
-        maxAge: config.session.idleTimeoutMs,
+    sessions(
+      {
+        name: config.session.cookieName,
+        secret: config.session.secrets,
+        store: services.sessions.store,
+        resave: false,
+        saveUninitialized: false,
+        rolling: true,
+        cookie: {
+          httpOnly: true,
+          sameSite: 'lax',
+          secure: config.session.secureCookie,
+          maxAge: config.session.idleTimeoutMs,
+        },
       },
-    }),
+      holdsSignIn,
+    ),
   );
   app.use(enforceAbsoluteLifetime(config.session));
 

@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 import { doubleCsrf } from 'csrf-csrf';
+import { holdsSignIn } from './session.js';
 
 export function securityHeaders(options: { isProduction: boolean }): RequestHandler {
   return helmet({
@@ -35,8 +36,6 @@ export interface CookieSettings {
   secrets: string[];
   /** HTTPS only, under the __Host- prefix (production). */
   secure: boolean;
-  /** The session cookie's name: a form token is bound to the session it names. */
-  sessionCookieName: string;
 }
 
 /** A cookie name under the __Host- prefix where cookies are Secure: no sibling subdomain can plant it. */
@@ -45,20 +44,18 @@ export const cookieName = (name: string, secure: boolean) => (secure ? `__Host-$
 /**
  * CSRF defence that keeps nothing on the server: a signed double-submit token (csrf-csrf). The
  * token sits in an HttpOnly cookie and in each form; a post is accepted when the two match and
- * the HMAC binds the token to the session cookie the browser holds (none for a visitor who has
- * not signed in yet). So loading a form writes no session, and a token taken before sign-in is
- * worthless after it (the session cookie changes). Tokens are signed with a key derived from
- * the session secrets, so rotating those rotates these.
+ * the HMAC binds the token to the session holding the browser's sign-in (none for a visitor).
+ * So loading a form writes no session, and a token taken before sign-in is worthless after it
+ * (the session changes). Tokens are signed with a key derived from the session secrets, so
+ * rotating those rotates these.
  */
 export function csrfProtection(settings: CookieSettings): RequestHandler {
   const keys = settings.secrets.map((secret) => createHmac('sha256', secret).update('csrf-token').digest('hex'));
   const { doubleCsrfProtection, generateCsrfToken } = doubleCsrf({
     getSecret: () => keys,
-    // The session ID of a well-signed session cookie (cookie-parser checks the signature).
-    getSessionIdentifier: (req) => {
-      const session = (req.signedCookies as Record<string, unknown> | undefined)?.[settings.sessionCookieName];
-      return typeof session === 'string' ? session : '';
-    },
+    // Bound to a session only while it holds a sign-in: that is the one session a browser
+    // keeps (a visitor's is never stored, so a token for it binds to none).
+    getSessionIdentifier: (req) => (holdsSignIn(req.session) ? req.sessionID : ''),
     cookieName: cookieName('tfa.csrf', settings.secure),
     cookieOptions: { sameSite: 'lax', secure: settings.secure, httpOnly: true, path: '/' },
     getCsrfTokenFromRequest: (req) => {

@@ -1,5 +1,6 @@
 // The signed-in session, started once a sign-in is granted (by the sign-in steps, or at sign-up).
 import type { Request } from 'express';
+import type { SessionData } from 'express-session';
 import { applyRememberMe, sessionStep, type SessionLifetime } from '../core/sessions.js';
 import type { Account } from '../sign-in/index.js';
 
@@ -17,4 +18,14 @@ export async function startSession(
   // Passport regenerates the session here, so an ID planted before sign-in is worthless.
   await sessionStep('sign-in', (done) => req.logIn(account, done));
   applyRememberMe(req, remember, lifetime);
+}
+
+/**
+ * Whether a session holds a sign-in, made or begun (password accepted, factor not yet): only
+ * those are stored, and only those bind a form's CSRF token. A visitor's, or one emptied by a
+ * cancelled or timed-out sign-in, a lifetime ended or "sign out everywhere" elsewhere, is not.
+ */
+export function holdsSignIn(session: Partial<SessionData> | undefined): boolean {
+  const passport = (session as { passport?: { user?: unknown } } | undefined)?.passport;
+  return Boolean(passport?.user) || session?.pendingSignIn !== undefined;
 }

@@ -72,6 +72,17 @@ const isFlash = (value: unknown): value is Flash =>
   ['success', 'info', 'error'].includes((value as Flash).kind) &&
   typeof (value as Flash).text === 'string';
 
+/** The messages a (well-signed) flash cookie carries: base64url JSON, anything else is none. */
+function readFlashes(value: unknown): Flash[] {
+  if (typeof value !== 'string') return [];
+  try {
+    const carried: unknown = JSON.parse(Buffer.from(value, 'base64url').toString());
+    return Array.isArray(carried) ? carried.filter(isFlash).slice(0, MAX_FLASHES) : [];
+  } catch {
+    return [];
+  }
+}
+
 const queues = new WeakMap<Request, (message: Flash) => void>();
 
 /** Queues a message for the next page this browser sees (after a redirect). */
@@ -94,11 +105,11 @@ export function flashMessages(settings: Pick<CookieSettings, 'secure'>): Request
     path: '/',
   } as const;
   return (req, res, next) => {
-    const carried: unknown = (req.signedCookies as Record<string, unknown> | undefined)?.[name];
-    let waiting: Flash[] = Array.isArray(carried) ? carried.filter(isFlash).slice(0, MAX_FLASHES) : [];
+    let waiting = readFlashes((req.signedCookies as Record<string, unknown> | undefined)?.[name]);
     queues.set(req, (message) => {
       waiting = [...waiting, message].slice(-MAX_FLASHES);
-      res.cookie(name, waiting, { ...options, maxAge: FLASH_LIFETIME_MS });
+      const value = Buffer.from(JSON.stringify(waiting)).toString('base64url');
+      res.cookie(name, value, { ...options, maxAge: FLASH_LIFETIME_MS });
     });
     res.locals.takeFlashes = (): Flash[] => {
       const messages = waiting;

@@ -27,12 +27,14 @@ describe('metrics', () => {
   };
 
   it('asks for the bearer token when METRICS_TOKEN is set', async () => {
-    for (const authorization of [undefined, 'Bearer wrong', `Bearer ${TOKEN}x`, TOKEN]) {
+    for (const authorization of [undefined, 'Bearer wrong', `Bearer ${TOKEN}x`, TOKEN, `Basic ${TOKEN}`]) {
       const test = request(twilio.app.url).get('/metrics');
       const answer = await (authorization ? test.set('Authorization', authorization) : test);
       assert.equal(answer.status, 401, String(authorization));
       assert.doesNotMatch(answer.text, /http_request_duration_seconds/);
     }
+    const anyCase = await request(twilio.app.url).get('/metrics').set('Authorization', `bearer ${TOKEN}`);
+    assert.equal(anyCase.status, 200, 'the scheme in any case');
   });
 
   it('counts requests by route, sign-ins by outcome, codes sent and Twilio calls', async () => {

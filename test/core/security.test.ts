@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { describe, it } from 'node:test';
 import { safeLocalPath } from '../../src/web/security.js';
 import { csrfTokenIn, signUp, appForTests, strongPassword, uniqueEmail } from '../support/app.js';
@@ -179,6 +180,24 @@ describe('web security basics', () => {
     const stale = await running.app.agent().get('/css/app.0123456789.css').expect(200);
     assert.equal(stale.headers['cache-control'], 'no-cache');
     await running.app.agent().get('/css/nothing.0123456789.css').expect(404);
+    // Odd spellings of a real file's name are no fingerprint of it, and nothing to remember.
+    const { hostname, port } = new URL(running.app.url);
+    for (const odd of [
+      '/css/made-up/../app.0000000000.css',
+      '/css/%61pp.0000000000.css',
+      '/x%00.0000000000.js',
+      `/nothere/${'a'.repeat(5000)}.0000000000.css`,
+    ]) {
+      const status = await new Promise<number>((resolve, reject) =>
+        http
+          .get({ hostname, port, path: odd }, (answer) => {
+            answer.resume();
+            resolve(answer.statusCode ?? 0);
+          })
+          .on('error', reject),
+      );
+      assert.ok([400, 404].includes(status), `${odd.slice(0, 60)}: ${status}`);
+    }
     await running.app.agent().get('/css/../../package.json').expect(404);
   });
 });

@@ -6,21 +6,23 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import request from 'supertest';
 import {
-  appForTests,
+  ageSession,
   cookiesSet,
   csrfTokenIn,
   redisUrl,
   sessionCookie,
+  signIn,
   signUp,
   strongPassword,
   submitForm,
 } from '../support/app.js';
+import { appOnTwilio, personWithTwoFactor } from '../support/twilio.js';
 
 describe(
   'anonymous visitors',
   { skip: redisUrl ? false : 'TEST_REDIS_URL is not set: no Redis to count sessions in' },
   () => {
-    const running = appForTests();
+    const running = appOnTwilio();
     const sessionKeys = async () =>
       (await running.app.services.redis!.client.keys(`${running.app.config.redisPrefix}sess:*`)).length;
 
@@ -63,6 +65,48 @@ describe(
       assert.match((await agent.get('/login').expect(200)).text, /You are signed out\./);
       assert.doesNotMatch((await agent.get('/login').expect(200)).text, /You are signed out\./, 'shown once');
       assert.equal(await sessionKeys(), before);
+    });
+
+    it('keep no session once a sign-in is cancelled at the code step, or ended on another device', async () => {
+      const person = await personWithTwoFactor(running, '+33612340001');
+      const before = await sessionKeys();
+      const agent = running.app.agent();
+      assert.equal((await signIn(agent, person.email, strongPassword)).headers.location, '/login/2fa');
+      assert.equal(await sessionKeys(), before + 1, 'a sign-in begun is kept');
+      assert.equal((await submitForm(agent, '/login/2fa', '/login/2fa/cancel', {})).status, 303);
+      assert.equal(await sessionKeys(), before, 'and forgotten once cancelled');
+      const page = await agent.get('/login').expect(200);
+      assert.equal(sessionCookie(page), undefined);
+      assert.equal(await sessionKeys(), before);
+
+      // Signed in on a second device, then "sign out everywhere" from the first.
+      const other = running.app.agent();
+      await signIn(other, person.email, strongPassword);
+      await submitForm(other, '/login/2fa', '/login/2fa', { code: running.standIn.lastCodeFor(person.phone)! });
+      await other.get('/account').expect(200);
+      const withOther = await sessionKeys();
+      assert.equal((await submitForm(person.agent, '/account', '/account/sign-out-everywhere', {})).status, 303);
+      assert.equal((await other.get('/account')).status, 303);
+      assert.ok((await sessionKeys()) <= withOther - 2, "both devices' sessions are gone from Redis");
+    });
+
+    it("serve a working form right after a session's absolute lifetime ran out", async () => {
+      const { email } = await signUp(running.app.agent());
+      const agent = running.app.agent();
+      const signedIn = await signIn(agent, email, strongPassword);
+      await ageSession(running.app, sessionCookie(signedIn)!, 'signedInAt', 13 * 3_600_000);
+      const again = await signIn(agent, email, strongPassword);
+      assert.equal(again.status, 303, 'not "This form has expired"');
+      assert.equal(again.headers.location, '/account');
+    });
+
+    it('answer cookies that cookie-parser would read as JSON as if they were not there', async () => {
+      for (const cookie of ['tfa.sid=j:1', 'tfa.csrf=j:[]', 'tfa.flash=j:{}', 'tfa.sid=j:{"a":1}; tfa.csrf=j:1']) {
+        for (const path of ['/', '/login', '/signup']) {
+          const answer = await request(running.app.url).get(path).set('Cookie', cookie);
+          assert.equal(answer.status, 200, `${cookie} on ${path}`);
+        }
+      }
     });
 
     it("refuse a form posted without the browser's token cookie, with another browser's, or with a forged one", async () => {

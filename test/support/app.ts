@@ -170,18 +170,27 @@ export async function confirmPassword(agent: Agent, password = strongPassword): 
   if (response.status !== 303) throw new Error(`confirming the password failed with ${response.status}`);
 }
 
-/** Moves the password confirmation of the session behind `cookie` `ms` into the past, as the clock would. */
-export async function agePasswordConfirmation(app: TestApp, cookie: string, ms: number): Promise<void> {
+/** Moves a moment kept in the session behind `cookie` (`field`) `ms` into the past, as the clock would. */
+export async function ageSession(
+  app: TestApp,
+  cookie: string,
+  field: 'passwordConfirmedAt' | 'signedInAt',
+  ms: number,
+): Promise<void> {
   const sessionId = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
   const { store } = app.services.sessions;
-  const stored = await new Promise<{ passwordConfirmedAt: number }>((resolve, reject) =>
+  const stored = await new Promise<Record<string, number>>((resolve, reject) =>
     store.get(sessionId, (error, data) => (error ? reject(error as Error) : resolve(data as never))),
   );
-  stored.passwordConfirmedAt -= ms;
+  stored[field]! -= ms;
   await new Promise<void>((resolve, reject) =>
     store.set(sessionId, stored as never, (error) => (error ? reject(error as Error) : resolve())),
   );
 }
+
+/** Moves the password confirmation of the session behind `cookie` `ms` into the past. */
+export const agePasswordConfirmation = (app: TestApp, cookie: string, ms: number) =>
+  ageSession(app, cookie, 'passwordConfirmedAt', ms);
 
 /** Every cookie a response set, as `name=value` pairs for a Cookie header. */
 export function cookiesSet(response: { headers: Record<string, unknown> }): string[] {
