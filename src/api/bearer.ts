@@ -23,11 +23,8 @@ export function requireBearer(
 ): RequestHandler {
   return async (req, res, next) => {
     const token = bearerToken(req);
-    const presented = token === undefined ? ({ ok: false, reason: 'malformed' } as const) : await tokens.verify(token);
     const verified =
-      presented.ok && !(await stillSignedIn(presented.claims))
-        ? ({ ok: false, reason: 'revoked' } as const)
-        : presented;
+      token === undefined ? ({ ok: false, reason: 'malformed' } as const) : await tokens.verify(token, stillSignedIn);
     if (!verified.ok) {
       const description = TOKEN_REFUSED[verified.reason];
       res.set('WWW-Authenticate', `Bearer error="invalid_token", error_description="${description}"`);

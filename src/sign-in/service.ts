@@ -118,6 +118,13 @@ export function signInService(deps: {
 
   const isBackup = (factor: UserFactor) => registry.isBackup(factor);
 
+  /**
+   * A deleted or locked account ends its sign-ins, and so does a "sign out everywhere" or a
+   * lock since the sign-in (a newer generation): read on every request, so none is missed.
+   */
+  const holds = (user: User | null, generation: number) =>
+    Boolean(user && !user.lockedAt && user.sessionGeneration === generation);
+
   async function accountOf(user: User): Promise<Account> {
     return toAccount(user, await factors.list(user.id), isBackup);
   }
@@ -221,13 +228,16 @@ export function signInService(deps: {
     now,
 
     /** The signed-in account for a session, or undefined when its sign-in no longer holds. */
+    /** Whether a sign-in of `generation` still holds, reading the account alone (an API token's check). */
+    async signInHolds(userId: string, generation: number): Promise<boolean> {
+      return holds(await accounts.findUser(userId), generation);
+    },
+
     async signedInAccount(userId: string, generation: number): Promise<Account | undefined> {
       // The account and its factors at once: the one read of the signed-in person a request makes.
       const [user, userFactors] = await Promise.all([accounts.findUser(userId), factors.list(userId)]);
-      // A deleted or locked account simply ends the session, and so does a sign-in older than
-      // the last "sign out everywhere" or lock: read on every request, so none is missed.
-      if (!user || user.lockedAt || user.sessionGeneration !== generation) return undefined;
-      return toAccount(user, userFactors, isBackup);
+      if (!holds(user, generation)) return undefined;
+      return toAccount(user!, userFactors, isBackup);
     },
 
     /**

@@ -331,11 +331,11 @@ export function tokenGrants(deps: {
      */
     async stillSignedIn(claims: AccessClaims): Promise<boolean> {
       if (claims.gen === undefined) return true;
-      const [account, familyRevoked] = await Promise.all([
-        signIn.signedInAccount(claims.sub, claims.gen),
+      const [holds, familyRevoked] = await Promise.all([
+        signIn.signInHolds(claims.sub, claims.gen),
         claims.sid === undefined ? false : refresh.familyRevoked(claims.sid),
       ]);
-      return account !== undefined && !familyRevoked;
+      return holds && !familyRevoked;
     },
 
     /** Revokes a refresh token's family, its sign-in (RFC 7009); false when it is not one of ours. */

@@ -137,12 +137,22 @@ export function tokenService(deps: {
       return { token, jti, expiresAt: new Date((issuedAt + expiresIn) * 1000), expiresIn };
     },
 
-    /** The claims of a token presented as a bearer: signed by one of our keys, in time, not revoked. */
-    async verify(token: string): Promise<{ ok: true; claims: AccessClaims } | { ok: false; reason: TokenRefusal }> {
+    /**
+     * The claims of a token presented as a bearer: signed by one of our keys, in time, not
+     * revoked, and (`stillValid`, asked at the same time as the revocation list) whatever else
+     * ends it, such as its sign-in ending.
+     */
+    async verify(
+      token: string,
+      stillValid: (claims: AccessClaims) => Promise<boolean> = () => Promise.resolve(true),
+    ): Promise<{ ok: true; claims: AccessClaims } | { ok: false; reason: TokenRefusal }> {
       const presented = await read(token);
       if (!presented.ok) return presented;
-      if (await repository.isRevoked(presented.claims.jti)) return { ok: false, reason: 'revoked' };
-      return presented;
+      const [revoked, valid] = await Promise.all([
+        repository.isRevoked(presented.claims.jti),
+        stillValid(presented.claims),
+      ]);
+      return revoked || !valid ? { ok: false, reason: 'revoked' } : presented;
     },
 
     /**
