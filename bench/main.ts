@@ -16,7 +16,7 @@ import request from 'supertest';
 import { hashPassword, verifyPassword } from '../src/accounts/passwords.js';
 import { createTestDatabase } from '../test/support/databases.js';
 import { startServer, stop, type RunningServer } from '../test/support/processes.js';
-import { twilioCredentials } from '../test/support/twilio.js';
+import { twilioCredentials, twilioEnv } from '../test/support/twilio.js';
 import { measure, residentMb, type Measured } from './load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -183,12 +183,7 @@ async function main(): Promise<number> {
     DATABASE_URL: database.url,
     REDIS_URL,
     REDIS_PREFIX: `${prefix}app:`,
-    CODE_PROVIDER: 'twilio',
-    TWILIO_ACCOUNT_SID: twilioCredentials.accountSid,
-    TWILIO_AUTH_TOKEN: twilioCredentials.authToken,
-    TWILIO_VERIFY_SERVICE_SID: twilioCredentials.serviceSid,
-    TWILIO_API_VERIFY_SERVICE_SID: twilioCredentials.apiServiceSid,
-    TWILIO_API_BASE_URL: standIn.url,
+    ...twilioEnv(standIn.url),
     // Every request comes from 127.0.0.1: per-IP limits would measure themselves.
     LIMIT_SIGN_INS_PER_IP: '100000000',
     LIMIT_SIGN_IN_LOCK_AFTER: '100000000',

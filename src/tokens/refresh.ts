@@ -53,6 +53,9 @@ export function refreshTokens(deps: {
     return token;
   }
 
+  const revokedIn = async (client: DatabaseClient, familyId: string) =>
+    (await client.refreshToken.count({ where: { familyId, revokedAt: { not: null } } })) > 0;
+
   const revokeIn = (tx: DatabaseClient, familyId: string) =>
     tx.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: new Date(now()) } });
 
@@ -78,9 +81,7 @@ export function refreshTokens(deps: {
     issue: (grant: RefreshGrant) => issue(grant),
 
     /** Whether the family was revoked (reused, signed out, revoked by its client). */
-    async familyRevoked(familyId: string): Promise<boolean> {
-      return (await prisma.refreshToken.count({ where: { familyId, revokedAt: { not: null } } })) > 0;
-    },
+    familyRevoked: (familyId: string): Promise<boolean> => revokedIn(prisma, familyId),
 
     /**
      * Uses `token` once: the grant it carries and the family's next token, or why not. A token
@@ -95,8 +96,7 @@ export function refreshTokens(deps: {
       if (!grant) return { ok: false, reason: 'invalid' };
       return underFamilyLock(grant.familyId, async (tx) => {
         const row = await tx.refreshToken.findUniqueOrThrow({ where: { tokenHash: hashOf(token) } });
-        if ((await tx.refreshToken.count({ where: { familyId: grant.familyId, revokedAt: { not: null } } })) > 0)
-          return { ok: false, reason: 'revoked', grant } as const;
+        if (await revokedIn(tx, grant.familyId)) return { ok: false, reason: 'revoked', grant } as const;
         if (row.usedAt) {
           await revokeIn(tx, grant.familyId);
           return { ok: false, reason: 'reused', grant } as const;

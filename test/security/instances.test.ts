@@ -8,7 +8,7 @@ import type { TwilioStandIn } from '../../tools/twilio-stand-in/stand-in.js';
 import { cookiesSet, csrfTokenIn, redisUrl, sessionCookie, strongPassword, uniqueEmail } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { startServer, stop, type RunningServer } from '../support/processes.js';
-import { startTwilioStandIn, twilioCredentials } from '../support/twilio.js';
+import { startTwilioStandIn, twilioEnv } from '../support/twilio.js';
 
 /** A form's token, and the Cookie header to post it with: the session's (when given) and the token's. */
 async function form(url: string, path: string, session: string | undefined) {
@@ -43,12 +43,7 @@ describe(
         REDIS_URL: redisUrl!,
         REDIS_PREFIX: `test:instances:${randomBytes(4).toString('hex')}:`,
         SESSION_SECRET: 'shared-secret-of-the-deployment-0123456789abcdef',
-        CODE_PROVIDER: 'twilio',
-        TWILIO_ACCOUNT_SID: twilioCredentials.accountSid,
-        TWILIO_AUTH_TOKEN: twilioCredentials.authToken,
-        TWILIO_VERIFY_SERVICE_SID: twilioCredentials.serviceSid,
-        TWILIO_API_VERIFY_SERVICE_SID: twilioCredentials.apiServiceSid,
-        TWILIO_API_BASE_URL: standIn.url,
+        ...twilioEnv(standIn.url),
       };
       servers = await Promise.all([startServer(shared), startServer(shared)]);
     });

@@ -25,16 +25,23 @@ export async function startTwilioStandIn(): Promise<TwilioStandIn> {
   return standIn;
 }
 
+/** The variables that point an app's real `twilio` SDK at the stand-in at `standInUrl`. */
+export function twilioEnv(standInUrl: string): Record<string, string> {
+  return {
+    CODE_PROVIDER: 'twilio',
+    TWILIO_ACCOUNT_SID: twilioCredentials.accountSid,
+    TWILIO_AUTH_TOKEN: twilioCredentials.authToken,
+    TWILIO_VERIFY_SERVICE_SID: twilioCredentials.serviceSid,
+    TWILIO_API_VERIFY_SERVICE_SID: twilioCredentials.apiServiceSid,
+    TWILIO_API_BASE_URL: standInUrl,
+  };
+}
+
 export function startAppOnTwilio(standIn: TwilioStandIn, options: TestAppOptions = {}): Promise<TestApp> {
   return startTestApp({
     ...options,
     env: {
-      CODE_PROVIDER: 'twilio',
-      TWILIO_ACCOUNT_SID: twilioCredentials.accountSid,
-      TWILIO_AUTH_TOKEN: twilioCredentials.authToken,
-      TWILIO_VERIFY_SERVICE_SID: twilioCredentials.serviceSid,
-      TWILIO_API_VERIFY_SERVICE_SID: twilioCredentials.apiServiceSid,
-      TWILIO_API_BASE_URL: standIn.url,
+      ...twilioEnv(standIn.url),
       TWILIO_TIMEOUT_MS: '1000',
       ...options.env,
     },

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { createTestDatabase } from '../../test/support/databases.js';
 import { startServer, stop } from '../../test/support/processes.js';
 import { hostAndPort, startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
-import { startTwilioStandIn, twilioCredentials } from '../../test/support/twilio.js';
+import { startTwilioStandIn, twilioEnv } from '../../test/support/twilio.js';
 import { Traffic } from './journeys.js';
 import { Ledger } from './ledger.js';
 
@@ -97,12 +97,7 @@ async function main(): Promise<number> {
       DATABASE_URL: proxies.Postgres.urlFor(database.url),
       REDIS_URL: proxies.Redis.urlFor(redisUrl),
       REDIS_PREFIX: `soak:${process.pid}:`,
-      CODE_PROVIDER: 'twilio',
-      TWILIO_ACCOUNT_SID: twilioCredentials.accountSid,
-      TWILIO_AUTH_TOKEN: twilioCredentials.authToken,
-      TWILIO_VERIFY_SERVICE_SID: twilioCredentials.serviceSid,
-      TWILIO_API_VERIFY_SERVICE_SID: twilioCredentials.apiServiceSid,
-      TWILIO_API_BASE_URL: standIn.url,
+      ...twilioEnv(standIn.url),
       // All traffic comes from 127.0.0.1: per-IP limits would refuse the soak, not test the app.
       LIMIT_SIGN_INS_PER_IP: '1000000',
       LIMIT_SIGN_UPS_PER_IP: '1000000',
