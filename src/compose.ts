@@ -1,7 +1,14 @@
 // The composition root: builds the domain (repositories, services, code senders) once, from
 // the configuration and the opened services. The web app, the CLIs and the coming JSON API all
 // take what they need from here, so each feature is wired one way only.
-import { accountsRepository, accountsService, signInLimits } from './accounts/index.js';
+import {
+  accountsRepository,
+  accountsService,
+  emailTokensRepository,
+  securityNotices,
+  selfService,
+  signInLimits,
+} from './accounts/index.js';
 import { adminRepository, adminService } from './admin/index.js';
 import { auditLog } from './audit/index.js';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -9,6 +16,7 @@ import type { Config, TokenKey } from './config.js';
 import type { Database } from './core/db/client.js';
 import type { Logger } from './core/logger.js';
 import type { Metrics } from './core/metrics.js';
+import type { Mail } from './mail/index.js';
 import { limitFactory } from './core/rate-limits.js';
 import type { Redis } from './core/redis.js';
 import { developmentKey, ephemeralKey, secretBox, type SecretBox } from './core/secret-box.js';
@@ -39,6 +47,8 @@ export interface DomainDeps {
   redis: Redis | undefined;
   /** Counted into, when the app serves metrics. */
   metrics?: Metrics;
+  /** Queues mail in the transaction of the change it tells of. */
+  mail: Pick<Mail, 'send'>;
 }
 
 /**
@@ -73,16 +83,29 @@ function apiTokenKeys(config: Config, logger: Logger): TokenKey[] {
   return [{ kid: `ephemeral-${randomBytes(4).toString('hex')}`, privateKey }];
 }
 
-export function composeDomain({ config, logger, database, redis, metrics }: DomainDeps) {
+export function composeDomain({ config, logger, database, redis, metrics, mail }: DomainDeps) {
   const { prisma, inTransaction } = database;
-  const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry));
+  const users = accountsRepository(prisma);
+  const sendMail = mail.send.bind(mail);
+  const notices = securityNotices({ users, sendMail, signInAgents: (...args) => audit.signInAgents(...args) });
+  const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry), notices);
   const limit = limitFactory(redis?.client, config.redisPrefix, config.session.secrets[0]);
-  const accounts = accountsService(
-    accountsRepository(prisma),
+  const emailTokens = emailTokensRepository(prisma);
+  const selfServe = selfService({
+    users,
+    tokens: emailTokens,
     audit,
-    signInLimits(limit, config.limits, logger),
     inTransaction,
-  );
+    limit,
+    limits: config.limits,
+    sendMail,
+    // Asked at run time, once the factors below are built.
+    hasSecondFactor: async (userId) => factors.isTwoFactorOn(await factors.list(userId)),
+  });
+  const accounts = accountsService(users, audit, signInLimits(limit, config.limits, logger), inTransaction, {
+    tokens: emailTokens,
+    sendVerification: selfServe.sendVerification,
+  });
 
   const timeTwilio = metrics?.timeTwilio;
   const senders = createCodeSenders(config.twoFactor, logger, timeTwilio);
@@ -181,6 +204,7 @@ export function composeDomain({ config, logger, database, redis, metrics }: Doma
   return {
     audit,
     accounts,
+    selfService: selfServe,
     sender,
     phone,
     totp,

@@ -149,6 +149,8 @@ const schema = z.object({
   LIMIT_CODES_PER_DAY: positiveInt(10),
   LIMIT_CODES_PER_IP: positiveInt(20),
   LIMIT_WRONG_CODES_PER_USER: positiveInt(10),
+  LIMIT_PASSWORD_RESETS_PER_IP: positiveInt(10),
+  LIMIT_MAILS_PER_ACCOUNT: positiveInt(3),
   ALERT_FAILED_SIGN_INS_PER_MINUTE: positiveInt(30),
   ADMIN_REQUIRES_2FA: flag.optional(),
   TOTP_ENCRYPTION_KEYS: keyList(parseSecretKeys),
@@ -181,6 +183,10 @@ const schema = z.object({
       return origins;
     }),
   LIMIT_API_PER_MINUTE: positiveInt(5),
+  SMTP_URL: optionalUrl(['smtp:', 'smtps:']),
+  MAIL_FROM: z.string().trim().min(3).max(320).optional(),
+  PUBLIC_URL: optionalUrl(['https:', 'http:']),
+  REQUIRE_VERIFIED_EMAIL: flag.default(false),
   SUPPORT_CONTACT: z
     .string()
     .trim()
@@ -344,6 +350,19 @@ export interface Config {
   adminRequiresTwoFactor: boolean;
   /** Undefined means "contact the site's administrators", with no address. */
   supportContact: SupportContact;
+  mail: {
+    /** Undefined: mail goes to the log and /dev/outbox (development only). */
+    smtpUrl: string | undefined;
+    from: string;
+    /** Where links in mail lead: this, never a request's Host header. */
+    publicUrl: string;
+    /** The name at the foot of every mail (TOTP_ISSUER, the name authenticator apps show too). */
+    appName: string;
+    /** The outbox seals queued mail with keys derived from these. */
+    secrets: string[];
+  };
+  /** Unverified accounts may not turn on 2FA or use the API. */
+  requireVerifiedEmail: boolean;
 }
 
 export interface Limits {
@@ -363,6 +382,10 @@ export interface Limits {
   wrongCodesPerUser: number;
   /** Failed sign-ins per minute, across all accounts, that log a credential-stuffing warning. */
   alertFailedSignInsPerMinute: number;
+  /** "Forgot password?" requests per IP per hour. */
+  passwordResetsPerIp: number;
+  /** Mails asked for per hour per address (reset links) and per account (verification, change of email). */
+  mailsPerAccount: number;
 }
 
 export interface TwilioConfig {
@@ -426,6 +449,17 @@ function productionProblems(env: Env): string[] {
     problems.push(
       "TWILIO_API_VERIFY_SERVICE_SID: required in production, a Verify service other than TWILIO_VERIFY_SERVICE_SID's (on one service, a stranger verifying a number through the open API shares, and can use up, the code its owner signs in with)",
     );
+  }
+  if (!env.SMTP_URL) {
+    problems.push('SMTP_URL: required in production (without it mail is only written to the log)');
+  }
+  if (!env.MAIL_FROM) {
+    problems.push('MAIL_FROM: required in production (the sender of password-reset and notice mails)');
+  }
+  if (!env.PUBLIC_URL) {
+    problems.push('PUBLIC_URL: required in production (links in mail are built from it, never from the Host header)');
+  } else if (!env.PUBLIC_URL.startsWith('https://')) {
+    problems.push('PUBLIC_URL: must start with https:// in production');
   }
   if (!env.ALLOW_EMBEDDED_STORES_IN_PRODUCTION) {
     if (!env.DATABASE_URL) {
@@ -557,6 +591,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     adminRequiresTwoFactor: env.ADMIN_REQUIRES_2FA ?? isProduction,
     supportContact: supportContact(env.SUPPORT_CONTACT),
+    mail: {
+      smtpUrl: env.SMTP_URL,
+      from: env.MAIL_FROM ?? `${env.TOTP_ISSUER} <no-reply@localhost>`,
+      publicUrl: env.PUBLIC_URL ?? `http://localhost:${env.PORT}`,
+      appName: env.TOTP_ISSUER,
+      secrets: [secret, ...env.SESSION_PREVIOUS_SECRETS],
+    },
+    requireVerifiedEmail: env.REQUIRE_VERIFIED_EMAIL,
     limits: {
       signInsPerIp: env.LIMIT_SIGN_INS_PER_IP,
       signInLockAfter: env.LIMIT_SIGN_IN_LOCK_AFTER,
@@ -567,6 +609,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       codesPerIp: env.LIMIT_CODES_PER_IP,
       wrongCodesPerUser: env.LIMIT_WRONG_CODES_PER_USER,
       alertFailedSignInsPerMinute: env.ALERT_FAILED_SIGN_INS_PER_MINUTE,
+      passwordResetsPerIp: env.LIMIT_PASSWORD_RESETS_PER_IP,
+      mailsPerAccount: env.LIMIT_MAILS_PER_ACCOUNT,
     },
   };
 }

@@ -11,6 +11,7 @@ export {
   type AccountsService,
   type AdminCreation,
   type Authentication,
+  type PasswordChange,
   type PasswordConfirmation,
   type SignUpProblems,
   type SignUpResult,
@@ -27,3 +28,15 @@ export {
   type NewPasswordProblems,
   type PasswordProblem,
 } from './passwords.js';
+export { emailTokensRepository, type EmailTokensRepository } from './email-tokens.js';
+export { securityNotices } from './notices.js';
+export {
+  PASSWORD_RESET_MINUTES,
+  selfService,
+  type ConfirmEmailChangeResult,
+  type EmailChangeResult,
+  type Limited,
+  type ResetPasswordResult,
+  type SelfService,
+  type SendMail,
+} from './self-service.js';

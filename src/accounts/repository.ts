@@ -89,6 +89,16 @@ export function accountsRepository(prisma: PrismaClient) {
       return count === 1;
     },
 
+    /** A new, confirmed address; EmailTakenError when another account has it (the unique index decides). */
+    async changeEmail(id: string, email: string, db: DatabaseClient): Promise<void> {
+      try {
+        await db.user.update({ where: { id }, data: { email, emailVerifiedAt: new Date() } });
+      } catch (error) {
+        if ((error as { code?: string }).code === 'P2002') throw new EmailTakenError();
+        throw error;
+      }
+    },
+
     async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
       await prisma.user.update({ where: { id }, data: { passwordHash } });
     },

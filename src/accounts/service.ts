@@ -21,6 +21,7 @@ import {
   type Role,
   type User,
 } from './repository.js';
+import type { EmailTokensRepository } from './email-tokens.js';
 import type { SignInLimits } from './sign-in-limits.js';
 
 /** Why a sign-up is refused, by field: the email already has an account, or the new password's problems. */
@@ -49,11 +50,23 @@ export type AdminCreation =
   /** An account with this email exists (made meanwhile): promote it instead. */
   | { ok: false; reason: 'email_taken' };
 
+/** Whether a password change was made, and why not. */
+export type PasswordChange =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'wrong_password' | 'locked' }
+  | { ok: false; reason: 'weak_password'; problems: NewPasswordProblems }
+  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+
 export function accountsService(
   users: AccountsRepository,
   audit: AuditLog,
   limits: SignInLimits,
   inTransaction: InTransaction,
+  email: {
+    tokens: EmailTokensRepository;
+    /** Mails the new account a link confirming its address, inside the sign-up's transaction. */
+    sendVerification: (user: User, context: RequestContext, tx: DatabaseClient) => Promise<void>;
+  },
 ) {
   /** Awaits a step guarded by a limit; a refusal is written to the audit trail and passed on. */
   async function limited<T>(check: Promise<T>, context: RequestContext, userId?: string): Promise<T> {
@@ -85,6 +98,38 @@ export function accountsService(
     });
   }
 
+  /**
+   * Re-authentication before a sensitive change ("sudo mode"): is this the signed-in
+   * person's current password? Wrong guesses count toward the same lock as sign-in.
+   */
+  async function confirmPassword(
+    signedIn: { id: string; email: string },
+    rawPassword: string,
+    context: RequestContext,
+  ): Promise<PasswordConfirmation> {
+    const user = await users.findById(signedIn.id);
+    const record = (outcome: string, detail?: AuditEntry['detail']) =>
+      audit.record({ type: 'password_confirmation', outcome, userId: signedIn.id, context, detail });
+    let matches: boolean;
+    try {
+      matches = await countedPasswordCheck(signedIn.email, user, normalisePassword(rawPassword), context);
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) throw error;
+      await record('rate_limited', { rule: error.rule });
+      return { ok: false, reason: 'rate_limited', retryAfterSeconds: error.retryAfterSeconds };
+    }
+    if (!user || !matches) {
+      await record('failed');
+      return { ok: false, reason: 'wrong_password' };
+    }
+    if (user.lockedAt) {
+      await record('locked');
+      return { ok: false, reason: 'locked' };
+    }
+    await record('ok');
+    return { ok: true };
+  }
+
   return {
     async signUp(
       input: { email: string; password: string; passwordConfirmation: string },
@@ -98,6 +143,7 @@ export function accountsService(
         const user = await inTransaction(async (tx) => {
           const created = await users.create({ email: input.email, passwordHash }, tx);
           await audit.record({ type: 'sign_up', outcome: 'ok', userId: created.id, context }, tx);
+          await email.sendVerification(created, context, tx);
           return created;
         });
         return { ok: true, user };
@@ -146,36 +192,31 @@ export function accountsService(
       return { ok: true, user };
     },
 
+    confirmPassword,
+
     /**
-     * Re-authentication before a sensitive change ("sudo mode"): is this the signed-in
-     * person's current password? Wrong guesses count toward the same lock as sign-in.
+     * "Change password": the current one (counted toward the account lock like any password
+     * check), then the new one by the sign-up rules. Every session and API sign-in of the
+     * account ends (the caller starts this one again) and reset links stop working.
      */
-    async confirmPassword(
+    async changePassword(
       signedIn: { id: string; email: string },
-      rawPassword: string,
+      input: { currentPassword: string; password: string; passwordConfirmation: string },
       context: RequestContext,
-    ): Promise<PasswordConfirmation> {
-      const user = await users.findById(signedIn.id);
-      const record = (outcome: string, detail?: AuditEntry['detail']) =>
-        audit.record({ type: 'password_confirmation', outcome, userId: signedIn.id, context, detail });
-      let matches: boolean;
-      try {
-        matches = await countedPasswordCheck(signedIn.email, user, normalisePassword(rawPassword), context);
-      } catch (error) {
-        if (!(error instanceof RateLimitedError)) throw error;
-        await record('rate_limited', { rule: error.rule });
-        return { ok: false, reason: 'rate_limited', retryAfterSeconds: error.retryAfterSeconds };
-      }
-      if (!user || !matches) {
-        await record('failed');
-        return { ok: false, reason: 'wrong_password' };
-      }
-      if (user.lockedAt) {
-        await record('locked');
-        return { ok: false, reason: 'locked' };
-      }
-      await record('ok');
-      return { ok: true };
+    ): Promise<PasswordChange> {
+      const confirmed = await confirmPassword(signedIn, input.currentPassword, context);
+      if (!confirmed.ok) return confirmed;
+      const problems = newPasswordProblems(input.password, input.passwordConfirmation, signedIn.email);
+      if (Object.keys(problems).length) return { ok: false, reason: 'weak_password', problems };
+      const passwordHash = await hashPassword(normalisePassword(input.password));
+      const user = await inTransaction(async (tx) => {
+        await users.changeStanding(signedIn.id, { passwordHash, ...END_EVERY_SESSION }, tx);
+        await email.tokens.voidAll(signedIn.id, ['password_reset'], tx);
+        await audit.record({ type: 'password_changed', outcome: 'ok', userId: signedIn.id, context }, tx);
+        return users.findById(signedIn.id, tx);
+      });
+      if (!user) throw new Error('the signed-in account is gone');
+      return { ok: true, user };
     },
 
     recordSignOut(userId: string, context: RequestContext): Promise<void> {

@@ -85,8 +85,15 @@ const SIGN_IN_ATTEMPTS: Record<string, SignInAttempt> = {
   code_checked: 'wrong_code',
 };
 
-/** `counted` is told of every event written (metrics count sign-ins, codes, refusals from them). */
-export function auditLog(prisma: PrismaClient, counted: (entry: AuditEntry) => void = () => {}) {
+/**
+ * `counted` is told of every event written (metrics count sign-ins, codes, refusals from them);
+ * `followed` runs inside the event's transaction (security notices queue their mail there).
+ */
+export function auditLog(
+  prisma: PrismaClient,
+  counted: (entry: AuditEntry) => void = () => {},
+  followed: (entry: AuditEntry, db: DatabaseClient) => Promise<void> = () => Promise.resolve(),
+) {
   return {
     /** Writes the event; pass the transaction of the change it records, so both land or neither. */
     async record(entry: AuditEntry, db: DatabaseClient = prisma): Promise<void> {
@@ -100,7 +107,19 @@ export function auditLog(prisma: PrismaClient, counted: (entry: AuditEntry) => v
           ...(entry.detail ? { detail: entry.detail } : {}),
         },
       });
+      await followed(entry, db);
       counted(entry);
+    },
+
+    /** The user agents of the account's sign-ins since `since`, newest first (at most 200). */
+    async signInAgents(userId: string, since: Date, db: DatabaseClient = prisma): Promise<Array<string | null>> {
+      const events = await db.auditEvent.findMany({
+        where: { userId, type: 'sign_in', outcome: 'ok', at: { gt: since } },
+        orderBy: { at: 'desc' },
+        take: 200,
+        select: { userAgent: true },
+      });
+      return events.map((event) => event.userAgent);
     },
 
     /**

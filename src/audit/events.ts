@@ -19,6 +19,17 @@ export const AUDIT_TYPES = [
   // on. The first factor of any kind is 'two_factor_enabled', removing the last 'two_factor_disabled'.
   'factor_added',
   'factor_removed',
+  // Account self-service by email (src/accounts/self-service.ts) and on /account.
+  'email_verification_sent',
+  'email_verified',
+  // "Forgot password?" (outcome sent, or unknown_account: the page says the same either way).
+  'password_reset_requested',
+  'password_reset',
+  'password_changed',
+  'email_change_requested',
+  'email_changed',
+  // The person turned mail about sign-ins from new browsers on or off (outcome on / off).
+  'notice_settings',
   'rate_limited',
   'admin_denied',
   'admin_action',

@@ -15,6 +15,7 @@ import {
   type PasswordProblem,
 } from '../accounts/index.js';
 import type { RequestContext } from '../audit/index.js';
+import { openMail } from '../mail/index.js';
 import { composeDomain } from '../compose.js';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../core/db/client.js';
@@ -82,8 +83,14 @@ try {
       logger,
     );
     try {
-      const { accounts } = composeDomain({ config, logger, database, redis: undefined });
-      await makeAdmin(accounts, email.data);
+      // Mail queued here (none is, today) would be sent by the running app's outbox worker.
+      const mail = openMail(config.mail, database.prisma, logger);
+      try {
+        const { accounts } = composeDomain({ config, logger, database, redis: undefined, mail });
+        await makeAdmin(accounts, email.data);
+      } finally {
+        await mail.close();
+      }
     } finally {
       await database.close();
     }

@@ -1,6 +1,7 @@
 // Everything the app needs from the outside world, opened once at start-up and closed once
 // at shutdown. Kept apart from createApp so that building an app does no I/O.
 import type { Config } from '../config.js';
+import { openMail, type Mail } from '../mail/index.js';
 import { openDatabase, type Database } from './db/client.js';
 import type { Logger } from './logger.js';
 import { openRedis, type Redis } from './redis.js';
@@ -11,6 +12,8 @@ export interface Services {
   /** Undefined without REDIS_URL: sessions and rate limits then live in this process. */
   redis: Redis | undefined;
   sessions: SessionStore;
+  /** Mail out: queued in the database, sent by a worker started here. */
+  mail: Mail;
   close(): Promise<void>;
 }
 
@@ -24,11 +27,16 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     throw error;
   }
   const sessions = openSessionStore(redis, logger, config.redisPrefix);
+  const mail = openMail(config.mail, database.prisma, logger);
+  mail.start();
   return {
     database,
     redis,
     sessions,
+    mail,
     async close() {
+      // The mail worker first: it uses the database.
+      await mail.close();
       await Promise.allSettled([sessions.close(), redis?.close(), database.close()]);
     },
   };

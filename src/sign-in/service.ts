@@ -34,6 +34,10 @@ export interface Account {
   factors: UserFactor[];
   /** On while the person has a second factor: recovery codes alone are not one. */
   twoFactorEnabled: boolean;
+  /** The person confirmed they receive mail at `email`. */
+  emailVerified: boolean;
+  /** The person asked for mail about each sign-in from a browser new to the account. */
+  newBrowserNotices: boolean;
 }
 
 /** Password accepted, factor not yet: grants nothing. */
@@ -52,6 +56,11 @@ export interface PendingSignIn {
    * already sent to the first one still there.
    */
   challenges: Record<string, Challenge>;
+  /**
+   * Set when the factor step is not a sign-in but the proof a password reset asks of a person
+   * with 2FA (the reset link's hash): passing it signs no one in.
+   */
+  passwordReset?: string;
 }
 
 /** Where a pending sign-in is kept between requests. */
@@ -84,7 +93,7 @@ export interface PendingStep {
 }
 
 export type FactorStep =
-  | { ok: true; signedIn: Account; method: string; remember: boolean; next: string }
+  | { ok: true; signedIn: Account; method: string; remember: boolean; next: string; passwordReset?: string }
   | { ok: false; ended: PendingEnd }
   | (FactorRefusal & { ended?: undefined });
 
@@ -101,6 +110,8 @@ export function toAccount(
     sessionGeneration: user.sessionGeneration,
     factors,
     twoFactorEnabled: factors.some((factor) => !isBackup(factor)),
+    emailVerified: user.emailVerifiedAt !== null,
+    newBrowserNotices: user.notifyNewBrowser,
   };
 }
 
@@ -221,7 +232,25 @@ export function signInService(deps: {
       method: kind.signInMethod,
       remember: pending.remember,
       next: pending.next,
+      ...(pending.passwordReset ? { passwordReset: pending.passwordReset } : {}),
     };
+  }
+
+  /** The pending state of a factor step that starts now, with the person's usual factor. */
+  function pendingFor(account: Account, fields: Pick<PendingSignIn, 'remember' | 'next' | 'passwordReset'>) {
+    // A way back in (recovery codes) is never the usual factor, even when used last.
+    const usual = account.factors.find((factor) => !registry.isBackup(factor));
+    if (!usual) return undefined;
+    const pending: PendingSignIn = {
+      userId: account.id,
+      generation: account.sessionGeneration,
+      startedAt: now(),
+      ...fields,
+      factorId: usual.id,
+      factorKind: usual.kind,
+      challenges: {},
+    };
+    return { pending, usual };
   }
 
   return {
@@ -254,19 +283,9 @@ export function signInService(deps: {
       const authenticated = await accounts.authenticate(input.email, input.password, context);
       if (!authenticated.ok) return authenticated;
       const account = await accountOf(authenticated.user);
-      // A way back in (recovery codes) is never the usual factor, even when used last.
-      const usual = account.factors.find((factor) => !registry.isBackup(factor));
-      if (!usual) return { ok: true, signedIn: account, method: 'password' };
-      const pending: PendingSignIn = {
-        userId: account.id,
-        generation: account.sessionGeneration,
-        startedAt: now(),
-        remember: input.remember,
-        next: input.next,
-        factorId: usual.id,
-        factorKind: usual.kind,
-        challenges: {},
-      };
+      const started = pendingFor(account, { remember: input.remember, next: input.next });
+      if (!started) return { ok: true, signedIn: account, method: 'password' };
+      const { pending, usual } = started;
       await store.renew();
       if (options.begin === false) {
         store.write(pending);
@@ -277,6 +296,31 @@ export function signInService(deps: {
     },
 
     resume,
+
+    /**
+     * The second factor a password reset asks of a person with 2FA, before the new password is
+     * taken: the same step as a sign-in's (limits, audit, "Use another way", recovery codes),
+     * marked with the reset link's hash, so passing it proves the factor for that link alone
+     * and signs no one in. Undefined when the person has no second factor (anymore).
+     */
+    async secondFactorForReset(
+      store: PendingSignInStore,
+      userId: string,
+      input: { linkHash: string; next: string },
+      context: RequestContext,
+    ): Promise<{ pending: PendingSignIn; begun: { ok: true } | FactorRefusal } | undefined> {
+      const user = await accounts.findUser(userId);
+      if (!user) return undefined;
+      const started = pendingFor(await accountOf(user), {
+        remember: false,
+        next: input.next,
+        passwordReset: input.linkHash,
+      });
+      if (!started) return undefined;
+      await store.renew();
+      const { outcome } = await begin(store, started.pending, started.usual, context, { first: true });
+      return { pending: store.read() ?? started.pending, begun: outcome };
+    },
 
     /**
      * Begins the current factor's step again (phone: "Resend code" by text, "Call me instead").

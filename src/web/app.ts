@@ -19,6 +19,7 @@ import { accountsRouter } from './accounts.js';
 import { staticAssets } from './assets.js';
 import { adminRouter } from './admin.js';
 import { codeStepPages, phoneSignInStep, totpSignInStep } from './code-step.js';
+import { devOutboxRouter } from './dev-outbox.js';
 import { errorHandler, notFound } from './errors.js';
 import { metricsRouter } from './metrics.js';
 import { healthRouter } from './health.js';
@@ -27,19 +28,23 @@ import { passwordConfirmationRouter, requireRecentPassword } from './password-co
 import { phoneRouter } from './phone.js';
 import { recoveryCodesAfterEnrolment, recoveryCodesRouter } from './recovery-codes.js';
 import { csrfProtection, securityHeaders } from './security.js';
+import { requireVerifiedEmail } from './guards.js';
 import { holdsSignIn } from './session.js';
+import { selfServiceRouter } from './self-service.js';
 import { signInRouter } from './sign-in.js';
 import { totpRouter } from './totp.js';
 import { flashMessages, useViews, viewLocals } from './views.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const FORM_BODY_LIMIT = '16kb';
+/** The pages that add a second factor (REQUIRE_VERIFIED_EMAIL keeps unverified accounts out of them). */
+const ENROLMENT_PAGES = ['/account/2fa', '/account/2fa/verify', '/account/totp'];
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
-  services: Pick<Services, 'database' | 'sessions' | 'redis'>;
+  services: Pick<Services, 'database' | 'sessions' | 'redis' | 'mail'>;
   /** The domain to serve; built from `services` when not given. */
   domain?: Domain;
 }
@@ -83,7 +88,15 @@ const stringCookiesOnly: RequestHandler = (req, _res, next) => {
 export function createApp({ config, logger, services, domain: given }: AppDeps): Express {
   const metrics = createMetrics();
   const domain =
-    given ?? composeDomain({ config, logger, database: services.database, redis: services.redis, metrics });
+    given ??
+    composeDomain({
+      config,
+      logger,
+      database: services.database,
+      redis: services.redis,
+      metrics,
+      mail: services.mail,
+    });
   const app = express();
   app.set('env', config.env);
   app.disable('x-powered-by');
@@ -175,6 +188,16 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       recoveryCodes: domain.recoveryCodes,
     }),
   );
+  app.use(
+    selfServiceRouter({
+      accounts: domain.accounts,
+      selfService: domain.selfService,
+      signIn: domain.signIn,
+      lifetime,
+      requireRecentPassword: recentPassword,
+    }),
+  );
+  if (config.requireVerifiedEmail) app.all(ENROLMENT_PAGES, requireVerifiedEmail);
   app.use(passwordConfirmationRouter({ accounts: domain.accounts, maxAgeMs: config.session.passwordConfirmationMs }));
   app.use(
     phoneRouter({
@@ -183,10 +206,10 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       enrolmentLifetimeMs: config.twoFactor.pendingLifetimeMs,
       requireRecentPassword: recentPassword,
       defaultCountry: config.twoFactor.defaultCountry,
-      outbox,
       afterEnrolment: recoveryCodesAfterEnrolment(domain.recoveryCodes),
     }),
   );
+  if (!config.isProduction) app.use(devOutboxRouter({ codes: outbox, mail: services.mail.devOutbox }));
   app.use(recoveryCodesRouter({ recoveryCodes: domain.recoveryCodes, requireRecentPassword: recentPassword }));
   app.use(
     totpRouter({

@@ -1,6 +1,8 @@
 // Who may see a page: checked before any route that needs it.
 import type { RequestHandler } from 'express';
+import { VERIFY_EMAIL_FIRST } from './messages.js';
 import { safeLocalPath } from './security.js';
+import { flash } from './views.js';
 
 /** Sends anonymous visitors to the sign-in page, remembering where they were going. */
 export const requireSignedIn: RequestHandler = (req, res, next) => {
@@ -19,3 +21,10 @@ export function nextFrom(source: unknown): string {
   const next = (source as { next?: unknown } | undefined)?.next;
   return typeof next === 'string' ? safeLocalPath(next, '') : '';
 }
+
+/** Keeps an account whose email is not confirmed out (REQUIRE_VERIFIED_EMAIL), saying what to do. */
+export const requireVerifiedEmail: RequestHandler = (req, res, next) => {
+  if (!req.user || req.user.emailVerified) return next();
+  flash(req, { kind: 'error', text: VERIFY_EMAIL_FIRST });
+  res.redirect(303, '/account');
+};

@@ -364,3 +364,27 @@ export const STATUS: Record<SendReason | CheckReason | RecoveryCodeReason, numbe
   used_code: 422,
   not_enrolled: 409,
 };
+
+// ---- Account self-service by email -------------------------------------------------------------
+
+export const LINK_INVALID =
+  'This link no longer works: it was used already, a newer one was sent, or it is more than its time old.';
+export const RESET_LINK_SENT = (email: string, minutes: number) =>
+  `If an account uses ${email}, we have sent it a link to reset the password. It works for ${minutes} minutes. Nothing arrived? Check your spam folder, or ask again in a few minutes.`;
+export const PASSWORD_RESET_DONE =
+  'Your password is changed, and every session of your account is signed out. Sign in with your new password.';
+export const PASSWORD_CHANGED = 'Your password is changed. Every other session of your account is signed out.';
+export const WRONG_CURRENT_PASSWORD = 'That is not your current password.';
+export const EMAIL_VERIFIED = 'Thank you: your email address is confirmed.';
+export const VERIFICATION_SENT = 'We have sent a new link to your email address. The older one no longer works.';
+export const ALREADY_VERIFIED = 'Your email address is already confirmed.';
+export const SAME_EMAIL = 'That is already the email address of your account.';
+export const EMAIL_CHANGE_SENT = (email: string) =>
+  `We have sent a link to ${email}. Your email address changes once you open it; until then, it stays as it is.`;
+export const EMAIL_CHANGED = (email: string) => `Your email address is now ${email}.`;
+export const EMAIL_NOW_TAKEN = 'Another account uses that email address now, so yours cannot change to it.';
+export const VERIFY_EMAIL_FIRST =
+  'Confirm your email address first (we sent you a link; your account page can send it again), then turn on two-factor authentication.';
+export function tooManyMails(retryAfterSeconds: number): string {
+  return `Too many mails were asked for. Please try again in ${waitText(retryAfterSeconds)}.`;
+}

@@ -2,7 +2,6 @@
 // (number, then code) and changing the number; and the development outbox.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { contextOf } from '../audit/index.js';
-import { HttpError } from '../core/errors.js';
 import { parseForm, typedText, type FieldErrors } from '../core/forms.js';
 import {
   countries,
@@ -10,7 +9,6 @@ import {
   MAX_PHONE_INPUT,
   parsePhone,
   type Channel,
-  type ConsoleSender,
   type FactorUse,
   type PhoneEnrolment,
   type PhoneFactor,
@@ -49,11 +47,10 @@ export function phoneRouter(deps: {
   /** Lets a request through only shortly after a password confirmation (sudo mode). */
   requireRecentPassword: RequestHandler;
   defaultCountry: string;
-  outbox: ConsoleSender | undefined;
   /** Called once the phone turned 2FA on: may give a page to go to next (the new recovery codes). */
   afterEnrolment?: (req: Request) => Promise<string | undefined>;
 }): Router {
-  const { phone, codeStep, enrolmentLifetimeMs, requireRecentPassword, defaultCountry, outbox, afterEnrolment } = deps;
+  const { phone, codeStep, enrolmentLifetimeMs, requireRecentPassword, defaultCountry, afterEnrolment } = deps;
   const router = Router();
 
   const use = (req: Request): FactorUse => ({ userId: req.user!.id, purpose: 'enrolment', context: contextOf(req) });
@@ -167,13 +164,6 @@ export function phoneRouter(deps: {
   router.post('/account/2fa/cancel', (req, res) => {
     delete req.session.phoneEnrolment;
     res.redirect(303, '/account');
-  });
-
-  // ---- Development outbox ----------------------------------------------------------------------
-
-  router.get('/dev/outbox', noStore, (_req, res) => {
-    if (!outbox) throw new HttpError(404, 'There is nothing at this address.', 'Page not found');
-    res.render('factors/phone/outbox', { title: 'Outbox (development)', messages: outbox.outbox() });
   });
 
   return router;

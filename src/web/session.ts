@@ -1,8 +1,31 @@
 // The signed-in session, started once a sign-in is granted (by the sign-in steps, or at sign-up).
 import type { Request } from 'express';
 import type { SessionData } from 'express-session';
-import { applyRememberMe, sessionStep, type SessionLifetime } from '../core/sessions.js';
-import type { Account } from '../sign-in/index.js';
+import { applyRememberMe, regenerateSession, sessionStep, type SessionLifetime } from '../core/sessions.js';
+import type { Account, PendingSignIn, PendingSignInStore } from '../sign-in/index.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** Password accepted, factor not yet: grants nothing (see src/sign-in). */
+    pendingSignIn?: PendingSignIn;
+    /** The second factor a password reset asks for was passed, for the link with this hash. */
+    passwordResetPassed?: { linkHash: string; at: number };
+  }
+}
+
+/** The pending sign-in of this session (a sign-in's, or a password reset's second factor). */
+export function pendingStore(req: Request): PendingSignInStore {
+  return {
+    renew: () => regenerateSession(req),
+    read: () => req.session.pendingSignIn,
+    write: (pending) => {
+      req.session.pendingSignIn = pending;
+    },
+    clear: () => {
+      delete req.session.pendingSignIn;
+    },
+  };
+}
 
 /**
  * Starts the signed-in session: a new session ID for the account, for the idle timeout or,
@@ -21,11 +44,12 @@ export async function startSession(
 }
 
 /**
- * Whether a session holds a sign-in, made or begun (password accepted, factor not yet): only
+ * Whether a session holds a sign-in, made or begun (password accepted, factor not yet, or a
+ * password reset's second factor passed): only
  * those are stored, and only those bind a form's CSRF token. A visitor's, or one emptied by a
  * cancelled or timed-out sign-in, a lifetime ended or "sign out everywhere" elsewhere, is not.
  */
 export function holdsSignIn(session: Partial<SessionData> | undefined): boolean {
   const passport = (session as { passport?: { user?: unknown } } | undefined)?.passport;
-  return Boolean(passport?.user) || session?.pendingSignIn !== undefined;
+  return Boolean(passport?.user) || session?.pendingSignIn !== undefined || session?.passwordResetPassed !== undefined;
 }

@@ -4,7 +4,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { contextOf } from '../audit/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
-import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
+import type { SessionLifetime } from '../core/sessions.js';
 import {
   RECOVERY_CODES_KIND,
   type FactorRefusal,
@@ -12,14 +12,7 @@ import {
   type RecoveryCodesFactor,
   type UserFactor,
 } from '../factors/index.js';
-import type {
-  Account,
-  PendingEnd,
-  PendingSignIn,
-  PendingSignInStore,
-  PendingStep,
-  SignInService,
-} from '../sign-in/index.js';
+import type { Account, PendingEnd, PendingStep, SignInService } from '../sign-in/index.js';
 import { RECOVERY_CODE_PATH, recoveryCodePath, type SignInStepPage } from './code-step.js';
 import { afterChange, renderTooMany } from './errors.js';
 import { codeForm as answerForm } from './forms/phone.js';
@@ -39,32 +32,11 @@ import {
   tooManyAttempts,
 } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
-import { startSession } from './session.js';
+import { pendingStore, startSession } from './session.js';
 import { flash } from './views.js';
-
-declare module 'express-session' {
-  interface SessionData {
-    /** Password accepted, factor not yet: grants nothing (see src/sign-in). */
-    pendingSignIn?: PendingSignIn;
-  }
-}
 
 const VERIFY_PATH = '/login/2fa';
 const CHOOSE_PATH = '/login/2fa/choose';
-
-/** The pending sign-in of this session. */
-function pendingStore(req: Request): PendingSignInStore {
-  return {
-    renew: () => regenerateSession(req),
-    read: () => req.session.pendingSignIn,
-    write: (pending) => {
-      req.session.pendingSignIn = pending;
-    },
-    clear: () => {
-      delete req.session.pendingSignIn;
-    },
-  };
-}
 
 function renderLogin(
   res: Response,
@@ -91,9 +63,14 @@ export function signInRouter(deps: {
     res: Response,
     account: Account,
     method: string,
-    signedIn: { remember: boolean; next: string },
+    signedIn: { remember: boolean; next: string; passwordReset?: string },
     note?: { kind: 'info' | 'error'; text: string },
   ) {
+    // The second factor a password reset asked for: proven for that reset link, no one signed in.
+    if (signedIn.passwordReset) {
+      req.session.passwordResetPassed = { linkHash: signedIn.passwordReset, at: Date.now() };
+      return res.redirect(303, safeLocalPath(signedIn.next));
+    }
     await signIn.recordSignIn(account, method, contextOf(req));
     await startSession(req, account, signedIn.remember, lifetime);
     // After startSession: the signed-in session is a new one.

@@ -22,6 +22,9 @@ const production = {
   TWILIO_API_VERIFY_SERVICE_SID: `VA${'d'.repeat(32)}`,
   TOTP_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
   API_TOKEN_KEYS: `api1:${tokenKey()}`,
+  SMTP_URL: 'smtp://mailer:secret@smtp.internal:587',
+  MAIL_FROM: 'Example <no-reply@example.com>',
+  PUBLIC_URL: 'https://app.example.com',
 };
 
 function problemsOf(env: Record<string, string>): string[] {

@@ -27,7 +27,18 @@ describe('migrations', () => {
         );
         assert.deepEqual(
           columns.rows.map((row) => row.column_name),
-          ['created_at', 'email', 'id', 'locked_at', 'password_hash', 'role', 'session_generation', 'updated_at'],
+          [
+            'created_at',
+            'email',
+            'email_verified_at',
+            'id',
+            'locked_at',
+            'notify_new_browser',
+            'password_hash',
+            'role',
+            'session_generation',
+            'updated_at',
+          ],
         );
       } finally {
         await client.end();

@@ -60,3 +60,22 @@ export const confirmPasswordForm = z.object({
 export function typedEmail(body: unknown): string {
   return typedText(body, 'email', MAX_EMAIL_LENGTH);
 }
+
+export const forgotPasswordForm = z.object({ email: emailField });
+
+/** A new password typed twice (reset, change): presence here, the rules in the service's answer. */
+const newPassword = {
+  password: passwordField('Choose a new password.'),
+  passwordConfirmation: passwordField('Type the new password again.'),
+};
+
+export const resetPasswordForm = z.object(newPassword);
+
+export const changePasswordForm = z.object({
+  currentPassword: passwordField('Enter your current password.'),
+  ...newPassword,
+});
+
+export const changeEmailForm = z.object({ email: emailField });
+
+export const noticesForm = z.object({ newBrowser: rememberField });
