@@ -199,6 +199,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     accessLifetimeMs: config.api.accessTokenMs,
     mfaLifetimeMs: config.twoFactor.pendingLifetimeMs,
     maskPhone,
+    requireVerifiedEmail: config.requireVerifiedEmail,
   });
 
   return {

@@ -150,6 +150,13 @@ export function grantRefused(refusal: GrantRefusal): Worded {
       return invalidGrant('Wrong email or password.');
     case 'locked':
       return invalidGrant('This account is locked. Ask an administrator to unlock it.');
+    case 'email_not_verified':
+      return {
+        status: 403,
+        error: 'access_denied',
+        description:
+          'Confirm your email address first, from the link we mailed you (your account page sends it again).',
+      };
     case 'rate_limited':
       return { ...TOO_MANY, description: `Too many attempts.${wait(refusal.retryAfterSeconds)}` };
     case 'mfa_required':

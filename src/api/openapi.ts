@@ -161,7 +161,11 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': json(ref('TokenResponse'), 'Signed in'),
           '400': json(orError('OAuthError'), 'invalid_request, invalid_grant or unsupported_grant_type'),
-          '403': json(ref('MfaRequired'), 'The account has two-factor authentication: continue with the mfa_token'),
+          '403': json(
+            { anyOf: [ref('MfaRequired'), ref('OAuthError')] },
+            'mfa_required: the account has two-factor authentication, continue with the mfa_token; ' +
+              'access_denied: REQUIRE_VERIFIED_EMAIL is on and the account has not confirmed its email address',
+          ),
           '422': json(ref('OAuthError'), 'Codes cannot be sent to this authenticator'),
           '429': {
             ...json(orError('OAuthError'), 'Too many attempts (the same limits as the pages)'),

@@ -81,7 +81,7 @@ export type PendingEnd = 'none' | 'expired' | 'locked' | 'ended';
 export type PasswordStep =
   | { ok: true; signedIn: Account; method: 'password' }
   /** A factor step began; `begun` says whether its first code or challenge went out. */
-  | { ok: true; pending: PendingSignIn; begun: { ok: true } | FactorRefusal }
+  | { ok: true; pending: PendingSignIn; account: Account; begun: { ok: true } | FactorRefusal }
   | { ok: false; reason: 'wrong_credentials' | 'locked' }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
 
@@ -289,10 +289,10 @@ export function signInService(deps: {
       await store.renew();
       if (options.begin === false) {
         store.write(pending);
-        return { ok: true, pending, begun: { ok: true } };
+        return { ok: true, pending, account, begun: { ok: true } };
       }
       const { outcome } = await begin(store, pending, usual, context, { first: true });
-      return { ok: true, pending: store.read() ?? pending, begun: outcome };
+      return { ok: true, pending: store.read() ?? pending, account, begun: outcome };
     },
 
     resume,

@@ -38,6 +38,8 @@ export type GrantRefusal =
   /** Wrong email or password (the same for an unknown email). */
   | { ok: false; reason: 'invalid_credentials' }
   | { ok: false; reason: 'locked' }
+  /** REQUIRE_VERIFIED_EMAIL: the account's address is not confirmed yet (said only after the right password). */
+  | { ok: false; reason: 'email_not_verified' }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number }
   | { ok: false; reason: 'mfa_required'; mfaToken: string }
   /** The mfa_token is unknown, used, expired, or its sign-in ended (a lock, sign out everywhere). */
@@ -96,9 +98,12 @@ export function tokenGrants(deps: {
   /** How long an mfa_token lasts: the pages' SECOND_FACTOR_MINUTES. */
   mfaLifetimeMs: number;
   maskPhone: (e164: string) => string;
+  /** REQUIRE_VERIFIED_EMAIL: accounts whose address is not confirmed get no tokens. */
+  requireVerifiedEmail: boolean;
   now?: () => number;
 }) {
   const { signIn, mfaSessions, access, refresh, audit, accessLifetimeMs, mfaLifetimeMs, maskPhone } = deps;
+  const { requireVerifiedEmail } = deps;
   const now = deps.now ?? Date.now;
 
   async function tokensFor(
@@ -190,6 +195,8 @@ export function tokenGrants(deps: {
           return { ok: false, reason: 'rate_limited', retryAfterSeconds: step.retryAfterSeconds };
         return { ok: false, reason: 'locked' };
       }
+      if (requireVerifiedEmail && !('signedIn' in step ? step.signedIn : step.account).emailVerified)
+        return { ok: false, reason: 'email_not_verified' };
       if ('signedIn' in step) {
         await signIn.recordSignIn(step.signedIn, step.method, context, 'api');
         return { ok: true, tokens: await tokensFor(step.signedIn, ['pwd'], context) };

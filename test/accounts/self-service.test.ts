@@ -16,7 +16,9 @@ import {
   type Agent,
   type TestApp,
 } from '../support/app.js';
+import request from 'supertest';
 import { eventually } from '../support/eventually.js';
+import { assertDescribed } from '../support/openapi.js';
 import { linkIn, startMailCatcher, type MailCatcher } from '../support/mail.js';
 import { startAppOnTwilio, startTwilioStandIn, turnOnTwoFactor } from '../support/twilio.js';
 
@@ -457,5 +459,24 @@ describe('REQUIRE_VERIFIED_EMAIL', () => {
     const link = linkIn(await mail.waitFor(email, 'Confirm your email address'), '/verify-email/');
     await submitForm(app.agent(), link, link, {});
     assert.equal((await agent.get('/account/2fa')).status, 200);
+  });
+
+  it('gives an unverified account no API tokens, and says why only to whoever knows the password', async () => {
+    const { app, mail } = running;
+    const { email } = await signUp(app.agent());
+    const token = (password: string) =>
+      request(app.url).post('/api/auth/token').send({ grant_type: 'password', email, password });
+    const wrong = await token('not the password');
+    assert.equal(wrong.status, 400);
+    assert.equal((wrong.body as { error: string }).error, 'invalid_grant');
+    const refused = await token(strongPassword);
+    assertDescribed('POST', '/api/auth/token', refused);
+    assert.equal(refused.status, 403);
+    assert.equal((refused.body as { error: string }).error, 'access_denied');
+    const link = linkIn(await mail.waitFor(email, 'Confirm your email address'), '/verify-email/');
+    await submitForm(app.agent(), link, link, {});
+    const granted = await token(strongPassword);
+    assert.equal(granted.status, 200);
+    assert.ok((granted.body as { access_token?: string }).access_token);
   });
 });
