@@ -56,6 +56,8 @@ describe('audit trail', () => {
     const trail = (await events({ userId: user.id })).map((event) => `${event.type}:${event.outcome}`);
     assert.deepEqual(trail, [
       'sign_up:ok',
+      // The link confirming the address, mailed with the sign-up.
+      'email_verification_sent:ok',
       'sign_in:ok',
       'password_confirmation:ok',
       'code_sent:ok',

@@ -27,12 +27,16 @@ const CHROMIUM_ARGS = [
 
 /**
  * For a describe block: an app and a browser started before its tests and closed after them.
- * Read `.app` and `.browser` inside the tests.
+ * Read `.app` and `.browser` inside the tests. `options` may be worked out when the block
+ * starts (after something the app talks to, such as a mail relay, is up).
  */
-export function browserForTests(options: TestAppOptions = {}): { app: TestApp; browser: Browser } {
+export function browserForTests(options: TestAppOptions | (() => TestAppOptions) = {}): {
+  app: TestApp;
+  browser: Browser;
+} {
   const running = {} as { app: TestApp; browser: Browser };
   before(async () => {
-    running.app = await startTestApp(options);
+    running.app = await startTestApp(typeof options === 'function' ? options() : options);
     running.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
   after(async () => {
