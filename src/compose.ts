@@ -1,7 +1,13 @@
 // The composition root: builds the domain (repositories, services, code senders) once, from
 // the configuration and the opened services. The web app, the CLIs and the coming JSON API all
 // take what they need from here, so each feature is wired one way only.
-import { accountsRepository, accountsService, signInLimits } from './accounts/index.js';
+import {
+  accountsRepository,
+  accountsService,
+  signInLimits,
+  userSessions,
+  userSessionsRepository,
+} from './accounts/index.js';
 import { adminRepository, adminService } from './admin/index.js';
 import { auditLog } from './audit/index.js';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -84,6 +90,13 @@ export function composeDomain({ config, logger, database, redis, metrics }: Doma
     inTransaction,
   );
 
+  const sessions = userSessions({
+    repository: userSessionsRepository(prisma),
+    audit,
+    inTransaction,
+    lifetime: config.session,
+  });
+
   const timeTwilio = metrics?.timeTwilio;
   const senders = createCodeSenders(config.twoFactor, logger, timeTwilio);
   const sender = senders.pages;
@@ -131,6 +144,7 @@ export function composeDomain({ config, logger, database, redis, metrics }: Doma
   const factors = factorsService({ repository: factorRows, registry, audit, inTransaction });
   const signIn = signInService({
     accounts,
+    sessions,
     factors,
     registry,
     audit,
@@ -181,6 +195,7 @@ export function composeDomain({ config, logger, database, redis, metrics }: Doma
   return {
     audit,
     accounts,
+    sessions,
     sender,
     phone,
     totp,

@@ -18,6 +18,14 @@ export {
 export { MAX_EMAIL_LENGTH, normaliseEmail } from './emails.js';
 export { signInLimits, type SignInLimits } from './sign-in-limits.js';
 export {
+  LAST_SEEN_INTERVAL_MS,
+  userSessions,
+  userSessionsRepository,
+  type ListedSession,
+  type SessionSignOut,
+  type UserSessions,
+} from './user-sessions.js';
+export {
   hashPassword,
   MAX_PASSWORD_LENGTH,
   MIN_PASSWORD_LENGTH,

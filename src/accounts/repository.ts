@@ -47,6 +47,7 @@ export function accountsRepository(prisma: PrismaClient) {
 
     async endEverySession(id: string, db: DatabaseClient = prisma): Promise<void> {
       await db.user.update({ where: { id }, data: END_EVERY_SESSION });
+      await db.userSession.deleteMany({ where: { userId: id } });
     },
 
     count(): Promise<number> {
@@ -86,6 +87,8 @@ export function accountsRepository(prisma: PrismaClient) {
       db: DatabaseClient = prisma,
     ): Promise<boolean> {
       const { count } = await db.user.updateMany({ where: { id }, data });
+      // Every session ended: their rows go too (src/accounts/user-sessions.ts).
+      if (data.sessionGeneration !== undefined) await db.userSession.deleteMany({ where: { userId: id } });
       return count === 1;
     },
 

@@ -160,6 +160,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   app.use(
     signInRouter({
       signIn: domain.signIn,
+      sessions: domain.sessions,
       steps: { phone: phoneSignInStep(codeStep), totp: totpSignInStep() },
       lifetime,
       recoveryCodes: domain.recoveryCodes,
@@ -170,6 +171,8 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       accounts: domain.accounts,
       factors: domain.factors,
       signIn: domain.signIn,
+      sessions: domain.sessions,
+      apiSignIns: domain.grants,
       lifetime,
       requireRecentPassword: recentPassword,
       recoveryCodes: domain.recoveryCodes,

@@ -49,6 +49,16 @@ export const PENDING_ENDED: Record<PendingEnd, string | undefined> = {
   ended: undefined,
 };
 
+// ---- Your sessions ----------------------------------------------------------------------
+
+export const SESSION_NOT_FOUND =
+  'That session is not one of yours, or it has already ended. Go back to your account to see your sessions.';
+
+/** How a sign-in through the API is named among the sessions ("API sign-in (curl)"). */
+export function apiSignInName(client: string | null): string {
+  return client && client !== 'Unknown browser' ? `API sign-in (${client})` : 'API sign-in';
+}
+
 // ---- Sign-up and new passwords ----------------------------------------------------------
 
 /** Why a new password is refused. */

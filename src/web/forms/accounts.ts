@@ -60,3 +60,6 @@ export const confirmPasswordForm = z.object({
 export function typedEmail(body: unknown): string {
   return typedText(body, 'email', MAX_EMAIL_LENGTH);
 }
+
+/** The session named in a "Your sessions" sign-out's path: a row id, or an API sign-in's family. */
+export const sessionParams = z.object({ id: z.uuid() });
