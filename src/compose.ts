@@ -2,6 +2,7 @@
 // the configuration and the opened services. The web app, the CLIs and the coming JSON API all
 // take what they need from here, so each feature is wired one way only.
 import {
+  accountDeletion,
   accountsRepository,
   accountsService,
   signInLimits,
@@ -81,14 +82,11 @@ function apiTokenKeys(config: Config, logger: Logger): TokenKey[] {
 
 export function composeDomain({ config, logger, database, redis, metrics }: DomainDeps) {
   const { prisma, inTransaction } = database;
-  const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry));
+  // A deleted account's events are named by an HMAC of its id under the session secret.
+  const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry), config.session.secrets[0]);
   const limit = limitFactory(redis?.client, config.redisPrefix, config.session.secrets[0]);
-  const accounts = accountsService(
-    accountsRepository(prisma),
-    audit,
-    signInLimits(limit, config.limits, logger),
-    inTransaction,
-  );
+  const users = accountsRepository(prisma);
+  const accounts = accountsService(users, audit, signInLimits(limit, config.limits, logger), inTransaction);
 
   const sessions = userSessions({
     repository: userSessionsRepository(prisma),
@@ -142,6 +140,7 @@ export function composeDomain({ config, logger, database, redis, metrics }: Doma
   });
   const registry = factorRegistry({ phone, totp, recovery_codes: recoveryCodes });
   const factors = factorsService({ repository: factorRows, registry, audit, inTransaction });
+  const deletion = accountDeletion({ users, factors, audit, inTransaction });
   const signIn = signInService({
     accounts,
     sessions,
@@ -196,6 +195,7 @@ export function composeDomain({ config, logger, database, redis, metrics }: Doma
     audit,
     accounts,
     sessions,
+    deletion,
     sender,
     phone,
     totp,

@@ -15,6 +15,16 @@ export type AccountSummary = Pick<User, 'id' | 'email' | 'role' | 'lockedAt' | '
 
 export type Role = User['role'];
 
+/**
+ * Inside the transaction `tx`: waits for the turn of admin changes (a transaction-scoped advisory
+ * lock, held until `tx` ends). Whatever changes who the active admins are (an admin's action on a
+ * role or a lock, an admin deleting their own account) takes it first, so such changes run one at
+ * a time and the rule "an active admin always remains" is read and kept in the same turn.
+ */
+export async function takeAdminChangesTurn(tx: DatabaseClient): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('admin changes'))`;
+}
+
 export class EmailTakenError extends Error {
   constructor() {
     super('An account with this email already exists');
@@ -90,6 +100,18 @@ export function accountsRepository(prisma: PrismaClient) {
       // Every session ended: their rows go too (src/accounts/user-sessions.ts).
       if (data.sessionGeneration !== undefined) await db.userSession.deleteMany({ where: { userId: id } });
       return count === 1;
+    },
+
+    takeAdminChangesTurn,
+
+    /** How many admins are not locked. */
+    countActiveAdmins(db: DatabaseClient = prisma): Promise<number> {
+      return db.user.count({ where: { role: 'ADMIN', lockedAt: null } });
+    },
+
+    /** Deletes the account; what hangs on it (factors, sessions, tokens) goes with it (ON DELETE CASCADE). */
+    async remove(id: string, db: DatabaseClient = prisma): Promise<void> {
+      await db.user.delete({ where: { id } });
     },
 
     async updatePasswordHash(id: string, passwordHash: string): Promise<void> {

@@ -15,6 +15,7 @@ import { createMetrics } from '../core/metrics.js';
 import type { Services } from '../core/services.js';
 import { enforceAbsoluteLifetime, sessions } from '../core/sessions.js';
 import { ConsoleSender } from '../factors/index.js';
+import { accountDeletionRouter } from './account-deletion.js';
 import { accountsRouter } from './accounts.js';
 import { staticAssets } from './assets.js';
 import { adminRouter } from './admin.js';
@@ -178,6 +179,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       recoveryCodes: domain.recoveryCodes,
     }),
   );
+  app.use(accountDeletionRouter({ deletion: domain.deletion, requireRecentPassword: recentPassword }));
   app.use(passwordConfirmationRouter({ accounts: domain.accounts, maxAgeMs: config.session.passwordConfirmationMs }));
   app.use(
     phoneRouter({

@@ -8,6 +8,7 @@ import request from 'supertest';
 import {
   appForTests,
   csrfTokenIn,
+  isSignedIn,
   editStoredSession,
   signIn,
   signUp,
@@ -23,12 +24,6 @@ const SAFARI =
 /** An agent that says it is `userAgent` on every request. */
 function browser(app: TestApp, userAgent: string): Agent {
   return app.agent().set('User-Agent', userAgent);
-}
-
-async function isSignedIn(agent: Agent): Promise<boolean> {
-  const response = await agent.get('/account');
-  assert.ok([200, 303].includes(response.status), `GET /account answered ${response.status}`);
-  return response.status === 200;
 }
 
 /** The "Your sessions" section of the account page. */

@@ -164,6 +164,13 @@ export function signIn(agent: Agent, email: string, password: string, extra: Rec
   return submitForm(agent, '/login', '/login', { email, password, ...extra });
 }
 
+/** Whether the agent is signed in: /account answers 200 (303 to the sign-in page otherwise; anything else fails). */
+export async function isSignedIn(agent: Agent): Promise<boolean> {
+  const response = await agent.get('/account');
+  if (![200, 303].includes(response.status)) throw new Error(`GET /account answered ${response.status}`);
+  return response.status === 200;
+}
+
 /** Confirms the password for the signed-in agent (sudo mode), as the sensitive pages ask. */
 export async function confirmPassword(agent: Agent, password = strongPassword): Promise<void> {
   const response = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password });
