@@ -96,12 +96,17 @@ export function userSessionsRepository(prisma: PrismaClient) {
       await db.userSession.deleteMany({ where: { userId } });
     },
 
-    /** Forgets rows past their absolute lifetime, or idle for longer than their timeout (and the last-seen interval). */
-    async pruneExpired(now: Date, db: DatabaseClient = prisma): Promise<void> {
+    /**
+     * Forgets every row past its absolute lifetime (indexed), and the rows of `userId` idle for
+     * longer than their timeout (and the last-seen interval). Another person's idle rows wait for
+     * their own next sign-in or their absolute lifetime; they are not listed meanwhile.
+     */
+    async pruneExpired(userId: string, now: Date, db: DatabaseClient = prisma): Promise<void> {
       await db.$executeRaw`
         DELETE FROM user_sessions
         WHERE expires_at < ${now}
-           OR last_seen_at + make_interval(secs => idle_seconds + ${LAST_SEEN_INTERVAL_MS / 1000}) < ${now}`;
+           OR (user_id = ${userId}::uuid
+               AND last_seen_at + make_interval(secs => idle_seconds + ${LAST_SEEN_INTERVAL_MS / 1000}) < ${now})`;
     },
   };
 }
@@ -138,7 +143,7 @@ export function userSessions(deps: {
       // With "Remember me" the cookie, and so the idle timeout, lasts as long as the session.
       const idle = remember ? lifetime.rememberMeMs : lifetime.idleTimeoutMs;
       await inTransaction(async (tx) => {
-        await repository.pruneExpired(new Date(at), tx);
+        await repository.pruneExpired(account.id, new Date(at), tx);
         await repository.create(
           {
             id,
