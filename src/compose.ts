@@ -2,12 +2,15 @@
 // the configuration and the opened services. The web app, the CLIs and the coming JSON API all
 // take what they need from here, so each feature is wired one way only.
 import {
+  accountDeletion,
   accountsRepository,
   accountsService,
   emailTokensRepository,
   securityNotices,
   selfService,
   signInLimits,
+  userSessions,
+  userSessionsRepository,
 } from './accounts/index.js';
 import { adminRepository, adminService } from './admin/index.js';
 import { auditLog } from './audit/index.js';
@@ -88,7 +91,8 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
   const users = accountsRepository(prisma);
   const sendMail = mail.send.bind(mail);
   const notices = securityNotices({ users, sendMail, signInAgents: (...args) => audit.signInAgents(...args) });
-  const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry), notices);
+  // A deleted account's events are named by an HMAC of its id under the session secret.
+  const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry), config.session.secrets[0], notices);
   const limit = limitFactory(redis?.client, config.redisPrefix, config.session.secrets[0]);
   const emailTokens = emailTokensRepository(prisma);
   const selfServe = selfService({
@@ -105,6 +109,13 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
   const accounts = accountsService(users, audit, signInLimits(limit, config.limits, logger), inTransaction, {
     tokens: emailTokens,
     sendVerification: selfServe.sendVerification,
+  });
+
+  const sessions = userSessions({
+    repository: userSessionsRepository(prisma),
+    audit,
+    inTransaction,
+    lifetime: config.session,
   });
 
   const timeTwilio = metrics?.timeTwilio;
@@ -152,8 +163,10 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
   });
   const registry = factorRegistry({ phone, totp, recovery_codes: recoveryCodes });
   const factors = factorsService({ repository: factorRows, registry, audit, inTransaction });
+  const deletion = accountDeletion({ users, factors, audit, inTransaction });
   const signIn = signInService({
     accounts,
+    sessions,
     factors,
     registry,
     audit,
@@ -206,6 +219,8 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     audit,
     accounts,
     selfService: selfServe,
+    sessions,
+    deletion,
     sender,
     phone,
     totp,

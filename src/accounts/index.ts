@@ -1,6 +1,7 @@
 // The accounts feature, as the rest of the app uses it.
 export {
   accountsRepository,
+  takeAdminChangesTurn,
   type AccountsRepository,
   type AccountSummary,
   type Role,
@@ -16,8 +17,23 @@ export {
   type SignUpProblems,
   type SignUpResult,
 } from './service.js';
+export {
+  accountDeletion,
+  type AccountDeletion,
+  type Deletion,
+  type DeletionRefusal,
+  type FactorAnswer,
+} from './deletion.js';
 export { MAX_EMAIL_LENGTH, normaliseEmail } from './emails.js';
 export { signInLimits, type SignInLimits } from './sign-in-limits.js';
+export {
+  LAST_SEEN_INTERVAL_MS,
+  userSessions,
+  userSessionsRepository,
+  type ListedSession,
+  type SessionSignOut,
+  type UserSessions,
+} from './user-sessions.js';
 export {
   hashPassword,
   MAX_PASSWORD_LENGTH,

@@ -15,6 +15,16 @@ export type AccountSummary = Pick<User, 'id' | 'email' | 'role' | 'lockedAt' | '
 
 export type Role = User['role'];
 
+/**
+ * Inside the transaction `tx`: waits for the turn of admin changes (a transaction-scoped advisory
+ * lock, held until `tx` ends). Whatever changes who the active admins are (an admin's action on a
+ * role or a lock, an admin deleting their own account) takes it first, so such changes run one at
+ * a time and the rule "an active admin always remains" is read and kept in the same turn.
+ */
+export async function takeAdminChangesTurn(tx: DatabaseClient): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('admin changes'))`;
+}
+
 export class EmailTakenError extends Error {
   constructor() {
     super('An account with this email already exists');
@@ -47,6 +57,7 @@ export function accountsRepository(prisma: PrismaClient) {
 
     async endEverySession(id: string, db: DatabaseClient = prisma): Promise<void> {
       await db.user.update({ where: { id }, data: END_EVERY_SESSION });
+      await db.userSession.deleteMany({ where: { userId: id } });
     },
 
     count(): Promise<number> {
@@ -86,6 +97,8 @@ export function accountsRepository(prisma: PrismaClient) {
       db: DatabaseClient = prisma,
     ): Promise<boolean> {
       const { count } = await db.user.updateMany({ where: { id }, data });
+      // Every session ended: their rows go too (src/accounts/user-sessions.ts).
+      if (data.sessionGeneration !== undefined) await db.userSession.deleteMany({ where: { userId: id } });
       return count === 1;
     },
 
@@ -97,6 +110,18 @@ export function accountsRepository(prisma: PrismaClient) {
         if ((error as { code?: string }).code === 'P2002') throw new EmailTakenError();
         throw error;
       }
+    },
+
+    takeAdminChangesTurn,
+
+    /** How many admins are not locked. */
+    countActiveAdmins(db: DatabaseClient = prisma): Promise<number> {
+      return db.user.count({ where: { role: 'ADMIN', lockedAt: null } });
+    },
+
+    /** Deletes the account; what hangs on it (factors, sessions, tokens) goes with it (ON DELETE CASCADE). */
+    async remove(id: string, db: DatabaseClient = prisma): Promise<void> {
+      await db.user.delete({ where: { id } });
     },
 
     async updatePasswordHash(id: string, passwordHash: string): Promise<void> {

@@ -1,5 +1,6 @@
 // The admin area's own table: the confirmations its confirmation pages issue, and their single
 // use. Everything about users, factors and the audit trail goes through those features.
+import { takeAdminChangesTurn } from '../accounts/index.js';
 import type { DatabaseClient, PrismaClient } from '../core/db/client.js';
 
 /** What a confirmation page issued; hashes only, so a database reader cannot replay one. */
@@ -29,7 +30,7 @@ export function adminRepository(prisma: PrismaClient) {
      * longer an admin.
      */
     async useConfirmation(tx: DatabaseClient, confirmation: Confirmation, now: Date): Promise<boolean> {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('admin changes'))`;
+      await takeAdminChangesTurn(tx);
       // One DELETE: of several requests carrying the same confirmation, exactly one removes it.
       const used = await tx.adminConfirmation.deleteMany({ where: { ...confirmation, expiresAt: { gt: now } } });
       return used.count === 1;

@@ -3,6 +3,7 @@
 // a reason, a phone hint such as +33…78. Never a code, a password or a full phone number.
 // This module is the only one that reads and writes `audit_events`; events name their user by
 // id, and whoever shows them asks accounts for the email.
+import { createHmac } from 'node:crypto';
 import type { DatabaseClient, Prisma, PrismaClient } from '../core/db/client.js';
 import { validIp } from '../core/ip.js';
 import type { AuditType } from './events.js';
@@ -85,16 +86,64 @@ const SIGN_IN_ATTEMPTS: Record<string, SignInAttempt> = {
   code_checked: 'wrong_code',
 };
 
+/** What stands for an account's email in the detail of its events once the account is deleted. */
+export const DELETED_EMAIL = '[deleted]';
+
+type Detail = Prisma.JsonValue;
+
+/** `detail` with every string naming `userId` naming `pseudonym` instead, and any holding `email` emptied. */
+function scrubbed(detail: Detail, userId: string, email: string, pseudonym: string): Detail {
+  if (typeof detail === 'string') {
+    if (detail.toLowerCase().includes(email)) return DELETED_EMAIL;
+    return detail.split(userId).join(pseudonym);
+  }
+  if (Array.isArray(detail)) return detail.map((item) => scrubbed(item, userId, email, pseudonym));
+  if (detail && typeof detail === 'object')
+    return Object.fromEntries(
+      Object.entries(detail).map(([key, value]) => [key, scrubbed(value ?? null, userId, email, pseudonym)]),
+    );
+  return detail;
+}
+
 /**
- * `counted` is told of every event written (metrics count sign-ins, codes, refusals from them);
- * `followed` runs inside the event's transaction (security notices queue their mail there).
+ * `counted` is told of every event written (metrics count sign-ins, codes, refusals from them).
+ * `pseudonymKey` keys the HMAC that names a deleted account's events (a server secret, so a
+ * pseudonym cannot be worked out from a user id alone). `followed` runs inside the event's
+ * transaction (security notices queue their mail there).
  */
 export function auditLog(
   prisma: PrismaClient,
   counted: (entry: AuditEntry) => void = () => {},
+  pseudonymKey: string = 'audit pseudonyms',
   followed: (entry: AuditEntry, db: DatabaseClient) => Promise<void> = () => Promise.resolve(),
 ) {
+  /** The pseudonym of a deleted account: the same for all its events, not reversible. */
+  const pseudonymOf = (userId: string) =>
+    `deleted:${createHmac('sha256', pseudonymKey).update(`audit pseudonym ${userId}`).digest('base64url').slice(0, 22)}`;
+
   return {
+    /**
+     * Inside the deletion's transaction `tx`: the account's events keep what happened but no
+     * longer name it: their user id gives way to its pseudonym (`user_pseudonym`), and in the
+     * detail of any event (an admin's action on it, say) its id becomes the pseudonym and any
+     * string holding its email is emptied. Returns the pseudonym.
+     */
+    async forgetUser(userId: string, email: string, tx: DatabaseClient): Promise<string> {
+      const pseudonym = pseudonymOf(userId);
+      const lowerEmail = email.toLowerCase();
+      const named = await tx.$queryRaw<Array<{ id: bigint; detail: Detail }>>`
+        SELECT id, detail FROM audit_events
+        WHERE detail IS NOT NULL
+          AND (strpos(detail::text, ${userId}) > 0 OR strpos(lower(detail::text), ${lowerEmail}) > 0)`;
+      for (const row of named)
+        await tx.auditEvent.update({
+          where: { id: row.id },
+          data: { detail: scrubbed(row.detail, userId, lowerEmail, pseudonym) as Prisma.InputJsonValue },
+        });
+      await tx.auditEvent.updateMany({ where: { userId }, data: { userId: null, userPseudonym: pseudonym } });
+      return pseudonym;
+    },
+
     /** Writes the event; pass the transaction of the change it records, so both land or neither. */
     async record(entry: AuditEntry, db: DatabaseClient = prisma): Promise<void> {
       await db.auditEvent.create({

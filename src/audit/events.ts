@@ -40,6 +40,9 @@ export const AUDIT_TYPES = [
   'token_issued',
   // An access token was revoked before its expiry (detail: jti).
   'token_revoked',
+  // A person deleted their account (ok), or was refused (detail: reason). The events of a deleted
+  // account keep no user id: they carry its pseudonym (user_pseudonym) instead.
+  'account_deleted',
 ] as const;
 
 export type AuditType = (typeof AUDIT_TYPES)[number];

@@ -16,7 +16,8 @@ export interface FactorUse {
   userId: string;
   /** No account: `userId` is only a key for the limits, and the audit trail names no user. */
   accountless?: boolean;
-  purpose: 'sign_in' | 'enrolment' | 'phone_verification';
+  /** `reauthentication`: a signed-in person proving it is them before a grave change (deleting the account). */
+  purpose: 'sign_in' | 'enrolment' | 'phone_verification' | 'reauthentication';
   context: RequestContext;
 }
 

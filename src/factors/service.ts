@@ -3,7 +3,7 @@
 // admin's reset). Each removal goes through the factor's kind, so a vendor's copy goes too.
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import type { DatabaseClient, InTransaction } from '../core/db/client.js';
-import type { UserFactor } from './factor.js';
+import type { Begun, Challenge, FactorKind, FactorRefusal, UserFactor } from './factor.js';
 import type { FactorRegistry } from './registry.js';
 import type { FactorsRepository } from './repository.js';
 
@@ -25,7 +25,52 @@ export function factorsService(deps: {
     return repository.removeAll(userId, tx);
   }
 
+  /** The person's factor `factorId` and its kind, when they have it and this version knows the kind. */
+  async function ownFactor(
+    userId: string,
+    factorId: string,
+  ): Promise<{ factor: UserFactor; kind: FactorKind } | undefined> {
+    const factor = (await repository.listForUser(userId)).find((candidate) => candidate.id === factorId);
+    const kind = factor && registry.kindOf(factor);
+    return factor && kind ? { factor, kind } : undefined;
+  }
+
+  const reauthentication = (userId: string, context: RequestContext) =>
+    ({ userId, purpose: 'reauthentication', context }) as const;
+
   return {
+    // ---- Re-authentication: a signed-in person answers one of their factors (before deleting
+    // the account), through the kind's own begin and verify, so its sends, cooldowns and
+    // wrong-code limits are the sign-in's own. What the step remembers is kept by the caller.
+
+    /** Begins `factorId`'s check (a phone: its code goes out by `via`); `challenge` is what it remembered. */
+    async beginCheck(
+      userId: string,
+      factorId: string,
+      challenge: Challenge | undefined,
+      via: string | undefined,
+      context: RequestContext,
+    ): Promise<({ ok: true } & Begun<Challenge, string>) | { ok: false; reason: 'no_such_factor' }> {
+      const own = await ownFactor(userId, factorId);
+      if (!own) return { ok: false, reason: 'no_such_factor' };
+      const begun = await own.kind.begin(own.factor, reauthentication(userId, context), challenge, via ? { via } : {});
+      return { ok: true, ...begun };
+    },
+
+    /** Checks `answer` to the person's factor `factorId`; wrong answers count toward their limits. */
+    async check(
+      userId: string,
+      factorId: string,
+      challenge: Challenge | undefined,
+      answer: string,
+      context: RequestContext,
+    ): Promise<{ ok: true } | { ok: false; reason: 'no_such_factor' } | (FactorRefusal & { kind: string })> {
+      const own = await ownFactor(userId, factorId);
+      if (!own) return { ok: false, reason: 'no_such_factor' };
+      const checked = await own.kind.verify(own.factor, reauthentication(userId, context), challenge, answer);
+      return checked.ok ? checked : { ...checked, kind: own.factor.kind };
+    },
+
     /** The person's factors, the one used last first. */
     list: (userId: string): Promise<UserFactor[]> => repository.listForUser(userId),
 

@@ -11,7 +11,7 @@
 // The pending state grants nothing; it lives behind a small store (the session for pages, a
 // signed token for the API) and is read again on every step, so that a lock, "sign out
 // everywhere" or a removed factor since the password step ends the sign-in.
-import type { AccountsService, User } from '../accounts/index.js';
+import type { AccountsService, User, UserSessions } from '../accounts/index.js';
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import type {
   Challenge,
@@ -38,6 +38,8 @@ export interface Account {
   emailVerified: boolean;
   /** The person asked for mail about each sign-in from a browser new to the account. */
   newBrowserNotices: boolean;
+  /** The signed-in session of the pages this is (its row in user_sessions), once it began. */
+  sessionId?: string;
 }
 
 /** Password accepted, factor not yet: grants nothing. */
@@ -117,6 +119,8 @@ export function toAccount(
 
 export function signInService(deps: {
   accounts: AccountsService;
+  /** The signed-in sessions of the pages, each checked on every request. */
+  sessions: Pick<UserSessions, 'signedInUser'>;
   factors: FactorsService;
   registry: FactorRegistry;
   audit: AuditLog;
@@ -124,7 +128,7 @@ export function signInService(deps: {
   pendingLifetimeMs: number;
   now?: () => number;
 }) {
-  const { accounts, factors, registry, audit, pendingLifetimeMs } = deps;
+  const { accounts, sessions, factors, registry, audit, pendingLifetimeMs } = deps;
   const now = deps.now ?? Date.now;
 
   const isBackup = (factor: UserFactor) => registry.isBackup(factor);
@@ -256,17 +260,24 @@ export function signInService(deps: {
   return {
     now,
 
-    /** The signed-in account for a session, or undefined when its sign-in no longer holds. */
     /** Whether a sign-in of `generation` still holds, reading the account alone (an API token's check). */
     async signInHolds(userId: string, generation: number): Promise<boolean> {
       return holds(await accounts.findUser(userId), generation);
     },
 
-    async signedInAccount(userId: string, generation: number): Promise<Account | undefined> {
+    /**
+     * The signed-in account, or undefined when its sign-in no longer holds. A session of the
+     * pages names its row (`sessionId`), read with the account: a session signed out from
+     * elsewhere has none. `null` for an API sign-in, which its refresh-token family stands for.
+     */
+    async signedInAccount(userId: string, generation: number, sessionId: string | null): Promise<Account | undefined> {
       // The account and its factors at once: the one read of the signed-in person a request makes.
-      const [user, userFactors] = await Promise.all([accounts.findUser(userId), factors.list(userId)]);
-      if (!holds(user, generation)) return undefined;
-      return toAccount(user!, userFactors, isBackup);
+      const [user, userFactors] = await Promise.all([
+        sessionId === null ? accounts.findUser(userId) : sessions.signedInUser(userId, sessionId),
+        factors.list(userId),
+      ]);
+      if (!user || !holds(user, generation)) return undefined;
+      return { ...toAccount(user, userFactors, isBackup), ...(sessionId === null ? {} : { sessionId }) };
     },
 
     /**

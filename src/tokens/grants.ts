@@ -16,7 +16,7 @@ import {
   type MfaSessionsRepository,
   type SignInService,
 } from '../sign-in/index.js';
-import type { RefreshTokens } from './refresh.js';
+import type { ApiSignIn, RefreshTokens } from './refresh.js';
 import type { AccessClaims, TokenService } from './service.js';
 
 /** A factor as the API lists it (Auth0's authenticator). */
@@ -121,7 +121,7 @@ export function tokenGrants(deps: {
     });
     const refreshToken =
       family?.nextToken ??
-      (await refresh.issue({ userId: account.id, generation: account.sessionGeneration, amr, familyId }));
+      (await refresh.issue({ userId: account.id, generation: account.sessionGeneration, amr, familyId }, context));
     await audit.record({
       type: 'token_issued',
       outcome: 'ok',
@@ -306,7 +306,7 @@ export function tokenGrants(deps: {
       token: string,
       context: RequestContext,
     ): Promise<{ ok: true; tokens: IssuedTokens } | GrantRefusal> {
-      const rotated = await refresh.rotate(token);
+      const rotated = await refresh.rotate(token, context);
       if (!rotated.ok) {
         if (rotated.reason === 'reused' && rotated.grant)
           await audit.record({
@@ -320,7 +320,7 @@ export function tokenGrants(deps: {
       }
       const { grant, next } = rotated;
       // Signed out everywhere, locked or deleted since: the family ends here.
-      const account = await signIn.signedInAccount(grant.userId, grant.generation);
+      const account = await signIn.signedInAccount(grant.userId, grant.generation, null);
       if (!account) {
         await refresh.revokeFamily(grant.familyId);
         return { ok: false, reason: 'invalid_refresh_token' };
@@ -343,6 +343,30 @@ export function tokenGrants(deps: {
         claims.sid === undefined ? false : refresh.familyRevoked(claims.sid),
       ]);
       return holds && !familyRevoked;
+    },
+
+    /** The person's API sign-ins that still hold, for "Your sessions". */
+    apiSignIns: (userId: string): Promise<ApiSignIn[]> => refresh.signIns(userId),
+
+    /**
+     * Signs out one API sign-in of the person from "Your sessions": its family is revoked, so its
+     * refresh token and the access tokens issued with it stop working. Another person's (or one
+     * already ended) is `not_found`, and nothing changes.
+     */
+    async signOutApiSignIn(
+      userId: string,
+      familyId: string,
+      context: RequestContext,
+    ): Promise<{ ok: true } | { ok: false; reason: 'not_found' }> {
+      if (!(await refresh.revokeFamilyOf(userId, familyId))) return { ok: false, reason: 'not_found' };
+      await audit.record({
+        type: 'token_revoked',
+        outcome: 'ok',
+        userId,
+        context,
+        detail: { kind: 'refresh', family: familyId, remote: true },
+      });
+      return { ok: true };
     },
 
     /** Revokes a refresh token's family, its sign-in (RFC 7009); false when it is not one of ours. */

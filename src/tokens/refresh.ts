@@ -4,7 +4,9 @@
 // family's rotations and revocations take turns under its lock: of two requests with one
 // token, one rotates it and the other is the reuse, which also ends the token just issued.
 import { createHash, randomBytes } from 'node:crypto';
+import { describeBrowser, type RequestContext } from '../audit/index.js';
 import type { DatabaseClient, InTransaction, PrismaClient } from '../core/db/client.js';
+import { validIp } from '../core/ip.js';
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
@@ -17,6 +19,16 @@ export interface RefreshGrant {
 }
 
 export type RefreshRefusal = 'invalid' | 'expired' | 'revoked' | 'reused';
+
+/** A sign-in through the API that still holds (a family with a live token), as "Your sessions" lists it. */
+export interface ApiSignIn {
+  familyId: string;
+  signedInAt: Date;
+  /** When its latest token was issued: the sign-in, or the last refresh. */
+  lastSeenAt: Date;
+  ip: string | null;
+  browser: string | null;
+}
 
 export function refreshTokens(deps: {
   prisma: PrismaClient;
@@ -38,7 +50,7 @@ export function refreshTokens(deps: {
       return work(tx);
     });
 
-  async function issue(grant: RefreshGrant, client: DatabaseClient = prisma): Promise<string> {
+  async function issue(grant: RefreshGrant, context: RequestContext, client: DatabaseClient = prisma): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     await client.refreshToken.create({
       data: {
@@ -48,6 +60,8 @@ export function refreshTokens(deps: {
         generation: grant.generation,
         amr: grant.amr.join(' '),
         expiresAt: new Date(now() + lifetimeMs),
+        ip: validIp(context.ip),
+        browser: describeBrowser(context.userAgent),
       },
     });
     return token;
@@ -78,7 +92,7 @@ export function refreshTokens(deps: {
 
   return {
     /** A new family's first token, for a sign-in just made (`familyId` a new UUID). */
-    issue: (grant: RefreshGrant) => issue(grant),
+    issue: (grant: RefreshGrant, context: RequestContext) => issue(grant, context),
 
     /** Whether the family was revoked (reused, signed out, revoked by its client). */
     familyRevoked: (familyId: string): Promise<boolean> => revokedIn(prisma, familyId),
@@ -89,6 +103,7 @@ export function refreshTokens(deps: {
      */
     async rotate(
       token: string,
+      context: RequestContext,
     ): Promise<
       { ok: true; grant: RefreshGrant; next: string } | { ok: false; reason: RefreshRefusal; grant?: RefreshGrant }
     > {
@@ -103,7 +118,7 @@ export function refreshTokens(deps: {
         }
         await tx.refreshToken.update({ where: { tokenHash: row.tokenHash }, data: { usedAt: new Date(now()) } });
         if (row.expiresAt.getTime() <= now()) return { ok: false, reason: 'expired', grant } as const;
-        return { ok: true, grant, next: await issue(grant, tx) } as const;
+        return { ok: true, grant, next: await issue(grant, context, tx) } as const;
       });
     },
 
@@ -115,6 +130,43 @@ export function refreshTokens(deps: {
     },
 
     revokeFamily,
+
+    /**
+     * The person's API sign-ins that still hold: each family's live token (unused, unrevoked, in
+     * time) says when and from where it was last refreshed; its first token, when it began.
+     */
+    async signIns(userId: string): Promise<ApiSignIn[]> {
+      const live = await prisma.refreshToken.findMany({
+        where: { userId, usedAt: null, revokedAt: null, expiresAt: { gt: new Date(now()) } },
+        orderBy: { createdAt: 'desc' },
+        select: { familyId: true, createdAt: true, ip: true, browser: true },
+      });
+      if (!live.length) return [];
+      const began = await prisma.refreshToken.groupBy({
+        by: ['familyId'],
+        where: { familyId: { in: live.map((row) => row.familyId) } },
+        _min: { createdAt: true },
+      });
+      const beganAt = new Map(began.map((row) => [row.familyId, row._min.createdAt]));
+      return live.map((row) => ({
+        familyId: row.familyId,
+        signedInAt: beganAt.get(row.familyId) ?? row.createdAt,
+        lastSeenAt: row.createdAt,
+        ip: row.ip,
+        browser: row.browser,
+      }));
+    },
+
+    /** Revokes the family `familyId` when it is `userId`'s and not revoked yet; says whether it was. */
+    async revokeFamilyOf(userId: string, familyId: string): Promise<boolean> {
+      const { count } = await underFamilyLock(familyId, (tx) =>
+        tx.refreshToken.updateMany({
+          where: { familyId, userId, revokedAt: null },
+          data: { revokedAt: new Date(now()) },
+        }),
+      );
+      return count > 0;
+    },
   };
 }
 

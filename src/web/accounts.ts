@@ -1,16 +1,17 @@
 // Sign-up, sign-out and the account page. Signing in is src/web/sign-in.ts.
-import { Router, type RequestHandler, type Response } from 'express';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { contextOf, describeBrowser, type SignInAttempt } from '../audit/index.js';
-import type { AccountsService } from '../accounts/index.js';
+import type { AccountsService, UserSessions } from '../accounts/index.js';
 import { CommitUnconfirmedError, HttpError } from '../core/errors.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
 import { maskPhone, RECOVERY_CODES_KIND, type FactorsService, type RecoveryCodesFactor } from '../factors/index.js';
 import { toAccount, type SignInService } from '../sign-in/index.js';
+import type { TokenGrants } from '../tokens/index.js';
 import { afterChange } from './errors.js';
-import { signUpForm, typedEmail } from './forms/accounts.js';
+import { sessionParams, signUpForm, typedEmail } from './forms/accounts.js';
 import { nextFrom, redirectIfSignedIn, requireSignedIn } from './guards.js';
-import { RECOVERY_CODES_FEW, signUpProblems } from './messages.js';
+import { apiSignInName, RECOVERY_CODES_FEW, SESSION_NOT_FOUND, signUpProblems } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
 import { startSession } from './session.js';
 import { flash } from './views.js';
@@ -34,13 +35,17 @@ export function accountsRouter(deps: {
   accounts: AccountsService;
   factors: FactorsService;
   signIn: SignInService;
+  /** The signed-in sessions of the pages ("Your sessions"). */
+  sessions: UserSessions;
+  /** The API's sign-ins (refresh-token families), listed and signed out beside them. */
+  apiSignIns: Pick<TokenGrants, 'apiSignIns' | 'signOutApiSignIn'>;
   lifetime: SessionLifetime;
   /** Lets a request through only shortly after a password confirmation (sudo mode). */
   requireRecentPassword: RequestHandler;
   /** How many recovery codes the person has left, for the account page. */
   recoveryCodes: Pick<RecoveryCodesFactor, 'remaining'>;
 }): Router {
-  const { accounts, factors, signIn, lifetime, requireRecentPassword, recoveryCodes } = deps;
+  const { accounts, factors, signIn, sessions, apiSignIns, lifetime, requireRecentPassword, recoveryCodes } = deps;
   const router = Router();
 
   router.get('/signup', redirectIfSignedIn, (req, res) => {
@@ -66,21 +71,48 @@ export function accountsRouter(deps: {
       async () => {
         const account = toAccount(result.user, []);
         await signIn.recordSignIn(account, 'password', contextOf(req));
-        await startSession(req, account, false, lifetime);
+        await startSession(req, account, false, lifetime, sessions);
       },
     );
     flash(req, { kind: 'success', text: 'Welcome! Your account is ready.' });
     res.redirect(303, safeLocalPath(values.next));
   });
 
-  router.post('/logout', async (req, res, next) => {
-    if (req.user) await accounts.recordSignOut(req.user.id, contextOf(req));
-    // Passport drops the user and regenerates the session: the old ID is destroyed in the store.
+  /** Ends this session: its row, then the session itself (Passport regenerates it: the old ID is destroyed in the store). */
+  async function signOutHere(req: Request, res: Response, next: NextFunction) {
+    if (req.user) {
+      await accounts.recordSignOut(req.user.id, contextOf(req));
+      if (req.user.sessionId) await sessions.ended(req.user.id, req.user.sessionId);
+    }
     req.logOut((error) => {
       if (error) return next(error);
       flash(req, { kind: 'info', text: 'You are signed out.' });
       res.redirect(303, '/login');
     });
+  }
+
+  router.post('/logout', signOutHere);
+
+  // "Your sessions": sign out one of the person's other sessions, of the pages or of the API.
+  const notFound = () => new HttpError(404, SESSION_NOT_FOUND, 'Session not found');
+
+  router.post('/account/sessions/:id/sign-out', requireSignedIn, async (req, res, next) => {
+    const params = parseForm(sessionParams, req.params);
+    if (!params.ok) throw notFound();
+    if (params.data.id === req.user!.sessionId) return signOutHere(req, res, next);
+    const result = await sessions.signOut(req.user!.id, params.data.id, contextOf(req));
+    if (!result.ok) throw notFound();
+    flash(req, { kind: 'success', text: 'That session is signed out.' });
+    res.redirect(303, '/account');
+  });
+
+  router.post('/account/api-sign-ins/:id/sign-out', requireSignedIn, async (req, res) => {
+    const params = parseForm(sessionParams, req.params);
+    if (!params.ok) throw notFound();
+    const result = await apiSignIns.signOutApiSignIn(req.user!.id, params.data.id, contextOf(req));
+    if (!result.ok) throw notFound();
+    flash(req, { kind: 'success', text: 'That API sign-in is signed out.' });
+    res.redirect(303, '/account');
   });
 
   router.post('/account/sign-out-everywhere', requireSignedIn, async (req, res) => {
@@ -96,9 +128,11 @@ export function accountsRouter(deps: {
 
   router.get('/account', requireSignedIn, noStore, async (req, res) => {
     const phone = req.user!.factors.find((factor) => factor.kind === 'phone')?.phoneNumber;
-    const [activity, codes] = await Promise.all([
+    const [activity, codes, signedIn, api] = await Promise.all([
       accounts.recentSignIns(req.user!.id),
       req.user!.twoFactorEnabled ? recoveryCodes.remaining(req.user!.id) : undefined,
+      sessions.list(req.user!.id),
+      apiSignIns.apiSignIns(req.user!.id),
     ]);
     // "Since your last visit": failures after the sign-in before this one.
     const previousSignIn = activity.filter((event) => event.attempt === 'signed_in')[1]?.at ?? new Date(0);
@@ -126,6 +160,27 @@ export function accountsRouter(deps: {
         // A wrong code came after the right password: whoever typed it knows the password.
         passwordKnown: failedSinceLastVisit.some((event) => event.attempt === 'wrong_code'),
       },
+      // This session first, then the others and the API's sign-ins, last seen first.
+      sessions: [
+        ...signedIn.map((session) => ({
+          id: session.id,
+          action: `/account/sessions/${session.id}/sign-out`,
+          current: session.id === req.user!.sessionId,
+          browser: session.browser,
+          ip: session.ip ?? 'unknown',
+          signedInAt: session.createdAt,
+          lastSeenAt: session.lastSeenAt,
+        })),
+        ...api.map((signIn) => ({
+          id: signIn.familyId,
+          action: `/account/api-sign-ins/${signIn.familyId}/sign-out`,
+          current: false,
+          browser: apiSignInName(signIn.browser),
+          ip: signIn.ip ?? 'unknown',
+          signedInAt: signIn.signedInAt,
+          lastSeenAt: signIn.lastSeenAt,
+        })),
+      ].sort((a, b) => Number(b.current) - Number(a.current) || b.lastSeenAt.getTime() - a.lastSeenAt.getTime()),
       activity: activity.map((event) => ({
         at: event.at,
         ok: event.attempt === 'signed_in',

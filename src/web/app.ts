@@ -15,6 +15,7 @@ import { createMetrics } from '../core/metrics.js';
 import type { Services } from '../core/services.js';
 import { enforceAbsoluteLifetime, sessions } from '../core/sessions.js';
 import { ConsoleSender } from '../factors/index.js';
+import { accountDeletionRouter } from './account-deletion.js';
 import { accountsRouter } from './accounts.js';
 import { staticAssets } from './assets.js';
 import { adminRouter } from './admin.js';
@@ -173,6 +174,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   app.use(
     signInRouter({
       signIn: domain.signIn,
+      sessions: domain.sessions,
       steps: { phone: phoneSignInStep(codeStep), totp: totpSignInStep() },
       lifetime,
       recoveryCodes: domain.recoveryCodes,
@@ -183,6 +185,8 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       accounts: domain.accounts,
       factors: domain.factors,
       signIn: domain.signIn,
+      sessions: domain.sessions,
+      apiSignIns: domain.grants,
       lifetime,
       requireRecentPassword: recentPassword,
       recoveryCodes: domain.recoveryCodes,
@@ -194,10 +198,12 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       selfService: domain.selfService,
       signIn: domain.signIn,
       lifetime,
+      sessions: domain.sessions,
       requireRecentPassword: recentPassword,
     }),
   );
   if (config.requireVerifiedEmail) app.all(ENROLMENT_PAGES, requireVerifiedEmail);
+  app.use(accountDeletionRouter({ deletion: domain.deletion, requireRecentPassword: recentPassword }));
   app.use(passwordConfirmationRouter({ accounts: domain.accounts, maxAgeMs: config.session.passwordConfirmationMs }));
   app.use(
     phoneRouter({

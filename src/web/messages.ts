@@ -4,6 +4,7 @@
 import {
   MAX_PASSWORD_LENGTH,
   MIN_PASSWORD_LENGTH,
+  type DeletionRefusal,
   type PasswordProblem,
   type SignUpProblems,
 } from '../accounts/index.js';
@@ -12,6 +13,7 @@ import type {
   Channel,
   CheckReason,
   FactorKindName,
+  FactorRefusal,
   PhoneProblem,
   RecoveryCodeReason,
   SendReason,
@@ -48,6 +50,16 @@ export const PENDING_ENDED: Record<PendingEnd, string | undefined> = {
   locked: ACCOUNT_LOCKED,
   ended: undefined,
 };
+
+// ---- Your sessions ----------------------------------------------------------------------
+
+export const SESSION_NOT_FOUND =
+  'That session is not one of yours, or it has already ended. Go back to your account to see your sessions.';
+
+/** How a sign-in through the API is named among the sessions ("API sign-in (curl)"). */
+export function apiSignInName(client: string | null): string {
+  return client && client !== 'Unknown browser' ? `API sign-in (${client})` : 'API sign-in';
+}
 
 // ---- Sign-up and new passwords ----------------------------------------------------------
 
@@ -387,4 +399,48 @@ export const VERIFY_EMAIL_FIRST =
   'Confirm your email address first (we sent you a link; your account page can send it again), then turn on two-factor authentication.';
 export function tooManyMails(retryAfterSeconds: number): string {
   return `Too many mails were asked for. Please try again in ${waitText(retryAfterSeconds)}.`;
+}
+
+// ---- Deleting the account ------------------------------------------------------------------
+
+/** Why a deletion was refused, by field, and its status; a factor's own refusal is worded by factorCheckRefused. */
+export const DELETION_REFUSED: Record<
+  Exclude<DeletionRefusal['reason'], 'factor_refused' | 'gone'>,
+  { status: number; field: string; text: string }
+> = {
+  confirmation_mismatch: {
+    status: 422,
+    field: 'confirmation',
+    text: 'Type the email address of your account, exactly as shown, to confirm.',
+  },
+  factor_required: { status: 422, field: 'code', text: 'Enter a code from one of your ways to sign in.' },
+  no_such_factor: { status: 422, field: 'factor', text: 'Choose one of your ways to sign in.' },
+  last_admin: {
+    status: 409,
+    field: 'form',
+    text: 'You are the only administrator, so your account cannot be deleted. Make someone else an administrator first. Nothing was deleted.',
+  },
+};
+
+/**
+ * A factor's refusal of a code typed outside sign-in (before deleting the account), in its kind's
+ * words: the field it concerns (the code, or the whole form) and the status.
+ */
+export function factorCheckRefused(
+  kind: string,
+  refusal: FactorRefusal,
+): { status: number; field: 'code' | 'form'; text: string } {
+  if (kind === 'totp') {
+    const reason = refusal.reason as TotpCheckReason;
+    const text = totpRefused({ reason, retryAfterSeconds: refusal.retryAfterSeconds });
+    return { status: TOTP_STATUS[reason], field: TOTP_ABOUT_THE_CODE.has(reason) ? 'code' : 'form', text };
+  }
+  if (kind === 'recovery_codes') {
+    const reason = refusal.reason as RecoveryCodeReason;
+    const text = recoveryCodeRefused({ reason, retryAfterSeconds: refusal.retryAfterSeconds });
+    return { status: STATUS[reason], field: ABOUT_THE_RECOVERY_CODE.has(reason) ? 'code' : 'form', text };
+  }
+  const reason = refusal.reason as CheckReason;
+  const text = checkRefused({ reason, retryAfterSeconds: refusal.retryAfterSeconds });
+  return { status: STATUS[reason] ?? 422, field: ABOUT_THE_CODE.has(reason) ? 'code' : 'form', text };
 }

@@ -13,25 +13,30 @@ declare global {
   }
 }
 
-/** What a signed-in session holds: who, and the generation its sign-in began in. */
+/**
+ * What a signed-in session holds: who, the generation its sign-in began in, and its row in
+ * user_sessions (`sid`). A session from before that row existed has no `sid`: it is signed out.
+ */
 interface SignedIn {
   id: string;
   generation: number;
+  sid: string;
 }
 
 function isSignedIn(value: unknown): value is SignedIn {
-  const { id, generation } = (value ?? {}) as Partial<SignedIn>;
-  return typeof id === 'string' && typeof generation === 'number';
+  const { id, generation, sid } = (value ?? {}) as Partial<SignedIn>;
+  return typeof id === 'string' && typeof generation === 'number' && typeof sid === 'string';
 }
 
 export function createPassport(signIn: SignInService): passport.PassportStatic {
   const instance = new passport.Passport() as passport.PassportStatic;
-  instance.serializeUser((user, done) =>
-    done(null, { id: user.id, generation: user.sessionGeneration } satisfies SignedIn),
-  );
+  instance.serializeUser((user, done) => {
+    if (!user.sessionId) return done(new Error('a signed-in session needs its row in user_sessions'));
+    done(null, { id: user.id, generation: user.sessionGeneration, sid: user.sessionId } satisfies SignedIn);
+  });
   instance.deserializeUser((signedIn: unknown, done) => {
     if (!isSignedIn(signedIn)) return done(null, false);
-    signIn.signedInAccount(signedIn.id, signedIn.generation).then(
+    signIn.signedInAccount(signedIn.id, signedIn.generation, signedIn.sid).then(
       (account) => done(null, account ?? false),
       (error: unknown) => done(error),
     );

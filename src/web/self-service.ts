@@ -4,7 +4,12 @@
 // its answers.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { contextOf } from '../audit/index.js';
-import { PASSWORD_RESET_MINUTES, type AccountsService, type SelfService } from '../accounts/index.js';
+import {
+  PASSWORD_RESET_MINUTES,
+  type AccountsService,
+  type SelfService,
+  type UserSessions,
+} from '../accounts/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import type { SessionLifetime } from '../core/sessions.js';
 import type { SignInService } from '../sign-in/index.js';
@@ -56,9 +61,11 @@ export function selfServiceRouter(deps: {
   selfService: SelfService;
   signIn: SignInService;
   lifetime: SessionLifetime;
+  /** The rows of "Your sessions": a changed password starts this session again. */
+  sessions: Pick<UserSessions, 'start' | 'ended'>;
   requireRecentPassword: RequestHandler;
 }): Router {
-  const { accounts, selfService, signIn, lifetime, requireRecentPassword } = deps;
+  const { accounts, selfService, signIn, lifetime, sessions, requireRecentPassword } = deps;
   const router = Router();
 
   // ---- Forgot password ------------------------------------------------------------------------
@@ -171,8 +178,9 @@ export function selfServiceRouter(deps: {
     }
     // Every session ended with the change; this one starts again, on the new generation.
     await afterChange(PASSWORD_CHANGED, async () => {
-      const account = await signIn.signedInAccount(result.user.id, result.user.sessionGeneration);
-      if (account) await startSession(req, account, req.session.rememberMe === true, lifetime);
+      // Read without a session of its own: this session's row went with the others.
+      const account = await signIn.signedInAccount(result.user.id, result.user.sessionGeneration, null);
+      if (account) await startSession(req, account, req.session.rememberMe === true, lifetime, sessions);
     });
     flash(req, { kind: 'success', text: PASSWORD_CHANGED });
     res.redirect(303, req.user ? '/account' : '/login');

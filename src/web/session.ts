@@ -1,6 +1,8 @@
 // The signed-in session, started once a sign-in is granted (by the sign-in steps, or at sign-up).
 import type { Request } from 'express';
 import type { SessionData } from 'express-session';
+import type { UserSessions } from '../accounts/index.js';
+import { contextOf } from '../audit/index.js';
 import { applyRememberMe, regenerateSession, sessionStep, type SessionLifetime } from '../core/sessions.js';
 import type { Account, PendingSignIn, PendingSignInStore } from '../sign-in/index.js';
 
@@ -28,18 +30,27 @@ export function pendingStore(req: Request): PendingSignInStore {
 }
 
 /**
- * Starts the signed-in session: a new session ID for the account, for the idle timeout or,
- * with "Remember me", for weeks. `account` is as read when the sign-in began, so a "sign out
- * everywhere" or lock since then leaves this session dead from its first request.
+ * Starts the signed-in session: its row in user_sessions ("Your sessions"), then a new session
+ * ID for the account, for the idle timeout or, with "Remember me", for weeks. `account` is as
+ * read when the sign-in began, so a "sign out everywhere" or lock since then leaves this
+ * session dead from its first request.
  */
 export async function startSession(
   req: Request,
   account: Account,
   remember: boolean,
   lifetime: SessionLifetime,
+  sessions: Pick<UserSessions, 'start' | 'ended'>,
 ): Promise<void> {
-  // Passport regenerates the session here, so an ID planted before sign-in is worthless.
-  await sessionStep('sign-in', (done) => req.logIn(account, done));
+  const sessionId = await sessions.start(account, remember, contextOf(req));
+  try {
+    // Passport regenerates the session here, so an ID planted before sign-in is worthless.
+    await sessionStep('sign-in', (done) => req.logIn({ ...account, sessionId }, done));
+  } catch (error) {
+    // No session holds the row: it goes (or, if that fails too, is pruned at its idle timeout).
+    await sessions.ended(account.id, sessionId).catch(() => {});
+    throw error;
+  }
   applyRememberMe(req, remember, lifetime);
 }
 

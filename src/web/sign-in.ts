@@ -2,6 +2,7 @@
 // resend or a call, "Use another way"), and finishing into a signed-in session. The rules live
 // in src/sign-in; these routes read the form, call it, and word its answers.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { UserSessions } from '../accounts/index.js';
 import { contextOf } from '../audit/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import type { SessionLifetime } from '../core/sessions.js';
@@ -49,13 +50,15 @@ function renderLogin(
 
 export function signInRouter(deps: {
   signIn: SignInService;
+  /** The signed-in sessions' rows: one is made for each sign-in. */
+  sessions: Pick<UserSessions, 'start' | 'ended'>;
   /** The step page of each factor kind, by kind. */
   steps: Record<string, SignInStepPage>;
   lifetime: SessionLifetime;
   /** How many recovery codes a person has left, said after signing in with one. */
   recoveryCodes: Pick<RecoveryCodesFactor, 'remaining'>;
 }): Router {
-  const { signIn, steps, lifetime, recoveryCodes } = deps;
+  const { signIn, sessions, steps, lifetime, recoveryCodes } = deps;
   const router = Router();
 
   async function finish(
@@ -72,7 +75,7 @@ export function signInRouter(deps: {
       return res.redirect(303, safeLocalPath(signedIn.next));
     }
     await signIn.recordSignIn(account, method, contextOf(req));
-    await startSession(req, account, signedIn.remember, lifetime);
+    await startSession(req, account, signedIn.remember, lifetime, sessions);
     // After startSession: the signed-in session is a new one.
     if (note) flash(req, note);
     res.redirect(303, safeLocalPath(signedIn.next));

@@ -117,6 +117,11 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await check(page, 'recovery-codes-new');
     await page.goto(`${app.url}/account/2fa/disable`);
     await check(page, 'disable');
+    await page.goto(`${app.url}/account/delete`);
+    await check(page, 'delete-account');
+    await page.getByRole('button', { name: 'Delete account' }).click();
+    await page.getByText('There is a problem').waitFor();
+    await check(page, 'delete-account-errors');
 
     // The code step at sign-in, before and after a wrong code.
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();

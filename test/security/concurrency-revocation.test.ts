@@ -6,6 +6,7 @@ import {
   appForTests,
   confirmPassword,
   csrfTokenIn,
+  isSignedIn,
   signIn,
   signUp,
   strongPassword,
@@ -26,12 +27,6 @@ function hiddenFields(html: string): Record<string, string> {
   for (const match of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
     fields[match[1]!] = match[2]!;
   return fields;
-}
-
-async function isSignedIn(agent: Agent): Promise<boolean> {
-  const response = await agent.get('/account');
-  assert.ok([200, 303].includes(response.status), `GET /account answered ${response.status}`);
-  return response.status === 200;
 }
 
 /** Agents at the sign-in form, each with its CSRF token and a User-Agent naming it in the audit trail. */

@@ -165,6 +165,13 @@ export function signIn(agent: Agent, email: string, password: string, extra: Rec
   return submitForm(agent, '/login', '/login', { email, password, ...extra });
 }
 
+/** Whether the agent is signed in: /account answers 200 (303 to the sign-in page otherwise; anything else fails). */
+export async function isSignedIn(agent: Agent): Promise<boolean> {
+  const response = await agent.get('/account');
+  if (![200, 303].includes(response.status)) throw new Error(`GET /account answered ${response.status}`);
+  return response.status === 200;
+}
+
 /** Confirms the password for the signed-in agent (sudo mode), as the sensitive pages ask. */
 export async function confirmPassword(agent: Agent, password = strongPassword): Promise<void> {
   const response = await submitForm(agent, '/account/confirm-password', '/account/confirm-password', { password });
@@ -172,18 +179,25 @@ export async function confirmPassword(agent: Agent, password = strongPassword): 
 }
 
 /** Moves a moment kept in the session behind `cookie` (`field`) `ms` into the past, as the clock would. */
-export async function ageSession(
+export function ageSession(
   app: TestApp,
   cookie: string,
   field: 'passwordConfirmedAt' | 'signedInAt',
   ms: number,
 ): Promise<void> {
+  return editStoredSession<Record<string, number>>(app, cookie, (stored) => {
+    stored[field]! -= ms;
+  });
+}
+
+/** Changes what the store keeps of the session behind `cookie` (`name=value`), as `edit` says. */
+export async function editStoredSession<T>(app: TestApp, cookie: string, edit: (stored: T) => void): Promise<void> {
   const sessionId = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
   const { store } = app.services.sessions;
-  const stored = await new Promise<Record<string, number>>((resolve, reject) =>
+  const stored = await new Promise<T>((resolve, reject) =>
     store.get(sessionId, (error, data) => (error ? reject(error as Error) : resolve(data as never))),
   );
-  stored[field]! -= ms;
+  edit(stored);
   await new Promise<void>((resolve, reject) =>
     store.set(sessionId, stored as never, (error) => (error ? reject(error as Error) : resolve())),
   );

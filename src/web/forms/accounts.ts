@@ -79,3 +79,21 @@ export const changePasswordForm = z.object({
 export const changeEmailForm = z.object({ email: emailField });
 
 export const noticesForm = z.object({ newBrowser: rememberField });
+/** The session named in a "Your sessions" sign-out's path: a row id, or an API sign-in's family. */
+export const sessionParams = z.object({ id: z.uuid() });
+
+/** The delete-account form: the account's email typed to confirm and, with 2FA on, a way and its code. */
+export const deleteAccountForm = z.object({
+  confirmation: text.transform(normaliseEmail).pipe(z.string().min(1, 'Type the email address of your account.')),
+  factor: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.uuid('Choose one of your ways to sign in.').optional(),
+  ),
+  code: formText(64, 'A code is at most 64 characters.'),
+});
+
+/** "Text me a code" / "Call me" on the delete-account page: which phone, and how. */
+export const deletionCodeForm = z.object({
+  factor: z.uuid(),
+  via: z.enum(['sms', 'call']),
+});

@@ -1,0 +1,203 @@
+// The signed-in sessions of the pages ("Your sessions" on /account): one row of user_sessions
+// per signed-in session, its random id kept in the session beside the user id and generation.
+// Every request checks the row in the same query that reads the account, so a session signed
+// out from another device (or by "sign out everywhere", a lock, a deletion) is dead from its
+// next request, on whichever instance it lands: nothing of this lives in a process. The rows
+// are this feature's because everything that ends every session of an account (sign out
+// everywhere, a lock, a deletion) is an account change made here, in the same transaction.
+import { randomUUID } from 'node:crypto';
+import { describeBrowser, type AuditLog, type RequestContext } from '../audit/index.js';
+import type { DatabaseClient, InTransaction, PrismaClient } from '../core/db/client.js';
+import { validIp } from '../core/ip.js';
+import type { SessionLifetime } from '../core/sessions.js';
+import type { User } from './repository.js';
+
+/**
+ * Last seen is written at most once in this interval, not on every request. A row counts as
+ * idle only this long after its session's own idle timeout, so a session is never pruned while
+ * its store still holds it.
+ */
+export const LAST_SEEN_INTERVAL_MS = 60_000;
+
+/** A signed-in session as "Your sessions" lists it. */
+export interface ListedSession {
+  id: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  ip: string | null;
+  browser: string;
+}
+
+export type SessionSignOut = { ok: true } | { ok: false; reason: 'not_found' };
+
+const LISTED = { id: true, createdAt: true, lastSeenAt: true, ip: true, browser: true, idleSeconds: true } as const;
+
+export function userSessionsRepository(prisma: PrismaClient) {
+  return {
+    /**
+     * Adds the row of a session just signed in, unless every session of the account ended since
+     * the sign-in read it (its generation moved on) or the account is gone: the account row is
+     * held (FOR SHARE) meanwhile, so "sign out everywhere", a lock or a deletion running beside
+     * it either comes after and removes this row, or came before and no row is made.
+     */
+    async create(
+      row: { id: string; userId: string; generation: number; expiresAt: Date; idleSeconds: number } & Pick<
+        ListedSession,
+        'ip' | 'browser'
+      >,
+      tx: DatabaseClient,
+    ): Promise<boolean> {
+      const [user] = await tx.$queryRaw<Array<{ generation: number; locked: boolean }>>`
+        SELECT session_generation AS generation, locked_at IS NOT NULL AS locked
+        FROM users WHERE id = ${row.userId}::uuid FOR SHARE`;
+      if (!user || user.locked || user.generation !== row.generation) return false;
+      const { generation: _generation, ...data } = row;
+      await tx.userSession.create({ data });
+      return true;
+    },
+
+    /**
+     * The account, when this session of it still holds a row, and whether the row's last seen is
+     * older than `staleBefore`: one query.
+     */
+    async findSignedIn(
+      userId: string,
+      sessionId: string,
+      staleBefore: Date,
+    ): Promise<{ user: User; stale: boolean } | undefined> {
+      const found = await prisma.user.findFirst({
+        where: { id: userId, sessions: { some: { id: sessionId } } },
+        include: { _count: { select: { sessions: { where: { id: sessionId, lastSeenAt: { lt: staleBefore } } } } } },
+      });
+      if (!found) return undefined;
+      const { _count, ...user } = found;
+      return { user, stale: _count.sessions > 0 };
+    },
+
+    /** Moves the row's last seen to `now`, unless another request did since `staleBefore`. */
+    async touch(sessionId: string, now: Date, staleBefore: Date): Promise<void> {
+      await prisma.userSession.updateMany({
+        where: { id: sessionId, lastSeenAt: { lt: staleBefore } },
+        data: { lastSeenAt: now },
+      });
+    },
+
+    listForUser(userId: string) {
+      return prisma.userSession.findMany({ where: { userId }, orderBy: { lastSeenAt: 'desc' }, select: LISTED });
+    },
+
+    /** Removes the session `sessionId` of `userId`; says whether it was there. */
+    async remove(userId: string, sessionId: string, db: DatabaseClient = prisma): Promise<boolean> {
+      const { count } = await db.userSession.deleteMany({ where: { id: sessionId, userId } });
+      return count === 1;
+    },
+
+    async removeAll(userId: string, db: DatabaseClient = prisma): Promise<void> {
+      await db.userSession.deleteMany({ where: { userId } });
+    },
+
+    /**
+     * Forgets every row past its absolute lifetime (indexed), and the rows of `userId` idle for
+     * longer than their timeout (and the last-seen interval). Another person's idle rows wait for
+     * their own next sign-in or their absolute lifetime; they are not listed meanwhile.
+     */
+    async pruneExpired(userId: string, now: Date, db: DatabaseClient = prisma): Promise<void> {
+      await db.$executeRaw`
+        DELETE FROM user_sessions
+        WHERE expires_at < ${now}
+           OR (user_id = ${userId}::uuid
+               AND last_seen_at + make_interval(secs => idle_seconds + ${LAST_SEEN_INTERVAL_MS / 1000}) < ${now})`;
+    },
+  };
+}
+
+export type UserSessionsRepository = ReturnType<typeof userSessionsRepository>;
+
+export function userSessions(deps: {
+  repository: UserSessionsRepository;
+  audit: AuditLog;
+  inTransaction: InTransaction;
+  lifetime: SessionLifetime;
+  now?: () => number;
+}) {
+  const { repository, audit, inTransaction, lifetime } = deps;
+  const now = deps.now ?? Date.now;
+  const staleBefore = () => new Date(now() - LAST_SEEN_INTERVAL_MS);
+  const alive = (row: { lastSeenAt: Date; idleSeconds: number }) =>
+    row.lastSeenAt.getTime() + row.idleSeconds * 1000 + LAST_SEEN_INTERVAL_MS > now();
+
+  return {
+    /**
+     * The row of a session being signed in, made before the session is: its id goes into the
+     * session. A sign-in that every session of the account ended meanwhile gets an id with no
+     * row, so its session is signed out at its first request.
+     */
+    async start(
+      account: { id: string; sessionGeneration: number },
+      remember: boolean,
+      context: RequestContext,
+    ): Promise<string> {
+      const id = randomUUID();
+      const at = now();
+      const lasts = remember ? lifetime.rememberMeMs : lifetime.absoluteLifetimeMs;
+      // With "Remember me" the cookie, and so the idle timeout, lasts as long as the session.
+      const idle = remember ? lifetime.rememberMeMs : lifetime.idleTimeoutMs;
+      await inTransaction(async (tx) => {
+        await repository.pruneExpired(account.id, new Date(at), tx);
+        await repository.create(
+          {
+            id,
+            userId: account.id,
+            generation: account.sessionGeneration,
+            expiresAt: new Date(at + lasts),
+            idleSeconds: Math.ceil(idle / 1000),
+            ip: validIp(context.ip),
+            browser: describeBrowser(context.userAgent),
+          },
+          tx,
+        );
+      });
+      return id;
+    },
+
+    /**
+     * The account of a signed-in session, when the session still holds its row; its last seen
+     * is moved on when it is older than a minute.
+     */
+    async signedInUser(userId: string, sessionId: string): Promise<User | undefined> {
+      const found = await repository.findSignedIn(userId, sessionId, staleBefore());
+      if (!found) return undefined;
+      if (found.stale) await repository.touch(sessionId, new Date(now()), staleBefore());
+      return found.user;
+    },
+
+    /** The signed-in sessions of the person, last seen first (those past their lifetime left out). */
+    async list(userId: string): Promise<ListedSession[]> {
+      const rows = await repository.listForUser(userId);
+      return rows.filter(alive).map(({ idleSeconds: _idle, ...row }) => row);
+    },
+
+    /** This session is signing out: its row goes. */
+    async ended(userId: string, sessionId: string): Promise<void> {
+      await repository.remove(userId, sessionId);
+    },
+
+    /**
+     * Signs out another session of the person (from "Your sessions"): its row goes, and it is
+     * signed out at its next request. A session that is not theirs (or no longer there) is
+     * `not_found`, and nothing changes.
+     */
+    signOut(userId: string, sessionId: string, context: RequestContext): Promise<SessionSignOut> {
+      return inTransaction(async (tx) => {
+        if (!(await repository.remove(userId, sessionId, tx))) return { ok: false, reason: 'not_found' } as const;
+        await audit.record(
+          { type: 'sign_out', outcome: 'ok', userId, context, detail: { remote: true, session: sessionId } },
+          tx,
+        );
+        return { ok: true } as const;
+      });
+    },
+  };
+}
+
+export type UserSessions = ReturnType<typeof userSessions>;

@@ -1,0 +1,152 @@
+// Deleting one's own account: /account/delete, behind a recent password confirmation (sudo
+// mode) and, with two-factor authentication on, a current code from one of the person's ways to
+// sign in (an authenticator app, a code texted or called on request, a recovery code). The
+// rules live in src/accounts/deletion.ts; these routes read the forms, call it and word its answers.
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { AccountDeletion } from '../accounts/index.js';
+import { contextOf } from '../audit/index.js';
+import { parseForm, typedText, type FieldErrors } from '../core/forms.js';
+import { regenerateSession } from '../core/sessions.js';
+import { maskPhone, RECOVERY_CODES_KIND, type Challenge, type SendRefusal } from '../factors/index.js';
+import { afterChange } from './errors.js';
+import { deleteAccountForm, deletionCodeForm } from './forms/accounts.js';
+import { requireSignedIn } from './guards.js';
+import { DELETION_REFUSED, factorCheckRefused, sendRefused, STATUS } from './messages.js';
+import { noStore } from './security.js';
+import { flash } from './views.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** What the deletion's factor check remembers, by factor id (codes sent to a phone). */
+    deletionChallenges?: Record<string, Challenge>;
+  }
+}
+
+const DELETE_PATH = '/account/delete';
+const DELETED_PATH = '/account/deleted';
+
+/** One of the person's ways to answer the check, as the page offers it. */
+interface Way {
+  id: string;
+  kind: string;
+  label: string;
+  /** A phone: codes are sent on request, by text or by call. */
+  sendable: boolean;
+}
+
+function waysOf(user: Express.User): Way[] {
+  return user.factors.map((factor) => ({
+    id: factor.id,
+    kind: factor.kind,
+    label:
+      factor.kind === 'phone'
+        ? `A code sent to ${maskPhone(factor.phoneNumber ?? '')}`
+        : factor.kind === RECOVERY_CODES_KIND
+          ? 'One of your recovery codes'
+          : factor.kind === 'totp'
+            ? 'A code from your authenticator app'
+            : (factor.label ?? factor.kind),
+    sendable: factor.kind === 'phone',
+  }));
+}
+
+export function accountDeletionRouter(deps: {
+  deletion: AccountDeletion;
+  /** Lets a request through only shortly after a password confirmation (sudo mode). */
+  requireRecentPassword: RequestHandler;
+}): Router {
+  const { deletion, requireRecentPassword } = deps;
+  const router = Router();
+
+  function render(
+    req: Request,
+    res: Response,
+    status: number,
+    values: { factor?: string; confirmation?: string },
+    errors: FieldErrors = {},
+  ) {
+    const user = req.user!;
+    const ways = user.twoFactorEnabled ? waysOf(user) : [];
+    res.status(status).render('accounts/delete', {
+      title: 'Delete your account',
+      ways,
+      // The way chosen: the one asked for, else the one used last.
+      chosen: values.factor ?? ways[0]?.id,
+      confirmation: values.confirmation ?? '',
+      errors,
+    });
+  }
+
+  router.get(DELETED_PATH, (req, res) => {
+    if (req.user) return res.redirect(303, '/account');
+    res.render('accounts/deleted', { title: 'Your account is deleted' });
+  });
+
+  router.use(DELETE_PATH, requireSignedIn, noStore, requireRecentPassword);
+
+  router.get(DELETE_PATH, (req, res) => {
+    const factor = typeof req.query.factor === 'string' ? req.query.factor : undefined;
+    render(req, res, 200, { factor });
+  });
+
+  // A phone's code, sent on request ("Text me a code", "Call me").
+  router.post(`${DELETE_PATH}/send`, async (req, res) => {
+    const form = parseForm(deletionCodeForm, req.body);
+    if (!form.ok) return render(req, res, 422, {}, { factor: DELETION_REFUSED.no_such_factor.text });
+    const { factor, via } = form.data;
+    const challenges = req.session.deletionChallenges ?? {};
+    const begun = await deletion.beginFactorCheck(req.user!.id, factor, challenges[factor], via, contextOf(req));
+    if (!begun.ok) return render(req, res, 422, {}, { factor: DELETION_REFUSED.no_such_factor.text });
+    // Kept whether or not a code went out: a send may count (the resend cooldown).
+    req.session.deletionChallenges = { ...challenges, [factor]: begun.challenge };
+    if (!begun.outcome.ok) {
+      const refusal = begun.outcome as SendRefusal;
+      if (refusal.retryAfterSeconds) res.set('Retry-After', String(refusal.retryAfterSeconds));
+      return render(req, res, STATUS[refusal.reason], { factor }, { form: sendRefused(refusal) });
+    }
+    flash(req, { kind: 'info', text: via === 'call' ? 'We are calling you with a code.' : 'We sent you a code.' });
+    res.redirect(303, `${DELETE_PATH}?factor=${encodeURIComponent(factor)}`);
+  });
+
+  router.post(DELETE_PATH, async (req, res) => {
+    const form = parseForm(deleteAccountForm, req.body);
+    const values = { factor: typedText(req.body, 'factor', 64) || undefined };
+    if (!form.ok) return render(req, res, 422, values, form.errors);
+    const { confirmation, factor, code } = form.data;
+    const user = req.user!;
+    const result = await deletion.delete(
+      user,
+      {
+        confirmation,
+        factor:
+          factor && code
+            ? { factorId: factor, challenge: req.session.deletionChallenges?.[factor], answer: code }
+            : undefined,
+      },
+      contextOf(req),
+    );
+    if (result.ok) {
+      await afterChange(
+        'Your account is deleted, but the next page could not be shown. You are signed out everywhere.',
+        () => regenerateSession(req),
+      );
+      return res.redirect(303, DELETED_PATH);
+    }
+    const shown = { ...values, confirmation };
+    switch (result.reason) {
+      case 'gone':
+        return res.redirect(303, '/login');
+      case 'factor_refused': {
+        const said = factorCheckRefused(result.kind, result.refusal);
+        if (result.refusal.retryAfterSeconds) res.set('Retry-After', String(result.refusal.retryAfterSeconds));
+        return render(req, res, said.status, shown, { [said.field]: said.text });
+      }
+      default: {
+        const said = DELETION_REFUSED[result.reason];
+        return render(req, res, said.status, shown, { [said.field]: said.text });
+      }
+    }
+  });
+
+  return router;
+}
