@@ -90,7 +90,11 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
   const { prisma, inTransaction } = database;
   const users = accountsRepository(prisma);
   const sendMail = mail.send.bind(mail);
-  const notices = securityNotices({ users, sendMail, signInAgents: (...args) => audit.signInAgents(...args) });
+  const notices = securityNotices({
+    users,
+    sendMail,
+    signInsFromBrowser: (...args) => audit.signInsFromBrowser(...args),
+  });
   // A deleted account's events are named by an HMAC of its id under the session secret.
   const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry), config.session.secrets[0], notices);
   const limit = limitFactory(redis?.client, config.redisPrefix, config.session.secrets[0]);

@@ -29,6 +29,8 @@ export function emailTokensRepository(prisma: PrismaClient) {
       db: DatabaseClient,
     ): Promise<string> {
       const token = randomBytes(32).toString('base64url');
+      // One issue at a time per person: of parallel requests, the last leaves the only live link.
+      await db.$queryRaw`SELECT 1 FROM users WHERE id = ${input.userId}::uuid FOR UPDATE`;
       await db.emailToken.deleteMany({ where: { userId: input.userId, purpose: input.purpose } });
       await db.emailToken.create({
         data: {

@@ -22,7 +22,7 @@ function factorName(detail: AuditEntry['detail']): string {
 
 /** The notice an event calls for, if any (the new-browser one is decided apart). */
 function noticeOf(entry: AuditEntry): Email | undefined {
-  if (entry.outcome !== 'ok') return undefined;
+  if (entry.outcome !== 'ok' && entry.type !== 'notice_settings') return undefined;
   switch (entry.type) {
     case 'two_factor_enabled':
       return { kind: 'two_factor_on', factor: factorName(entry.detail) };
@@ -43,6 +43,8 @@ function noticeOf(entry: AuditEntry): Email | undefined {
       return { kind: 'password_changed', how: 'changed' };
     case 'password_reset':
       return { kind: 'password_changed', how: 'reset' };
+    case 'notice_settings':
+      return entry.outcome === 'off' ? { kind: 'new_browser_notices_off' } : undefined;
     default:
       return undefined;
   }
@@ -51,17 +53,16 @@ function noticeOf(entry: AuditEntry): Email | undefined {
 export function securityNotices(deps: {
   users: AccountsRepository;
   sendMail: SendMail;
-  /** The browsers (user agents) of the account's sign-ins since `since`, this one's included, newest first. */
-  signInAgents: (userId: string, since: Date, db: DatabaseClient) => Promise<Array<string | null>>;
+  /** How many sign-ins of the account since `since` came from this browser (its id's hash), the one just recorded included. */
+  signInsFromBrowser: (userId: string, browser: string, since: Date, db: DatabaseClient) => Promise<number>;
 }) {
-  const { users, sendMail, signInAgents } = deps;
+  const { users, sendMail, signInsFromBrowser } = deps;
 
-  /** Whether no earlier sign-in of the account (in KNOWN_BROWSER_DAYS) came from this kind of browser. */
-  async function isNewBrowser(db: DatabaseClient, userId: string, userAgent: string | undefined): Promise<boolean> {
-    const browser = describeBrowser(userAgent);
-    const agents = await signInAgents(userId, new Date(Date.now() - KNOWN_BROWSER_DAYS * 86_400_000), db);
-    // The first is this sign-in's own event, written just before.
-    return !agents.slice(1).some((agent) => describeBrowser(agent) === browser);
+  /** Whether no earlier sign-in of the account (in KNOWN_BROWSER_DAYS) came from this browser. */
+  async function isNewBrowser(db: DatabaseClient, userId: string, browser: unknown): Promise<boolean> {
+    if (typeof browser !== 'string') return true;
+    const since = new Date(Date.now() - KNOWN_BROWSER_DAYS * 86_400_000);
+    return (await signInsFromBrowser(userId, browser, since, db)) <= 1;
   }
 
   /** Called by the audit trail for each event written, inside the event's transaction `db`. */
@@ -74,7 +75,7 @@ export function securityNotices(deps: {
     const user = await users.findById(entry.userId, db);
     if (!user) return;
     if (notice) return sendMail(user.email, notice, db);
-    if (!user.notifyNewBrowser || !(await isNewBrowser(db, user.id, entry.context.userAgent))) return;
+    if (!user.notifyNewBrowser || !(await isNewBrowser(db, user.id, entry.detail?.browser))) return;
     const { userAgent, ip } = entry.context;
     await sendMail(
       user.email,

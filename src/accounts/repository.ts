@@ -32,6 +32,17 @@ export class EmailTakenError extends Error {
   }
 }
 
+/**
+ * What goes when every session of an account ends ("sign out everywhere", a lock, a password
+ * changed or reset): the sessions' rows (src/accounts/user-sessions.ts), and a change of email
+ * not yet confirmed, which a session that is now signed out may have asked for (someone who
+ * knew the password must not finish moving the account to their address afterwards).
+ */
+async function forgetSessionsOf(id: string, db: DatabaseClient): Promise<void> {
+  await db.userSession.deleteMany({ where: { userId: id } });
+  await db.emailToken.deleteMany({ where: { userId: id, purpose: 'change_email', usedAt: null } });
+}
+
 export function accountsRepository(prisma: PrismaClient) {
   return {
     findByEmail(email: string, db: DatabaseClient = prisma): Promise<User | null> {
@@ -57,7 +68,7 @@ export function accountsRepository(prisma: PrismaClient) {
 
     async endEverySession(id: string, db: DatabaseClient = prisma): Promise<void> {
       await db.user.update({ where: { id }, data: END_EVERY_SESSION });
-      await db.userSession.deleteMany({ where: { userId: id } });
+      await forgetSessionsOf(id, db);
     },
 
     count(): Promise<number> {
@@ -97,8 +108,7 @@ export function accountsRepository(prisma: PrismaClient) {
       db: DatabaseClient = prisma,
     ): Promise<boolean> {
       const { count } = await db.user.updateMany({ where: { id }, data });
-      // Every session ended: their rows go too (src/accounts/user-sessions.ts).
-      if (data.sessionGeneration !== undefined) await db.userSession.deleteMany({ where: { userId: id } });
+      if (data.sessionGeneration !== undefined) await forgetSessionsOf(id, db);
       return count === 1;
     },
 

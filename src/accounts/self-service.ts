@@ -14,6 +14,8 @@ import { EmailTakenError, END_EVERY_SESSION, type AccountsRepository, type User 
 
 export const PASSWORD_RESET_MINUTES = 30;
 const VERIFY_EMAIL_MINUTES = 24 * 60;
+/** "Forgot password?" answers no sooner than this, account or not (far above the work's own time). */
+const RESET_ANSWER_FLOOR_MS = 250;
 
 /** Sends a mail inside the transaction of the change it tells of. */
 export type SendMail = (to: string, email: Email, db: DatabaseClient) => Promise<void>;
@@ -117,6 +119,7 @@ export function selfService(deps: {
         context,
       );
       if (limited) return limited;
+      const started = Date.now();
       const user = await users.findByEmail(email);
       await inTransaction(async (tx) => {
         if (user) {
@@ -136,6 +139,9 @@ export function selfService(deps: {
           tx,
         );
       });
+      // An account costs a link and a mail more: every answer waits for the same floor, so how
+      // long it took says nothing of whether the address has an account.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, RESET_ANSWER_FLOOR_MS - (Date.now() - started))));
       return { ok: true };
     },
 

@@ -160,15 +160,17 @@ export function auditLog(
       counted(entry);
     },
 
-    /** The user agents of the account's sign-ins since `since`, newest first (at most 200). */
-    async signInAgents(userId: string, since: Date, db: DatabaseClient = prisma): Promise<Array<string | null>> {
-      const events = await db.auditEvent.findMany({
-        where: { userId, type: 'sign_in', outcome: 'ok', at: { gt: since } },
-        orderBy: { at: 'desc' },
-        take: 200,
-        select: { userAgent: true },
+    /** How many sign-ins of the account since `since` came from the browser `browser` (its id's hash), this one's included. */
+    signInsFromBrowser(userId: string, browser: string, since: Date, db: DatabaseClient = prisma): Promise<number> {
+      return db.auditEvent.count({
+        where: {
+          userId,
+          type: 'sign_in',
+          outcome: 'ok',
+          at: { gt: since },
+          detail: { path: ['browser'], equals: browser },
+        },
       });
-      return events.map((event) => event.userAgent);
     },
 
     /**

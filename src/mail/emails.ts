@@ -25,7 +25,9 @@ export type Email =
   | { kind: 'phone_changed' }
   | { kind: 'recovery_codes_made' }
   | { kind: 'recovery_code_used'; left: number }
-  | { kind: 'new_browser'; browser: string; ip: string; at: Date };
+  | { kind: 'new_browser'; browser: string; ip: string; at: Date }
+  /** Mail about sign-ins from new browsers was turned off (a stolen session would want that). */
+  | { kind: 'new_browser_notices_off' };
 
 export type EmailKind = Email['kind'];
 
@@ -49,8 +51,9 @@ const SUBJECTS: Record<EmailKind, string> = {
   factor_removed: 'A way to sign in was removed',
   phone_changed: 'Your two-factor phone number was changed',
   recovery_codes_made: 'New recovery codes were made',
-  recovery_code_used: 'A recovery code was used to sign in',
+  recovery_code_used: 'A recovery code was used',
   new_browser: 'New sign-in to your account',
+  new_browser_notices_off: 'Mail about new sign-ins was turned off',
 };
 
 const viewsDir = fileURLToPath(new URL('../../views/emails', import.meta.url));

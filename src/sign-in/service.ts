@@ -412,15 +412,17 @@ export function signInService(deps: {
       return answered(store, context, pending, backup, undefined, answer);
     },
 
-    /** Records a finished sign-in (the web then starts the signed-in session; the API issues tokens). */
-    recordSignIn(account: Account, method: string, context: RequestContext, through?: 'api'): Promise<void> {
-      return audit.record({
-        type: 'sign_in',
-        outcome: 'ok',
-        userId: account.id,
-        context,
-        detail: { method, ...(through ? { through } : {}) },
-      });
+    /**
+     * Records a finished sign-in (the web then starts the signed-in session; the API issues
+     * tokens): `through` the API, or from the pages' `browser` (a hash of the browser's own id).
+     */
+    recordSignIn(
+      account: Account,
+      method: string,
+      context: RequestContext,
+      from: { through: 'api' } | { browser: string },
+    ): Promise<void> {
+      return audit.record({ type: 'sign_in', outcome: 'ok', userId: account.id, context, detail: { method, ...from } });
     },
 
     /** Leaves the pending sign-in ("Cancel"). */

@@ -164,7 +164,7 @@ export function tokenGrants(deps: {
     context: RequestContext,
   ): Promise<{ result: Granted | GrantRefusal }> {
     if (step.ok) {
-      await signIn.recordSignIn(step.signedIn, step.method, context, 'api');
+      await signIn.recordSignIn(step.signedIn, step.method, context, { through: 'api' });
       return { result: { ok: true, tokens: await tokensFor(step.signedIn, amrOf(factor, state), context) } };
     }
     if (step.ended === 'locked') return { result: { ok: false, reason: 'locked' } };
@@ -198,7 +198,7 @@ export function tokenGrants(deps: {
       if (requireVerifiedEmail && !('signedIn' in step ? step.signedIn : step.account).emailVerified)
         return { ok: false, reason: 'email_not_verified' };
       if ('signedIn' in step) {
-        await signIn.recordSignIn(step.signedIn, step.method, context, 'api');
+        await signIn.recordSignIn(step.signedIn, step.method, context, { through: 'api' });
         return { ok: true, tokens: await tokensFor(step.signedIn, ['pwd'], context) };
       }
       await mfaSessions.forgetExpired(new Date(now()));

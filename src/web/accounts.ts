@@ -13,7 +13,7 @@ import { sessionParams, signUpForm, typedEmail } from './forms/accounts.js';
 import { nextFrom, redirectIfSignedIn, requireSignedIn } from './guards.js';
 import { apiSignInName, RECOVERY_CODES_FEW, SESSION_NOT_FOUND, signUpProblems } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
-import { startSession } from './session.js';
+import { browserOf, startSession } from './session.js';
 import { flash } from './views.js';
 
 const ACTIVITY_LABELS: Record<SignInAttempt, string> = {
@@ -70,7 +70,7 @@ export function accountsRouter(deps: {
       'Your account is created, but you could not be signed in just now. Please sign in with it in a minute.',
       async () => {
         const account = toAccount(result.user, []);
-        await signIn.recordSignIn(account, 'password', contextOf(req));
+        await signIn.recordSignIn(account, 'password', contextOf(req), { browser: browserOf(req, res) });
         await startSession(req, account, false, lifetime, sessions);
       },
     );

@@ -50,6 +50,10 @@ export interface AppDeps {
   domain?: Domain;
 }
 
+/** Links mailed to people carry a token in their path; logs name the link, never the token. */
+const LINK_TOKEN = /^(\/(?:reset-password|verify-email|confirm-email)\/)[^/]+/i;
+const withoutLinkTokens = (path: string) => path.replace(LINK_TOKEN, '$1…');
+
 function requestLogger(logger: Logger): RequestHandler {
   return pinoHttp({
     logger,
@@ -66,7 +70,7 @@ function requestLogger(logger: Logger): RequestHandler {
       req: (req: { id: string; method: string; url: string; remoteAddress?: string; raw?: { ip?: string } }) => ({
         id: req.id,
         method: req.method,
-        url: req.url.split('?')[0],
+        url: withoutLinkTokens(req.url.split('?')[0]!),
         ip: req.raw?.ip ?? req.remoteAddress,
       }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),

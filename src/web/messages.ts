@@ -441,6 +441,10 @@ export function factorCheckRefused(
     return { status: STATUS[reason], field: ABOUT_THE_RECOVERY_CODE.has(reason) ? 'code' : 'form', text };
   }
   const reason = refusal.reason as CheckReason;
-  const text = checkRefused({ reason, retryAfterSeconds: refusal.retryAfterSeconds });
+  // This page's buttons are "Text me a code" and "Call me", not the code step's.
+  const text =
+    reason === 'no_code'
+      ? 'No code has been sent yet. Use “Text me a code” or “Call me” to get one.'
+      : checkRefused({ reason, retryAfterSeconds: refusal.retryAfterSeconds });
   return { status: STATUS[reason] ?? 422, field: ABOUT_THE_CODE.has(reason) ? 'code' : 'form', text };
 }

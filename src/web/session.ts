@@ -1,10 +1,35 @@
 // The signed-in session, started once a sign-in is granted (by the sign-in steps, or at sign-up).
-import type { Request } from 'express';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Request, Response } from 'express';
 import type { SessionData } from 'express-session';
 import type { UserSessions } from '../accounts/index.js';
 import { contextOf } from '../audit/index.js';
 import { applyRememberMe, regenerateSession, sessionStep, type SessionLifetime } from '../core/sessions.js';
 import type { Account, PendingSignIn, PendingSignInStore } from '../sign-in/index.js';
+import { cookieName } from './security.js';
+
+/** A browser's own id lasts as long as browsers keep a cookie (Chrome: 400 days). */
+const BROWSER_ID_MS = 400 * 86_400_000;
+const BROWSER_ID = /^[A-Za-z0-9_-]{22}$/;
+
+/**
+ * This browser, as sign-ins record it: a hash of a random id kept in a signed cookie of its own,
+ * made at its first sign-in (so "a browser new to the account" means this very browser, not its
+ * make, which anyone can copy). The id itself is never stored.
+ */
+export function browserOf(req: Request, res: Response): string {
+  const secure = req.app.get('env') === 'production';
+  const name = cookieName('tfa.browser', secure);
+  let id = (req.signedCookies as Record<string, unknown> | undefined)?.[name];
+  if (typeof id !== 'string' || !BROWSER_ID.test(id)) {
+    id = randomBytes(16).toString('base64url');
+    res.cookie(name, id, { signed: true, httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: BROWSER_ID_MS });
+  }
+  return createHash('sha256')
+    .update(`browser ${id as string}`)
+    .digest('base64url')
+    .slice(0, 22);
+}
 
 declare module 'express-session' {
   interface SessionData {

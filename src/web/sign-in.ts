@@ -33,7 +33,7 @@ import {
   tooManyAttempts,
 } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
-import { pendingStore, startSession } from './session.js';
+import { browserOf, pendingStore, startSession } from './session.js';
 import { flash } from './views.js';
 
 const VERIFY_PATH = '/login/2fa';
@@ -74,7 +74,7 @@ export function signInRouter(deps: {
       req.session.passwordResetPassed = { linkHash: signedIn.passwordReset, at: Date.now() };
       return res.redirect(303, safeLocalPath(signedIn.next));
     }
-    await signIn.recordSignIn(account, method, contextOf(req));
+    await signIn.recordSignIn(account, method, contextOf(req), { browser: browserOf(req, res) });
     await startSession(req, account, signedIn.remember, lifetime, sessions);
     // After startSession: the signed-in session is a new one.
     if (note) flash(req, note);

@@ -10,6 +10,7 @@ import {
   csrfTokenIn,
   signIn,
   signUp,
+  startTestApp,
   strongPassword,
   submitForm,
   uniqueEmail,
@@ -170,6 +171,36 @@ describe('account self-service by email', () => {
       assert.equal(winners.length, 1, `statuses: ${answers.map((a) => a.status).join(',')}`);
       for (const answer of answers) if (answer.status !== 303) assert.equal(answer.status, 410);
       assert.equal((await signIn(app.agent(), email, passwords[winners[0]!]!)).status, 303);
+    });
+
+    it('parallel requests leave one live link', async () => {
+      const { email } = await signUp(app.agent());
+      const answers = await Promise.all([1, 2, 3].map(() => askForReset(email)));
+      assert.deepEqual(
+        answers.map((answer) => answer.status),
+        [200, 200, 200],
+      );
+      const user = await prisma().user.findUniqueOrThrow({ where: { email } });
+      assert.equal(await prisma().emailToken.count({ where: { userId: user.id, purpose: 'password_reset' } }), 1);
+    });
+
+    it('keeps the link out of the request log', async () => {
+      const logs: Array<Record<string, unknown>> = [];
+      const logged = await startTestApp({ logs, env: { SMTP_URL: mail.url } });
+      try {
+        const { email } = await signUp(logged.agent());
+        await postForm(logged.agent(), '/forgot-password', { email });
+        const link = await resetLink(email);
+        await logged.agent().get(link).expect(200);
+        const token = link.split('/').at(-1)!;
+        await eventually(
+          () => Promise.resolve(logs.some((line) => JSON.stringify(line).includes('/reset-password/'))),
+          'the request for the link is logged',
+        );
+        assert.ok(!logs.some((line) => JSON.stringify(line).includes(token)), 'no line holds the token');
+      } finally {
+        await logged.close();
+      }
     });
 
     it('is limited per address, whether or not it has an account', async () => {
@@ -368,6 +399,30 @@ describe('account self-service by email', () => {
       await mail.waitFor(email, 'Your email address was changed');
     });
 
+    it('a change asked for by a session that is then signed out (password changed, sign out everywhere) cannot be finished', async () => {
+      for (const end of ['password', 'everywhere'] as const) {
+        const owner = app.agent();
+        const { email } = await signUp(owner);
+        const intruder = app.agent();
+        await signIn(intruder, email, strongPassword);
+        await confirmPassword(intruder);
+        const attackerAddress = uniqueEmail('intruder');
+        assert.equal((await postForm(intruder, '/account/email', { email: attackerAddress })).status, 303);
+        const link = linkIn(await mail.waitFor(attackerAddress, 'Confirm your new email address'), '/confirm-email/');
+        if (end === 'password')
+          await postForm(owner, '/account/password', {
+            currentPassword: strongPassword,
+            password: newPassword,
+            passwordConfirmation: newPassword,
+          });
+        else await submitForm(owner, '/account', '/account/sign-out-everywhere', {});
+        assert.equal((await app.agent().get(link)).status, 410, `the link is void after ${end}`);
+        assert.equal((await postForm(app.agent(), link).catch(() => undefined))?.status ?? 410, 410);
+        const user = await prisma().user.findFirst({ where: { email } });
+        assert.ok(user, `the account keeps its address after ${end}`);
+      }
+    });
+
     it('needs a recent password confirmation', async () => {
       const agent = app.agent();
       await signUp(agent);
@@ -388,20 +443,29 @@ describe('account self-service by email', () => {
       await mail.waitFor(email, 'Two-factor authentication is off');
     });
 
-    it('mails a sign-in from a new browser, only when asked for, and not for a browser known', async () => {
+    it('mails a sign-in from a browser new to the account, only when asked for, whatever the browser claims to be', async () => {
       const agent = app.agent();
       const { email } = await signUp(agent);
       const firefox = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
-      const signInWith = async (userAgent: string) => {
-        const other = app.agent();
-        const page = await other.get('/login').set('User-Agent', userAgent);
-        return other
+      /** Signs in from `browser` (an agent keeps its cookies, as a browser does), then out again. */
+      const signInFrom = async (browser: Agent, userAgent = firefox) => {
+        const page = await browser.get('/login').set('User-Agent', userAgent);
+        const signedIn = await browser
           .post('/login')
           .set('User-Agent', userAgent)
           .type('form')
           .send({ _csrf: csrfTokenIn(page.text), email, password: strongPassword });
+        assert.equal(signedIn.status, 303);
+        const account = await browser.get('/account').expect(200);
+        await browser
+          .post('/logout')
+          .type('form')
+          .send({ _csrf: csrfTokenIn(account.text) })
+          .expect(303);
       };
-      assert.equal((await signInWith(firefox)).status, 303);
+      const newSignIns = () => mail.to(email).filter((m) => m.subject === 'New sign-in to your account').length;
+      const laptop = app.agent();
+      await signInFrom(laptop);
       const account = await agent.get('/account').expect(200);
       assert.match(account.text, /Email me when someone signs in to my account from a new browser/);
       await agent
@@ -409,13 +473,22 @@ describe('account self-service by email', () => {
         .type('form')
         .send({ _csrf: csrfTokenIn(account.text), newBrowser: 'on' })
         .expect(303);
-      assert.equal((await signInWith(firefox)).status, 303);
-      const safari =
-        'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
-      assert.equal((await signInWith(safari)).status, 303);
+      // The laptop again: known, so no mail.
+      await signInFrom(laptop);
+      // Another machine claiming to be the same Firefox is still a new browser.
+      await signInFrom(app.agent());
       const notice = await mail.waitFor(email, 'New sign-in to your account');
-      assert.match(notice.text, /Safari/);
-      assert.equal(mail.to(email).filter((m) => m.subject === 'New sign-in to your account').length, 1);
+      assert.match(notice.text, /Firefox on Linux/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(newSignIns(), 1);
+      // Turning the mail off is itself mailed: a stolen session cannot do it quietly.
+      const again = await agent.get('/account').expect(200);
+      await agent
+        .post('/account/notices')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(again.text) })
+        .expect(303);
+      await mail.waitFor(email, 'Mail about new sign-ins was turned off');
     });
   });
 

@@ -191,7 +191,11 @@ describe('recovery codes', () => {
       where: { userId: person.userId, type: 'sign_in', outcome: 'ok' },
       orderBy: { id: 'desc' },
     });
-    assert.deepEqual(signedIn.detail, { method: 'password_and_recovery_code' });
+    assert.deepEqual(signedIn.detail, {
+      method: 'password_and_recovery_code',
+      browser: (signedIn.detail as { browser?: unknown }).browser,
+    });
+    assert.match(String((signedIn.detail as { browser?: unknown }).browser), /^[A-Za-z0-9_-]{22}$/);
 
     const twice = await passwordStep(person.email);
     const refused = await useRecoveryCode(twice, code);

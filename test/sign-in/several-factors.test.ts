@@ -80,7 +80,11 @@ describe('signing in with several factors', () => {
       where: { userId: person.userId, type: 'sign_in' },
       orderBy: { id: 'desc' },
     });
-    assert.deepEqual(signInEvent.detail, { method: 'password_and_code' });
+    assert.deepEqual(signInEvent.detail, {
+      method: 'password_and_code',
+      browser: (signInEvent.detail as { browser?: unknown }).browser,
+    });
+    assert.match(String((signInEvent.detail as { browser?: unknown }).browser), /^[A-Za-z0-9_-]{22}$/);
 
     // Next time, the phone used last comes first.
     const again = await passwordStep(person.email);

@@ -135,7 +135,11 @@ describe('authenticator apps (local back end)', () => {
       where: { type: 'sign_in', outcome: 'ok', user: { email: person.email } },
       orderBy: { id: 'desc' },
     });
-    assert.deepEqual(signInEvent.detail, { method: 'password_and_totp' });
+    assert.deepEqual(signInEvent.detail, {
+      method: 'password_and_totp',
+      browser: (signInEvent.detail as { browser?: unknown }).browser,
+    });
+    assert.match(String((signInEvent.detail as { browser?: unknown }).browser), /^[A-Za-z0-9_-]{22}$/);
 
     // Nor does the same code sign in again, in another sign-in.
     const other = await passwordStep(person.email);
