@@ -94,6 +94,9 @@ export function accountDeletionRouter(deps: {
     const form = parseForm(deletionCodeForm, req.body);
     if (!form.ok) return render(req, res, 422, {}, { factor: DELETION_REFUSED.no_such_factor.text });
     const { factor, via } = form.data;
+    // Only a phone has codes to send; asking for one for another way sends nothing, and says so.
+    if (!waysOf(req.user!).some((way) => way.id === factor && way.sendable))
+      return render(req, res, 422, {}, { factor: DELETION_REFUSED.no_such_factor.text });
     const challenges = req.session.deletionChallenges ?? {};
     const begun = await deletion.beginFactorCheck(req.user!.id, factor, challenges[factor], via, contextOf(req));
     if (!begun.ok) return render(req, res, 422, {}, { factor: DELETION_REFUSED.no_such_factor.text });

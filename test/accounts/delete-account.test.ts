@@ -150,6 +150,14 @@ describe('Delete account', () => {
       code: '123456',
     });
     assert.equal(other.status, 422);
+    // An app has no code to send: asking for one sends nothing and says so.
+    const deletePage = await agent.get('/account/delete').expect(200);
+    const noSend = await agent
+      .post('/account/delete/send')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(deletePage.text), factor: app.id, via: 'sms' });
+    assert.equal(noSend.status, 422);
+    assert.doesNotMatch(noSend.text, /We sent you a code/);
 
     const deleted = await postDelete(agent, { confirmation: email, factor: set.id, code: recoveryCode });
     assert.equal(deleted.status, 303);
