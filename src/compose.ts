@@ -75,10 +75,10 @@ function apiTokenKeys(config: Config, logger: Logger): TokenKey[] {
 
 export function composeDomain({ config, logger, database, redis, metrics }: DomainDeps) {
   const { prisma, inTransaction } = database;
-  const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry));
+  const audit = auditLog(database, (entry) => metrics?.countEvent(entry));
   const limit = limitFactory(redis?.client, config.redisPrefix, config.session.secrets[0]);
   const accounts = accountsService(
-    accountsRepository(prisma),
+    accountsRepository(database),
     audit,
     signInLimits(limit, config.limits, logger),
     inTransaction,
@@ -87,7 +87,7 @@ export function composeDomain({ config, logger, database, redis, metrics }: Doma
   const timeTwilio = metrics?.timeTwilio;
   const senders = createCodeSenders(config.twoFactor, logger, timeTwilio);
   const sender = senders.pages;
-  const factorRows = factorsRepository(prisma);
+  const factorRows = factorsRepository(database);
   // One wrong-code limit for every code factor: a guess is a guess, whichever page it is typed on.
   const limits = codeLimits(limit, config.limits);
   // Backup kinds (recovery codes) are not 2FA; asked of the registry once it is built.

@@ -1,5 +1,5 @@
 // The only place the accounts feature talks to the database.
-import type { DatabaseClient, Prisma, PrismaClient, User } from '../core/db/client.js';
+import { selectList, type Database, type DatabaseClient, type Prisma, type User } from '../core/db/client.js';
 
 export type { User };
 
@@ -22,14 +22,27 @@ export class EmailTakenError extends Error {
   }
 }
 
-export function accountsRepository(prisma: PrismaClient) {
+const READ_USER = `SELECT ${selectList({
+  id: 'id',
+  email: 'email',
+  passwordHash: 'password_hash',
+  role: 'role',
+  lockedAt: 'locked_at',
+  sessionGeneration: 'session_generation',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+} satisfies Record<keyof User, string>)} FROM users WHERE id = $1`;
+
+export function accountsRepository({ prisma, read }: Pick<Database, 'prisma' | 'read'>) {
   return {
     findByEmail(email: string, db: DatabaseClient = prisma): Promise<User | null> {
       return db.user.findUnique({ where: { email } });
     },
 
-    findById(id: string, db: DatabaseClient = prisma): Promise<User | null> {
-      return db.user.findUnique({ where: { id } });
+    /** Outside a transaction in plain SQL: every signed-in request and API call reads its account. */
+    async findById(id: string, db?: DatabaseClient): Promise<User | null> {
+      if (db) return db.user.findUnique({ where: { id } });
+      return (await read<User>(READ_USER, [id]))[0] ?? null;
     },
 
     async create(
