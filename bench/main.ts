@@ -214,7 +214,13 @@ async function main(): Promise<number> {
       .type('form')
       .send({ email, password: PASSWORD, passwordConfirmation: PASSWORD, _csrf: signup.token });
     if (created.status !== 303) throw new Error(`sign-up failed: ${created.status}`);
-    const appSession = cookiesOf(created).join('; ');
+    // The session as a browser holds it after its first page: the welcome message shown (its
+    // cookie gone, or every view would draw and clear it again) and the page's form token.
+    const session = cookiesOf(created).filter((cookie) => !cookie.startsWith('tfa.flash='));
+    const firstPage = await request(app.url).get('/account').set('Cookie', session.join('; '));
+    const appSession = [...session, ...cookiesOf(firstPage).filter((cookie) => cookie.startsWith('tfa.csrf='))].join(
+      '; ',
+    );
     const bareLogin = await formOf(bare.url, '/login');
     const bareSignedIn = await request(bare.url)
       .post('/login')

@@ -88,7 +88,7 @@ function apiTokenKeys(config: Config, logger: Logger): TokenKey[] {
 
 export function composeDomain({ config, logger, database, redis, metrics, mail }: DomainDeps) {
   const { prisma, inTransaction } = database;
-  const users = accountsRepository(prisma);
+  const users = accountsRepository(database);
   const sendMail = mail.send.bind(mail);
   const notices = securityNotices({
     users,
@@ -96,7 +96,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     signInsFromBrowser: (...args) => audit.signInsFromBrowser(...args),
   });
   // A deleted account's events are named by an HMAC of its id under the session secret.
-  const audit = auditLog(prisma, (entry) => metrics?.countEvent(entry), config.session.secrets[0], notices);
+  const audit = auditLog(database, (entry) => metrics?.countEvent(entry), config.session.secrets[0], notices);
   const limit = limitFactory(redis?.client, config.redisPrefix, config.session.secrets[0]);
   const emailTokens = emailTokensRepository(prisma);
   const selfServe = selfService({
@@ -116,7 +116,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
   });
 
   const sessions = userSessions({
-    repository: userSessionsRepository(prisma),
+    repository: userSessionsRepository(database),
     audit,
     inTransaction,
     lifetime: config.session,
@@ -125,7 +125,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
   const timeTwilio = metrics?.timeTwilio;
   const senders = createCodeSenders(config.twoFactor, logger, timeTwilio);
   const sender = senders.pages;
-  const factorRows = factorsRepository(prisma);
+  const factorRows = factorsRepository(database);
   // One wrong-code limit for every code factor: a guess is a guess, whichever page it is typed on.
   const limits = codeLimits(limit, config.limits);
   // Backup kinds (recovery codes) are not 2FA; asked of the registry once it is built.

@@ -1,5 +1,5 @@
 // The only place the accounts feature talks to the database.
-import type { DatabaseClient, Prisma, PrismaClient, User } from '../core/db/client.js';
+import { selectList, type Database, type DatabaseClient, type Prisma, type User } from '../core/db/client.js';
 
 export type { User };
 
@@ -43,14 +43,36 @@ async function forgetSessionsOf(id: string, db: DatabaseClient): Promise<void> {
   await db.emailToken.deleteMany({ where: { userId: id, purpose: 'change_email', usedAt: null } });
 }
 
-export function accountsRepository(prisma: PrismaClient) {
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Every column of `users`, by the model's field: plain SQL reads list them all (a new field fails to compile until added). */
+export const USER_COLUMNS = {
+  id: 'id',
+  email: 'email',
+  passwordHash: 'password_hash',
+  role: 'role',
+  lockedAt: 'locked_at',
+  sessionGeneration: 'session_generation',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  emailVerifiedAt: 'email_verified_at',
+  notifyNewBrowser: 'notify_new_browser',
+} satisfies Record<keyof User, string>;
+
+const READ_USER = `SELECT ${selectList(USER_COLUMNS)} FROM users WHERE id = $1`;
+
+export function accountsRepository({ prisma, read }: Pick<Database, 'prisma' | 'read'>) {
   return {
     findByEmail(email: string, db: DatabaseClient = prisma): Promise<User | null> {
       return db.user.findUnique({ where: { email } });
     },
 
-    findById(id: string, db: DatabaseClient = prisma): Promise<User | null> {
-      return db.user.findUnique({ where: { id } });
+    /** Outside a transaction in plain SQL: every signed-in request and API call reads its account. */
+    async findById(id: string, db?: DatabaseClient): Promise<User | null> {
+      if (db) return db.user.findUnique({ where: { id } });
+      // Postgres refuses a malformed uuid with an error; such an id names no account.
+      if (!UUID.test(id)) return null;
+      return (await read<User>(READ_USER, [id]))[0] ?? null;
     },
 
     async create(

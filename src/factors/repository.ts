@@ -1,13 +1,33 @@
 // The only place that reads and writes `user_factors`. A row exists only once its factor was
 // verified, so "two-factor authentication is on" is "the person has a row".
-import type { DatabaseClient, PrismaClient, UserFactor } from '../core/db/client.js';
+import { selectList, type Database, type DatabaseClient, type UserFactor } from '../core/db/client.js';
 
 export type { UserFactor };
 
-export function factorsRepository(prisma: PrismaClient) {
+const READ_FACTORS = `SELECT ${selectList({
+  id: 'id',
+  userId: 'user_id',
+  kind: 'kind',
+  label: 'label',
+  phoneNumber: 'phone_number',
+  totpSecret: 'totp_secret',
+  totpLastStep: 'totp_last_step',
+  twilioEntity: 'twilio_entity',
+  twilioFactorSid: 'twilio_factor_sid',
+  totpLastCode: 'totp_last_code',
+  createdAt: 'created_at',
+  lastUsedAt: 'last_used_at',
+} satisfies Record<keyof UserFactor, string>)} FROM user_factors WHERE user_id = $1
+  ORDER BY last_used_at DESC NULLS LAST, created_at ASC`;
+
+export function factorsRepository({ prisma, read }: Pick<Database, 'prisma' | 'read'>) {
   return {
-    /** The person's factors, the one they used last first (then the oldest). */
-    listForUser(userId: string, db: DatabaseClient = prisma): Promise<UserFactor[]> {
+    /**
+     * The person's factors, the one they used last first (then the oldest). Outside a
+     * transaction in plain SQL: every signed-in request reads them.
+     */
+    listForUser(userId: string, db?: DatabaseClient): Promise<UserFactor[]> {
+      if (!db) return read<UserFactor>(READ_FACTORS, [userId]);
       return db.userFactor.findMany({
         where: { userId },
         orderBy: [{ lastUsedAt: { sort: 'desc', nulls: 'last' } }, { createdAt: 'asc' }],

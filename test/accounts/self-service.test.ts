@@ -492,6 +492,10 @@ describe('account self-service by email', () => {
     });
   });
 
+  it('has no /dev/outbox when codes go through Twilio and mail through SMTP', async () => {
+    await app.agent().get('/dev/outbox').expect(404);
+  });
+
   describe('a relay that is down', () => {
     it('keeps the mail, sealed, and sends it once the relay is back', async () => {
       const { email } = await signUp(app.agent());

@@ -256,7 +256,7 @@ describe('codes asked for while Twilio is too slow to answer', () => {
       where: { type: 'code_sent', outcome: 'unconfirmed', userId: user.id },
     });
     assert.equal(audited, 5, 'the audit trail records each as a possible send');
-    const { codesUnconfirmedToday } = await auditLog(twilio.app.services.database.prisma).figures(new Date());
+    const { codesUnconfirmedToday } = await auditLog(twilio.app.services.database).figures(new Date());
     assert.ok(codesUnconfirmedToday.sms >= 5, 'the admin overview counts them as possible sends');
   });
 

@@ -22,6 +22,9 @@ const production = {
   TWILIO_VERIFY_SERVICE_SID: `VA${'c'.repeat(32)}`,
   TWILIO_API_VERIFY_SERVICE_SID: `VA${'d'.repeat(32)}`,
   API_TOKEN_KEYS: `api1:${generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`,
+  SMTP_URL: 'smtp://mailer:secret@smtp.internal:587',
+  MAIL_FROM: 'Example <no-reply@example.com>',
+  PUBLIC_URL: 'https://app.example.com',
 };
 
 function problemsOf(env: Record<string, string>): string[] {

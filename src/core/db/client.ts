@@ -5,7 +5,7 @@ import pg from 'pg';
 import { PrismaClient, type Prisma } from '../../generated/prisma/client.js';
 export type { Prisma, User, UserFactor, AuditEvent } from '../../generated/prisma/client.js';
 import type { Config } from '../../config.js';
-import { CommitUnconfirmedError, DependencyUnavailableError } from '../errors.js';
+import { CommitUnconfirmedError, DependencyUnavailableError, isDependencyFailure } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { applyMigrations } from './migrations.js';
@@ -18,8 +18,26 @@ export type DatabaseClient = Prisma.TransactionClient;
 /** Runs `work` in one transaction: every write in it is kept, or none is. */
 export type InTransaction = <T>(work: (tx: DatabaseClient) => Promise<T>) => Promise<T>;
 
+/**
+ * One plain SQL read on the pool Prisma uses, for the few reads every signed-in page makes:
+ * through Prisma each costs this process about 250 µs of CPU, through pg about 90 µs
+ * (bench/findings.md). A failure of the database is DependencyUnavailableError; an error in
+ * the SQL itself is thrown as it is.
+ */
+export type PlainRead = <Row>(text: string, values: unknown[]) => Promise<Row[]>;
+
+/**
+ * The select list that reads a model's rows with PlainRead, from each field's column: declared
+ * `satisfies Record<keyof Model, string>`, a field added to the model and not here fails to compile.
+ */
+export const selectList = (columns: Record<string, string>): string =>
+  Object.entries(columns)
+    .map(([field, column]) => `${column} AS "${field}"`)
+    .join(', ');
+
 export interface Database {
   prisma: PrismaClient;
+  read: PlainRead;
   inTransaction: InTransaction;
   /** Resolves when the database answers a query, rejects otherwise. */
   check(): Promise<void>;
@@ -72,6 +90,16 @@ export async function openDatabase(config: Config['database'], logger: Logger): 
 
   return {
     prisma,
+    async read<Row>(text: string, values: unknown[]) {
+      try {
+        return (await pool.query({ text, values })).rows as Row[];
+      } catch (error) {
+        // Postgres' own answer to the statement (a syntax or type error) is a bug of ours;
+        // anything else (no connection, a time-out, a server going away) is the database failing.
+        if (error instanceof pg.DatabaseError && !isDependencyFailure(error)) throw error;
+        throw new DependencyUnavailableError('database', { cause: error });
+      }
+    },
     async inTransaction(work) {
       let outcome: { failed: false } | { failed: true; error: unknown } | undefined;
       try {
