@@ -106,7 +106,11 @@ export function signInRouter(deps: {
   /** Reads the pending sign-in back; undefined after sending the person to the password step. */
   async function resumed(req: Request, res: Response): Promise<PendingStep | undefined> {
     const result = await signIn.resume(pendingStore(req), contextOf(req));
-    if (result.ok) return result.step;
+    if (result.ok) {
+      // The step's pages say when it is a password reset's, not a sign-in.
+      res.locals.forPasswordReset = result.step.pending.passwordReset !== undefined;
+      return result.step;
+    }
     startAgain(req, res, result.ended);
     return undefined;
   }

@@ -243,6 +243,7 @@ describe('account self-service by email', () => {
         .send({ _csrf: csrfTokenIn((await browser.get(link)).text) });
       assert.equal(continued.headers.location, '/login/2fa');
       const sentTo = standIn.outbox.at(-1)!.to;
+      assert.match((await browser.get('/login/2fa').expect(200)).text, /before choosing a new password/);
       const wrong = await postForm(browser, '/login/2fa', { code: '000000' });
       assert.notEqual(wrong.status, 303);
       const right = await postForm(browser, '/login/2fa', { code: standIn.lastCodeFor(sentTo)! });
