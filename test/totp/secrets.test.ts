@@ -21,6 +21,8 @@ const production = {
   TWILIO_API_KEY_SECRET: 'an-api-key-secret',
   TWILIO_VERIFY_SERVICE_SID: `VA${'c'.repeat(32)}`,
   TWILIO_API_VERIFY_SERVICE_SID: `VA${'d'.repeat(32)}`,
+  PASSKEY_RP_ID: 'example.com',
+  PASSKEY_ORIGINS: 'https://app.example.com',
   API_TOKEN_KEYS: `api1:${generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`,
 };
 
