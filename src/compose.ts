@@ -31,6 +31,9 @@ import {
   factorsRepository,
   factorsService,
   localTotpBackend,
+  PASSKEY_CHALLENGE_MS,
+  passkeyFactor,
+  passkeysRepository,
   phoneFactor,
   recoveryCodesFactor,
   recoveryCodesRepository,
@@ -165,7 +168,22 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     audit,
     limits,
   });
-  const registry = factorRegistry({ phone, totp, recovery_codes: recoveryCodes });
+  const passkey = passkeyFactor({
+    factors: factorRows,
+    passkeys: passkeysRepository(prisma),
+    inTransaction,
+    audit,
+    limits,
+    // One point per challenge, for as long as it lives: a second answer to it is a replay.
+    challengesUsed: limit({ name: 'passkey_challenges', points: 1, durationSec: PASSKEY_CHALLENGE_MS / 1000 }),
+    rpId: config.passkeys.rpId,
+    rpName: config.passkeys.rpName,
+    origins: config.passkeys.origins,
+    isBackup,
+    // Asked at run time, once the factors service below is built.
+    removeFactorIn: (...args) => factors.removeOneIn(...args),
+  });
+  const registry = factorRegistry({ phone, totp, passkey, recovery_codes: recoveryCodes });
   const factors = factorsService({ repository: factorRows, registry, audit, inTransaction });
   const deletion = accountDeletion({ users, factors, audit, inTransaction });
   const signIn = signInService({
@@ -228,6 +246,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     sender,
     phone,
     totp,
+    passkey,
     recoveryCodes,
     registry,
     factors,

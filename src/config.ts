@@ -51,6 +51,44 @@ const trustProxy = z
       .filter(Boolean);
   });
 
+/** A comma-separated list of web origins (https://app.example.com), each exactly an origin. */
+const originList = () =>
+  z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      const origins = (value ?? '')
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(origin);
+        } catch {
+          parsed = undefined;
+        }
+        if (!parsed || !['https:', 'http:'].includes(parsed.protocol) || parsed.origin !== origin)
+          context.addIssue({ code: 'custom', message: `${origin} is not an origin such as https://app.example.com` });
+      }
+      return origins;
+    });
+
+/** A WebAuthn relying party ID: a host name (no scheme, port or path), never an IP address. */
+const rpId = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .optional()
+  .transform((value) => (value ? value : undefined))
+  .refine(
+    (value) =>
+      value === undefined ||
+      (/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(value) &&
+        !/^[0-9.]+$/.test(value)),
+    'must be a host name such as example.com (no scheme, port or path; not an IP address)',
+  );
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -162,30 +200,13 @@ const schema = z.object({
   API_ACCESS_TOKEN_MINUTES: positiveInt(15),
   API_PHONE_TOKEN_HOURS: positiveInt(24),
   API_REFRESH_TOKEN_DAYS: positiveInt(30),
-  API_CORS_ORIGINS: z
-    .string()
-    .optional()
-    .transform((value, context) => {
-      const origins = (value ?? '')
-        .split(',')
-        .map((origin) => origin.trim())
-        .filter(Boolean);
-      for (const origin of origins) {
-        let parsed: URL | undefined;
-        try {
-          parsed = new URL(origin);
-        } catch {
-          parsed = undefined;
-        }
-        if (!parsed || !['https:', 'http:'].includes(parsed.protocol) || parsed.origin !== origin)
-          context.addIssue({ code: 'custom', message: `${origin} is not an origin such as https://app.example.com` });
-      }
-      return origins;
-    }),
+  API_CORS_ORIGINS: originList(),
   LIMIT_API_PER_MINUTE: positiveInt(5),
   SMTP_URL: optionalUrl(['smtp:', 'smtps:']),
   MAIL_FROM: z.string().trim().min(3).max(320).optional(),
   PUBLIC_URL: optionalUrl(['https:', 'http:']),
+  PASSKEY_RP_ID: rpId,
+  PASSKEY_ORIGINS: originList(),
   REQUIRE_VERIFIED_EMAIL: flag.default(false),
   SUPPORT_CONTACT: z
     .string()
@@ -363,6 +384,15 @@ export interface Config {
   };
   /** Unverified accounts may not turn on 2FA or use the API. */
   requireVerifiedEmail: boolean;
+  /** Passkeys (WebAuthn): whom they are made for, and the pages' origins they are accepted from. */
+  passkeys: {
+    /** The relying party ID: the site's host name (or a parent domain of it). */
+    rpId: string;
+    /** The origins a passkey's answer may come from (each on rpId or below it). */
+    origins: string[];
+    /** The name the browser shows beside a new passkey (TOTP_ISSUER). */
+    rpName: string;
+  };
 }
 
 export interface Limits {
@@ -461,6 +491,16 @@ function productionProblems(env: Env): string[] {
   } else if (!env.PUBLIC_URL.startsWith('https://')) {
     problems.push('PUBLIC_URL: must start with https:// in production');
   }
+  if (!env.PASSKEY_RP_ID) {
+    problems.push('PASSKEY_RP_ID: required in production (the host name passkeys are made for, e.g. example.com)');
+  }
+  if (!env.PASSKEY_ORIGINS.length) {
+    problems.push(
+      'PASSKEY_ORIGINS: required in production (the https origins of the pages, e.g. https://app.example.com)',
+    );
+  } else if (env.PASSKEY_ORIGINS.some((origin) => !origin.startsWith('https://'))) {
+    problems.push('PASSKEY_ORIGINS: every origin must start with https:// in production');
+  }
   if (!env.ALLOW_EMBEDDED_STORES_IN_PRODUCTION) {
     if (!env.DATABASE_URL) {
       problems.push(
@@ -515,6 +555,26 @@ function twilioConfig(env: Env): TwilioConfig | undefined {
   };
 }
 
+/**
+ * The relying party of passkeys and the origins they are accepted from: as configured, or (outside
+ * production, which refuses missing values) localhost and http://localhost:PORT. Every origin must
+ * be on the RP ID or below it, or browsers would refuse every passkey.
+ */
+function passkeySettings(env: Env): { rpId: string; origins: string[]; problems: string[] } {
+  const rpId = env.PASSKEY_RP_ID ?? 'localhost';
+  const origins = env.PASSKEY_ORIGINS.length ? env.PASSKEY_ORIGINS : [`http://localhost:${env.PORT}`];
+  // In production a missing value is refused on its own (productionProblems): no pairing to judge.
+  const missing = !env.PASSKEY_RP_ID || !env.PASSKEY_ORIGINS.length;
+  if (env.NODE_ENV === 'production' && missing) return { rpId, origins, problems: [] };
+  const problems = origins
+    .filter((origin) => {
+      const host = new URL(origin).hostname;
+      return host !== rpId && !host.endsWith(`.${rpId}`);
+    })
+    .map((origin) => `PASSKEY_ORIGINS: ${origin} is not on ${rpId} (PASSKEY_RP_ID) or below it`);
+  return { rpId, origins, problems };
+}
+
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // A variable set to nothing (`CODE_PROVIDER=`, as .env.example lists them) is a variable not set.
   const given = Object.fromEntries(Object.entries(source).filter(([, value]) => value?.trim()));
@@ -526,7 +586,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   const env = parsed.data;
   const isProduction = env.NODE_ENV === 'production';
-  const problems = [...twilioProblems(env), ...(isProduction ? productionProblems(env) : [])];
+  const passkeys = passkeySettings(env);
+  const problems = [...twilioProblems(env), ...(isProduction ? productionProblems(env) : []), ...passkeys.problems];
   if (problems.length) throw new ConfigError(problems);
 
   const secret = env.SESSION_SECRET || randomBytes(32).toString('base64url');
@@ -599,6 +660,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       secrets: [secret, ...env.SESSION_PREVIOUS_SECRETS],
     },
     requireVerifiedEmail: env.REQUIRE_VERIFIED_EMAIL,
+    passkeys: { rpId: passkeys.rpId, origins: passkeys.origins, rpName: env.TOTP_ISSUER },
     limits: {
       signInsPerIp: env.LIMIT_SIGN_INS_PER_IP,
       signInLockAfter: env.LIMIT_SIGN_IN_LOCK_AFTER,

@@ -19,6 +19,9 @@ export const AUDIT_TYPES = [
   // on. The first factor of any kind is 'two_factor_enabled', removing the last 'two_factor_disabled'.
   'factor_added',
   'factor_removed',
+  // A passkey answered with a signature counter not above the one stored (detail: passkey,
+  // stored, presented): refused, since the passkey may have been copied.
+  'passkey_counter_regressed',
   // Account self-service by email (src/accounts/self-service.ts) and on /account.
   'email_verification_sent',
   'email_verified',

@@ -66,6 +66,11 @@ export interface FactorKind<
    */
   readonly backup?: boolean;
   /**
+   * Its challenge answers once (passkeys): the sign-in forgets the step's challenge before the
+   * answer is checked, and begins the step again after a refusal, so the page has a new one.
+   */
+  readonly singleUseChallenge?: boolean;
+  /**
    * Enrolment, first half: from what the person gave (a phone number; nothing for an app; a
    * name for a passkey) make what they must answer (send a code, show a secret, a challenge).
    * `current` is an enrolment already under way, if any. Nothing is stored yet.

@@ -50,6 +50,19 @@ export {
 export type { TotpBackend, TotpEnrolmentStart, TotpReason, TotpStored } from './totp/backends/backend.js';
 export { localTotpBackend, TOTP_DIGITS, TOTP_PERIOD_SECONDS } from './totp/backends/local.js';
 export { TwilioTotpBackend } from './totp/backends/twilio.js';
+export {
+  MAX_PASSKEY_ANSWER,
+  MAX_PASSKEY_NAME,
+  MAX_PASSKEYS,
+  PASSKEY_CHALLENGE_MS,
+  PASSKEY_KIND,
+  passkeyFactor,
+  type PasskeyChallenge,
+  type PasskeyEnrolment,
+  type PasskeyFactor,
+  type PasskeyReason,
+} from './passkey/factor.js';
+export { passkeysRepository, type PasskeyCredential, type PasskeysRepository } from './passkey/repository.js';
 export { createCodeSenders } from './phone/senders/index.js';
 export { ConsoleSender, type OutboxMessage } from './phone/senders/console.js';
 export {

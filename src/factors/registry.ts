@@ -1,6 +1,7 @@
 // Every kind of second factor the app knows. Adding a kind: a folder beside phone/ that
 // implements FactorKind (factor.ts), and one line here.
 import type { FactorKind } from './factor.js';
+import type { PasskeyFactor } from './passkey/factor.js';
 import type { PhoneFactor } from './phone/factor.js';
 import type { RecoveryCodesFactor } from './recovery-codes/factor.js';
 import type { TotpFactor } from './totp/factor.js';
@@ -8,6 +9,7 @@ import type { TotpFactor } from './totp/factor.js';
 export interface FactorKinds {
   phone: PhoneFactor;
   totp: TotpFactor;
+  passkey: PasskeyFactor;
   recovery_codes: RecoveryCodesFactor;
 }
 

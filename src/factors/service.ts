@@ -25,6 +25,44 @@ export function factorsService(deps: {
     return repository.removeAll(userId, tx);
   }
 
+  /**
+   * Removes one factor of the person within `tx`. Removing the last second factor turns 2FA off
+   * and is recorded so; otherwise 'factor_removed'. Says whether it was there.
+   */
+  async function removeOneIn(
+    tx: DatabaseClient,
+    userId: string,
+    factorId: string,
+    context: RequestContext,
+  ): Promise<boolean> {
+    await repository.lockUser(userId, tx);
+    const factors = await repository.listForUser(userId, tx);
+    const factor = factors.find((candidate) => candidate.id === factorId);
+    if (!factor) return false;
+    await registry.kindOf(factor)?.remove(factor, { userId, purpose: 'enrolment', context }, tx);
+    await repository.remove(userId, factor.id, tx);
+    // Recovery codes (backup kinds) are not 2FA: the last second factor going turns it off.
+    const lastSecond =
+      !registry.isBackup(factor) && !factors.some((other) => other.id !== factor.id && !registry.isBackup(other));
+    // With 2FA off, its ways back in go too (as when 2FA is turned off as a whole).
+    if (lastSecond)
+      for (const backup of factors.filter((other) => registry.isBackup(other))) {
+        await registry.kindOf(backup)?.remove(backup, { userId, purpose: 'enrolment', context }, tx);
+        await repository.remove(userId, backup.id, tx);
+      }
+    await audit.record(
+      {
+        type: lastSecond ? 'two_factor_disabled' : 'factor_removed',
+        outcome: 'ok',
+        userId,
+        context,
+        detail: { kind: factor.kind },
+      },
+      tx,
+    );
+    return true;
+  }
+
   /** The person's factor `factorId` and its kind, when they have it and this version knows the kind. */
   async function ownFactor(
     userId: string,
@@ -95,35 +133,11 @@ export function factorsService(deps: {
      * last one turns 2FA off and is recorded so; otherwise 'factor_removed'. Says whether it was there.
      */
     removeOne(userId: string, factorId: string, context: RequestContext): Promise<boolean> {
-      return inTransaction(async (tx) => {
-        await repository.lockUser(userId, tx);
-        const factors = await repository.listForUser(userId, tx);
-        const factor = factors.find((candidate) => candidate.id === factorId);
-        if (!factor) return false;
-        await registry.kindOf(factor)?.remove(factor, { userId, purpose: 'enrolment', context }, tx);
-        await repository.remove(userId, factor.id, tx);
-        // Recovery codes (backup kinds) are not 2FA: the last second factor going turns it off.
-        const lastSecond =
-          !registry.isBackup(factor) && !factors.some((other) => other.id !== factor.id && !registry.isBackup(other));
-        // With 2FA off, its ways back in go too (as when 2FA is turned off as a whole).
-        if (lastSecond)
-          for (const backup of factors.filter((other) => registry.isBackup(other))) {
-            await registry.kindOf(backup)?.remove(backup, { userId, purpose: 'enrolment', context }, tx);
-            await repository.remove(userId, backup.id, tx);
-          }
-        await audit.record(
-          {
-            type: lastSecond ? 'two_factor_disabled' : 'factor_removed',
-            outcome: 'ok',
-            userId,
-            context,
-            detail: { kind: factor.kind },
-          },
-          tx,
-        );
-        return true;
-      });
+      return inTransaction((tx) => removeOneIn(tx, userId, factorId, context));
     },
+
+    /** removeOne inside the caller's transaction `tx` (the last passkey of a person going). */
+    removeOneIn,
 
     /**
      * Removes every factor of the person inside the caller's transaction `tx` (an admin's reset,

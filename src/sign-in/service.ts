@@ -223,8 +223,18 @@ export function signInService(deps: {
     answer: string,
   ): Promise<FactorStep> {
     const kind = kindOf(factor);
+    if (kind.singleUseChallenge) {
+      // Forgotten before the answer is checked: whatever comes of it, it is not answered again.
+      const { [factor.id]: _used, ...others } = pending.challenges;
+      store.write({ ...pending, challenges: others });
+    }
     const verified = await kind.verify(factor, use(pending, context), challenge, answer);
-    if (!verified.ok) return verified;
+    if (!verified.ok) {
+      // A new challenge for the next try, on the step's own factor.
+      const current = kind.singleUseChallenge ? store.read() : undefined;
+      if (current && current.factorId === factor.id) await begin(store, current, factor, context, {});
+      return verified;
+    }
     // Read again: an admin may have locked the account while the code was on its way.
     const again = await resume(store, context);
     if (!again.ok) return again;

@@ -5,7 +5,14 @@ import type { AccountsService, UserSessions } from '../accounts/index.js';
 import { CommitUnconfirmedError, HttpError } from '../core/errors.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
-import { maskPhone, RECOVERY_CODES_KIND, type FactorsService, type RecoveryCodesFactor } from '../factors/index.js';
+import {
+  maskPhone,
+  PASSKEY_KIND,
+  RECOVERY_CODES_KIND,
+  type FactorsService,
+  type PasskeyFactor,
+  type RecoveryCodesFactor,
+} from '../factors/index.js';
 import { toAccount, type SignInService } from '../sign-in/index.js';
 import type { TokenGrants } from '../tokens/index.js';
 import { afterChange } from './errors.js';
@@ -44,8 +51,11 @@ export function accountsRouter(deps: {
   requireRecentPassword: RequestHandler;
   /** How many recovery codes the person has left, for the account page. */
   recoveryCodes: Pick<RecoveryCodesFactor, 'remaining'>;
+  /** The person's passkeys, listed one by one. */
+  passkeys: Pick<PasskeyFactor, 'list'>;
 }): Router {
-  const { accounts, factors, signIn, sessions, apiSignIns, lifetime, requireRecentPassword, recoveryCodes } = deps;
+  const { accounts, factors, signIn, sessions, apiSignIns, lifetime, requireRecentPassword, recoveryCodes, passkeys } =
+    deps;
   const router = Router();
 
   router.get('/signup', redirectIfSignedIn, (req, res) => {
@@ -128,11 +138,13 @@ export function accountsRouter(deps: {
 
   router.get('/account', requireSignedIn, noStore, async (req, res) => {
     const phone = req.user!.factors.find((factor) => factor.kind === 'phone')?.phoneNumber;
-    const [activity, codes, signedIn, api] = await Promise.all([
+    const hasPasskeys = req.user!.factors.some((factor) => factor.kind === PASSKEY_KIND);
+    const [activity, codes, signedIn, api, ownPasskeys] = await Promise.all([
       accounts.recentSignIns(req.user!.id),
       req.user!.twoFactorEnabled ? recoveryCodes.remaining(req.user!.id) : undefined,
       sessions.list(req.user!.id),
       apiSignIns.apiSignIns(req.user!.id),
+      hasPasskeys ? passkeys.list(req.user!.id) : [],
     ]);
     // "Since your last visit": failures after the sign-in before this one.
     const previousSignIn = activity.filter((event) => event.attempt === 'signed_in')[1]?.at ?? new Date(0);
@@ -153,6 +165,13 @@ export function accountsRouter(deps: {
           maskedPhone: factor.phoneNumber ? maskPhone(factor.phoneNumber) : undefined,
         })),
       hasAuthenticatorApp: req.user!.factors.some((factor) => factor.kind === 'totp'),
+      // Each passkey: its name, when it was added and last used, and where to remove it.
+      passkeys: ownPasskeys.map((passkey) => ({
+        name: passkey.name,
+        createdAt: passkey.createdAt,
+        lastUsedAt: passkey.lastUsedAt,
+        remove: `/account/passkeys/${passkey.id}/remove`,
+      })),
       // Codes made by a request whose page the person did not see (a double submit): still to show.
       newRecoveryCodesWaiting: req.session.newRecoveryCodes?.shown === false,
       failedSinceLastVisit: {

@@ -26,6 +26,7 @@ import { metricsRouter } from './metrics.js';
 import { healthRouter } from './health.js';
 import { createPassport } from './passport.js';
 import { passwordConfirmationRouter, requireRecentPassword } from './password-confirmation.js';
+import { passkeySignInStep, passkeysRouter } from './passkeys.js';
 import { phoneRouter } from './phone.js';
 import { recoveryCodesAfterEnrolment, recoveryCodesRouter } from './recovery-codes.js';
 import { csrfProtection, securityHeaders } from './security.js';
@@ -39,7 +40,7 @@ import { flashMessages, useViews, viewLocals } from './views.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const FORM_BODY_LIMIT = '16kb';
 /** The pages that add a second factor (REQUIRE_VERIFIED_EMAIL keeps unverified accounts out of them). */
-const ENROLMENT_PAGES = ['/account/2fa', '/account/2fa/verify', '/account/totp'];
+const ENROLMENT_PAGES = ['/account/2fa', '/account/2fa/verify', '/account/totp', '/account/passkeys/new'];
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface AppDeps {
@@ -116,6 +117,8 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       { prefix: '', dir: path.join(root, 'public') },
       // The phone field's country picker, served from the installed package: no CDN.
       { prefix: '/vendor/intl-tel-input', dir: path.join(root, 'node_modules/intl-tel-input/dist') },
+      // WebAuthn in the browser (passkeys): SimpleWebAuthn's browser bundle, from the package too.
+      { prefix: '/vendor/simplewebauthn', dir: path.join(root, 'node_modules/@simplewebauthn/browser/dist/bundle') },
     ],
     { plainMaxAge: config.isProduction ? '1h' : 0 },
   );
@@ -179,7 +182,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
     signInRouter({
       signIn: domain.signIn,
       sessions: domain.sessions,
-      steps: { phone: phoneSignInStep(codeStep), totp: totpSignInStep() },
+      steps: { phone: phoneSignInStep(codeStep), totp: totpSignInStep(), passkey: passkeySignInStep() },
       lifetime,
       recoveryCodes: domain.recoveryCodes,
     }),
@@ -194,6 +197,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       lifetime,
       requireRecentPassword: recentPassword,
       recoveryCodes: domain.recoveryCodes,
+      passkeys: domain.passkey,
     }),
   );
   app.use(
@@ -226,6 +230,13 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       totp: domain.totp,
       factors: domain.factors,
       enrolmentLifetimeMs: config.twoFactor.pendingLifetimeMs,
+      requireRecentPassword: recentPassword,
+      afterEnrolment: recoveryCodesAfterEnrolment(domain.recoveryCodes),
+    }),
+  );
+  app.use(
+    passkeysRouter({
+      passkey: domain.passkey,
       requireRecentPassword: recentPassword,
       afterEnrolment: recoveryCodesAfterEnrolment(domain.recoveryCodes),
     }),

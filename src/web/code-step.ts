@@ -2,6 +2,7 @@
 // where codes went, what was sent, its forms. Shared by the sign-in and phone route modules;
 // SignInStepPage is what the sign-in pages need of any factor kind's step.
 import type { Response } from 'express';
+import type { z } from 'zod';
 import {
   maskPhone,
   RECOVERY_CODES_KIND,
@@ -125,9 +126,13 @@ export interface SignInStepPage {
   againRefused(res: Response, step: PendingStep, otherWays: string | undefined, refusal: FactorRefusal): void;
   /** The step again, saying why the answer was not accepted. */
   verifyRefused(res: Response, step: PendingStep, otherWays: string | undefined, refusal: FactorRefusal): void;
+  /** How the step's form is read, when its answer is not a typed code (a passkey's answer); `code` is the answer. */
+  answerForm?: z.ZodType<{ code: string }>;
+  /** Whether the step must begin again before its page is shown (a passkey's challenge used or past its time). */
+  needsBegin?(step: PendingStep): boolean;
 }
 
-const SIGN_IN_ACTIONS: CodeStepActions = {
+export const SIGN_IN_ACTIONS: CodeStepActions = {
   verify: '/login/2fa',
   resend: '/login/2fa/resend',
   call: '/login/2fa/call',
@@ -167,22 +172,31 @@ export function phoneSignInStep(pages: CodeStepPages): SignInStepPage {
   };
 }
 
-/** An authenticator app's step at sign-in: the code the app shows, nothing sent. */
-export function totpSignInStep(): SignInStepPage {
-  const render = (
+/**
+ * The page of a sign-in step that sends nothing (an app's code, a passkey): `view` with the
+ * sign-in's forms, its other ways and recovery codes, and what `extra` adds for the step.
+ */
+export function stepView(view: string, title: string, extra: (step: PendingStep) => object = () => ({})) {
+  return (
     res: Response,
     status: number,
     step: PendingStep,
     otherWays: string | undefined,
     errors: Record<string, string> = {},
   ) =>
-    res.status(status).render('factors/totp/code', {
-      title: 'Enter your code',
+    res.status(status).render(view, {
+      title,
       actions: SIGN_IN_ACTIONS,
       otherWays,
       recoveryCode: recoveryCodePath(step),
       errors,
+      ...extra(step),
     });
+}
+
+/** An authenticator app's step at sign-in: the code the app shows, nothing sent. */
+export function totpSignInStep(): SignInStepPage {
+  const render = stepView('factors/totp/code', 'Enter your code');
   // The totp factor's refusals are its own reasons (factors/totp): TotpCheckReason.
   const refused = (res: Response, step: PendingStep, otherWays: string | undefined, refusal: FactorRefusal) => {
     const reason = refusal as FactorRefusal<TotpCheckReason>;

@@ -14,6 +14,7 @@ import type {
   CheckReason,
   FactorKindName,
   FactorRefusal,
+  PasskeyReason,
   PhoneProblem,
   RecoveryCodeReason,
   SendReason,
@@ -269,6 +270,54 @@ export function totpSetupRefused(refusal: { reason: TotpCheckReason; retryAfterS
   }
 }
 
+// ---- Passkeys -----------------------------------------------------------------------------
+
+/** Said wherever a passkey is asked for: WebAuthn runs in the browser's JavaScript. */
+export const PASSKEYS_NEED_JAVASCRIPT =
+  'Passkeys need JavaScript, and it is off or blocked in this browser. Turn it on, or use another way to sign in.';
+
+/** Why a passkey was not accepted (adding one, or signing in with one). */
+export function passkeyRefused(refusal: { reason: PasskeyReason; retryAfterSeconds?: number }): string {
+  switch (refusal.reason) {
+    case 'no_answer':
+      return 'Your browser did not use a passkey. Passkeys need JavaScript and a browser that supports them; if you cancelled, try again.';
+    case 'malformed':
+      return 'Your browser sent something that is not a passkey. Please try again.';
+    case 'expired':
+      return 'That took too long, or the request was already used. Please try again.';
+    case 'replayed':
+      return 'That passkey answer was already used. Please try again.';
+    case 'unknown_passkey':
+      return 'That passkey is not one of the passkeys of this account. Choose another passkey, or use another way.';
+    case 'not_verified':
+      return 'That passkey could not be verified. Please try again, or use another way.';
+    case 'counter_regressed':
+      return 'That passkey was refused because it may have been copied. Use another way, and remove this passkey from your account.';
+    case 'already_registered':
+      return 'That passkey is already registered. Use another device or password manager to add a new one.';
+    case 'too_many':
+      return 'You have as many passkeys as an account may have. Remove one first to add another.';
+    case 'no_passkeys':
+      return 'This account has no passkey anymore. Use another way to sign in.';
+    case 'locked':
+      return checkRefused({ reason: 'locked', retryAfterSeconds: refusal.retryAfterSeconds });
+  }
+}
+
+export const PASSKEY_STATUS: Record<PasskeyReason, number> = {
+  no_answer: 422,
+  malformed: 422,
+  expired: 410,
+  replayed: 409,
+  unknown_passkey: 422,
+  not_verified: 422,
+  counter_regressed: 422,
+  already_registered: 409,
+  too_many: 409,
+  no_passkeys: 409,
+  locked: 429,
+};
+
 /** Refusals about the code typed, shown at the Code field; the rest concern the whole step. */
 export const TOTP_ABOUT_THE_CODE: ReadonlySet<TotpCheckReason> = new Set([
   'missing_code',
@@ -296,6 +345,7 @@ export const TOTP_STATUS: Record<TotpCheckReason, number> = {
 const FACTOR_KIND_NAMES: Record<FactorKindName, string> = {
   phone: 'Phone',
   totp: 'Authenticator app',
+  passkey: 'Passkeys',
   recovery_codes: 'Recovery codes',
 };
 
@@ -309,6 +359,7 @@ export function factorName(kind: string, maskedPhone?: string): string {
 const PEOPLE_WITH: Record<FactorKindName, string> = {
   phone: 'With a phone (text or call)',
   totp: 'With an authenticator app',
+  passkey: 'With a passkey',
   recovery_codes: 'With recovery codes',
 };
 export const FACTOR_KINDS_COUNTED = Object.entries(PEOPLE_WITH).map(([kind, label]) => ({ kind, label }));
@@ -434,6 +485,11 @@ export function factorCheckRefused(
     const reason = refusal.reason as TotpCheckReason;
     const text = totpRefused({ reason, retryAfterSeconds: refusal.retryAfterSeconds });
     return { status: TOTP_STATUS[reason], field: TOTP_ABOUT_THE_CODE.has(reason) ? 'code' : 'form', text };
+  }
+  if (kind === 'passkey') {
+    const reason = refusal.reason as PasskeyReason;
+    const text = passkeyRefused({ reason, retryAfterSeconds: refusal.retryAfterSeconds });
+    return { status: PASSKEY_STATUS[reason], field: 'form', text };
   }
   if (kind === 'recovery_codes') {
     const reason = refusal.reason as RecoveryCodeReason;

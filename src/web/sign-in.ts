@@ -162,8 +162,14 @@ export function signInRouter(deps: {
   // ---- The factor step ------------------------------------------------------------------------
 
   router.get('/login/2fa', noStore, async (req, res) => {
-    const step = await resumed(req, res);
+    let step = await resumed(req, res);
     if (!step) return;
+    if (steps[step.factor.kind]?.needsBegin?.(step)) {
+      // A new challenge (a passkey's, used or past its time) before the page shows it.
+      const again = await signIn.again(pendingStore(req), contextOf(req), '');
+      if (!again.ok) return startAgain(req, res, again.ended);
+      step = again.step;
+    }
     const { page, otherWays } = pageOf(step);
     page.render(res, 200, step, otherWays);
   });
@@ -172,13 +178,15 @@ export function signInRouter(deps: {
     const step = await resumed(req, res);
     if (!step) return;
     const { page, otherWays } = pageOf(step);
-    const form = parseForm(answerForm, req.body);
+    const form = parseForm(page.answerForm ?? answerForm, req.body);
     if (!form.ok) return page.render(res, 422, step, otherWays, form.errors);
     await afterChange(CODE_MAY_BE_USED_UP.signIn, async () => {
       const result = await signIn.verify(pendingStore(req), contextOf(req), form.data.code);
       if (result.ok) return finish(req, res, result.signedIn, result.method, result);
       if (result.ended) return startAgain(req, res, result.ended);
-      page.verifyRefused(res, step, otherWays, result);
+      // What the step remembers now (a passkey's new challenge), for the page shown again.
+      const now = pendingStore(req).read();
+      page.verifyRefused(res, now ? { ...step, pending: now } : step, otherWays, result);
     });
   });
 

@@ -25,6 +25,8 @@ const production = {
   SMTP_URL: 'smtp://mailer:secret@smtp.internal:587',
   MAIL_FROM: 'Example <no-reply@example.com>',
   PUBLIC_URL: 'https://app.example.com',
+  PASSKEY_RP_ID: 'example.com',
+  PASSKEY_ORIGINS: 'https://app.example.com',
 };
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -100,6 +102,13 @@ describe('configuration', () => {
       "the sign-in's Verify service for the open phone API",
       { TWILIO_API_VERIFY_SERVICE_SID: `VA${'c'.repeat(32)}` },
       /^TWILIO_API_VERIFY_SERVICE_SID: required in production/,
+    ],
+    ['no passkey relying party', { PASSKEY_RP_ID: '' }, /^PASSKEY_RP_ID: required in production/],
+    ['no passkey origins', { PASSKEY_ORIGINS: '' }, /^PASSKEY_ORIGINS: required in production/],
+    [
+      'a passkey origin over plain http',
+      { PASSKEY_ORIGINS: 'https://app.example.com,http://app.example.com' },
+      /^PASSKEY_ORIGINS: every origin must start with https:\/\/ in production/,
     ],
     [
       'a Twilio stand-in',
@@ -231,6 +240,32 @@ describe('configuration', () => {
         wrong,
       );
     }
+  });
+
+  it('makes passkeys for localhost and http://localhost:PORT in development, and refuses origins off the RP ID', () => {
+    const config = loadConfig({ PORT: '4123' });
+    assert.deepEqual(config.passkeys, {
+      rpId: 'localhost',
+      origins: ['http://localhost:4123'],
+      rpName: 'Two-factor sign-in',
+    });
+    assert.deepEqual(loadConfig(production).passkeys.origins, ['https://app.example.com']);
+    assert.equal(loadConfig({ ...production, PASSKEY_RP_ID: 'App.Example.com' }).passkeys.rpId, 'app.example.com');
+    assert.match(
+      problemsOf({ ...production, PASSKEY_ORIGINS: 'https://evil.test' })[0]!,
+      /^PASSKEY_ORIGINS: https:\/\/evil\.test is not on example\.com/,
+    );
+    // A suffix that is not a parent domain is not "below" it.
+    assert.match(
+      problemsOf({ ...production, PASSKEY_ORIGINS: 'https://badexample.com' })[0]!,
+      /is not on example\.com/,
+    );
+    assert.match(problemsOf({ PASSKEY_RP_ID: '127.0.0.1' })[0]!, /^PASSKEY_RP_ID: must be a host name/);
+    assert.match(problemsOf({ PASSKEY_RP_ID: 'https://example.com' })[0]!, /^PASSKEY_RP_ID: must be a host name/);
+    assert.match(
+      problemsOf({ PASSKEY_ORIGINS: 'http://localhost:3000/login' })[0]!,
+      /^PASSKEY_ORIGINS: .* is not an origin/,
+    );
   });
 
   it('keeps previous secrets for rotation, signing with the new one', () => {

@@ -1,7 +1,7 @@
 // Boots the app exactly as production does (loadConfig -> openServices -> createApp), on a
 // database of its own, listening on a loopback port, and drives it over real HTTP.
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import request from 'supertest';
 import { createApp } from '../../src/web/app.js';
@@ -37,6 +37,8 @@ export interface TestAppOptions {
   proxyRedis?: boolean;
   /** Run with the configured (production default) rate limits. */
   realLimits?: boolean;
+  /** Listen on this loopback port (default: any free one), for origins that must be known beforehand (passkeys). */
+  port?: number;
   /** Collect the app's log lines (parsed) here, at the level TEST_LOG_LEVEL or info. */
   logs?: Array<Record<string, unknown>>;
 }
@@ -97,7 +99,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     const services = await openServices(config, logger);
     cleanups.unshift(() => services.close());
     const app = createApp({ config, logger, services });
-    const server = await listen(app, { ...config, port: 0, host: '127.0.0.1' });
+    const server = await listen(app, { ...config, port: options.port ?? 0, host: '127.0.0.1' });
     cleanups.unshift(
       () =>
         new Promise<void>((resolve) => {
@@ -124,6 +126,18 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 
 async function runAll(cleanups: Array<() => Promise<void>>): Promise<void> {
   for (const cleanup of cleanups) await cleanup().catch(() => {});
+}
+
+/** A loopback port free right now (for an app whose origin must be configured before it listens). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** The CSRF token of the first form on a page. */

@@ -30,13 +30,13 @@ const CHROMIUM_ARGS = [
  * Read `.app` and `.browser` inside the tests. `options` may be worked out when the block
  * starts (after something the app talks to, such as a mail relay, is up).
  */
-export function browserForTests(options: TestAppOptions | (() => TestAppOptions) = {}): {
+export function browserForTests(options: TestAppOptions | (() => TestAppOptions | Promise<TestAppOptions>) = {}): {
   app: TestApp;
   browser: Browser;
 } {
   const running = {} as { app: TestApp; browser: Browser };
   before(async () => {
-    running.app = await startTestApp(typeof options === 'function' ? options() : options);
+    running.app = await startTestApp(typeof options === 'function' ? await options() : options);
     running.browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
   after(async () => {
@@ -53,14 +53,17 @@ export function screenshotFolder(...parts: string[]): string {
   return folder;
 }
 
-/** Signs a new person up through the form, as a person would, and waits for their account page. */
-export async function signUpInBrowser(page: Page, app: TestApp, email: string): Promise<void> {
-  await page.goto(`${app.url}/signup`);
+/**
+ * Signs a new person up through the form, as a person would, and waits for their account page;
+ * at `site` when the app is reached by another name than its URL (http://localhost:PORT).
+ */
+export async function signUpInBrowser(page: Page, app: TestApp, email: string, site = app.url): Promise<void> {
+  await page.goto(`${site}/signup`);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(strongPassword);
   await page.getByLabel('Confirm password').fill(strongPassword);
   await page.getByRole('button', { name: 'Sign up' }).click();
-  await page.waitForURL(`${app.url}/account`);
+  await page.waitForURL(`${site}/account`);
 }
 
 /** Answers the "Confirm your password" page the browser was sent to. */

@@ -3,7 +3,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient, type Prisma } from '../../generated/prisma/client.js';
-export type { Prisma, User, UserFactor, AuditEvent } from '../../generated/prisma/client.js';
+export type { Prisma, User, UserFactor, AuditEvent, PasskeyCredential } from '../../generated/prisma/client.js';
 import type { Config } from '../../config.js';
 import { CommitUnconfirmedError, DependencyUnavailableError, isDependencyFailure } from '../errors.js';
 import type { Logger } from '../logger.js';

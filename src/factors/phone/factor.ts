@@ -14,6 +14,7 @@ import {
   type UserFactor,
 } from '../factor.js';
 import type { FactorsRepository } from '../repository.js';
+import { reserveCheck } from '../wrong-code-limit.js';
 import type { CodeLimits, ResendCooldown } from './code-limits.js';
 import { countryOf, phoneHint } from './numbers.js';
 import { mayHaveSent, type Channel, type CheckOutcome, type CodeSender, type StartOutcome } from './senders/sender.js';
@@ -302,19 +303,8 @@ export function phoneFactor(deps: {
    */
   async function check(state: CodesSent | undefined, raw: string, use: FactorUse): Promise<CodeCheck> {
     const typed = readCode(raw);
-    try {
-      await limits.reserveCheck(use.userId);
-    } catch (error) {
-      if (!(error instanceof RateLimitedError)) throw error;
-      await audit.record({
-        type: 'code_checked',
-        outcome: 'locked',
-        userId: auditedUser(use),
-        context: use.context,
-        detail: { purpose: use.purpose, rule: error.rule },
-      });
-      return { ok: false, reason: 'locked', retryAfterSeconds: error.retryAfterSeconds };
-    }
+    const locked = await reserveCheck(limits, audit, use, {});
+    if (locked) return locked;
     const verificationSid = state?.verificationSid;
     const status: CheckReason | 'approved' = !typed.ok
       ? typed.reason

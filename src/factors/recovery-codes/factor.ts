@@ -8,9 +8,9 @@
 // when the person's first second factor is turned on, and again on request (voiding the old).
 import type { AuditLog } from '../../audit/index.js';
 import type { InTransaction } from '../../core/db/client.js';
-import { RateLimitedError } from '../../core/rate-limits.js';
 import type { Begun, FactorKind, FactorRefusal, FactorUse, UserFactor } from '../factor.js';
 import type { FactorsRepository } from '../repository.js';
+import { reserveCheck, type WrongCodeLimit } from '../wrong-code-limit.js';
 import {
   CODES_PER_SET,
   hashRecoveryCode,
@@ -38,12 +38,6 @@ export type MakeRefusal =
   | 'exists'
   /** The person has no second factor: recovery codes alone are not two-factor authentication. */
   | 'no_second_factor';
-
-/** The wrong-code limit every code factor counts in (factors/phone/code-limits.ts `codeLimits`). */
-export interface WrongCodeLimit {
-  reserveCheck(userId: string): Promise<void>;
-  giveBackCheck(userId: string): Promise<void>;
-}
 
 export function recoveryCodesFactor(deps: {
   factors: FactorsRepository;
@@ -85,19 +79,8 @@ export function recoveryCodesFactor(deps: {
       answer: string,
     ): Promise<{ ok: true } | FactorRefusal<RecoveryCodeReason>> {
       const { userId, context } = use;
-      try {
-        await limits.reserveCheck(userId);
-      } catch (error) {
-        if (!(error instanceof RateLimitedError)) throw error;
-        await audit.record({
-          type: 'code_checked',
-          outcome: 'locked',
-          userId,
-          context,
-          detail: { purpose: use.purpose, method: 'recovery_code', rule: error.rule },
-        });
-        return { ok: false, reason: 'locked', retryAfterSeconds: error.retryAfterSeconds };
-      }
+      const locked = await reserveCheck(limits, audit, use, { method: 'recovery_code' });
+      if (locked) return locked;
       const typed = readRecoveryCode(answer);
       if (!typed.ok) {
         await limits.giveBackCheck(userId);

@@ -6,11 +6,11 @@
 // requests bring it at the same moment.
 import type { AuditLog } from '../../audit/index.js';
 import type { InTransaction } from '../../core/db/client.js';
-import { RateLimitedError } from '../../core/rate-limits.js';
 import type { SecretBox } from '../../core/secret-box.js';
 import type { Begun, FactorKind, FactorRefusal, FactorUse, UserFactor } from '../factor.js';
 import type { CodeLimits } from '../phone/code-limits.js';
 import type { FactorsRepository } from '../repository.js';
+import { reserveCheck } from '../wrong-code-limit.js';
 import type { TotpBackend, TotpReason, TotpStored } from './backends/backend.js';
 
 export const TOTP_KIND = 'totp';
@@ -106,19 +106,8 @@ export function totpFactor(deps: {
     judge: (code: string) => Promise<{ ok: true; value: T } | { ok: false; reason: TotpCheckReason }>,
   ): Promise<{ ok: true; value: T } | FactorRefusal<TotpCheckReason>> {
     const typed = readCode(raw);
-    try {
-      await limits.reserveCheck(use.userId);
-    } catch (error) {
-      if (!(error instanceof RateLimitedError)) throw error;
-      await audit.record({
-        type: 'code_checked',
-        outcome: 'locked',
-        userId: use.userId,
-        context: use.context,
-        detail: { purpose: use.purpose, kind: TOTP_KIND, rule: error.rule },
-      });
-      return { ok: false, reason: 'locked', retryAfterSeconds: error.retryAfterSeconds };
-    }
+    const locked = await reserveCheck(limits, audit, use, { kind: TOTP_KIND });
+    if (locked) return locked;
     const judged = typed.ok ? await judge(typed.code) : typed;
     if (judged.ok || !COUNTS_AS_WRONG.has(judged.reason)) await limits.giveBackCheck(use.userId);
     await audit.record({

@@ -1,0 +1,47 @@
+// Passkeys: hands the server's options to the browser's WebAuthn (through SimpleWebAuthn's
+// browser package, served from node_modules at /vendor/simplewebauthn) and posts its answer
+// with the form. Passkeys need JavaScript: without it (or without WebAuthn) the pages say so and
+// offer the other ways.
+document.addEventListener('DOMContentLoaded', () => {
+  const webauthn = window.SimpleWebAuthnBrowser;
+  const supported = Boolean(webauthn && webauthn.browserSupportsWebAuthn());
+  for (const notice of document.querySelectorAll('[data-passkey-unsupported]')) notice.hidden = supported;
+
+  for (const form of document.querySelectorAll('[data-passkey-form]')) {
+    const registering = form.dataset.passkeyForm === 'register';
+    const answer = form.querySelector('input[name="credential"]');
+    const status = document.querySelector('[data-passkey-status]');
+    const button = form.querySelector('button[type="submit"]');
+    if (!supported) {
+      if (button) button.disabled = true;
+      continue;
+    }
+    const say = (text) => {
+      if (status) status.textContent = text;
+    };
+    form.addEventListener('submit', async (event) => {
+      // The answer is in: the form goes as it is.
+      if (answer.value) return;
+      event.preventDefault();
+      if (!form.reportValidity()) return;
+      if (button) button.disabled = true;
+      say(registering ? 'Follow your browser to create the passkey…' : 'Follow your browser to use your passkey…');
+      try {
+        const optionsJSON = JSON.parse(form.dataset.passkeyOptions);
+        const result = registering
+          ? await webauthn.startRegistration({ optionsJSON })
+          : await webauthn.startAuthentication({ optionsJSON });
+        answer.value = JSON.stringify(result);
+        say(registering ? 'Saving your passkey…' : 'Checking your passkey…');
+        form.submit();
+      } catch (error) {
+        if (button) button.disabled = false;
+        say(
+          error && error.name === 'NotAllowedError'
+            ? 'No passkey was used: it was cancelled, or took too long. Try again, or use another way.'
+            : 'Your browser could not use a passkey here. Try again, or use another way.',
+        );
+      }
+    });
+  }
+});

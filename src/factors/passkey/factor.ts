@@ -1,0 +1,404 @@
+// Passkeys (WebAuthn) as a factor kind, through @simplewebauthn/server. A person's passkeys are
+// one factor row of kind passkey (one way to sign in: "Use a passkey") and a row each in
+// passkey_credentials. The browser does the ceremony; this module makes the challenges and
+// checks the answers: the challenge (single-use, short-lived, kept in the person's session by the
+// caller and taken atomically here so a replay is refused even in parallel), the origin and the
+// RP ID from the configuration, the signature, and the signature counter (one going backwards
+// is refused and audited: a cloned authenticator). Answers that fail count in the same wrong-code
+// limit as codes.
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import type { AuditLog } from '../../audit/index.js';
+import type { DatabaseClient, InTransaction } from '../../core/db/client.js';
+import { RateLimitedError, type Limit } from '../../core/rate-limits.js';
+import type { RequestContext } from '../../audit/index.js';
+import type { Begun, FactorKind, FactorRefusal, FactorUse, UserFactor } from '../factor.js';
+import type { FactorsRepository } from '../repository.js';
+import { reserveCheck, type WrongCodeLimit } from '../wrong-code-limit.js';
+import type { PasskeyCredential, PasskeysRepository } from './repository.js';
+
+export const PASSKEY_KIND = 'passkey';
+/** How long a challenge (and the browser's prompt) lasts. */
+export const PASSKEY_CHALLENGE_MS = 5 * 60_000;
+/** The most passkeys one person may have. */
+export const MAX_PASSKEYS = 20;
+export const MAX_PASSKEY_NAME = 64;
+/** A WebAuthn answer as the page posts it (JSON); far more than any real one needs. */
+export const MAX_PASSKEY_ANSWER = 12_000;
+
+/** A registration under way, kept in the session: its challenge and the options the page hands the browser. */
+export interface PasskeyEnrolment {
+  startedAt: number;
+  challenge: string;
+  options: PublicKeyCredentialCreationOptionsJSON;
+}
+
+/** A sign-in's challenge, kept in the pending sign-in: used once, for PASSKEY_CHALLENGE_MS. */
+export interface PasskeyChallenge {
+  issuedAt: number;
+  challenge: string;
+  options: PublicKeyCredentialRequestOptionsJSON;
+}
+
+export type PasskeyReason =
+  /** No answer came (the browser has no JavaScript or no WebAuthn, or the person cancelled). */
+  | 'no_answer'
+  /** The answer is not a WebAuthn answer. */
+  | 'malformed'
+  /** No challenge waits, it is past its time, or it was used: a new one is made. */
+  | 'expired'
+  /** The challenge was answered already (a replay). */
+  | 'replayed'
+  /** The passkey is not one of the person's. */
+  | 'unknown_passkey'
+  /** The answer does not hold: signature, origin, RP ID, challenge or flags. */
+  | 'not_verified'
+  /** The signature counter did not grow: the passkey may have been copied. */
+  | 'counter_regressed'
+  /** This passkey is registered already (here, to some account). */
+  | 'already_registered'
+  /** The person has MAX_PASSKEYS already. */
+  | 'too_many'
+  /** The person has no passkey (anymore). */
+  | 'no_passkeys'
+  /** Too many wrong answers for this person (the limit codes share). */
+  | 'locked';
+
+/** Refusals of a sign-in answer that count toward the wrong-code limit: a forged or copied answer is a guess. */
+const COUNTS_AS_WRONG: ReadonlySet<PasskeyReason> = new Set([
+  'unknown_passkey',
+  'not_verified',
+  'counter_regressed',
+  'replayed',
+]);
+
+/** The answer a page posted, read as a WebAuthn credential's JSON, or why not. */
+function readAnswer<T extends RegistrationResponseJSON | AuthenticationResponseJSON>(
+  raw: string,
+): { ok: true; answer: T } | { ok: false; reason: 'no_answer' | 'malformed' } {
+  if (!raw.trim()) return { ok: false, reason: 'no_answer' };
+  try {
+    const parsed = JSON.parse(raw) as Partial<T> | null;
+    const wellFormed =
+      parsed !== null &&
+      typeof parsed === 'object' &&
+      typeof parsed.id === 'string' &&
+      typeof parsed.rawId === 'string' &&
+      parsed.type === 'public-key' &&
+      typeof parsed.response === 'object' &&
+      parsed.response !== null;
+    return wellFormed ? { ok: true, answer: parsed as T } : { ok: false, reason: 'malformed' };
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+}
+
+/** What of a failed check the audit trail may say: which part did not hold, never the answer. */
+function problemOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : '';
+  for (const part of ['origin', 'challenge', 'RP ID', 'signature', 'User verification', 'User not present'])
+    if (message.toLowerCase().includes(part.toLowerCase())) return part.toLowerCase().replace(/ /g, '_');
+  return 'other';
+}
+
+/** The user handle a passkey carries: the random user id's bytes, which name no one. */
+const userHandleOf = (userId: string) => new Uint8Array(Buffer.from(userId.replace(/-/g, ''), 'hex'));
+
+export function passkeyFactor(deps: {
+  factors: FactorsRepository;
+  passkeys: PasskeysRepository;
+  inTransaction: InTransaction;
+  audit: AuditLog;
+  limits: WrongCodeLimit;
+  /** Taken once per challenge (one point each): an answer to a challenge taken before is a replay. */
+  challengesUsed: Limit;
+  rpId: string;
+  rpName: string;
+  origins: string[];
+  /** Whether a stored factor is a way back in (recovery codes), not a second factor: registry.isBackup. */
+  isBackup?: (factor: { kind: string }) => boolean;
+  /**
+   * Removes a whole factor of the person in `tx` (factorsService.removeOneIn): the last passkey
+   * going takes the factor with it, and 2FA when it was the last second factor.
+   */
+  removeFactorIn: (tx: DatabaseClient, userId: string, factorId: string, context: RequestContext) => Promise<boolean>;
+  now?: () => number;
+}) {
+  const { factors, passkeys, inTransaction, audit, limits, challengesUsed, rpId, rpName, origins } = deps;
+  const isBackup = deps.isBackup ?? (() => false);
+  const now = deps.now ?? Date.now;
+
+  const fresh = (issuedAt: number) => now() - issuedAt <= PASSKEY_CHALLENGE_MS;
+
+  async function factorOf(userId: string, db?: DatabaseClient): Promise<UserFactor | undefined> {
+    return (await factors.listForUser(userId, db)).find((factor) => factor.kind === PASSKEY_KIND);
+  }
+
+  /** Takes the challenge for good; false when it was taken before (a replay). */
+  async function takeChallenge(challenge: string): Promise<boolean> {
+    try {
+      await challengesUsed.take(challenge);
+      return true;
+    } catch (error) {
+      if (error instanceof RateLimitedError) return false;
+      throw error;
+    }
+  }
+
+  /** Checks a sign-in answer against the person's passkeys; the caller accounts for the limit and the audit. */
+  async function judge(
+    factor: UserFactor,
+    use: FactorUse,
+    challenge: PasskeyChallenge | undefined,
+    raw: string,
+  ): Promise<
+    | { ok: true; passkey: PasskeyCredential; userVerified: boolean }
+    | { ok: false; reason: PasskeyReason; problem?: string }
+  > {
+    const read = readAnswer<AuthenticationResponseJSON>(raw);
+    if (!read.ok) return read;
+    if (!challenge || !fresh(challenge.issuedAt)) return { ok: false, reason: 'expired' };
+    if (!(await takeChallenge(challenge.challenge))) return { ok: false, reason: 'replayed' };
+    const passkey = (await passkeys.listForFactor(factor.id)).find((one) => one.credentialId === read.answer.id);
+    if (!passkey) return { ok: false, reason: 'unknown_passkey' };
+    let verified;
+    try {
+      // The counter is judged below, once the signature holds: a counter going backwards is
+      // then a real passkey's (a copy), worth its own audit event, not a forgery's.
+      verified = await verifyAuthenticationResponse({
+        response: read.answer,
+        expectedChallenge: challenge.challenge,
+        expectedOrigin: origins,
+        expectedRPID: rpId,
+        credential: {
+          id: passkey.credentialId,
+          publicKey: new Uint8Array(passkey.publicKey),
+          counter: 0,
+          transports: passkey.transports,
+        },
+        requireUserVerification: false,
+      });
+    } catch (error) {
+      return { ok: false, reason: 'not_verified', problem: problemOf(error) };
+    }
+    if (!verified.verified) return { ok: false, reason: 'not_verified' };
+    const stored = Number(passkey.counter);
+    const presented = verified.authenticationInfo.newCounter;
+    const grew = presented > stored || (presented === 0 && stored === 0);
+    if (!grew || !(await passkeys.recordUse(passkey.id, presented, new Date(now())))) {
+      await audit.record({
+        type: 'passkey_counter_regressed',
+        outcome: 'refused',
+        userId: use.userId,
+        context: use.context,
+        detail: { purpose: use.purpose, passkey: passkey.id, stored, presented },
+      });
+      return { ok: false, reason: 'counter_regressed' };
+    }
+    return { ok: true, passkey, userVerified: verified.authenticationInfo.userVerified };
+  }
+
+  const kind = {
+    kind: PASSKEY_KIND,
+    signInMethod: 'password_and_passkey',
+    /** A challenge answers once: the sign-in forgets it before the answer is checked, and makes a new one after a refusal. */
+    singleUseChallenge: true,
+
+    /** Makes the options for the browser to create a passkey with; nothing is stored until its answer holds. */
+    async startEnrolment(
+      use: FactorUse,
+      input: { userName: string },
+      _current: PasskeyEnrolment | undefined,
+    ): Promise<{ ok: true; enrolment: PasskeyEnrolment } | FactorRefusal<PasskeyReason>> {
+      const own = await passkeys.listForUser(use.userId);
+      if (own.length >= MAX_PASSKEYS) return { ok: false, reason: 'too_many' };
+      const options = await generateRegistrationOptions({
+        rpName,
+        rpID: rpId,
+        userName: input.userName,
+        userID: userHandleOf(use.userId),
+        attestationType: 'none',
+        // The person's passkeys already here: the browser will not make a second on the same authenticator.
+        excludeCredentials: own.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })),
+        authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
+        timeout: PASSKEY_CHALLENGE_MS,
+      });
+      return { ok: true, enrolment: { startedAt: now(), challenge: options.challenge, options } };
+    },
+
+    /**
+     * Checks the browser's answer to the enrolment's challenge (once: a challenge taken before is
+     * refused) and stores the passkey under `name`. The person's first second factor turns 2FA
+     * on. The caller forgets the enrolment before calling, whatever the outcome.
+     */
+    async finishEnrolment(
+      use: FactorUse,
+      enrolment: PasskeyEnrolment & { name: string },
+      answer: string,
+    ): Promise<{ ok: true; changed: boolean } | FactorRefusal<PasskeyReason>> {
+      const read = readAnswer<RegistrationResponseJSON>(answer);
+      if (!read.ok) return read;
+      if (!fresh(enrolment.startedAt)) return { ok: false, reason: 'expired' };
+      if (!(await takeChallenge(enrolment.challenge))) return { ok: false, reason: 'replayed' };
+      let verified;
+      try {
+        verified = await verifyRegistrationResponse({
+          response: read.answer,
+          expectedChallenge: enrolment.challenge,
+          expectedOrigin: origins,
+          expectedRPID: rpId,
+          requireUserVerification: false,
+        });
+      } catch (error) {
+        verified = { verified: false as const, problem: problemOf(error) };
+      }
+      if (!verified.verified) {
+        await audit.record({
+          type: 'code_checked',
+          outcome: 'not_verified',
+          userId: use.userId,
+          context: use.context,
+          detail: {
+            purpose: use.purpose,
+            kind: PASSKEY_KIND,
+            problem: 'problem' in verified ? verified.problem : 'other',
+          },
+        });
+        return { ok: false, reason: 'not_verified' };
+      }
+      const { credential } = verified.registrationInfo;
+      const added = await inTransaction(async (tx): Promise<{ ok: true } | { ok: false; reason: PasskeyReason }> => {
+        await factors.lockUser(use.userId, tx);
+        if (await passkeys.exists(credential.id, tx)) return { ok: false, reason: 'already_registered' };
+        const all = await factors.listForUser(use.userId, tx);
+        const secondFactors = all.filter((factor) => !isBackup(factor));
+        const factor =
+          all.find((one) => one.kind === PASSKEY_KIND) ??
+          (await factors.add({ userId: use.userId, kind: PASSKEY_KIND }, tx));
+        if ((await passkeys.listForFactor(factor.id, tx)).length >= MAX_PASSKEYS)
+          return { ok: false, reason: 'too_many' };
+        const passkey = await passkeys.add(
+          {
+            factorId: factor.id,
+            credentialId: credential.id,
+            publicKey: new Uint8Array(credential.publicKey),
+            counter: credential.counter,
+            transports: credential.transports ?? [],
+            name: enrolment.name,
+          },
+          tx,
+        );
+        await audit.record(
+          {
+            type: secondFactors.length === 0 ? 'two_factor_enabled' : 'factor_added',
+            outcome: 'ok',
+            userId: use.userId,
+            context: use.context,
+            detail: { kind: PASSKEY_KIND, passkey: passkey.id, userVerified: verified.registrationInfo.userVerified },
+          },
+          tx,
+        );
+        return { ok: true };
+      });
+      return added.ok ? { ok: true, changed: false } : added;
+    },
+
+    /** A new challenge for the person's passkeys (and the options the page hands the browser). */
+    async begin(
+      factor: UserFactor,
+      _use: FactorUse,
+      _challenge: PasskeyChallenge | undefined,
+    ): Promise<Begun<PasskeyChallenge, PasskeyReason>> {
+      const own = await passkeys.listForFactor(factor.id);
+      const options = await generateAuthenticationOptions({
+        rpID: rpId,
+        allowCredentials: own.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })),
+        userVerification: 'preferred',
+        timeout: PASSKEY_CHALLENGE_MS,
+      });
+      return {
+        challenge: { issuedAt: now(), challenge: options.challenge, options },
+        outcome: own.length ? { ok: true } : { ok: false, reason: 'no_passkeys' },
+      };
+    },
+
+    /** Checks the browser's answer to the step's challenge, within the wrong-code limit; audited either way. */
+    async verify(
+      factor: UserFactor,
+      use: FactorUse,
+      challenge: PasskeyChallenge | undefined,
+      answer: string,
+    ): Promise<{ ok: true } | FactorRefusal<PasskeyReason>> {
+      const locked = await reserveCheck(limits, audit, use, { kind: PASSKEY_KIND });
+      if (locked) return locked;
+      const judged = await judge(factor, use, challenge, answer);
+      if (judged.ok || !COUNTS_AS_WRONG.has(judged.reason)) await limits.giveBackCheck(use.userId);
+      await audit.record({
+        type: 'code_checked',
+        // A failed passkey at sign-in is a failed attempt like a wrong code (the account page counts them).
+        outcome: judged.ok ? 'ok' : COUNTS_AS_WRONG.has(judged.reason) ? 'wrong_code' : judged.reason,
+        userId: use.userId,
+        context: use.context,
+        detail: {
+          purpose: use.purpose,
+          kind: PASSKEY_KIND,
+          ...(judged.ok
+            ? { passkey: judged.passkey.id, userVerified: judged.userVerified }
+            : { reason: judged.reason, ...(judged.problem ? { problem: judged.problem } : {}) }),
+        },
+      });
+      return judged.ok ? { ok: true } : { ok: false, reason: judged.reason };
+    },
+
+    // The passkeys go with the row (ON DELETE CASCADE), in the removal's transaction.
+    remove: () => Promise.resolve(),
+  } satisfies FactorKind<PasskeyChallenge, PasskeyReason, never, PasskeyEnrolment, { userName: string }> & {
+    singleUseChallenge: true;
+  };
+
+  return {
+    ...kind,
+    now,
+
+    /** The person's passkeys, the oldest first. */
+    list: (userId: string): Promise<PasskeyCredential[]> => passkeys.listForUser(userId),
+
+    /**
+     * Removes one passkey of the person (with the password confirmed by the caller). The last
+     * one takes the factor with it (and two-factor authentication, when it was the last second
+     * factor). Says whether it was there.
+     */
+    removePasskey(userId: string, passkeyId: string, context: RequestContext): Promise<boolean> {
+      return inTransaction(async (tx) => {
+        await factors.lockUser(userId, tx);
+        const factor = await factorOf(userId, tx);
+        if (!factor) return false;
+        const own = await passkeys.listForFactor(factor.id, tx);
+        if (!own.some((passkey) => passkey.id === passkeyId)) return false;
+        if (own.length === 1) return deps.removeFactorIn(tx, userId, factor.id, context);
+        await passkeys.remove(factor.id, passkeyId, tx);
+        await audit.record(
+          {
+            type: 'factor_removed',
+            outcome: 'ok',
+            userId,
+            context,
+            detail: { kind: PASSKEY_KIND, passkey: passkeyId },
+          },
+          tx,
+        );
+        return true;
+      });
+    },
+  };
+}
+
+export type PasskeyFactor = ReturnType<typeof passkeyFactor>;

@@ -1,0 +1,60 @@
+// The only place that reads and writes `passkey_credentials`: the passkeys of a person's factor
+// of kind passkey. Rows come and go with the factor's row (ON DELETE CASCADE).
+import type { DatabaseClient, PasskeyCredential, PrismaClient } from '../../core/db/client.js';
+
+export type { PasskeyCredential };
+
+export function passkeysRepository(prisma: PrismaClient) {
+  return {
+    /** The passkeys of a factor, the oldest first. */
+    listForFactor(factorId: string, db: DatabaseClient = prisma): Promise<PasskeyCredential[]> {
+      return db.passkeyCredential.findMany({ where: { factorId }, orderBy: { createdAt: 'asc' } });
+    },
+
+    /** Every passkey of the person, the oldest first. */
+    listForUser(userId: string, db: DatabaseClient = prisma): Promise<PasskeyCredential[]> {
+      return db.passkeyCredential.findMany({ where: { factor: { userId } }, orderBy: { createdAt: 'asc' } });
+    },
+
+    /** Whether a credential ID is taken, by anyone. */
+    async exists(credentialId: string, db: DatabaseClient = prisma): Promise<boolean> {
+      return (await db.passkeyCredential.count({ where: { credentialId } })) > 0;
+    },
+
+    async add(
+      data: {
+        factorId: string;
+        credentialId: string;
+        publicKey: Uint8Array<ArrayBuffer>;
+        counter: number;
+        transports: string[];
+        name: string;
+      },
+      db: DatabaseClient = prisma,
+    ): Promise<PasskeyCredential> {
+      return db.passkeyCredential.create({ data: { ...data, counter: BigInt(data.counter) } });
+    },
+
+    /**
+     * Records a use: the counter moves to `counter` only if that is above the stored one (or both
+     * are 0: an authenticator that keeps no counter), in one UPDATE, so of two answers with the
+     * same counter one wins. Says whether this one did.
+     */
+    async recordUse(id: string, counter: number, at: Date, db: DatabaseClient = prisma): Promise<boolean> {
+      const next = BigInt(counter);
+      const { count } = await db.passkeyCredential.updateMany({
+        where: { id, OR: counter === 0 ? [{ counter: 0n }] : [{ counter: { lt: next } }] },
+        data: { counter: next, lastUsedAt: at },
+      });
+      return count === 1;
+    },
+
+    /** Removes one passkey of the factor; says whether it was there. */
+    async remove(factorId: string, id: string, db: DatabaseClient = prisma): Promise<boolean> {
+      const { count } = await db.passkeyCredential.deleteMany({ where: { id, factorId } });
+      return count === 1;
+    },
+  };
+}
+
+export type PasskeysRepository = ReturnType<typeof passkeysRepository>;
