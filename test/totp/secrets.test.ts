@@ -27,9 +27,6 @@ const production = {
   PASSKEY_RP_ID: 'example.com',
   PASSKEY_ORIGINS: 'https://app.example.com',
   API_TOKEN_KEYS: `api1:${generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')}`,
-  SMTP_URL: 'smtp://mailer:secret@smtp.internal:587',
-  MAIL_FROM: 'Example <no-reply@example.com>',
-  PUBLIC_URL: 'https://app.example.com',
 };
 
 function problemsOf(env: Record<string, string>): string[] {
