@@ -274,7 +274,7 @@ export function totpSetupRefused(refusal: { reason: TotpCheckReason; retryAfterS
 
 /** Said wherever a passkey is asked for: WebAuthn runs in the browser's JavaScript. */
 export const PASSKEYS_NEED_JAVASCRIPT =
-  'Passkeys need JavaScript, and it is off or blocked in this browser. Turn it on, or use another way to sign in.';
+  'Passkeys need JavaScript, and it is off or blocked in this browser. Turn it on, or use another way.';
 
 /** Why a passkey was not accepted (adding one, or signing in with one). */
 export function passkeyRefused(refusal: { reason: PasskeyReason; retryAfterSeconds?: number }): string {

@@ -63,6 +63,60 @@ describe('passkeys as a second factor', () => {
       .type('form')
       .send({ _csrf: csrfTokenIn(page), credential });
 
+  it('keeps only the transports WebAuthn names, whatever the browser sends', async () => {
+    const agent = app().agent();
+    const { email } = await signUp(agent);
+    await confirmPassword(agent);
+    const page = await agent.get('/account/passkeys/new').expect(200);
+    const credential = JSON.parse(new SoftAuthenticator().register(optionsIn(page.text))) as {
+      response: { transports?: unknown };
+    };
+    credential.response.transports = ['internal', '<script>x</script>', 'usb', 'x'.repeat(400)];
+    const added = await agent
+      .post('/account/passkeys/new')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text), name: 'Laptop', credential: JSON.stringify(credential) });
+    assert.equal(added.status, 303, added.text);
+    const stored = await prisma().passkeyCredential.findFirstOrThrow({ where: { factor: { user: { email } } } });
+    assert.deepEqual(stored.transports, ['internal', 'usb']);
+  });
+
+  it('one credential registered by several accounts at once goes to one of them; the others get 409, never a 500', async () => {
+    const authenticator = new SoftAuthenticator();
+    const agents = [app().agent(), app().agent(), app().agent()];
+    const pages = await Promise.all(
+      agents.map(async (agent) => {
+        await signUp(agent);
+        await confirmPassword(agent);
+        return (await agent.get('/account/passkeys/new').expect(200)).text;
+      }),
+    );
+    const answers = await Promise.all(
+      agents.map((agent, index) =>
+        agent
+          .post('/account/passkeys/new')
+          .type('form')
+          .send({
+            _csrf: csrfTokenIn(pages[index]!),
+            name: 'Shared',
+            credential: authenticator.register(optionsIn(pages[index]!)),
+          }),
+      ),
+    );
+    const statuses = answers.map((answer) => answer.status).sort();
+    assert.deepEqual(statuses, [303, 409, 409]);
+    assert.equal(await prisma().passkeyCredential.count({ where: { credentialId: authenticator.id } }), 1);
+  });
+
+  it('refuses invisible and direction-changing characters in a passkey name', async () => {
+    const agent = app().agent();
+    await signUp(agent);
+    for (const name of ['\u200b\u200b', 'abc\u202egpj.exe', 'a\u009bb']) {
+      const refused = await addPasskey(agent, new SoftAuthenticator(), name);
+      assert.equal(refused.status, 422, JSON.stringify(name));
+    }
+  });
+
   it('offers "Add a passkey" on /account, behind the password confirmation, saying it needs JavaScript', async () => {
     const agent = app().agent();
     await signUp(agent);

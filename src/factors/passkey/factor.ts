@@ -23,7 +23,18 @@ import type { RequestContext } from '../../audit/index.js';
 import type { Begun, FactorKind, FactorRefusal, FactorUse, UserFactor } from '../factor.js';
 import type { FactorsRepository } from '../repository.js';
 import { reserveCheck, type WrongCodeLimit } from '../wrong-code-limit.js';
-import type { PasskeyCredential, PasskeysRepository } from './repository.js';
+import { CredentialTakenError, type PasskeyCredential, type PasskeysRepository } from './repository.js';
+
+/** The transports WebAuthn names (AuthenticatorTransport); anything else a browser sends is dropped. */
+const KNOWN_TRANSPORTS: ReadonlySet<string> = new Set([
+  'ble',
+  'cable',
+  'hybrid',
+  'internal',
+  'nfc',
+  'smart-card',
+  'usb',
+]);
 
 export const PASSKEY_KIND = 'passkey';
 /** How long a challenge (and the browser's prompt) lasts. */
@@ -275,6 +286,10 @@ export function passkeyFactor(deps: {
         return { ok: false, reason: 'not_verified' };
       }
       const { credential } = verified.registrationInfo;
+      // What the browser says the authenticator is reached by: only the names WebAuthn knows.
+      const transports = (Array.isArray(credential.transports) ? credential.transports : []).filter((transport) =>
+        KNOWN_TRANSPORTS.has(transport),
+      );
       const added = await inTransaction(async (tx): Promise<{ ok: true } | { ok: false; reason: PasskeyReason }> => {
         await factors.lockUser(use.userId, tx);
         if (await passkeys.exists(credential.id, tx)) return { ok: false, reason: 'already_registered' };
@@ -291,7 +306,7 @@ export function passkeyFactor(deps: {
             credentialId: credential.id,
             publicKey: new Uint8Array(credential.publicKey),
             counter: credential.counter,
-            transports: credential.transports ?? [],
+            transports,
             name: enrolment.name,
           },
           tx,
@@ -307,6 +322,9 @@ export function passkeyFactor(deps: {
           tx,
         );
         return { ok: true };
+      }).catch((error: unknown) => {
+        if (error instanceof CredentialTakenError) return { ok: false as const, reason: 'already_registered' as const };
+        throw error;
       });
       return added.ok ? { ok: true, changed: false } : added;
     },

@@ -4,6 +4,13 @@ import type { DatabaseClient, PasskeyCredential, PrismaClient } from '../../core
 
 export type { PasskeyCredential };
 
+export class CredentialTakenError extends Error {
+  constructor() {
+    super('This credential is registered already');
+    this.name = 'CredentialTakenError';
+  }
+}
+
 export function passkeysRepository(prisma: PrismaClient) {
   return {
     /** The passkeys of a factor, the oldest first. */
@@ -32,7 +39,13 @@ export function passkeysRepository(prisma: PrismaClient) {
       },
       db: DatabaseClient = prisma,
     ): Promise<PasskeyCredential> {
-      return db.passkeyCredential.create({ data: { ...data, counter: BigInt(data.counter) } });
+      try {
+        return await db.passkeyCredential.create({ data: { ...data, counter: BigInt(data.counter) } });
+      } catch (error) {
+        // Another account registered the same credential meanwhile: the unique index decides.
+        if ((error as { code?: string }).code === 'P2002') throw new CredentialTakenError();
+        throw error;
+      }
     },
 
     /**

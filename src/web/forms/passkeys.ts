@@ -6,6 +6,9 @@ import { MAX_PASSKEY_ANSWER, MAX_PASSKEY_NAME } from '../../factors/index.js';
 
 const answer = formText(MAX_PASSKEY_ANSWER, 'Your browser sent too much: that is not a passkey. Please try again.');
 
+// eslint-disable-next-line no-control-regex -- these are what is refused
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
+
 export const addPasskeyForm = z.object({
   name: formText()
     .transform((name) => name.normalize('NFC').replace(/\s+/g, ' ').trim())
@@ -14,8 +17,8 @@ export const addPasskeyForm = z.object({
         .string()
         .min(1, 'Enter a name for the passkey, like “Work laptop”.')
         .max(MAX_PASSKEY_NAME, `Use at most ${MAX_PASSKEY_NAME} characters.`)
-        // eslint-disable-next-line no-control-regex -- control characters are what is refused
-        .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), 'Use letters, digits and punctuation only.'),
+        // Control characters (C0 and C1), invisible and direction-changing ones: a name shows as typed.
+        .refine((name) => !INVISIBLE.test(name), 'Use letters, digits and punctuation only.'),
     ),
   credential: answer,
 });
