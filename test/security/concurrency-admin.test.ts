@@ -17,6 +17,7 @@ import {
   type Agent,
   type TestApp,
 } from '../support/app.js';
+import { withoutPostgresServer } from '../support/databases.js';
 import { eventually } from '../support/eventually.js';
 
 /** The confirmation a page carries; empty when it carries none (what the POST makes of that is under test). */
@@ -237,68 +238,76 @@ describe("admin actions need a recent password confirmation, and never reset the
   });
 });
 
-describe('an admin action cut off from the database while it waits for its turn', () => {
-  const running = appForTests({ proxyDatabase: true });
+describe(
+  'an admin action cut off from the database while it waits for its turn',
+  { skip: withoutPostgresServer },
+  () => {
+    const running = appForTests({ proxyDatabase: true });
 
-  it('answers the calm 503 and changes nothing', async () => {
-    const { agent } = await adminOf(running.app);
-    const target = await personOf(running.app);
-    const confirmed = await confirmPage(agent, target.id, 'lock');
-    // Another admin change holds the turn (straight to Postgres, not through the cuttable proxy).
-    const holder = new pg.Client({ connectionString: running.app.databaseUrl });
-    await holder.connect();
-    try {
-      await holder.query("SELECT pg_advisory_lock(hashtext('admin changes'))");
-      // then() sends it now; the answer is awaited once the database is cut.
-      const answer = post(agent, target.id, 'lock', confirmed).then((response) => response);
-      const waiting =
-        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
-      await eventually(
-        async () => ((await holder.query<{ n: number }>(waiting)).rows[0]?.n ?? 0) > 0,
-        'the action waits for its turn',
-      );
-      running.app.databaseProxy!.down();
-      const response = await answer;
-      assert.equal(response.status, 503, response.text.slice(0, 300));
-    } finally {
-      running.app.databaseProxy!.up();
-      await holder.end();
-    }
-    assert.equal(await lockedAtOf(running.app, target.id), null);
-    const audited = await running.app.services.database.prisma.auditEvent.count({
-      where: { type: 'admin_action', detail: { path: ['target'], equals: target.id } },
+    it('answers the calm 503 and changes nothing', async () => {
+      const { agent } = await adminOf(running.app);
+      const target = await personOf(running.app);
+      const confirmed = await confirmPage(agent, target.id, 'lock');
+      // Another admin change holds the turn (straight to Postgres, not through the cuttable proxy).
+      const holder = new pg.Client({ connectionString: running.app.databaseUrl });
+      await holder.connect();
+      try {
+        await holder.query("SELECT pg_advisory_lock(hashtext('admin changes'))");
+        // then() sends it now; the answer is awaited once the database is cut.
+        const answer = post(agent, target.id, 'lock', confirmed).then((response) => response);
+        const waiting =
+          "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+        await eventually(
+          async () => ((await holder.query<{ n: number }>(waiting)).rows[0]?.n ?? 0) > 0,
+          'the action waits for its turn',
+        );
+        running.app.databaseProxy!.down();
+        const response = await answer;
+        assert.equal(response.status, 503, response.text.slice(0, 300));
+      } finally {
+        running.app.databaseProxy!.up();
+        await holder.end();
+      }
+      assert.equal(await lockedAtOf(running.app, target.id), null);
+      const audited = await running.app.services.database.prisma.auditEvent.count({
+        where: { type: 'admin_action', detail: { path: ['target'], equals: target.id } },
+      });
+      assert.equal(audited, 0);
     });
-    assert.equal(audited, 0);
-  });
-});
+  },
+);
 
-describe('the audit CSV export cut off from the database before its first rows', () => {
-  const running = appForTests({ proxyDatabase: true });
+describe(
+  'the audit CSV export cut off from the database before its first rows',
+  { skip: withoutPostgresServer },
+  () => {
+    const running = appForTests({ proxyDatabase: true });
 
-  it('answers the calm 503, not a download that breaks off after its header', async () => {
-    const { agent } = await adminOf(running.app);
-    // The export's first query waits behind a lock taken straight on Postgres (not through the proxy).
-    const holder = new pg.Client({ connectionString: running.app.databaseUrl });
-    await holder.connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE');
-      const answer = agent.get('/admin/audit.csv').then(
-        (response) => `${response.status} ${String(response.headers['content-type'])}`,
-        (error: Error) => error.message,
-      );
-      const waiting =
-        "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'audit_events'::regclass AND NOT granted";
-      await eventually(
-        async () => ((await holder.query<{ n: number }>(waiting)).rows[0]?.n ?? 0) > 0,
-        'the export waits for the table',
-      );
-      running.app.databaseProxy!.down();
-      assert.match(await answer, /^503 text\/html/);
-    } finally {
-      running.app.databaseProxy!.up();
-      await holder.query('ROLLBACK');
-      await holder.end();
-    }
-  });
-});
+    it('answers the calm 503, not a download that breaks off after its header', async () => {
+      const { agent } = await adminOf(running.app);
+      // The export's first query waits behind a lock taken straight on Postgres (not through the proxy).
+      const holder = new pg.Client({ connectionString: running.app.databaseUrl });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE');
+        const answer = agent.get('/admin/audit.csv').then(
+          (response) => `${response.status} ${String(response.headers['content-type'])}`,
+          (error: Error) => error.message,
+        );
+        const waiting =
+          "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'audit_events'::regclass AND NOT granted";
+        await eventually(
+          async () => ((await holder.query<{ n: number }>(waiting)).rows[0]?.n ?? 0) > 0,
+          'the export waits for the table',
+        );
+        running.app.databaseProxy!.down();
+        assert.match(await answer, /^503 text\/html/);
+      } finally {
+        running.app.databaseProxy!.up();
+        await holder.query('ROLLBACK');
+        await holder.end();
+      }
+    });
+  },
+);

@@ -37,3 +37,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       onServer(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => {}),
   };
 }
+
+/**
+ * For `describe(..., { skip: withoutPostgresServer })`: false, or why a test cannot run on the
+ * embedded database (PGlite runs one session: no query waits on a lock another session holds).
+ */
+export const withoutPostgresServer = process.env.TEST_DATABASE_URL
+  ? false
+  : 'needs a Postgres server (set TEST_DATABASE_URL): PGlite runs one session, so no query can wait on a lock another one holds';
