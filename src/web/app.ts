@@ -208,6 +208,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       lifetime,
       sessions: domain.sessions,
       requireRecentPassword: recentPassword,
+      factorPassedForMs: config.twoFactor.pendingLifetimeMs,
     }),
   );
   if (config.requireVerifiedEmail) app.all(ENROLMENT_PAGES, requireVerifiedEmail);

@@ -448,6 +448,8 @@ export const EMAIL_CHANGED = (email: string) => `Your email address is now ${ema
 export const EMAIL_NOW_TAKEN = 'Another account uses that email address now, so yours cannot change to it.';
 export const VERIFY_EMAIL_FIRST =
   'Confirm your email address first (we sent you a link; your account page can send it again), then turn on two-factor authentication.';
+export const NEW_BROWSER_MAIL_ON = 'We will email you when someone signs in to your account from a new browser.';
+export const NEW_BROWSER_MAIL_OFF = 'We will no longer email you about sign-ins from new browsers.';
 export function tooManyMails(retryAfterSeconds: number): string {
   return `Too many mails were asked for. Please try again in ${waitText(retryAfterSeconds)}.`;
 }

@@ -31,6 +31,8 @@ import {
   EMAIL_NOW_TAKEN,
   EMAIL_VERIFIED,
   LINK_INVALID,
+  NEW_BROWSER_MAIL_OFF,
+  NEW_BROWSER_MAIL_ON,
   PASSWORD_CHANGED,
   PASSWORD_RESET_DONE,
   RESET_LINK_SENT,
@@ -44,9 +46,6 @@ import {
 import { noStore } from './security.js';
 import { pendingStore, startSession } from './session.js';
 import { flash } from './views.js';
-
-/** A reset's second factor, once passed, lets the new password be chosen for this long. */
-const RESET_FACTOR_PASSED_MS = 10 * 60_000;
 
 /** The link that failed: gone for good (410), with the way to ask for a new one. */
 function renderLinkInvalid(res: Response, again: { href: string; label: string }): void {
@@ -64,8 +63,10 @@ export function selfServiceRouter(deps: {
   /** The rows of "Your sessions": a changed password starts this session again. */
   sessions: Pick<UserSessions, 'start' | 'ended'>;
   requireRecentPassword: RequestHandler;
+  /** How long a reset's second factor, once passed, lets the new password be chosen (SECOND_FACTOR_MINUTES). */
+  factorPassedForMs: number;
 }): Router {
-  const { accounts, selfService, signIn, lifetime, sessions, requireRecentPassword } = deps;
+  const { accounts, selfService, signIn, lifetime, sessions, requireRecentPassword, factorPassedForMs } = deps;
   const router = Router();
 
   // ---- Forgot password ------------------------------------------------------------------------
@@ -93,7 +94,7 @@ export function selfServiceRouter(deps: {
   /** The link's hash, when this session passed the reset's second factor for it lately. */
   function factorPassedFor(req: Request): string | undefined {
     const passed = req.session.passwordResetPassed;
-    return passed && Date.now() - passed.at <= RESET_FACTOR_PASSED_MS ? passed.linkHash : undefined;
+    return passed && Date.now() - passed.at <= factorPassedForMs ? passed.linkHash : undefined;
   }
 
   const renderReset = (req: Request, res: Response, status: number, errors: FieldErrors = {}) =>
@@ -274,9 +275,7 @@ export function selfServiceRouter(deps: {
     await selfService.setNewBrowserNotices(req.user!.id, on, contextOf(req));
     flash(req, {
       kind: 'success',
-      text: on
-        ? 'We will email you when someone signs in to your account from a new browser.'
-        : 'We will no longer email you about sign-ins from new browsers.',
+      text: on ? NEW_BROWSER_MAIL_ON : NEW_BROWSER_MAIL_OFF,
     });
     res.redirect(303, '/account');
   });
