@@ -234,7 +234,8 @@ export function auditLog(
       const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
       const hourAgo = new Date(now.getTime() - 3_600_000);
       const dayAgo = new Date(now.getTime() - 86_400_000);
-      const [codesToday, failedSignIns, rateLimitHits] = await Promise.all([
+      const monthAgo = new Date(now.getTime() - 30 * 86_400_000);
+      const [codesToday, failedSignIns, rateLimitHits, passkeyCounterRegressions] = await Promise.all([
         // A code Twilio did not confirm may have gone out (and been paid for): counted apart.
         prisma.$queryRaw<Array<{ channel: string | null; outcome: string; count: bigint }>>`
           SELECT detail->>'channel' AS channel, outcome, count(*) AS count
@@ -243,6 +244,8 @@ export function auditLog(
           GROUP BY 1, 2`,
         prisma.auditEvent.count({ where: { type: 'sign_in_password', outcome: 'failed', at: { gte: hourAgo } } }),
         prisma.auditEvent.count({ where: { type: 'rate_limited', at: { gte: dayAgo } } }),
+        // A real passkey's signature with a counter that went backwards: likely a copied authenticator.
+        prisma.auditEvent.count({ where: { type: 'passkey_counter_regressed', at: { gte: monthAgo } } }),
       ]);
       const count = (outcome: string, channel: string) =>
         codesToday
@@ -253,6 +256,7 @@ export function auditLog(
         codesUnconfirmedToday: { sms: count('unconfirmed', 'sms'), call: count('unconfirmed', 'call') },
         failedSignIns,
         rateLimitHits,
+        passkeyCounterRegressions,
       };
     },
   };

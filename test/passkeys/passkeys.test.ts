@@ -333,6 +333,17 @@ describe('passkeys as a second factor', () => {
       where: { credentialId: person.authenticator.id },
     });
     assert.equal(row.counter, 10n, 'the stored counter stays');
+
+    // Admins are told on the overview, and find the account in the audit trail.
+    const admin = await signUp(app().agent());
+    await prisma().user.update({ where: { email: admin.email }, data: { role: 'ADMIN' } });
+    const adminAgent = app().agent();
+    assert.equal((await signIn(adminAgent, admin.email, strongPassword)).status, 303);
+    const overview = await adminAgent.get('/admin').expect(200);
+    assert.match(overview.text, /counter going backwards in the last 30 days<\/dt><dd>[1-9]/);
+    assert.match(overview.text, /the passkey may have been copied/);
+    const trail = await adminAgent.get('/admin/audit?type=passkey_counter_regressed').expect(200);
+    assert.ok(trail.text.includes(person.email), 'the audit trail names the account');
   });
 
   it("refuses someone else's passkey", async () => {
