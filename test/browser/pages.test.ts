@@ -77,6 +77,8 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await check(page, 'login-errors');
     await page.goto(`${app.url}/no-such-page`);
     await check(page, 'not-found');
+    await page.goto(`${app.url}/forgot-password`);
+    await check(page, 'forgot-password');
 
     // A person: 2FA off, then on through the phone form and the enrolment code step.
     const email = uniqueEmail('pages');
@@ -122,6 +124,17 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await page.getByRole('button', { name: 'Delete account' }).click();
     await page.getByText('There is a problem').waitFor();
     await check(page, 'delete-account-errors');
+    await page.goto(`${app.url}/account/password`);
+    await check(page, 'change-password');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('There is a problem').waitFor();
+    await check(page, 'change-password-errors');
+    await page.goto(`${app.url}/account/email`);
+    await check(page, 'change-email');
+    await page.getByLabel('New email').fill('not an email');
+    await page.getByRole('button', { name: 'Send confirmation link' }).click();
+    await page.getByText('There is a problem').waitFor();
+    await check(page, 'change-email-errors');
 
     // The code step at sign-in, before and after a wrong code.
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();
