@@ -36,21 +36,22 @@ async function readyAgain(app: TestApp): Promise<void> {
 }
 
 /**
- * Runs `send` while every write to the audit trail waits on a table lock; once the request
- * waits there (it has written what comes before), `dependency` is cut and the lock released,
- * so the request goes on without it.
+ * Runs `send` while every write to `table` (the audit trail unless told) waits on a table lock;
+ * once the request waits there (it has written what comes before), `dependency` is cut and the
+ * lock released, so the request goes on without it.
  */
 async function cutMidRequest<T>(
   app: TestApp,
   dependency: 'redis' | 'database',
   send: () => PromiseLike<T>,
+  table = 'audit_events',
 ): Promise<T> {
   const blocker = new pg.Client({ connectionString: app.databaseUrl });
   await blocker.connect();
   let answer: Promise<T>;
   try {
     await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE audit_events IN EXCLUSIVE MODE');
+    await blocker.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
     answer = Promise.resolve(send());
     await eventually(async () => {
       // Within a transaction, Postgres shows the activity it saw first unless told to look again.
@@ -264,6 +265,71 @@ describe('when a dependency goes in the middle of a code step', { skip: needsSer
         .send({ code: twilio.standIn.lastCodeFor(phone)!, _csrf: csrfTokenIn(page.text) }),
     );
     assertCalm503(response);
+  });
+});
+
+describe('when the database goes in the middle of a password change or reset', { skip: needsServices }, () => {
+  const running = appForTests({ proxyRedis: true, proxyDatabase: true });
+  afterEach(() => readyAgain(running.app));
+  const newPassword = 'purple elephant kitchen radio';
+
+  it('changes the password all or nothing: 503, the old password still works, other sessions go on', async () => {
+    const { app } = running;
+    const agent = app.agent();
+    const { email } = await signUp(agent);
+    const elsewhere = app.agent();
+    assert.equal((await signIn(elsewhere, email, strongPassword)).status, 303);
+    const page = await agent.get('/account/password').expect(200);
+    // Parked after the new hash and the end of every other session were written, in the same transaction.
+    const response = await cutMidRequest(
+      app,
+      'database',
+      () =>
+        agent
+          .post('/account/password')
+          .type('form')
+          .send({
+            _csrf: csrfTokenIn(page.text),
+            currentPassword: strongPassword,
+            password: newPassword,
+            passwordConfirmation: newPassword,
+          }),
+      'email_tokens',
+    );
+    assert.equal(response.status, 503, response.text.slice(0, 300));
+    assert.match(response.text, /Temporarily unavailable/);
+    await readyAgain(app);
+    assert.equal((await elsewhere.get('/account')).status, 200, 'the other session was not ended');
+    assert.equal((await signIn(app.agent(), email, newPassword)).status, 401, 'the new password was not kept');
+    assert.equal((await signIn(app.agent(), email, strongPassword)).status, 303, 'the old password still works');
+  });
+
+  it('resets the password all or nothing: 503, and the link still works once the database is back', async () => {
+    const { app } = running;
+    const { email } = await signUp(app.agent());
+    assert.equal((await submitForm(app.agent(), '/forgot-password', '/forgot-password', { email })).status, 200);
+    let link: string | undefined;
+    await eventually(async () => {
+      const outbox = await app.agent().get('/dev/outbox');
+      link = /\/reset-password\/[A-Za-z0-9_-]+/.exec(outbox.text)?.[0];
+      return link !== undefined;
+    }, 'the reset mail is in the outbox');
+    const agent = app.agent();
+    const page = await agent.get(link!).expect(200);
+    const send = () =>
+      agent
+        .post(link!)
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page.text), password: newPassword, passwordConfirmation: newPassword });
+    // Parked at its audit event, after the link was used and the password written, in the same transaction.
+    const response = await cutMidRequest(app, 'database', send);
+    assert.equal(response.status, 503, response.text.slice(0, 300));
+    assert.match(response.text, /Temporarily unavailable/);
+    await readyAgain(app);
+    assert.equal((await signIn(app.agent(), email, strongPassword)).status, 303, 'the old password still works');
+    const again = await send();
+    assert.equal(again.status, 303, 'the link was not used up');
+    assert.equal((await signIn(app.agent(), email, newPassword)).status, 303);
   });
 });
 
