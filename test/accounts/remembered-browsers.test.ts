@@ -148,6 +148,24 @@ describe('remembered browsers', () => {
     assert.equal(days, 30);
   });
 
+  it('is offered on the recovery-code page too, and honoured there', async () => {
+    const who = await person();
+    const shown = await who.agent.get('/account/recovery-codes').expect(200);
+    const code = /<li><code>([^<]+)<\/code><\/li>/.exec(shown.text)![1]!;
+    const browser = twilio.app.agent();
+    assert.equal(await passwordStep(browser, who.email), '/login/2fa');
+    const page = await browser.get('/login/2fa/recovery').expect(200);
+    assert.ok(page.text.includes(BOX));
+    const answer = await browser
+      .post('/login/2fa/recovery')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text), code, rememberBrowser: 'on' });
+    assert.equal(answer.status, 303);
+    assert.ok(rememberedValueOf(answer));
+    await signOut(browser);
+    assert.equal(await passwordStep(browser, who.email), '/account');
+  });
+
   it('asks again without the box ticked', async () => {
     const who = await person();
     const browser = twilio.app.agent();
