@@ -6,6 +6,8 @@ import {
   accountsRepository,
   accountsService,
   emailTokensRepository,
+  forgetRememberedBrowsersOf,
+  rememberedBrowsers,
   securityNotices,
   selfService,
   signInLimits,
@@ -184,7 +186,14 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     removeFactorIn: (...args) => factors.removeOneIn(...args),
   });
   const registry = factorRegistry({ phone, totp, passkey, recovery_codes: recoveryCodes });
-  const factors = factorsService({ repository: factorRows, registry, audit, inTransaction });
+  const factors = factorsService({
+    repository: factorRows,
+    registry,
+    audit,
+    inTransaction,
+    twoFactorOff: forgetRememberedBrowsersOf,
+  });
+  const remembered = rememberedBrowsers({ database, audit, inTransaction });
   const deletion = accountDeletion({ users, factors, audit, inTransaction });
   const signIn = signInService({
     accounts,
@@ -192,6 +201,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     factors,
     registry,
     audit,
+    remembered,
     pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
   });
 
@@ -242,6 +252,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     accounts,
     selfService: selfServe,
     sessions,
+    remembered,
     deletion,
     sender,
     phone,
