@@ -17,6 +17,7 @@ import pg from 'pg';
 import { createClient } from 'redis';
 import request from 'supertest';
 import { createTestDatabase } from '../test/support/databases.js';
+import { cookiesOf, formOf, submit } from './load.js';
 
 const REQUESTS = Number(process.env.CPU_REQUESTS ?? 3000);
 const ROUNDS = Number(process.env.CPU_ROUNDS ?? 3);
@@ -24,14 +25,6 @@ const CONNECTIONS = Number(process.env.CPU_CONNECTIONS ?? 20);
 const REDIS_URL = process.env.CPU_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PASSWORD = 'correct horse battery staple';
 const dirs = process.argv.slice(2);
-
-const cookiesOf = (response: { headers: Record<string, unknown> }) =>
-  ((response.headers['set-cookie'] as string[] | undefined) ?? []).map((cookie) => cookie.split(';')[0]!);
-const csrfIn = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-async function formOf(url: string, path: string, cookies: string[] = []) {
-  const page = await request(url).get(path).set('Cookie', cookies.join('; '));
-  return { token: csrfIn(page.text), cookies: [...cookies, ...cookiesOf(page)] };
-}
 
 async function cpuTicks(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -109,11 +102,11 @@ async function main() {
       );
       const email = `cpu-${randomBytes(4).toString('hex')}@bench.example`;
       const signup = await formOf(app.url, '/signup');
-      const created = await request(app.url)
-        .post('/signup')
-        .set('Cookie', signup.cookies.join('; '))
-        .type('form')
-        .send({ email, password: PASSWORD, passwordConfirmation: PASSWORD, _csrf: signup.token });
+      const created = await submit(app.url, '/signup', signup, {
+        email,
+        password: PASSWORD,
+        passwordConfirmation: PASSWORD,
+      });
       const session = cookiesOf(created).filter((cookie) => !cookie.startsWith('tfa.flash='));
       const firstPage = await request(app.url).get('/account').set('Cookie', session.join('; '));
       const cookie = [...session, ...cookiesOf(firstPage).filter((c) => c.startsWith('tfa.csrf='))].join('; ');
@@ -124,11 +117,11 @@ async function main() {
       // Sign-ins are another person's, so the first one's account page keeps one session.
       const signer = `cpu-signer-${randomBytes(4).toString('hex')}@bench.example`;
       const signerForm = await formOf(app.url, '/signup');
-      await request(app.url)
-        .post('/signup')
-        .set('Cookie', signerForm.cookies.join('; '))
-        .type('form')
-        .send({ email: signer, password: PASSWORD, passwordConfirmation: PASSWORD, _csrf: signerForm.token });
+      await submit(app.url, '/signup', signerForm, {
+        email: signer,
+        password: PASSWORD,
+        passwordConfirmation: PASSWORD,
+      });
       const loginForm = await formOf(app.url, '/login');
       servers.push({
         name: spec,
@@ -163,11 +156,7 @@ async function main() {
       });
       const email = `cpu-${randomBytes(4).toString('hex')}@bench.example`;
       const signup = await formOf(app.url, '/signup');
-      await request(app.url)
-        .post('/signup')
-        .set('Cookie', signup.cookies.join('; '))
-        .type('form')
-        .send({ email, password: PASSWORD, passwordConfirmation: PASSWORD, _csrf: signup.token });
+      await submit(app.url, '/signup', signup, { email, password: PASSWORD, passwordConfirmation: PASSWORD });
       await app.stop();
       const bare = await start(
         dirs[0]!.split('::')[0]!,
@@ -180,11 +169,7 @@ async function main() {
         process.env.CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/cpu-prof/bare'] : [],
       );
       const login = await formOf(bare.url, '/login');
-      const signedIn = await request(bare.url)
-        .post('/login')
-        .set('Cookie', login.cookies.join('; '))
-        .type('form')
-        .send({ email, password: PASSWORD, _csrf: login.token });
+      const signedIn = await submit(bare.url, '/login', login, { email, password: PASSWORD });
       servers.push({
         name: 'bare',
         ...bare,
