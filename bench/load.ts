@@ -1,7 +1,8 @@
 // Load for the benchmark: autocannon runs against a server process while its resident memory
-// is sampled, and the figures a table row needs.
+// is sampled, and the figures a table row needs; the sign-in forms the runs post.
 import { readFile } from 'node:fs/promises';
 import autocannon from 'autocannon';
+import request from 'supertest';
 
 export interface Measured {
   requestsPerSecond: number;
@@ -66,4 +67,24 @@ export async function measure(load: Load): Promise<Measured> {
   } finally {
     clearInterval(sampler);
   }
+}
+
+/** The cookies an answer sets, as a request sends them back (`name=value`). */
+export const cookiesOf = (response: { headers: Record<string, unknown> }) =>
+  ((response.headers['set-cookie'] as string[] | undefined) ?? []).map((cookie) => cookie.split(';')[0]!);
+const csrfIn = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+
+/** A form's token and the cookies to post it with (the session's, when given). */
+export async function formOf(url: string, path: string, cookies: string[] = []) {
+  const page = await request(url).get(path).set('Cookie', cookies.join('; '));
+  return { token: csrfIn(page.text), cookies: [...cookies, ...cookiesOf(page)] };
+}
+
+/** Posts `fields` with a form's token and cookies, as a browser submits the form. */
+export function submit(url: string, path: string, form: { token: string; cookies: string[] }, fields: object) {
+  return request(url)
+    .post(path)
+    .set('Cookie', form.cookies.join('; '))
+    .type('form')
+    .send({ ...fields, _csrf: form.token });
 }

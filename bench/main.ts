@@ -17,7 +17,7 @@ import { hashPassword, verifyPassword } from '../src/accounts/passwords.js';
 import { createTestDatabase } from '../test/support/databases.js';
 import { startServer, stop, type RunningServer } from '../test/support/processes.js';
 import { twilioCredentials, twilioEnv } from '../test/support/twilio.js';
-import { measure, residentMb, type Measured } from './load.js';
+import { cookiesOf, formOf, submit, measure, residentMb, type Measured } from './load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -27,16 +27,6 @@ const CONNECTIONS = 50;
 const PASSWORD = 'correct horse battery staple';
 process.env.TEST_DATABASE_URL ??= 'postgresql://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-const cookiesOf = (response: { headers: Record<string, unknown> }) =>
-  ((response.headers['set-cookie'] as string[] | undefined) ?? []).map((cookie) => cookie.split(';')[0]!);
-const csrfIn = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-
-/** A form's token and the cookies to post it with (the session's, when given). */
-async function formOf(url: string, path: string, cookies: string[] = []) {
-  const page = await request(url).get(path).set('Cookie', cookies.join('; '));
-  return { token: csrfIn(page.text), cookies: [...cookies, ...cookiesOf(page)] };
-}
 
 function startBare(env: Record<string, string>): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-server.ts'], {
@@ -146,11 +136,7 @@ async function pendingCodeSteps(
   const steps: Array<{ cookie: string; body: string }> = [];
   for (const person of people) {
     const login = await formOf(app, '/login');
-    const started = await request(app)
-      .post('/login')
-      .set('Cookie', login.cookies.join('; '))
-      .type('form')
-      .send({ email: person.email, password: PASSWORD, _csrf: login.token });
+    const started = await submit(app, '/login', login, { email: person.email, password: PASSWORD });
     if (started.headers.location !== '/login/2fa') throw new Error(`no code step: ${started.status}`);
     const step = await formOf(app, '/login/2fa', cookiesOf(started));
     steps.push({
@@ -205,15 +191,23 @@ async function main(): Promise<number> {
     bare = await startBare({ DATABASE_URL: database.url, REDIS_URL, REDIS_PREFIX: `${prefix}bare:` });
     const pid = app.process.pid!;
 
-    // One person, signed in on both servers; an API token; a sign-in form for each.
+    // One person, signed in on both servers; an API token; a sign-in form for each. The
+    // sign-ins are another person's: each adds a row to "Your sessions", and thousands of them
+    // on the person whose account page is measured would make that page list thousands.
+    const signUp = async (email: string) => {
+      const signup = await formOf(app!.url, '/signup');
+      const created = await submit(app!.url, '/signup', signup, {
+        email,
+        password: PASSWORD,
+        passwordConfirmation: PASSWORD,
+      });
+      if (created.status !== 303) throw new Error(`sign-up failed: ${created.status}`);
+      return created;
+    };
     const email = `bench-${randomBytes(4).toString('hex')}@bench.example`;
-    const signup = await formOf(app.url, '/signup');
-    const created = await request(app.url)
-      .post('/signup')
-      .set('Cookie', signup.cookies.join('; '))
-      .type('form')
-      .send({ email, password: PASSWORD, passwordConfirmation: PASSWORD, _csrf: signup.token });
-    if (created.status !== 303) throw new Error(`sign-up failed: ${created.status}`);
+    const signer = `bench-signer-${randomBytes(4).toString('hex')}@bench.example`;
+    const created = await signUp(email);
+    await signUp(signer);
     // The session as a browser holds it after its first page: the welcome message shown (its
     // cookie gone, or every view would draw and clear it again) and the page's form token.
     const session = cookiesOf(created).filter((cookie) => !cookie.startsWith('tfa.flash='));
@@ -222,18 +216,14 @@ async function main(): Promise<number> {
       '; ',
     );
     const bareLogin = await formOf(bare.url, '/login');
-    const bareSignedIn = await request(bare.url)
-      .post('/login')
-      .set('Cookie', bareLogin.cookies.join('; '))
-      .type('form')
-      .send({ email, password: PASSWORD, _csrf: bareLogin.token });
+    const bareSignedIn = await submit(bare.url, '/login', bareLogin, { email, password: PASSWORD });
     const bareSession = [...bareLogin.cookies, ...cookiesOf(bareSignedIn)].join('; ');
     const token = await request(app.url)
       .post('/api/auth/token')
       .send({ grant_type: 'password', email, password: PASSWORD });
     const bearer = `Bearer ${(token.body as { access_token: string }).access_token}`;
     const signInBody = (form: { token: string }) =>
-      new URLSearchParams({ email, password: PASSWORD, _csrf: form.token }).toString();
+      new URLSearchParams({ email: signer, password: PASSWORD, _csrf: form.token }).toString();
     const appLogin = await formOf(app.url, '/login');
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
 

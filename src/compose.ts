@@ -220,7 +220,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     keys: apiTokenKeys(config, logger),
     issuer: config.api.issuer,
     audience: config.api.audience,
-    repository: tokensRepository(prisma),
+    repository: tokensRepository(database),
     audit,
   });
   const phoneVerification = phoneVerificationService({
@@ -239,7 +239,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     signIn,
     mfaSessions: mfaSessionsRepository(prisma),
     access: tokens,
-    refresh: refreshTokens({ prisma, inTransaction, lifetimeMs: config.api.refreshTokenMs }),
+    refresh: refreshTokens({ database, inTransaction, lifetimeMs: config.api.refreshTokenMs }),
     audit,
     accessLifetimeMs: config.api.accessTokenMs,
     mfaLifetimeMs: config.twoFactor.pendingLifetimeMs,

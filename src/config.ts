@@ -104,6 +104,7 @@ const schema = z.object({
   PGLITE_DATA_DIR: z.string().trim().min(1).default('./data/pglite'),
   PGLITE_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   MIGRATE_ON_START: flag.default(true),
+  DATABASE_PREPARED_STATEMENTS: flag.default(true),
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   REDIS_PREFIX: z
@@ -310,6 +311,8 @@ export interface Config {
     pgliteDataDir: string;
     pglitePort: number;
     migrateOnStart: boolean;
+    /** Whether the plain reads are prepared statements (not through a pooler in transaction mode). */
+    preparedStatements: boolean;
   };
   /** Undefined means the in-process session store. */
   redisUrl: string | undefined;
@@ -607,6 +610,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       pgliteDataDir: env.PGLITE_DATA_DIR,
       pglitePort: env.PGLITE_PORT,
       migrateOnStart: env.MIGRATE_ON_START,
+      preparedStatements: env.DATABASE_PREPARED_STATEMENTS,
     },
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,

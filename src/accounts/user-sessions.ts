@@ -40,7 +40,10 @@ export interface ListedSession {
 
 export type SessionSignOut = { ok: true } | { ok: false; reason: 'not_found' };
 
-const LISTED = { id: true, createdAt: true, lastSeenAt: true, ip: true, browser: true, idleSeconds: true } as const;
+/** The account page's list, in plain SQL (see PlainRead): it is read on every view of the page. */
+const READ_LISTED = `SELECT id, created_at AS "createdAt", last_seen_at AS "lastSeenAt", ip, browser,
+       idle_seconds AS "idleSeconds"
+  FROM user_sessions WHERE user_id = $1 ORDER BY last_seen_at DESC`;
 
 export function userSessionsRepository({ prisma, read }: Pick<Database, 'prisma' | 'read'>) {
   return {
@@ -90,7 +93,7 @@ export function userSessionsRepository({ prisma, read }: Pick<Database, 'prisma'
     },
 
     listForUser(userId: string) {
-      return prisma.userSession.findMany({ where: { userId }, orderBy: { lastSeenAt: 'desc' }, select: LISTED });
+      return read<ListedSession & { idleSeconds: number }>(READ_LISTED, [userId]);
     },
 
     /** Removes the session `sessionId` of `userId`; says whether it was there. */

@@ -5,7 +5,7 @@
 // token, one rotates it and the other is the reuse, which also ends the token just issued.
 import { createHash, randomBytes } from 'node:crypto';
 import { describeBrowser, type RequestContext } from '../audit/index.js';
-import type { DatabaseClient, InTransaction, PrismaClient } from '../core/db/client.js';
+import type { Database, DatabaseClient, InTransaction } from '../core/db/client.js';
 import { validIp } from '../core/ip.js';
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
@@ -30,13 +30,24 @@ export interface ApiSignIn {
   browser: string | null;
 }
 
+/**
+ * A person's API sign-ins, for the account page (so in plain SQL, see PlainRead): each family's
+ * live token, and the family's first token's time, when the sign-in began.
+ */
+const READ_SIGN_INS = `SELECT t.family_id AS "familyId", t.created_at AS "lastSeenAt", t.ip, t.browser,
+       (SELECT min(f.created_at) FROM refresh_tokens f WHERE f.family_id = t.family_id) AS "signedInAt"
+  FROM refresh_tokens t
+ WHERE t.user_id = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
+ ORDER BY t.created_at DESC`;
+
 export function refreshTokens(deps: {
-  prisma: PrismaClient;
+  database: Pick<Database, 'prisma' | 'read'>;
   inTransaction: InTransaction;
   lifetimeMs: number;
   now?: () => number;
 }) {
-  const { prisma, inTransaction, lifetimeMs } = deps;
+  const { database, inTransaction, lifetimeMs } = deps;
+  const { prisma, read } = database;
   const now = deps.now ?? Date.now;
 
   /**
@@ -95,7 +106,10 @@ export function refreshTokens(deps: {
     issue: (grant: RefreshGrant, context: RequestContext) => issue(grant, context),
 
     /** Whether the family was revoked (reused, signed out, revoked by its client). */
-    familyRevoked: (familyId: string): Promise<boolean> => revokedIn(prisma, familyId),
+    familyRevoked: async (familyId: string): Promise<boolean> =>
+      // Plain SQL: every request with an account's access token asks (see PlainRead).
+      (await read('SELECT 1 FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NOT NULL LIMIT 1', [familyId]))
+        .length > 0,
 
     /**
      * Uses `token` once: the grant it carries and the family's next token, or why not. A token
@@ -135,27 +149,7 @@ export function refreshTokens(deps: {
      * The person's API sign-ins that still hold: each family's live token (unused, unrevoked, in
      * time) says when and from where it was last refreshed; its first token, when it began.
      */
-    async signIns(userId: string): Promise<ApiSignIn[]> {
-      const live = await prisma.refreshToken.findMany({
-        where: { userId, usedAt: null, revokedAt: null, expiresAt: { gt: new Date(now()) } },
-        orderBy: { createdAt: 'desc' },
-        select: { familyId: true, createdAt: true, ip: true, browser: true },
-      });
-      if (!live.length) return [];
-      const began = await prisma.refreshToken.groupBy({
-        by: ['familyId'],
-        where: { familyId: { in: live.map((row) => row.familyId) } },
-        _min: { createdAt: true },
-      });
-      const beganAt = new Map(began.map((row) => [row.familyId, row._min.createdAt]));
-      return live.map((row) => ({
-        familyId: row.familyId,
-        signedInAt: beganAt.get(row.familyId) ?? row.createdAt,
-        lastSeenAt: row.createdAt,
-        ip: row.ip,
-        browser: row.browser,
-      }));
-    },
+    signIns: (userId: string): Promise<ApiSignIn[]> => read<ApiSignIn>(READ_SIGN_INS, [userId, new Date(now())]),
 
     /** Revokes the family `familyId` when it is `userId`'s and not revoked yet; says whether it was. */
     async revokeFamilyOf(userId: string, familyId: string): Promise<boolean> {

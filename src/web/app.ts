@@ -24,7 +24,7 @@ import { devOutboxRouter } from './dev-outbox.js';
 import { errorHandler, notFound } from './errors.js';
 import { metricsRouter } from './metrics.js';
 import { healthRouter } from './health.js';
-import { createPassport } from './passport.js';
+import { createPassport, passportMiddleware } from './passport.js';
 import { passwordConfirmationRouter, requireRecentPassword } from './password-confirmation.js';
 import { passkeySignInStep, passkeysRouter } from './passkeys.js';
 import { phoneRouter } from './phone.js';
@@ -165,9 +165,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   );
   app.use(enforceAbsoluteLifetime(config.session));
 
-  const passport = createPassport(domain.signIn);
-  app.use(passport.initialize());
-  app.use(passport.session());
+  app.use(passportMiddleware(createPassport(domain.signIn)));
   app.use(flashMessages(cookies));
   app.use(csrfProtection(cookies));
   app.use(viewLocals);

@@ -84,6 +84,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       // Without TEST_DATABASE_URL every test database is a PGlite, which runs one session: one
       // connection to it, as the app's own embedded database has (several interleave statements).
       DATABASE_POOL_SIZE: process.env.TEST_DATABASE_URL ? '4' : '1',
+      // A PGlite keeps its one session across connections, so a statement prepared before a
+      // reconnection would already exist after it.
+      DATABASE_PREPARED_STATEMENTS: process.env.TEST_DATABASE_URL ? 'true' : 'false',
       // Each app its own keys in the shared Redis, unless a test shares them on purpose.
       REDIS_PREFIX: `test:${process.pid}:${randomBytes(4).toString('hex')}:`,
       // Every request of a test comes from 127.0.0.1: only the tests of the limits themselves

@@ -22,7 +22,14 @@ export async function startServer(
 ): Promise<RunningServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     // JSON lines, which these tests read, rather than development's readable ones.
-    env: { PATH: process.env.PATH, PORT: '0', LOG_FORMAT: 'json', ...env },
+    // On a PGlite (no TEST_DATABASE_URL) connections share its one session: no prepared statements.
+    env: {
+      PATH: process.env.PATH,
+      PORT: '0',
+      LOG_FORMAT: 'json',
+      ...(process.env.TEST_DATABASE_URL ? {} : { DATABASE_PREPARED_STATEMENTS: 'false' }),
+      ...env,
+    },
   });
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));

@@ -88,11 +88,24 @@ export async function openDatabase(config: Config['database'], logger: Logger): 
     transactionOptions: { maxWait: CONNECT_TIMEOUT_MS, timeout: QUERY_TIMEOUT_MS },
   });
 
+  // Each read's statement is prepared once per connection and then only bound and run: Postgres
+  // skips parsing and planning it on every request (bench/findings.md). The texts are the code's
+  // own constants, so the names stay few. Not where connections share sessions (PGlite's socket
+  // server runs one session for all of them; a pooler in transaction mode hands a connection's
+  // session to others): a name prepared on one would already exist, or be missing, on another.
+  const statementNames = new Map<string, string>();
+  const statementName = (text: string) => {
+    if (embedded || !config.preparedStatements) return undefined;
+    let name = statementNames.get(text);
+    if (!name) statementNames.set(text, (name = `read_${statementNames.size + 1}`));
+    return name;
+  };
+
   return {
     prisma,
     async read<Row>(text: string, values: unknown[]) {
       try {
-        return (await pool.query({ text, values })).rows as Row[];
+        return (await pool.query({ name: statementName(text), text, values })).rows as Row[];
       } catch (error) {
         // Postgres' own answer to the statement (a syntax or type error) is a bug of ours;
         // anything else (no connection, a time-out, a server going away) is the database failing.
