@@ -10,6 +10,7 @@ export {
   toAccount,
   type Account,
   type FactorStep,
+  type PasskeySignIn,
   type PasswordStep,
   type PendingEnd,
   type PendingSignIn,
