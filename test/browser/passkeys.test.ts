@@ -28,9 +28,13 @@ describe('passkeys in a browser', { skip: withoutChromium }, () => {
   });
   const site = () => `http://localhost:${port}`;
 
-  it('adds a passkey, signs in with the password and the passkey, and removes it', async () => {
-    const { browser } = running;
-    const context = await browser.newContext();
+  /**
+   * A page in a new browser context with a CDP virtual authenticator (CTAP2, internal, resident
+   * keys, user verification on), and the console errors and failed requests it meets.
+   * `presence` turns the authenticator's automatic answers off and on.
+   */
+  async function withAuthenticator(viewport?: { width: number; height: number }) {
+    const context = await running.browser.newContext(viewport ? { viewport } : {});
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('console', (message) => {
@@ -50,6 +54,13 @@ describe('passkeys in a browser', { skip: withoutChromium }, () => {
         isUserVerified: true,
       },
     });
+    const presence = (enabled: boolean) =>
+      cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled });
+    return { context, page, problems, cdp, authenticatorId, presence };
+  }
+
+  it('adds a passkey, signs in with the password and the passkey, and removes it', async () => {
+    const { context, page, problems, cdp, authenticatorId, presence } = await withAuthenticator();
 
     const email = uniqueEmail('browser-passkey');
     await signUpInBrowser(page, running.app, email, site());
@@ -77,8 +88,6 @@ describe('passkeys in a browser', { skip: withoutChromium }, () => {
 
     // The virtual authenticator would answer /login's passkey autofill at once, as no person
     // would without picking it: it waits while the password is typed.
-    const presence = (enabled: boolean) =>
-      cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled });
     await presence(false);
     await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.waitForURL(`${site()}/login`);
@@ -110,26 +119,9 @@ describe('passkeys in a browser', { skip: withoutChromium }, () => {
   });
 
   it('signs in with "Sign in with a passkey" alone, without a password, at 375 px and at 1280 px', async () => {
-    const { browser } = running;
-    const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
-    });
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-      },
+    const { context, page, problems, cdp, authenticatorId, presence } = await withAuthenticator({
+      width: 375,
+      height: 740,
     });
 
     const email = uniqueEmail('browser-passwordless');
@@ -142,8 +134,6 @@ describe('passkeys in a browser', { skip: withoutChromium }, () => {
 
     // The virtual authenticator answers a passkey autofill (conditional mediation) at once, as no
     // person would without picking it: off while /login loads, so the button's prompt is used.
-    const presence = (enabled: boolean) =>
-      cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId, enabled });
     for (const width of [375, 1280]) {
       await page.setViewportSize({ width, height: width === 375 ? 740 : 800 });
       await page.goto(`${site()}/account`);
