@@ -6,6 +6,8 @@ import {
   accountsRepository,
   accountsService,
   emailTokensRepository,
+  forgetRememberedBrowsersOf,
+  rememberedBrowsers,
   securityNotices,
   selfService,
   signInLimits,
@@ -185,7 +187,14 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     removeFactorIn: (...args) => factors.removeOneIn(...args),
   });
   const registry = factorRegistry({ phone, totp, passkey, recovery_codes: recoveryCodes });
-  const factors = factorsService({ repository: factorRows, registry, audit, inTransaction });
+  const factors = factorsService({
+    repository: factorRows,
+    registry,
+    audit,
+    inTransaction,
+    twoFactorOff: forgetRememberedBrowsersOf,
+  });
+  const remembered = rememberedBrowsers({ database, audit, inTransaction });
   const deletion = accountDeletion({ users, factors, audit, inTransaction });
   const signIn = signInService({
     accounts,
@@ -195,6 +204,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     audit,
     passkeys: passkey,
     limits: attemptLimits,
+    remembered,
     pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
   });
 
@@ -245,6 +255,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     accounts,
     selfService: selfServe,
     sessions,
+    remembered,
     deletion,
     sender,
     phone,

@@ -44,6 +44,15 @@ export {
   type NewPasswordProblems,
   type PasswordProblem,
 } from './passwords.js';
+export {
+  forgetRememberedBrowsersOf,
+  REMEMBER_BROWSER_DAYS,
+  REMEMBER_BROWSER_MS,
+  rememberedBrowsers,
+  type ForgetResult,
+  type RememberedBrowser,
+  type RememberedBrowsers,
+} from './remembered-browsers.js';
 export { emailTokensRepository, type EmailTokensRepository } from './email-tokens.js';
 export { securityNotices } from './notices.js';
 export {

@@ -1,4 +1,5 @@
 // The only place the accounts feature talks to the database.
+import { forgetRememberedBrowsersOf } from './remembered-browsers.js';
 import { selectList, type Database, type DatabaseClient, type Prisma, type User } from '../core/db/client.js';
 
 export type { User };
@@ -34,12 +35,14 @@ export class EmailTakenError extends Error {
 
 /**
  * What goes when every session of an account ends ("sign out everywhere", a lock, a password
- * changed or reset): the sessions' rows (src/accounts/user-sessions.ts), and a change of email
- * not yet confirmed, which a session that is now signed out may have asked for (someone who
- * knew the password must not finish moving the account to their address afterwards).
+ * changed or reset): the sessions' rows (src/accounts/user-sessions.ts), the remembered
+ * browsers (a sign-in there would skip the second factor), and a change of email not yet
+ * confirmed, which a session that is now signed out may have asked for (someone who knew the
+ * password must not finish moving the account to their address afterwards).
  */
 async function forgetSessionsOf(id: string, db: DatabaseClient): Promise<void> {
   await db.userSession.deleteMany({ where: { userId: id } });
+  await forgetRememberedBrowsersOf(id, db);
   await db.emailToken.deleteMany({ where: { userId: id, purpose: 'change_email', usedAt: null } });
 }
 

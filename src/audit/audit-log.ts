@@ -30,6 +30,8 @@ export type SignInAttempt = 'signed_in' | 'wrong_password' | 'wrong_code';
 export interface SignInActivity {
   at: Date;
   attempt: SignInAttempt;
+  /** How a sign-in was made (password_and_code, ...); null for a failed attempt. */
+  method: string | null;
   ip: string | null;
   userAgent: string | null;
 }
@@ -181,8 +183,15 @@ export function auditLog(
      */
     async recentSignIns(userId: string, limit = 10): Promise<SignInActivity[]> {
       // Plain SQL: the account page asks this on every view (see PlainRead).
-      const events = await read<{ at: Date; type: string; ip: string | null; userAgent: string | null }>(
-        `SELECT at, type, ip, user_agent AS "userAgent" FROM audit_events
+      const events = await read<{
+        at: Date;
+        type: string;
+        method: string | null;
+        ip: string | null;
+        userAgent: string | null;
+      }>(
+        `SELECT at, type, CASE WHEN type = 'sign_in' THEN detail->>'method' END AS method, ip, user_agent AS "userAgent"
+         FROM audit_events
          WHERE user_id = $1
            AND ((type = 'sign_in' AND outcome = 'ok')
              OR (type = 'sign_in_password' AND outcome = 'failed')

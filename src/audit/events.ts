@@ -46,6 +46,11 @@ export const AUDIT_TYPES = [
   // A person deleted their account (ok), or was refused (detail: reason). The events of a deleted
   // account keep no user id: they carry its pseudonym (user_pseudonym) instead.
   'account_deleted',
+  // "Don't ask again on this browser" (src/accounts/remembered-browsers.ts), detail.browser its
+  // row: outcome remembered (after a second factor), used (a sign-in skipped the second factor),
+  // forgotten ("Forget" on /account; detail.count). Whatever ends every session forgets them
+  // all too, recorded as that change (password_changed, sign_out, admin_action, ...).
+  'remembered_browser',
 ] as const;
 
 export type AuditType = (typeof AUDIT_TYPES)[number];

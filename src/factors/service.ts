@@ -12,9 +12,14 @@ export function factorsService(deps: {
   registry: FactorRegistry;
   audit: AuditLog;
   inTransaction: InTransaction;
+  /**
+   * What else goes, in the same transaction, when the person is left with no second factor:
+   * the browsers remembered for skipping it (accounts), so turning 2FA on again asks again.
+   */
+  twoFactorOff: (userId: string, tx: DatabaseClient) => Promise<void>;
   now?: () => Date;
 }) {
-  const { repository, registry, audit, inTransaction } = deps;
+  const { repository, registry, audit, inTransaction, twoFactorOff } = deps;
   const now = deps.now ?? (() => new Date());
 
   async function removeAllIn(tx: DatabaseClient, userId: string, context: RequestContext): Promise<number> {
@@ -22,6 +27,7 @@ export function factorsService(deps: {
     const factors = await repository.listForUser(userId, tx);
     for (const factor of factors)
       await registry.kindOf(factor)?.remove(factor, { userId, purpose: 'enrolment', context }, tx);
+    await twoFactorOff(userId, tx);
     return repository.removeAll(userId, tx);
   }
 
@@ -45,11 +51,13 @@ export function factorsService(deps: {
     const lastSecond =
       !registry.isBackup(factor) && !factors.some((other) => other.id !== factor.id && !registry.isBackup(other));
     // With 2FA off, its ways back in go too (as when 2FA is turned off as a whole).
-    if (lastSecond)
+    if (lastSecond) {
       for (const backup of factors.filter((other) => registry.isBackup(other))) {
         await registry.kindOf(backup)?.remove(backup, { userId, purpose: 'enrolment', context }, tx);
         await repository.remove(userId, backup.id, tx);
       }
+      await twoFactorOff(userId, tx);
+    }
     await audit.record(
       {
         type: lastSecond ? 'two_factor_disabled' : 'factor_removed',

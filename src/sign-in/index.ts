@@ -6,9 +6,12 @@ export {
   type MfaSessionsRepository,
 } from './mfa-sessions.js';
 export {
+  REMEMBERED_BROWSER_METHOD,
   signInService,
   toAccount,
   type Account,
+  type AnswerOptions,
+  type BrowserRemembered,
   type FactorStep,
   type PasskeySignIn,
   type PasswordStep,

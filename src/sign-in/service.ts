@@ -7,6 +7,10 @@
 //                            │  "Use a recovery code" (a backup kind, answered as is)
 //                            ▼
 //                        factor verified ─(account still usable)─▶ signed in (method: the factor's)
+//                            └─ "Don't ask again on this browser" ticked: the browser is remembered
+//
+//   password accepted ──(factors, a browser remembered for this account)──▶ signed in
+//                                                  (method: password_and_remembered_browser)
 //
 //   a passkey alone (no password: it is held, and it verified the person) ─(account usable)─▶
 //   signed in (method: passkey)
@@ -14,7 +18,7 @@
 // The pending state grants nothing; it lives behind a small store (the session for pages, a
 // signed token for the API) and is read again on every step, so that a lock, "sign out
 // everywhere" or a removed factor since the password step ends the sign-in.
-import type { AccountsService, SignInLimits, User, UserSessions } from '../accounts/index.js';
+import type { AccountsService, RememberedBrowsers, SignInLimits, User, UserSessions } from '../accounts/index.js';
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import { RateLimitedError } from '../core/rate-limits.js';
 import {
@@ -89,8 +93,11 @@ export interface PendingSignInStore {
 /** Why a pending sign-in cannot go on; it is cleared, and the person starts again at the password. */
 export type PendingEnd = 'none' | 'expired' | 'locked' | 'ended';
 
+/** How a sign-in that skipped the second factor on a remembered browser is recorded. */
+export const REMEMBERED_BROWSER_METHOD = 'password_and_remembered_browser';
+
 export type PasswordStep =
-  | { ok: true; signedIn: Account; method: 'password' }
+  | { ok: true; signedIn: Account; method: 'password' | typeof REMEMBERED_BROWSER_METHOD }
   /** A factor step began; `begun` says whether its first code or challenge went out. */
   | { ok: true; pending: PendingSignIn; account: Account; begun: { ok: true } | FactorRefusal }
   | { ok: false; reason: 'wrong_credentials' | 'locked' }
@@ -103,8 +110,22 @@ export interface PendingStep {
   factor: UserFactor;
 }
 
+/** A browser remembered at the factor step: the token its cookie keeps, and until when. */
+export interface BrowserRemembered {
+  token: string;
+  expiresAt: Date;
+}
+
 export type FactorStep =
-  | { ok: true; signedIn: Account; method: string; remember: boolean; next: string; passwordReset?: string }
+  | {
+      ok: true;
+      signedIn: Account;
+      method: string;
+      remember: boolean;
+      next: string;
+      passwordReset?: string;
+      rememberedBrowser?: BrowserRemembered;
+    }
   | { ok: false; ended: PendingEnd }
   | (FactorRefusal & { ended?: undefined });
 
@@ -122,6 +143,11 @@ export type PasskeySignIn =
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
 
 const PASSKEY_AMR = ['hwk', 'user'];
+
+/** What comes with an answer to a factor step: "Don't ask again on this browser for 30 days" ticked. */
+export interface AnswerOptions {
+  rememberBrowser?: boolean;
+}
 
 /** `isBackup` tells the ways back in (recovery codes) from second factors (registry.isBackup). */
 export function toAccount(
@@ -152,11 +178,13 @@ export function signInService(deps: {
   passkeys: Pick<PasskeyFactor, 'passwordlessChallenge' | 'signInWithoutPassword'>;
   /** The per-IP limit of failed sign-ins, which failed passkey sign-ins count in too. */
   limits: Pick<SignInLimits, 'withoutPassword'>;
+  /** Browsers where the second factor is not asked again ("Don't ask again on this browser"). */
+  remembered: Pick<RememberedBrowsers, 'remember' | 'honour'>;
   /** How long the factor step may take after the password. */
   pendingLifetimeMs: number;
   now?: () => number;
 }) {
-  const { accounts, sessions, factors, registry, audit, passkeys, limits, pendingLifetimeMs } = deps;
+  const { accounts, sessions, factors, registry, audit, passkeys, limits, remembered, pendingLifetimeMs } = deps;
   const now = deps.now ?? Date.now;
 
   const isBackup = (factor: UserFactor) => registry.isBackup(factor);
@@ -240,7 +268,8 @@ export function signInService(deps: {
 
   /**
    * Checks the answer to `factor` and, when it is right and the account can still sign in,
-   * grants the sign-in (the pending state is cleared).
+   * grants the sign-in (the pending state is cleared) and, when the person asked, remembers the
+   * browser. A password reset's step never does: a reset always asks for the second factor.
    */
   async function answered(
     store: PendingSignInStore,
@@ -249,6 +278,7 @@ export function signInService(deps: {
     factor: UserFactor,
     challenge: Challenge | undefined,
     answer: string,
+    options: AnswerOptions,
   ): Promise<FactorStep> {
     const kind = kindOf(factor);
     if (kind.singleUseChallenge) {
@@ -268,6 +298,10 @@ export function signInService(deps: {
     if (!again.ok) return again;
     store.clear();
     await factors.markUsed(factor);
+    const rememberedBrowser =
+      options.rememberBrowser && !pending.passwordReset
+        ? await remembered.remember(again.step.account, context)
+        : undefined;
     return {
       ok: true,
       signedIn: again.step.account,
@@ -275,6 +309,7 @@ export function signInService(deps: {
       remember: pending.remember,
       next: pending.next,
       ...(pending.passwordReset ? { passwordReset: pending.passwordReset } : {}),
+      ...(rememberedBrowser ? { rememberedBrowser } : {}),
     };
   }
 
@@ -319,13 +354,15 @@ export function signInService(deps: {
     },
 
     /**
-     * The password step. Without a factor the person is signed in; with factors, the usual one
-     * (the one used last) begins: for a phone, its first code goes out. The API passes
-     * `begin: false`: its client asks for a challenge of the factor it chooses.
+     * The password step. Without a factor the person is signed in; with factors, on a browser
+     * remembered for this account (`rememberedBrowser`: the tokens its cookie holds; the API
+     * passes none) too; otherwise the usual factor (the one used last) begins: for a phone, its
+     * first code goes out. The API passes `begin: false`: its client asks for a challenge of the
+     * factor it chooses.
      */
     async password(
       store: PendingSignInStore,
-      input: { email: string; password: string; remember: boolean; next: string },
+      input: { email: string; password: string; remember: boolean; next: string; rememberedBrowser?: string[] },
       context: RequestContext,
       options: { begin?: boolean } = {},
     ): Promise<PasswordStep> {
@@ -334,6 +371,10 @@ export function signInService(deps: {
       const account = await accountOf(authenticated.user);
       const started = pendingFor(account, { remember: input.remember, next: input.next });
       if (!started) return { ok: true, signedIn: account, method: 'password' };
+      // `account` was read before the token: whatever forgot it since (a new generation) also
+      // ends the session this sign-in starts (src/accounts/user-sessions.ts).
+      if (input.rememberedBrowser?.length && (await remembered.honour(account.id, input.rememberedBrowser, context)))
+        return { ok: true, signedIn: account, method: REMEMBERED_BROWSER_METHOD };
       const { pending, usual } = started;
       await store.renew();
       if (options.begin === false) {
@@ -469,11 +510,16 @@ export function signInService(deps: {
      * Checks the person's answer to the current factor; when it is right and the account can
      * still sign in, the sign-in is granted (and recorded) and the pending state cleared.
      */
-    async verify(store: PendingSignInStore, context: RequestContext, answer: string): Promise<FactorStep> {
+    async verify(
+      store: PendingSignInStore,
+      context: RequestContext,
+      answer: string,
+      options: AnswerOptions = {},
+    ): Promise<FactorStep> {
       const resumed = await resume(store, context);
       if (!resumed.ok) return resumed;
       const { pending, factor } = resumed.step;
-      return answered(store, context, pending, factor, pending.challenges[factor.id], answer);
+      return answered(store, context, pending, factor, pending.challenges[factor.id], answer, options);
     },
 
     /**
@@ -486,13 +532,14 @@ export function signInService(deps: {
       context: RequestContext,
       factorId: string,
       answer: string,
+      options: AnswerOptions = {},
     ): Promise<FactorStep | { ok: false; ended: 'no_such_factor' }> {
       const resumed = await resume(store, context);
       if (!resumed.ok) return resumed;
       const { pending, account } = resumed.step;
       const backup = account.factors.find((factor) => factor.id === factorId && registry.isBackup(factor));
       if (!backup) return { ok: false, ended: 'no_such_factor' };
-      return answered(store, context, pending, backup, undefined, answer);
+      return answered(store, context, pending, backup, undefined, answer, options);
     },
 
     /**

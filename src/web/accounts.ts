@@ -1,7 +1,7 @@
 // Sign-up, sign-out and the account page. Signing in is src/web/sign-in.ts.
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { contextOf, describeBrowser, type SignInAttempt } from '../audit/index.js';
-import type { AccountsService, UserSessions } from '../accounts/index.js';
+import type { AccountsService, RememberedBrowsers, UserSessions } from '../accounts/index.js';
 import { CommitUnconfirmedError, HttpError } from '../core/errors.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { regenerateSession, type SessionLifetime } from '../core/sessions.js';
@@ -13,14 +13,20 @@ import {
   type PasskeyFactor,
   type RecoveryCodesFactor,
 } from '../factors/index.js';
-import { toAccount, type SignInService } from '../sign-in/index.js';
+import { REMEMBERED_BROWSER_METHOD, toAccount, type SignInService } from '../sign-in/index.js';
 import type { TokenGrants } from '../tokens/index.js';
 import { afterChange } from './errors.js';
 import { sessionParams, signUpForm, typedEmail } from './forms/accounts.js';
 import { nextFrom, redirectIfSignedIn, requireSignedIn } from './guards.js';
-import { apiSignInName, RECOVERY_CODES_FEW, SESSION_NOT_FOUND, signUpProblems } from './messages.js';
+import {
+  apiSignInName,
+  RECOVERY_CODES_FEW,
+  REMEMBERED_BROWSER_NOT_FOUND,
+  SESSION_NOT_FOUND,
+  signUpProblems,
+} from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
-import { browserOf, startSession } from './session.js';
+import { browserOf, keepRememberedTokens, rememberedTokens, startSession } from './session.js';
 import { flash } from './views.js';
 
 const ACTIVITY_LABELS: Record<SignInAttempt, string> = {
@@ -44,6 +50,8 @@ export function accountsRouter(deps: {
   signIn: SignInService;
   /** The signed-in sessions of the pages ("Your sessions"). */
   sessions: UserSessions;
+  /** The browsers where the second factor is not asked ("Remembered browsers"). */
+  remembered: Pick<RememberedBrowsers, 'list' | 'forget'>;
   /** The API's sign-ins (refresh-token families), listed and signed out beside them. */
   apiSignIns: Pick<TokenGrants, 'apiSignIns' | 'signOutApiSignIn'>;
   lifetime: SessionLifetime;
@@ -54,8 +62,18 @@ export function accountsRouter(deps: {
   /** The person's passkeys, listed one by one. */
   passkeys: Pick<PasskeyFactor, 'list'>;
 }): Router {
-  const { accounts, factors, signIn, sessions, apiSignIns, lifetime, requireRecentPassword, recoveryCodes, passkeys } =
-    deps;
+  const {
+    accounts,
+    factors,
+    signIn,
+    sessions,
+    remembered,
+    apiSignIns,
+    lifetime,
+    requireRecentPassword,
+    recoveryCodes,
+    passkeys,
+  } = deps;
   const router = Router();
 
   router.get('/signup', redirectIfSignedIn, (req, res) => {
@@ -125,6 +143,27 @@ export function accountsRouter(deps: {
     res.redirect(303, '/account');
   });
 
+  // "Remembered browsers": forget one (or all); forgetting this browser clears its cookie too.
+  async function forget(req: Request, res: Response, which: { id: string } | 'all') {
+    const result = await remembered.forget(req.user!.id, which, rememberedTokens(req), contextOf(req));
+    if (!result.ok) throw new HttpError(404, REMEMBERED_BROWSER_NOT_FOUND, 'Browser not found');
+    keepRememberedTokens(req, res, result.keep);
+    const text =
+      which === 'all'
+        ? 'Every browser is forgotten: each will ask for your second factor at the next sign-in.'
+        : 'That browser is forgotten: it will ask for your second factor at the next sign-in.';
+    flash(req, { kind: 'success', text });
+    res.redirect(303, '/account');
+  }
+
+  router.post('/account/remembered-browsers/:id/forget', requireSignedIn, async (req, res) => {
+    const params = parseForm(sessionParams, req.params);
+    if (!params.ok) throw new HttpError(404, REMEMBERED_BROWSER_NOT_FOUND, 'Browser not found');
+    await forget(req, res, { id: params.data.id });
+  });
+
+  router.post('/account/remembered-browsers/forget-all', requireSignedIn, (req, res) => forget(req, res, 'all'));
+
   router.post('/account/sign-out-everywhere', requireSignedIn, async (req, res) => {
     // Every session of this user is dead from here on, this one included: it gets a fresh ID.
     await accounts.signOutEverywhere(req.user!.id, contextOf(req));
@@ -139,10 +178,11 @@ export function accountsRouter(deps: {
   router.get('/account', requireSignedIn, noStore, async (req, res) => {
     const phone = req.user!.factors.find((factor) => factor.kind === 'phone')?.phoneNumber;
     const hasPasskeys = req.user!.factors.some((factor) => factor.kind === PASSKEY_KIND);
-    const [activity, codes, signedIn, api, ownPasskeys] = await Promise.all([
+    const [activity, codes, signedIn, browsers, api, ownPasskeys] = await Promise.all([
       accounts.recentSignIns(req.user!.id),
       req.user!.twoFactorEnabled ? recoveryCodes.remaining(req.user!.id) : undefined,
       sessions.list(req.user!.id),
+      remembered.list(req.user!.id, rememberedTokens(req)),
       apiSignIns.apiSignIns(req.user!.id),
       hasPasskeys ? passkeys.list(req.user!.id) : [],
     ]);
@@ -200,10 +240,17 @@ export function accountsRouter(deps: {
           lastSeenAt: signIn.lastSeenAt,
         })),
       ].sort((a, b) => Number(b.current) - Number(a.current) || b.lastSeenAt.getTime() - a.lastSeenAt.getTime()),
+      // This browser first, then the newest.
+      rememberedBrowsers: browsers
+        .sort((a, b) => Number(b.current) - Number(a.current))
+        .map((browser) => ({ ...browser, forget: `/account/remembered-browsers/${browser.id}/forget` })),
       activity: activity.map((event) => ({
         at: event.at,
         ok: event.attempt === 'signed_in',
-        what: ACTIVITY_LABELS[event.attempt],
+        what:
+          event.method === REMEMBERED_BROWSER_METHOD
+            ? 'Signed in on a remembered browser (no second factor asked)'
+            : ACTIVITY_LABELS[event.attempt],
         browser: describeBrowser(event.userAgent),
         ip: event.ip ?? 'unknown',
       })),

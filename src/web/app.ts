@@ -193,6 +193,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
       factors: domain.factors,
       signIn: domain.signIn,
       sessions: domain.sessions,
+      remembered: domain.remembered,
       apiSignIns: domain.grants,
       lifetime,
       requireRecentPassword: recentPassword,

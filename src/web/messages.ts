@@ -54,6 +54,9 @@ export const PENDING_ENDED: Record<PendingEnd, string | undefined> = {
 
 // ---- Your sessions ----------------------------------------------------------------------
 
+export const REMEMBERED_BROWSER_NOT_FOUND =
+  'That browser is not one remembered for your account, or it was already forgotten. Go back to your account to see your remembered browsers.';
+
 export const SESSION_NOT_FOUND =
   'That session is not one of yours, or it has already ended. Go back to your account to see your sessions.';
 

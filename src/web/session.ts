@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { SessionData } from 'express-session';
-import type { UserSessions } from '../accounts/index.js';
+import { REMEMBER_BROWSER_MS, type UserSessions } from '../accounts/index.js';
 import { contextOf } from '../audit/index.js';
 import { applyRememberMe, regenerateSession, sessionStep, type SessionLifetime } from '../core/sessions.js';
 import { PASSKEY_CHALLENGE_MS, type IssuedChallenge } from '../factors/index.js';
@@ -62,6 +62,36 @@ export function takePasskeyChallenge(req: Request, res: Response): IssuedChallen
   res.clearCookie(cookie.name, options);
   const kept = typeof cookie.value === 'string' ? PASSKEY_CHALLENGE.exec(cookie.value) : null;
   return kept ? { issuedAt: Number(kept[1]), challenge: kept[2]! } : undefined;
+}
+
+/**
+ * A browser several people sign in on keeps a token for each account it remembers, newest
+ * first, in one cookie ("t1.t2"): which token is whose is known only to the server, and a few
+ * are kept, so one person's "Don't ask again" does not push out another's.
+ */
+const REMEMBERED_TOKENS_KEPT = 5;
+
+const rememberedCookie = (req: Request) => cookieName('tfa.remember', req.app.get('env') === 'production');
+
+/** The tokens this browser's "Don't ask again" cookie holds (the sign-in judges them). */
+export function rememberedTokens(req: Request): string[] {
+  const value = (req.cookies as Record<string, unknown> | undefined)?.[rememberedCookie(req)];
+  return typeof value === 'string' ? value.split('.').slice(0, REMEMBERED_TOKENS_KEPT) : [];
+}
+
+/**
+ * Writes the cookie with these tokens, or clears it when there are none: HttpOnly, SameSite=Lax,
+ * and in production Secure under the __Host- prefix; it lasts as long as a remembered browser.
+ */
+export function keepRememberedTokens(req: Request, res: Response, tokens: string[]): void {
+  const secure = req.app.get('env') === 'production';
+  const options = { httpOnly: true, sameSite: 'lax', secure, path: '/' } as const;
+  if (!tokens.length) {
+    res.clearCookie(rememberedCookie(req), options);
+    return;
+  }
+  const value = [...new Set(tokens)].slice(0, REMEMBERED_TOKENS_KEPT).join('.');
+  res.cookie(rememberedCookie(req), value, { ...options, maxAge: REMEMBER_BROWSER_MS });
 }
 
 declare module 'express-session' {

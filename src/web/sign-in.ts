@@ -14,13 +14,20 @@ import {
   type RecoveryCodesFactor,
   type UserFactor,
 } from '../factors/index.js';
-import type { Account, PendingEnd, PendingStep, SignInService } from '../sign-in/index.js';
+import type {
+  Account,
+  AnswerOptions,
+  BrowserRemembered,
+  PendingEnd,
+  PendingStep,
+  SignInService,
+} from '../sign-in/index.js';
 import { RECOVERY_CODE_PATH, recoveryCodePath, type SignInStepPage } from './code-step.js';
 import { afterChange, renderTooMany } from './errors.js';
 import { codeForm as answerForm } from './forms/phone.js';
 import { signInForm, typedEmail } from './forms/accounts.js';
 import { passwordlessForm } from './forms/passkeys.js';
-import { chooseForm } from './forms/sign-in.js';
+import { chooseForm, rememberBrowserForm } from './forms/sign-in.js';
 import { recoveryCodeForm } from './forms/recovery-codes.js';
 import { nextFrom, redirectIfSignedIn } from './guards.js';
 import {
@@ -38,7 +45,15 @@ import {
   tooManyAttempts,
 } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
-import { browserOf, keepPasskeyChallenge, pendingStore, startSession, takePasskeyChallenge } from './session.js';
+import {
+  browserOf,
+  keepPasskeyChallenge,
+  keepRememberedTokens,
+  pendingStore,
+  rememberedTokens,
+  startSession,
+  takePasskeyChallenge,
+} from './session.js';
 import { flash } from './views.js';
 
 const VERIFY_PATH = '/login/2fa';
@@ -81,7 +96,13 @@ export function signInRouter(deps: {
     res: Response,
     account: Account,
     method: string,
-    signedIn: { remember: boolean; next: string; passwordReset?: string; amr?: string[] },
+    signedIn: {
+      remember: boolean;
+      next: string;
+      passwordReset?: string;
+      rememberedBrowser?: BrowserRemembered;
+      amr?: string[];
+    },
     note?: { kind: 'info' | 'error'; text: string },
   ) {
     // The second factor a password reset asked for: proven for that reset link, no one signed in.
@@ -91,6 +112,8 @@ export function signInRouter(deps: {
     }
     await signIn.recordSignIn(account, method, contextOf(req), { browser: browserOf(req, res) }, signedIn.amr);
     await startSession(req, account, signedIn.remember, lifetime, sessions);
+    if (signedIn.rememberedBrowser)
+      keepRememberedTokens(req, res, [signedIn.rememberedBrowser.token, ...rememberedTokens(req)]);
     // After startSession: the signed-in session is a new one.
     if (note) flash(req, note);
     res.redirect(303, safeLocalPath(signedIn.next));
@@ -116,6 +139,17 @@ export function signInRouter(deps: {
     if (!page) throw new Error(`no sign-in page for factors of kind ${step.factor.kind}`);
     // Ways back in (recovery codes) have a link of their own, not a place among the choices.
     return { page, otherWays: choices(step).length > 1 ? CHOOSE_PATH : undefined };
+  }
+
+  /**
+   * Whether "Don't ask again on this browser" was ticked with the answer; the box stays as it
+   * was when the step's page is shown again.
+   */
+  function rememberBrowserOf(req: Request, res: Response): AnswerOptions {
+    const form = parseForm(rememberBrowserForm, req.body);
+    const rememberBrowser = form.ok && form.data.rememberBrowser;
+    res.locals.rememberBrowser = rememberBrowser;
+    return { rememberBrowser };
   }
 
   /** Reads the pending sign-in back; undefined after sending the person to the password step. */
@@ -149,7 +183,11 @@ export function signInRouter(deps: {
     }
     values.remember = form.data.remember;
     const { email, password, remember, next } = form.data;
-    const result = await signIn.password(pendingStore(req), { email, password, remember, next }, contextOf(req));
+    const result = await signIn.password(
+      pendingStore(req),
+      { email, password, remember, next, rememberedBrowser: rememberedTokens(req) },
+      contextOf(req),
+    );
     if (!result.ok) {
       switch (result.reason) {
         case 'rate_limited':
@@ -216,10 +254,11 @@ export function signInRouter(deps: {
     const step = await resumed(req, res);
     if (!step) return;
     const { page, otherWays } = pageOf(step);
+    const options = rememberBrowserOf(req, res);
     const form = parseForm(page.answerForm ?? answerForm, req.body);
     if (!form.ok) return page.render(res, 422, step, otherWays, form.errors);
     await afterChange(CODE_MAY_BE_USED_UP.signIn, async () => {
-      const result = await signIn.verify(pendingStore(req), contextOf(req), form.data.code);
+      const result = await signIn.verify(pendingStore(req), contextOf(req), form.data.code, options);
       if (result.ok) return finish(req, res, result.signedIn, result.method, result);
       if (result.ended) return startAgain(req, res, result.ended);
       // What the step remembers now (a passkey's new challenge), for the page shown again.
@@ -301,9 +340,10 @@ export function signInRouter(deps: {
     if (!step) return;
     const set = recoverySet(step);
     if (!set) return res.redirect(303, VERIFY_PATH);
+    const options = rememberBrowserOf(req, res);
     const form = parseForm(recoveryCodeForm, req.body);
     if (!form.ok) return renderRecoveryCode(res, 422, step, form.errors);
-    const result = await signIn.verifyBackup(pendingStore(req), contextOf(req), set.id, form.data.code);
+    const result = await signIn.verifyBackup(pendingStore(req), contextOf(req), set.id, form.data.code, options);
     if (result.ok) {
       const left = (await recoveryCodes.remaining(result.signedIn.id))?.left ?? 0;
       return finish(req, res, result.signedIn, result.method, result, recoveryCodesLeft(left));

@@ -243,11 +243,19 @@ describe('account self-service by email', () => {
         .send({ _csrf: csrfTokenIn((await browser.get(link)).text) });
       assert.equal(continued.headers.location, '/login/2fa');
       const sentTo = standIn.outbox.at(-1)!.to;
-      assert.match((await browser.get('/login/2fa').expect(200)).text, /before choosing a new password/);
+      const step = (await browser.get('/login/2fa').expect(200)).text;
+      assert.match(step, /before choosing a new password/);
+      assert.doesNotMatch(step, /Don't ask again on this browser/, 'a reset always asks: it offers no remembering');
       const wrong = await postForm(browser, '/login/2fa', { code: '000000' });
       assert.notEqual(wrong.status, 303);
-      const right = await postForm(browser, '/login/2fa', { code: standIn.lastCodeFor(sentTo)! });
+      // Sent anyway, the box is not honoured.
+      const right = await postForm(browser, '/login/2fa', {
+        code: standIn.lastCodeFor(sentTo)!,
+        rememberBrowser: 'on',
+      });
       assert.equal(right.status, 303);
+      assert.ok(!String(right.headers['set-cookie'] ?? '').includes('tfa.remember='), 'no browser remembered');
+      assert.equal(await prisma().rememberedBrowser.count({ where: { user: { email } } }), 0);
       assert.equal(right.headers.location, link);
       assert.equal(await isSignedIn(browser), false, 'passing the factor for a reset signs no one in');
       const form = await browser.get(link).expect(200);
