@@ -13,6 +13,7 @@ export {
   type AnswerOptions,
   type BrowserRemembered,
   type FactorStep,
+  type PasskeySignIn,
   type PasswordStep,
   type PendingEnd,
   type PendingSignIn,

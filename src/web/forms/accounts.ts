@@ -26,7 +26,8 @@ const passwordField = (missing: string) =>
       .max(MAX_PASSWORD_LENGTH * 4, PASSWORD_PROBLEMS.too_long),
   );
 
-const rememberField = z.preprocess((value) => value === 'on' || value === 'true' || value === '1', z.boolean());
+/** A checkbox: on or off. */
+export const rememberField = z.preprocess((value) => value === 'on' || value === 'true' || value === '1', z.boolean());
 
 export const signUpForm = z
   .object({

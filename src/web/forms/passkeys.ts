@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { formText } from '../../core/forms.js';
 import { MAX_PASSKEY_ANSWER, MAX_PASSKEY_NAME } from '../../factors/index.js';
+import { rememberField } from './accounts.js';
 
 const answer = formText(MAX_PASSKEY_ANSWER, 'Your browser sent too much: that is not a passkey. Please try again.');
 
@@ -25,5 +26,8 @@ export const addPasskeyForm = z.object({
 
 /** The sign-in step's form: its answer, read as the step's `code`. */
 export const passkeyAnswerForm = z.object({ credential: answer }).transform(({ credential }) => ({ code: credential }));
+
+/** "Sign in with a passkey" on /login: the answer, and the password form's "Remember me" as the script copied it. */
+export const passwordlessForm = z.object({ credential: answer, remember: rememberField, next: formText() });
 
 export const passkeyParams = z.object({ id: z.uuid() });
