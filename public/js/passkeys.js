@@ -11,11 +11,15 @@ document.addEventListener('DOMContentLoaded', () => {
   for (const form of document.querySelectorAll('[data-passkey-form]')) {
     const registering = form.dataset.passkeyForm === 'register';
     const passwordless = form.dataset.passkeyForm === 'passwordless';
+    // A form where a passkey is one way among others (deleting the account): the ceremony runs
+    // only when the passkey is the way chosen, and the form works without it otherwise.
+    const onlyFor = form.dataset.passkeyFactor;
+    const chosen = () => !onlyFor || form.querySelector(`input[name="factor"][value="${onlyFor}"]`)?.checked;
     const answer = form.querySelector('input[name="credential"]');
     const status = document.querySelector('[data-passkey-status]');
     const button = form.querySelector('button[type="submit"]');
     if (!supported) {
-      if (button) button.disabled = true;
+      if (button && !onlyFor) button.disabled = true;
       continue;
     }
     const say = (text) => {
@@ -44,10 +48,11 @@ document.addEventListener('DOMContentLoaded', () => {
     autofill();
 
     form.addEventListener('submit', async (event) => {
-      // The answer is in: the form goes as it is.
-      if (answer.value) return;
+      // The answer is in, or another way was chosen: the form goes as it is.
+      if (answer.value || !chosen()) return;
       event.preventDefault();
-      if (!form.reportValidity()) return;
+      // The code field a passkey leaves empty is required of the other ways: the server judges this form.
+      if (!onlyFor && !form.reportValidity()) return;
       if (button) button.disabled = true;
       say(registering ? 'Follow your browser to create the passkey…' : 'Follow your browser to use your passkey…');
       try {

@@ -4,7 +4,7 @@
 // with a passkey" on /login, with no password, on a phone's width and a desktop's. The app
 // is reached at http://localhost:PORT, a secure context whose host can be an RP ID (an IP
 // address cannot), with PASSKEY_RP_ID and PASSKEY_ORIGINS set to match. Without JavaScript the
-// pages say passkeys need it.
+// pages say passkeys need it. A passkey also proves it is the person before deleting the account.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -168,6 +168,18 @@ describe('passkeys in a browser', { skip: withoutChromium }, () => {
       where: { type: 'sign_in', outcome: 'ok', user: { email }, detail: { path: ['method'], equals: 'passkey' } },
     });
     assert.equal(signIns, 3);
+
+    // The passkey proves it is the person before the account is deleted, chosen among the ways.
+    await page.goto(`${site()}/account/delete`);
+    await confirmPasswordInBrowser(page);
+    await page.waitForURL(`${site()}/account/delete`);
+    await page.getByLabel('One of your passkeys').check();
+    await page.getByLabel('Type your email address to confirm').fill(email);
+    assert.deepEqual(await seriousAxeViolations(page), []);
+    await page.screenshot({ path: path.join(screenshots, 'delete-with-passkey.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Delete account' }).click();
+    await page.waitForURL(`${site()}/account/deleted`);
+    assert.equal(await running.app.services.database.prisma.user.count({ where: { email } }), 0);
     assert.deepEqual(problems, [], 'no errors in the browser console (CSP, scripts), no failed requests');
     await context.close();
   });

@@ -465,4 +465,51 @@ describe('passkeys as a second factor', () => {
     assert.match(unconfirmed.headers.location!, /^\/account\/confirm-password/);
     assert.equal(await prisma().passkeyCredential.count({ where: { id: row.id } }), 1);
   });
+
+  it('proves it is the person before deleting the account, once per challenge, and says when no answer came', async () => {
+    const person = await personWithPasskey();
+    const deletePage = async () => {
+      const page = await person.agent.get('/account/delete').expect(200);
+      const factor = /data-passkey-factor="([0-9a-f-]+)"/.exec(page.text)?.[1];
+      assert.ok(factor, 'the page offers the passkey');
+      assert.match(page.text, /One of your passkeys/);
+      return { page: page.text, factor };
+    };
+    const post = (page: string, fields: Record<string, string>) =>
+      person.agent
+        .post('/account/delete')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page), code: '', ...fields });
+    const stillThere = async () => (await prisma().user.count({ where: { email: person.email } })) === 1;
+
+    // Without JavaScript no answer comes: the page says why.
+    const first = await deletePage();
+    const none = await post(first.page, { confirmation: person.email, factor: first.factor, credential: '' });
+    assert.equal(none.status, 422);
+    assert.match(none.text, /did not use a passkey/);
+    assert.ok(await stillThere());
+
+    // An answer sent with a mistyped confirmation deletes nothing, and cannot be sent again.
+    const second = await deletePage();
+    const answer = person.authenticator.authenticate(optionsIn(second.page));
+    const mistyped = await post(second.page, {
+      confirmation: 'someone@example.com',
+      factor: second.factor,
+      credential: answer,
+    });
+    assert.equal(mistyped.status, 422);
+    const replayed = await post(second.page, { confirmation: person.email, factor: second.factor, credential: answer });
+    assert.equal(replayed.status, 422);
+    assert.ok(await stillThere(), 'a replayed answer deletes nothing');
+
+    const third = await deletePage();
+    const deleted = await post(third.page, {
+      confirmation: person.email,
+      factor: third.factor,
+      credential: person.authenticator.authenticate(optionsIn(third.page)),
+    });
+    assert.equal(deleted.status, 303, deleted.text.slice(0, 300));
+    assert.equal(deleted.headers.location, '/account/deleted');
+    assert.equal(await stillThere(), false);
+  });
 });
