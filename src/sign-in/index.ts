@@ -6,6 +6,7 @@ export {
   type MfaSessionsRepository,
 } from './mfa-sessions.js';
 export {
+  mayRememberBrowser,
   REMEMBERED_BROWSER_METHOD,
   signInService,
   toAccount,

@@ -96,6 +96,15 @@ export type PendingEnd = 'none' | 'expired' | 'locked' | 'ended';
 /** How a sign-in that skipped the second factor on a remembered browser is recorded. */
 export const REMEMBERED_BROWSER_METHOD = 'password_and_remembered_browser';
 
+/**
+ * Whether "Don't ask again on this browser" is offered and honoured: never on a password reset's
+ * step (a reset always asks for the second factor), and never for admins, whose every session
+ * has passed a second factor (the admin area relies on it).
+ */
+export function mayRememberBrowser(account: Pick<Account, 'role'>, pending?: Pick<PendingSignIn, 'passwordReset'>) {
+  return account.role !== 'ADMIN' && !pending?.passwordReset;
+}
+
 export type PasswordStep =
   | { ok: true; signedIn: Account; method: 'password' | typeof REMEMBERED_BROWSER_METHOD }
   /** A factor step began; `begun` says whether its first code or challenge went out. */
@@ -299,7 +308,7 @@ export function signInService(deps: {
     store.clear();
     await factors.markUsed(factor);
     const rememberedBrowser =
-      options.rememberBrowser && !pending.passwordReset
+      options.rememberBrowser && mayRememberBrowser(again.step.account, pending)
         ? await remembered.remember(again.step.account, context)
         : undefined;
     return {
@@ -373,7 +382,11 @@ export function signInService(deps: {
       if (!started) return { ok: true, signedIn: account, method: 'password' };
       // `account` was read before the token: whatever forgot it since (a new generation) also
       // ends the session this sign-in starts (src/accounts/user-sessions.ts).
-      if (input.rememberedBrowser?.length && (await remembered.honour(account.id, input.rememberedBrowser, context)))
+      if (
+        input.rememberedBrowser?.length &&
+        mayRememberBrowser(account) &&
+        (await remembered.honour(account.id, input.rememberedBrowser, context))
+      )
         return { ok: true, signedIn: account, method: REMEMBERED_BROWSER_METHOD };
       const { pending, usual } = started;
       await store.renew();

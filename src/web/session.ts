@@ -100,6 +100,8 @@ declare module 'express-session' {
     pendingSignIn?: PendingSignIn;
     /** The second factor a password reset asks for was passed, for the link with this hash. */
     passwordResetPassed?: { linkHash: string; at: number };
+    /** This session signed in on a remembered browser: no second factor was asked of it. */
+    secondFactorSkipped?: boolean;
   }
 }
 

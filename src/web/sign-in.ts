@@ -14,13 +14,15 @@ import {
   type RecoveryCodesFactor,
   type UserFactor,
 } from '../factors/index.js';
-import type {
-  Account,
-  AnswerOptions,
-  BrowserRemembered,
-  PendingEnd,
-  PendingStep,
-  SignInService,
+import {
+  mayRememberBrowser,
+  REMEMBERED_BROWSER_METHOD,
+  type Account,
+  type AnswerOptions,
+  type BrowserRemembered,
+  type PendingEnd,
+  type PendingStep,
+  type SignInService,
 } from '../sign-in/index.js';
 import { RECOVERY_CODE_PATH, recoveryCodePath, type SignInStepPage } from './code-step.js';
 import { afterChange, renderTooMany } from './errors.js';
@@ -112,6 +114,8 @@ export function signInRouter(deps: {
     }
     await signIn.recordSignIn(account, method, contextOf(req), { browser: browserOf(req, res) }, signedIn.amr);
     await startSession(req, account, signedIn.remember, lifetime, sessions);
+    // No second factor was asked of this session: changes to how the person signs in ask for one.
+    if (method === REMEMBERED_BROWSER_METHOD) req.session.secondFactorSkipped = true;
     if (signedIn.rememberedBrowser)
       keepRememberedTokens(req, res, [signedIn.rememberedBrowser.token, ...rememberedTokens(req)]);
     // After startSession: the signed-in session is a new one.
@@ -152,12 +156,17 @@ export function signInRouter(deps: {
     return { rememberBrowser };
   }
 
+  /** What every page of a step shows by its state: whether it is a password reset's, not a sign-in, and whether "Don't ask again" is offered. */
+  function stepLocals(res: Response, step: PendingStep) {
+    res.locals.forPasswordReset = step.pending.passwordReset !== undefined;
+    res.locals.rememberBrowserOffered = mayRememberBrowser(step.account, step.pending);
+  }
+
   /** Reads the pending sign-in back; undefined after sending the person to the password step. */
   async function resumed(req: Request, res: Response): Promise<PendingStep | undefined> {
     const result = await signIn.resume(pendingStore(req), contextOf(req));
     if (result.ok) {
-      // The step's pages say when it is a password reset's, not a sign-in.
-      res.locals.forPasswordReset = result.step.pending.passwordReset !== undefined;
+      stepLocals(res, result.step);
       return result.step;
     }
     startAgain(req, res, result.ended);
@@ -273,6 +282,7 @@ export function signInRouter(deps: {
       const result = await signIn.again(pendingStore(req), contextOf(req), via);
       if (!result.ok) return startAgain(req, res, result.ended);
       if (!result.begun.ok) {
+        stepLocals(res, result.step);
         const { page, otherWays } = pageOf(result.step);
         return page.againRefused(res, result.step, otherWays, result.begun);
       }
