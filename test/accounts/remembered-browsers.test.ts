@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import pg from 'pg';
 import request from 'supertest';
 import {
   confirmPassword,
@@ -17,6 +18,7 @@ import {
   submitForm,
   type Agent,
 } from '../support/app.js';
+import { eventually } from '../support/eventually.js';
 import { appOnTwilio, personWithTwoFactor, turnOnTwoFactor } from '../support/twilio.js';
 
 const COOKIE = 'tfa.remember';
@@ -414,5 +416,39 @@ describe('remembered browsers', () => {
     assert.equal(await passwordStep(who.browser, who.email), '/login/2fa', 'an admin always gives a second factor');
     const page = await who.browser.get('/login/2fa').expect(200);
     assert.ok(!page.text.includes(BOX));
+  });
+
+  it('is not remembered when 2FA is turned off while the sign-in is granted', async () => {
+    const who = await person();
+    const agent = twilio.app.agent();
+    assert.equal(await passwordStep(agent, who.email), '/login/2fa');
+    const page = await agent.get('/login/2fa').expect(200);
+    // Another session of the database turns 2FA off as the app does: the account row locked, its
+    // factors deleted, committed while the sign-in waits to remember the browser.
+    const blocker = new pg.Client({ connectionString: twilio.app.databaseUrl });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      // (NO KEY: the sign-in's audit events, which reference the row, go through; remembering waits.)
+      await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [who.userId]);
+      const answer = agent
+        .post('/login/2fa')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page.text), code: twilio.standIn.lastCodeFor(who.phone)!, rememberBrowser: 'on' })
+        .then((response) => response);
+      await eventually(async () => {
+        await blocker.query('SELECT pg_stat_clear_snapshot()');
+        const waiting = await blocker.query<{ count: string }>(
+          "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        return Number(waiting.rows[0]?.count) > 0;
+      }, 'the sign-in waits on the account row');
+      await blocker.query('DELETE FROM user_factors WHERE user_id = $1', [who.userId]);
+      await blocker.query('COMMIT');
+      await answer;
+    } finally {
+      await blocker.end();
+    }
+    assert.equal(await prisma().rememberedBrowser.count({ where: { userId: who.userId } }), 0);
   });
 });
