@@ -309,11 +309,11 @@ describe('signing in with a passkey, without a password', () => {
     assert.equal(noCsrf.status, 403);
   });
 
-  it("counts refused answers in the account's wrong-code limit, even sent at once", async () => {
+  it("counts refused answers the passkey signed in the account's wrong-code limit, even sent at once", async () => {
     const person = await personWithPasskey(app());
-    // LIMIT_WRONG_CODES_PER_USER (10): of 13 refused answers at once, 10 are judged and 3 refused unjudged.
+    // LIMIT_WRONG_CODES_PER_USER (10): of 13 answers without user verification at once, 10 are judged and 3 refused unjudged.
     const answers = await answeredAtOnce(app(), 13, (options) =>
-      person.authenticator.authenticate(options, { origin: 'https://evil.example' }),
+      person.authenticator.authenticate(options, { userVerified: false }),
     );
     const statuses = answers.map((one) => one.status);
     assert.equal(statuses.filter((status) => status === 422).length, 10, statuses.join());
@@ -323,6 +323,25 @@ describe('signing in with a passkey, without a password', () => {
     // The right passkey now waits too: the limit is the account's.
     const { response } = await signInWithPasskey(app(), person.authenticator);
     assert.equal(response.status, 429);
+  });
+
+  it('does not let answers the passkey did not sign lock its owner out (credential IDs are not secret)', async () => {
+    const person = await personWithPasskey(app());
+    const forger = new SoftAuthenticator();
+    // Someone else's key answering with the owner's credential ID: the signature cannot hold.
+    const answers = await answeredAtOnce(app(), 13, (options) =>
+      JSON.stringify({
+        ...JSON.parse(forger.authenticate(options)),
+        id: person.authenticator.id,
+        rawId: person.authenticator.id,
+      }),
+    );
+    assert.ok(
+      answers.every((one) => one.status === 422),
+      answers.map((one) => one.status).join(),
+    );
+    const { response } = await signInWithPasskey(app(), person.authenticator);
+    assert.equal(response.status, 303, 'the owner still signs in');
   });
 });
 

@@ -96,14 +96,20 @@ export type PasskeyReason =
   /** Too many wrong answers for this person (the limit codes share). */
   | 'locked';
 
-/** Refusals of a sign-in answer that count toward the wrong-code limit: a forged or copied answer is a guess. */
+/**
+ * Refusals of a sign-in answer that count toward the wrong-code limit: a forged or copied answer
+ * is a guess. A replay is not: it cannot succeed, and a double submit by the person's own browser
+ * would otherwise use up their attempts.
+ */
 const COUNTS_AS_WRONG: ReadonlySet<PasskeyReason> = new Set([
   'unknown_passkey',
   'not_verified',
   'user_not_verified',
   'counter_regressed',
-  'replayed',
 ]);
+
+/** Refusals of an answer whose signature held: only the passkey's holder can make those. */
+const SIGNED_BY_THE_PASSKEY: ReadonlySet<PasskeyReason> = new Set(['user_not_verified', 'counter_regressed']);
 
 /** Whether a refused sign-in answer was a guess (counted in limits), not a browser's mishap (no answer, or late). */
 export const isPasskeyGuess = (reason: PasskeyReason): boolean => COUNTS_AS_WRONG.has(reason);
@@ -458,8 +464,10 @@ export function passkeyFactor(deps: {
     /**
      * Checks an answer to a passwordless `challenge` (kept by the caller, bound to the browser):
      * the challenge is taken for good first; the passkey named (credential IDs are unique) names
-     * the account, whose wrong-code limit the answer then counts in; user verification is
-     * required. Audited either way. The caller grants the sign-in, by the account's rules.
+     * the account; user verification is required. Only an answer the passkey signed counts in
+     * (and is held back by) that account's wrong-code limit: credential IDs are not secrets, and
+     * anyone could otherwise lock the owner out with unsigned answers naming theirs (those count
+     * per IP, by the caller). Audited either way. The caller grants the sign-in, by the account's rules.
      */
     async signInWithoutPassword(
       challenge: IssuedChallenge | undefined,
@@ -480,9 +488,24 @@ export function passkeyFactor(deps: {
         return { ok: false, reason };
       }
       const use: FactorUse = { userId: found.userId, purpose: 'sign_in', context };
+      const judged = await check(found, use, spent.challenge, spent.answer, true);
+      if (!judged.ok && !SIGNED_BY_THE_PASSKEY.has(judged.reason)) {
+        // Not the account's doing: the event names no user, as for an unknown passkey.
+        await audit.record({
+          type: 'code_checked',
+          outcome: judged.reason,
+          context,
+          detail: {
+            purpose: 'sign_in',
+            kind: PASSKEY_KIND,
+            passwordless: true,
+            ...(judged.problem ? { problem: judged.problem } : {}),
+          },
+        });
+        return { ok: false, reason: judged.reason };
+      }
       const locked = await reserveCheck(limits, audit, use, { kind: PASSKEY_KIND, passwordless: 'true' });
       if (locked) return locked;
-      const judged = await check(found, use, spent.challenge, spent.answer, true);
       await settle(use, judged, { passwordless: true });
       return judged.ok
         ? { ok: true, userId: found.userId, factorId: found.factorId }
