@@ -7,6 +7,7 @@ document.addEventListener('DOMContentLoaded', () => {
   const webauthn = window.SimpleWebAuthnBrowser;
   const supported = Boolean(webauthn && webauthn.browserSupportsWebAuthn());
   for (const notice of document.querySelectorAll('[data-passkey-unsupported]')) notice.hidden = supported;
+  for (const button of document.querySelectorAll('[data-passkey-reveal]')) button.hidden = !supported;
 
   for (const form of document.querySelectorAll('[data-passkey-form]')) {
     const registering = form.dataset.passkeyForm === 'register';

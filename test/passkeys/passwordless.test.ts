@@ -67,7 +67,11 @@ describe('signing in with a passkey, without a password', () => {
   it('offers "Sign in with a passkey" on /login, and passkeys in the Email field, with a challenge kept in a signed cookie', async () => {
     const agent = app().agent();
     const { page, options, response } = await loginPage(agent);
-    assert.match(page, /<button type="submit" class="button button--secondary">Sign in with a passkey<\/button>/);
+    // Hidden until the page's script finds WebAuthn: without it, the button could only fail.
+    assert.match(
+      page,
+      /<button type="submit" class="button button--secondary" data-passkey-reveal hidden>Sign in with a passkey<\/button>/,
+    );
     assert.match(page, /<form method="post" action="\/login\/passkey"/);
     assert.match(page, /autocomplete="username webauthn"/);
     assert.match(page, /<noscript><p class="aside">Signing in with a passkey needs JavaScript[^<]*email and password/);
