@@ -305,7 +305,8 @@ export function passkeyRefused(refusal: { reason: PasskeyReason; retryAfterSecon
     case 'no_passkeys':
       return 'This account has no passkey anymore. Use another way to sign in.';
     case 'locked':
-      return checkRefused({ reason: 'locked', retryAfterSeconds: refusal.retryAfterSeconds });
+      // Passkeys share the codes' lock, but no code may have been involved: said as attempts.
+      return `Too many failed attempts at the second factor. For your safety it is locked; try again in ${waitText(refusal.retryAfterSeconds ?? 3600)}.`;
   }
 }
 
