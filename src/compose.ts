@@ -115,7 +115,8 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     // Asked at run time, once the factors below are built.
     hasSecondFactor: async (userId) => factors.isTwoFactorOn(await factors.list(userId)),
   });
-  const accounts = accountsService(users, audit, signInLimits(limit, config.limits, logger), inTransaction, {
+  const attemptLimits = signInLimits(limit, config.limits, logger);
+  const accounts = accountsService(users, audit, attemptLimits, inTransaction, {
     tokens: emailTokens,
     sendVerification: selfServe.sendVerification,
   });
@@ -201,6 +202,8 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     factors,
     registry,
     audit,
+    passkeys: passkey,
+    limits: attemptLimits,
     remembered,
     pendingLifetimeMs: config.twoFactor.pendingLifetimeMs,
   });

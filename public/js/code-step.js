@@ -9,7 +9,8 @@ document.addEventListener('DOMContentLoaded', () => {
     const timer = setInterval(() => {
       remaining -= 1;
       if (note && button.textContent.trim() === 'Resend code') {
-        note.textContent = remaining > 0 ? `You can ask for a new code in ${remaining} seconds.` : '';
+        note.textContent =
+          remaining > 0 ? `You can ask for a new code in ${remaining} ${remaining === 1 ? 'second' : 'seconds'}.` : '';
       }
       if (remaining <= 0) {
         button.disabled = false;

@@ -77,10 +77,15 @@ export function rememberedBrowsers(deps: {
       const device = describeBrowser(context.userAgent);
       const made = await inTransaction(async (tx) => {
         const [user] = await tx.$queryRaw<Array<{ holds: boolean }>>`
-          SELECT locked_at IS NULL AND session_generation = ${account.sessionGeneration}
-                 AND EXISTS (SELECT 1 FROM user_factors f WHERE f.user_id = users.id) AS holds
+          SELECT locked_at IS NULL AND session_generation = ${account.sessionGeneration} AS holds
           FROM users WHERE id = ${account.id}::uuid FOR SHARE`;
         if (!user?.holds) return undefined;
+        // Its own statement, after the lock: a statement that waited for the lock re-reads the
+        // locked row only, so factors removed by the transaction it waited for (2FA turned off)
+        // would still be seen by a subquery of that same statement.
+        const [factors] = await tx.$queryRaw<Array<{ any: boolean }>>`
+          SELECT EXISTS (SELECT 1 FROM user_factors WHERE user_id = ${account.id}::uuid) AS any`;
+        if (!factors?.any) return undefined;
         await tx.rememberedBrowser.deleteMany({ where: { userId: account.id, expiresAt: { lte: new Date(at) } } });
         const row = await tx.rememberedBrowser.create({
           data: { userId: account.id, tokenHash: hashOf(token), device, createdAt: new Date(at), expiresAt },

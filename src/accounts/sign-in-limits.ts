@@ -1,4 +1,5 @@
-// Limits on password guessing. Per IP: a fixed number of failures per 15 minutes. Per account
+// Limits on password guessing. Per IP: a fixed number of failures per 15 minutes (failed
+// passkey sign-ins without a password count there too). Per account
 // (keyed by the email typed, so an unknown email behaves exactly like a known one): after a
 // few consecutive failures the account locks for 30 seconds, doubling with each further
 // failure up to a ceiling, so a guesser gets very few tries an hour, and a real person
@@ -113,6 +114,29 @@ export function signInLimits(limit: LimitFactory, limits: Limits, logger: Logger
         await countFailure(email, attempt);
       }
       return matched;
+    },
+
+    /**
+     * A sign-in without a password (a passkey) from `ip`: `run` goes only while the IP's
+     * sign-in failures allow, and its outcome counts as one when `failed` says so. Throws
+     * RateLimitedError, running nothing, when this IP may not try now.
+     */
+    async withoutPassword<T>(
+      ip: string | undefined,
+      run: () => Promise<T>,
+      failed: (outcome: T) => boolean,
+    ): Promise<T> {
+      const ipKey = ipLimitKey(ip);
+      await failuresByIp.take(ipKey);
+      let outcome: T;
+      try {
+        outcome = await run();
+      } catch (error) {
+        await failuresByIp.giveBack(ipKey).catch(() => {});
+        throw error;
+      }
+      if (!failed(outcome)) await failuresByIp.giveBack(ipKey);
+      return outcome;
     },
 
     async signUp(ip: string | undefined): Promise<void> {

@@ -6,6 +6,7 @@ export {
   type MfaSessionsRepository,
 } from './mfa-sessions.js';
 export {
+  mayRememberBrowser,
   REMEMBERED_BROWSER_METHOD,
   signInService,
   toAccount,
@@ -13,6 +14,7 @@ export {
   type AnswerOptions,
   type BrowserRemembered,
   type FactorStep,
+  type PasskeySignIn,
   type PasswordStep,
   type PendingEnd,
   type PendingSignIn,

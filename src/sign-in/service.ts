@@ -12,19 +12,28 @@
 //   password accepted ──(factors, a browser remembered for this account)──▶ signed in
 //                                                  (method: password_and_remembered_browser)
 //
+//   a passkey alone (no password: it is held, and it verified the person) ─(account usable)─▶
+//   signed in (method: passkey)
+//
 // The pending state grants nothing; it lives behind a small store (the session for pages, a
 // signed token for the API) and is read again on every step, so that a lock, "sign out
 // everywhere" or a removed factor since the password step ends the sign-in.
-import type { AccountsService, RememberedBrowsers, User, UserSessions } from '../accounts/index.js';
+import type { AccountsService, RememberedBrowsers, SignInLimits, User, UserSessions } from '../accounts/index.js';
 import type { AuditLog, RequestContext } from '../audit/index.js';
-import type {
-  Challenge,
-  FactorKind,
-  FactorRefusal,
-  FactorRegistry,
-  FactorsService,
-  FactorUse,
-  UserFactor,
+import { RateLimitedError } from '../core/rate-limits.js';
+import {
+  isPasskeyGuess,
+  type Challenge,
+  type FactorKind,
+  type FactorRefusal,
+  type FactorRegistry,
+  type FactorsService,
+  type FactorUse,
+  type IssuedChallenge,
+  type PasskeyChallenge,
+  type PasskeyFactor,
+  type PasskeyReason,
+  type UserFactor,
 } from '../factors/index.js';
 
 /** A signed-in person as the app sees them: the account and its factors, never the password hash. */
@@ -87,6 +96,15 @@ export type PendingEnd = 'none' | 'expired' | 'locked' | 'ended';
 /** How a sign-in that skipped the second factor on a remembered browser is recorded. */
 export const REMEMBERED_BROWSER_METHOD = 'password_and_remembered_browser';
 
+/**
+ * Whether "Don't ask again on this browser" is offered and honoured: never on a password reset's
+ * step (a reset always asks for the second factor), and never for admins, whose every session
+ * has passed a second factor (the admin area relies on it).
+ */
+export function mayRememberBrowser(account: Pick<Account, 'role'>, pending?: Pick<PendingSignIn, 'passwordReset'>) {
+  return account.role !== 'ADMIN' && !pending?.passwordReset;
+}
+
 export type PasswordStep =
   | { ok: true; signedIn: Account; method: 'password' | typeof REMEMBERED_BROWSER_METHOD }
   /** A factor step began; `begun` says whether its first code or challenge went out. */
@@ -120,6 +138,21 @@ export type FactorStep =
   | { ok: false; ended: PendingEnd }
   | (FactorRefusal & { ended?: undefined });
 
+/**
+ * A sign-in by a passkey alone. It counts as both factors: the passkey is held (hwk, RFC 8176)
+ * and it verified the person (`user`: their fingerprint, face or PIN, which the authenticator
+ * checked; which one it does not say).
+ */
+export type PasskeySignIn =
+  | { ok: true; signedIn: Account; method: 'passkey'; amr: string[] }
+  | FactorRefusal<PasskeyReason>
+  /** An administrator locked the account. */
+  | { ok: false; reason: 'account_locked' }
+  /** Too many failed sign-ins from this IP. */
+  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+
+const PASSKEY_AMR = ['hwk', 'user'];
+
 /** What comes with an answer to a factor step: "Don't ask again on this browser for 30 days" ticked. */
 export interface AnswerOptions {
   rememberBrowser?: boolean;
@@ -150,13 +183,17 @@ export function signInService(deps: {
   factors: FactorsService;
   registry: FactorRegistry;
   audit: AuditLog;
+  /** Passkeys, for signing in without a password. */
+  passkeys: Pick<PasskeyFactor, 'passwordlessChallenge' | 'signInWithoutPassword'>;
+  /** The per-IP limit of failed sign-ins, which failed passkey sign-ins count in too. */
+  limits: Pick<SignInLimits, 'withoutPassword'>;
   /** Browsers where the second factor is not asked again ("Don't ask again on this browser"). */
   remembered: Pick<RememberedBrowsers, 'remember' | 'honour'>;
   /** How long the factor step may take after the password. */
   pendingLifetimeMs: number;
   now?: () => number;
 }) {
-  const { accounts, sessions, factors, registry, audit, remembered, pendingLifetimeMs } = deps;
+  const { accounts, sessions, factors, registry, audit, passkeys, limits, remembered, pendingLifetimeMs } = deps;
   const now = deps.now ?? Date.now;
 
   const isBackup = (factor: UserFactor) => registry.isBackup(factor);
@@ -271,7 +308,7 @@ export function signInService(deps: {
     store.clear();
     await factors.markUsed(factor);
     const rememberedBrowser =
-      options.rememberBrowser && !pending.passwordReset
+      options.rememberBrowser && mayRememberBrowser(again.step.account, pending)
         ? await remembered.remember(again.step.account, context)
         : undefined;
     return {
@@ -345,7 +382,11 @@ export function signInService(deps: {
       if (!started) return { ok: true, signedIn: account, method: 'password' };
       // `account` was read before the token: whatever forgot it since (a new generation) also
       // ends the session this sign-in starts (src/accounts/user-sessions.ts).
-      if (input.rememberedBrowser?.length && (await remembered.honour(account.id, input.rememberedBrowser, context)))
+      if (
+        input.rememberedBrowser?.length &&
+        mayRememberBrowser(account) &&
+        (await remembered.honour(account.id, input.rememberedBrowser, context))
+      )
         return { ok: true, signedIn: account, method: REMEMBERED_BROWSER_METHOD };
       const { pending, usual } = started;
       await store.renew();
@@ -358,6 +399,51 @@ export function signInService(deps: {
     },
 
     resume,
+
+    /** A challenge for "Sign in with a passkey"; the caller keeps it (bound to the browser) for its answer. */
+    passkeyChallenge: (): Promise<PasskeyChallenge> => passkeys.passwordlessChallenge(),
+
+    /**
+     * Signs in with a passkey alone, answering `challenge`: within the per-IP limit of failed
+     * sign-ins (a guess counts, a browser's mishap does not), then by the rules of any sign-in:
+     * a deleted account's passkeys are gone, a locked account is refused. Nothing pending: the
+     * caller starts the signed-in session at once.
+     */
+    async passkey(
+      input: { challenge: IssuedChallenge | undefined; answer: string },
+      context: RequestContext,
+    ): Promise<PasskeySignIn> {
+      let passed;
+      try {
+        passed = await limits.withoutPassword(
+          context.ip,
+          () => passkeys.signInWithoutPassword(input.challenge, input.answer, context),
+          (outcome) => !outcome.ok && isPasskeyGuess(outcome.reason),
+        );
+      } catch (error) {
+        if (!(error instanceof RateLimitedError)) throw error;
+        await audit.record({ type: 'rate_limited', outcome: 'refused', context, detail: { rule: error.rule } });
+        return { ok: false, reason: 'rate_limited', retryAfterSeconds: error.retryAfterSeconds };
+      }
+      if (!passed.ok) return passed;
+      const user = await accounts.findUser(passed.userId);
+      const account = user && (await accountOf(user));
+      // Removed (with its account, or alone) since the answer was judged.
+      const factor = account?.factors.find((one) => one.id === passed.factorId);
+      if (!user || !account || !factor) return { ok: false, reason: 'unknown_passkey' };
+      if (user.lockedAt) {
+        await audit.record({
+          type: 'sign_in',
+          outcome: 'locked',
+          userId: user.id,
+          context,
+          detail: { method: 'passkey' },
+        });
+        return { ok: false, reason: 'account_locked' };
+      }
+      await factors.markUsed(factor);
+      return { ok: true, signedIn: account, method: 'passkey', amr: PASSKEY_AMR };
+    },
 
     /**
      * The second factor a password reset asks of a person with 2FA, before the new password is
@@ -478,8 +564,10 @@ export function signInService(deps: {
       method: string,
       context: RequestContext,
       from: { through: 'api' } | { browser: string },
+      amr?: string[],
     ): Promise<void> {
-      return audit.record({ type: 'sign_in', outcome: 'ok', userId: account.id, context, detail: { method, ...from } });
+      const detail = { method, ...from, ...(amr ? { amr: amr.join(' ') } : {}) };
+      return audit.record({ type: 'sign_in', outcome: 'ok', userId: account.id, context, detail });
     },
 
     /** Leaves the pending sign-in ("Cancel"). */

@@ -1,17 +1,25 @@
 // Deleting one's own account: /account/delete, behind a recent password confirmation (sudo
-// mode) and, with two-factor authentication on, a current code from one of the person's ways to
-// sign in (an authenticator app, a code texted or called on request, a recovery code). The
-// rules live in src/accounts/deletion.ts; these routes read the forms, call it and word its answers.
+// mode) and, with two-factor authentication on, a current answer from one of the person's ways
+// to sign in (an authenticator app, a code texted or called on request, a passkey, a recovery
+// code). The rules live in src/accounts/deletion.ts; these routes read the forms, call it and
+// word its answers.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { AccountDeletion } from '../accounts/index.js';
 import { contextOf } from '../audit/index.js';
 import { parseForm, typedText, type FieldErrors } from '../core/forms.js';
 import { regenerateSession } from '../core/sessions.js';
-import { maskPhone, PASSKEY_KIND, RECOVERY_CODES_KIND, type Challenge, type SendRefusal } from '../factors/index.js';
+import {
+  maskPhone,
+  PASSKEY_KIND,
+  RECOVERY_CODES_KIND,
+  type Challenge,
+  type PasskeyChallenge,
+  type SendRefusal,
+} from '../factors/index.js';
 import { afterChange } from './errors.js';
 import { deleteAccountForm, deletionCodeForm } from './forms/accounts.js';
 import { requireSignedIn } from './guards.js';
-import { DELETION_REFUSED, factorCheckRefused, sendRefused, STATUS } from './messages.js';
+import { DELETION_REFUSED, factorCheckRefused, PASSKEYS_NEED_JAVASCRIPT, sendRefused, STATUS } from './messages.js';
 import { noStore } from './security.js';
 import { flash } from './views.js';
 
@@ -34,24 +42,22 @@ interface Way {
   sendable: boolean;
 }
 
+const LABELS: Record<string, string> = {
+  [RECOVERY_CODES_KIND]: 'One of your recovery codes',
+  totp: 'A code from your authenticator app',
+  [PASSKEY_KIND]: 'One of your passkeys',
+};
+
 function waysOf(user: Express.User): Way[] {
-  // A passkey is not offered here yet (its check needs the WebAuthn ceremony on this page): a
-  // person with passkeys answers with another factor or a recovery code.
-  return user.factors
-    .filter((factor) => factor.kind !== PASSKEY_KIND)
-    .map((factor) => ({
-      id: factor.id,
-      kind: factor.kind,
-      label:
-        factor.kind === 'phone'
-          ? `A code sent to ${maskPhone(factor.phoneNumber ?? '')}`
-          : factor.kind === RECOVERY_CODES_KIND
-            ? 'One of your recovery codes'
-            : factor.kind === 'totp'
-              ? 'A code from your authenticator app'
-              : (factor.label ?? factor.kind),
-      sendable: factor.kind === 'phone',
-    }));
+  return user.factors.map((factor) => ({
+    id: factor.id,
+    kind: factor.kind,
+    label:
+      factor.kind === 'phone'
+        ? `A code sent to ${maskPhone(factor.phoneNumber ?? '')}`
+        : (LABELS[factor.kind] ?? factor.label ?? factor.kind),
+    sendable: factor.kind === 'phone',
+  }));
 }
 
 export function accountDeletionRouter(deps: {
@@ -62,7 +68,20 @@ export function accountDeletionRouter(deps: {
   const { deletion, requireRecentPassword } = deps;
   const router = Router();
 
-  function render(
+  /**
+   * A new challenge for the person's passkeys, kept in this session for the next answer (each is
+   * used once); undefined when they have none.
+   */
+  async function passkeyChallenge(req: Request, ways: Way[]): Promise<PasskeyChallenge | undefined> {
+    const passkeys = ways.find((way) => way.kind === PASSKEY_KIND);
+    if (!passkeys) return undefined;
+    const begun = await deletion.beginFactorCheck(req.user!.id, passkeys.id, undefined, '', contextOf(req));
+    if (!begun.ok || !begun.outcome.ok) return undefined;
+    req.session.deletionChallenges = { ...req.session.deletionChallenges, [passkeys.id]: begun.challenge };
+    return begun.challenge as PasskeyChallenge;
+  }
+
+  async function render(
     req: Request,
     res: Response,
     status: number,
@@ -71,12 +90,18 @@ export function accountDeletionRouter(deps: {
   ) {
     const user = req.user!;
     const ways = user.twoFactorEnabled ? waysOf(user) : [];
+    const challenge = await passkeyChallenge(req, ways);
     res.status(status).render('accounts/delete', {
       title: 'Delete your account',
       ways,
       // The way chosen: the one asked for, else the one used last.
       chosen: values.factor ?? ways[0]?.id,
       confirmation: values.confirmation ?? '',
+      passkey: challenge && {
+        factor: ways.find((way) => way.kind === PASSKEY_KIND)!.id,
+        options: JSON.stringify(challenge.options),
+        needsJavaScript: PASSKEYS_NEED_JAVASCRIPT,
+      },
       errors,
     });
   }
@@ -90,7 +115,7 @@ export function accountDeletionRouter(deps: {
 
   router.get(DELETE_PATH, (req, res) => {
     const factor = typeof req.query.factor === 'string' ? req.query.factor : undefined;
-    render(req, res, 200, { factor });
+    return render(req, res, 200, { factor });
   });
 
   // A phone's code, sent on request ("Text me a code", "Call me").
@@ -119,16 +144,20 @@ export function accountDeletionRouter(deps: {
     const form = parseForm(deleteAccountForm, req.body);
     const values = { factor: typedText(req.body, 'factor', 64) || undefined };
     if (!form.ok) return render(req, res, 422, values, form.errors);
-    const { confirmation, factor, code } = form.data;
+    const { confirmation, factor, code, credential } = form.data;
     const user = req.user!;
+    // A passkey's answer is the browser's (put in `credential` by the page's script); none comes
+    // without JavaScript, and its check says so.
+    const byPasskey = waysOf(user).some((way) => way.id === factor && way.kind === PASSKEY_KIND);
+    const answer = byPasskey ? credential : code;
+    const challenge = factor ? req.session.deletionChallenges?.[factor] : undefined;
+    // Each challenge answers once, whatever comes of it.
+    if (byPasskey && factor) delete req.session.deletionChallenges?.[factor];
     const result = await deletion.delete(
       user,
       {
         confirmation,
-        factor:
-          factor && code
-            ? { factorId: factor, challenge: req.session.deletionChallenges?.[factor], answer: code }
-            : undefined,
+        factor: factor && (answer || byPasskey) ? { factorId: factor, challenge, answer } : undefined,
       },
       contextOf(req),
     );

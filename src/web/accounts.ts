@@ -17,7 +17,7 @@ import { REMEMBERED_BROWSER_METHOD, toAccount, type SignInService } from '../sig
 import type { TokenGrants } from '../tokens/index.js';
 import { afterChange } from './errors.js';
 import { sessionParams, signUpForm, typedEmail } from './forms/accounts.js';
-import { nextFrom, redirectIfSignedIn, requireSignedIn } from './guards.js';
+import { nextFrom, redirectIfSignedIn, requireSignedIn, SECOND_FACTOR_AGAIN_PATH } from './guards.js';
 import {
   apiSignInName,
   RECOVERY_CODES_FEW,
@@ -113,19 +113,45 @@ export function accountsRouter(deps: {
   });
 
   /** Ends this session: its row, then the session itself (Passport regenerates it: the old ID is destroyed in the store). */
-  async function signOutHere(req: Request, res: Response, next: NextFunction) {
+  async function signOutHere(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    then = { to: '/login', text: 'You are signed out.' },
+  ) {
     if (req.user) {
       await accounts.recordSignOut(req.user.id, contextOf(req));
       if (req.user.sessionId) await sessions.ended(req.user.id, req.user.sessionId);
     }
     req.logOut((error) => {
       if (error) return next(error);
-      flash(req, { kind: 'info', text: 'You are signed out.' });
-      res.redirect(303, '/login');
+      flash(req, { kind: 'info', text: then.text });
+      res.redirect(303, then.to);
     });
   }
 
-  router.post('/logout', signOutHere);
+  router.post('/logout', (req, res, next) => signOutHere(req, res, next));
+
+  // A session signed in on a remembered browser passed no second factor: before a sensitive
+  // change, the person signs in again with one, this browser forgotten so that it asks.
+  router.get(SECOND_FACTOR_AGAIN_PATH, requireSignedIn, noStore, (req, res) => {
+    if (!req.session.secondFactorSkipped) return res.redirect(303, safeLocalPath(nextFrom(req.query) || '/account'));
+    res.render('accounts/second-factor-again', { title: 'Sign in with your second factor', next: nextFrom(req.query) });
+  });
+
+  router.post(SECOND_FACTOR_AGAIN_PATH, requireSignedIn, async (req, res, next) => {
+    const tokens = rememberedTokens(req);
+    const here = (await remembered.list(req.user!.id, tokens)).find((browser) => browser.current);
+    if (here) {
+      const result = await remembered.forget(req.user!.id, { id: here.id }, tokens, contextOf(req));
+      if (result.ok) keepRememberedTokens(req, res, result.keep);
+    }
+    const after = nextFrom(req.body);
+    await signOutHere(req, res, next, {
+      to: after ? `/login?next=${encodeURIComponent(after)}` : '/login',
+      text: 'Sign in again with your password and your second factor.',
+    });
+  });
 
   // "Your sessions": sign out one of the person's other sessions, of the pages or of the API.
   const notFound = () => new HttpError(404, SESSION_NOT_FOUND, 'Session not found');

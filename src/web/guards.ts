@@ -17,6 +17,9 @@ export const redirectIfSignedIn: RequestHandler = (req, res, next) => {
 };
 
 /** The `next` of a query or a form, when it is a path on this site; '' otherwise. */
+/** Where a session that skipped the second factor (a remembered browser) goes before a sensitive change. */
+export const SECOND_FACTOR_AGAIN_PATH = '/account/second-factor';
+
 export function nextFrom(source: unknown): string {
   const next = (source as { next?: unknown } | undefined)?.next;
   return typeof next === 'string' ? safeLocalPath(next, '') : '';

@@ -294,6 +294,8 @@ export function passkeyRefused(refusal: { reason: PasskeyReason; retryAfterSecon
       return 'That passkey is not one of the passkeys of this account. Choose another passkey, or use another way.';
     case 'not_verified':
       return 'That passkey could not be verified. Please try again, or use another way.';
+    case 'user_not_verified':
+      return 'Your passkey did not check it is you (with your fingerprint, face, PIN or screen lock). Please try again, or use another way.';
     case 'counter_regressed':
       return 'That passkey was refused because it may have been copied. Use another way, and remove this passkey from your account.';
     case 'already_registered':
@@ -307,6 +309,26 @@ export function passkeyRefused(refusal: { reason: PasskeyReason; retryAfterSecon
   }
 }
 
+/** "Sign in with a passkey" on /login: the other way is the password form on the same page. */
+export const PASSWORDLESS_NEEDS_JAVASCRIPT =
+  'Signing in with a passkey needs JavaScript, and it is off or blocked in this browser. Sign in with your email and password instead.';
+
+/** Why "Sign in with a passkey" did not sign in: the page also offers the password form. */
+export function passwordlessRefused(refusal: { reason: PasskeyReason; retryAfterSeconds?: number }): string {
+  switch (refusal.reason) {
+    case 'no_answer':
+      return PASSWORDLESS_NEEDS_JAVASCRIPT;
+    // Nothing typed names an account, so this reveals nothing about anyone's email.
+    case 'unknown_passkey':
+      return 'This passkey is not registered here: it may have been removed, or made for another site. Choose another passkey, or sign in with your email and password.';
+    case 'counter_regressed':
+      return 'That passkey was refused because it may have been copied. Sign in with your email and password, and remove this passkey from your account.';
+    // "Use another way": the password form, on the same page.
+    default:
+      return passkeyRefused(refusal);
+  }
+}
+
 export const PASSKEY_STATUS: Record<PasskeyReason, number> = {
   no_answer: 422,
   malformed: 422,
@@ -314,6 +336,7 @@ export const PASSKEY_STATUS: Record<PasskeyReason, number> = {
   replayed: 409,
   unknown_passkey: 422,
   not_verified: 422,
+  user_not_verified: 422,
   counter_regressed: 422,
   already_registered: 409,
   too_many: 409,

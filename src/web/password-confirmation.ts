@@ -6,7 +6,7 @@ import type { AccountsService } from '../accounts/index.js';
 import { contextOf } from '../audit/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { confirmPasswordForm } from './forms/accounts.js';
-import { nextFrom, requireSignedIn } from './guards.js';
+import { nextFrom, requireSignedIn, SECOND_FACTOR_AGAIN_PATH } from './guards.js';
 import { ACCOUNT_LOCKED, tooManyPasswords, waitText } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
 import { flash } from './views.js';
@@ -24,10 +24,17 @@ const CONFIRM_PATH = '/account/confirm-password';
  * Lets a request through only within `maxAgeMs` of a password confirmation in this session.
  * Otherwise a page sends the person to the confirmation and back; a form sent without one
  * changes nothing and its page comes back after the confirmation (each guarded form posts to
- * the path of its own page).
+ * the path of its own page). A session signed in on a remembered browser, which passed no
+ * second factor, is sent to sign in again with one: the password and a copied cookie must not
+ * be enough to change how the account signs in (add a passkey that outlives a password change).
  */
 export function requireRecentPassword(maxAgeMs: number): RequestHandler {
   return (req, res, next) => {
+    if (req.session.secondFactorSkipped) {
+      if (req.method !== 'GET')
+        flash(req, { kind: 'error', text: 'Nothing was changed: sign in with your second factor first.' });
+      return res.redirect(303, `${SECOND_FACTOR_AGAIN_PATH}?next=${encodeURIComponent(req.originalUrl)}`);
+    }
     const confirmedAt = req.session.passwordConfirmedAt;
     if (confirmedAt !== undefined && Date.now() - confirmedAt < maxAgeMs) return next();
     if (req.method !== 'GET')

@@ -5,6 +5,7 @@ import type { SessionData } from 'express-session';
 import { REMEMBER_BROWSER_MS, type UserSessions } from '../accounts/index.js';
 import { contextOf } from '../audit/index.js';
 import { applyRememberMe, regenerateSession, sessionStep, type SessionLifetime } from '../core/sessions.js';
+import { PASSKEY_CHALLENGE_MS, type IssuedChallenge } from '../factors/index.js';
 import type { Account, PendingSignIn, PendingSignInStore } from '../sign-in/index.js';
 import { cookieName } from './security.js';
 
@@ -12,23 +13,55 @@ import { cookieName } from './security.js';
 const BROWSER_ID_MS = 400 * 86_400_000;
 const BROWSER_ID = /^[A-Za-z0-9_-]{22}$/;
 
+/** A cookie of this browser's own, signed with the session secrets, out of the pages' scripts' reach. */
+function ownCookie(req: Request, base: string) {
+  const secure = req.app.get('env') === 'production';
+  const name = cookieName(base, secure);
+  const value: unknown = (req.signedCookies as Record<string, unknown> | undefined)?.[name];
+  return { name, value, options: { signed: true, httpOnly: true, sameSite: 'lax' as const, secure, path: '/' } };
+}
+
 /**
  * This browser, as sign-ins record it: a hash of a random id kept in a signed cookie of its own,
  * made at its first sign-in (so "a browser new to the account" means this very browser, not its
  * make, which anyone can copy). The id itself is never stored.
  */
 export function browserOf(req: Request, res: Response): string {
-  const secure = req.app.get('env') === 'production';
-  const name = cookieName('tfa.browser', secure);
-  let id = (req.signedCookies as Record<string, unknown> | undefined)?.[name];
+  const cookie = ownCookie(req, 'tfa.browser');
+  let id = cookie.value;
   if (typeof id !== 'string' || !BROWSER_ID.test(id)) {
     id = randomBytes(16).toString('base64url');
-    res.cookie(name, id, { signed: true, httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: BROWSER_ID_MS });
+    res.cookie(cookie.name, id, { ...cookie.options, maxAge: BROWSER_ID_MS });
   }
   return createHash('sha256')
     .update(`browser ${id as string}`)
     .digest('base64url')
     .slice(0, 22);
+}
+
+const PASSKEY_CHALLENGE = /^(\d{1,15})\.([A-Za-z0-9_-]{16,128})$/;
+
+/**
+ * "Sign in with a passkey" comes before any session (a visitor's is never stored): its challenge
+ * is kept in a signed cookie of this browser for as long as it may be answered, so the answer
+ * must come from the browser the page was shown to. Each /login page makes a new one. Its single
+ * use is the passkey factor's to enforce (a replay is refused even in parallel).
+ */
+export function keepPasskeyChallenge(req: Request, res: Response, challenge: IssuedChallenge): void {
+  const cookie = ownCookie(req, 'tfa.passkey');
+  res.cookie(cookie.name, `${challenge.issuedAt}.${challenge.challenge}`, {
+    ...cookie.options,
+    maxAge: PASSKEY_CHALLENGE_MS,
+  });
+}
+
+/** The challenge kept by keepPasskeyChallenge, forgotten by the browser now, whatever comes of its answer. */
+export function takePasskeyChallenge(req: Request, res: Response): IssuedChallenge | undefined {
+  const cookie = ownCookie(req, 'tfa.passkey');
+  const { signed: _signed, ...options } = cookie.options;
+  res.clearCookie(cookie.name, options);
+  const kept = typeof cookie.value === 'string' ? PASSKEY_CHALLENGE.exec(cookie.value) : null;
+  return kept ? { issuedAt: Number(kept[1]), challenge: kept[2]! } : undefined;
 }
 
 /**
@@ -67,6 +100,8 @@ declare module 'express-session' {
     pendingSignIn?: PendingSignIn;
     /** The second factor a password reset asks for was passed, for the link with this hash. */
     passwordResetPassed?: { linkHash: string; at: number };
+    /** This session signed in on a remembered browser: no second factor was asked of it. */
+    secondFactorSkipped?: boolean;
   }
 }
 

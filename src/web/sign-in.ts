@@ -1,6 +1,7 @@
-// Signing in, as pages: the password step (/login), the factor step (/login/2fa: the code, a
-// resend or a call, "Use another way"), and finishing into a signed-in session. The rules live
-// in src/sign-in; these routes read the form, call it, and word its answers.
+// Signing in, as pages: the password step (/login), "Sign in with a passkey" (/login/passkey, no
+// password), the factor step (/login/2fa: the code, a resend or a call, "Use another way"), and
+// finishing into a signed-in session. The rules live in src/sign-in; these routes read the form,
+// call it, and word its answers.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { UserSessions } from '../accounts/index.js';
 import { contextOf } from '../audit/index.js';
@@ -13,18 +14,21 @@ import {
   type RecoveryCodesFactor,
   type UserFactor,
 } from '../factors/index.js';
-import type {
-  Account,
-  AnswerOptions,
-  BrowserRemembered,
-  PendingEnd,
-  PendingStep,
-  SignInService,
+import {
+  mayRememberBrowser,
+  REMEMBERED_BROWSER_METHOD,
+  type Account,
+  type AnswerOptions,
+  type BrowserRemembered,
+  type PendingEnd,
+  type PendingStep,
+  type SignInService,
 } from '../sign-in/index.js';
 import { RECOVERY_CODE_PATH, recoveryCodePath, type SignInStepPage } from './code-step.js';
 import { afterChange, renderTooMany } from './errors.js';
 import { codeForm as answerForm } from './forms/phone.js';
 import { signInForm, typedEmail } from './forms/accounts.js';
+import { passwordlessForm } from './forms/passkeys.js';
 import { chooseForm, rememberBrowserForm } from './forms/sign-in.js';
 import { recoveryCodeForm } from './forms/recovery-codes.js';
 import { nextFrom, redirectIfSignedIn } from './guards.js';
@@ -32,6 +36,9 @@ import {
   ABOUT_THE_RECOVERY_CODE,
   ACCOUNT_LOCKED,
   CODE_MAY_BE_USED_UP,
+  PASSKEY_STATUS,
+  PASSWORDLESS_NEEDS_JAVASCRIPT,
+  passwordlessRefused,
   PENDING_ENDED,
   recoveryCodeRefused,
   recoveryCodesLeft,
@@ -40,20 +47,19 @@ import {
   tooManyAttempts,
 } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
-import { browserOf, keepRememberedTokens, pendingStore, rememberedTokens, startSession } from './session.js';
+import {
+  browserOf,
+  keepPasskeyChallenge,
+  keepRememberedTokens,
+  pendingStore,
+  rememberedTokens,
+  startSession,
+  takePasskeyChallenge,
+} from './session.js';
 import { flash } from './views.js';
 
 const VERIFY_PATH = '/login/2fa';
 const CHOOSE_PATH = '/login/2fa/choose';
-
-function renderLogin(
-  res: Response,
-  status: number,
-  values: { email: string; next: string; remember?: boolean },
-  errors: FieldErrors = {},
-): void {
-  res.status(status).render('accounts/login', { title: 'Sign in', values, errors });
-}
 
 export function signInRouter(deps: {
   signIn: SignInService;
@@ -68,12 +74,37 @@ export function signInRouter(deps: {
   const { signIn, sessions, steps, lifetime, recoveryCodes } = deps;
   const router = Router();
 
+  /** The sign-in page, with a new challenge for "Sign in with a passkey" kept in this browser. */
+  async function renderLogin(
+    req: Request,
+    res: Response,
+    status: number,
+    values: { email: string; next: string; remember?: boolean },
+    errors: FieldErrors = {},
+  ): Promise<void> {
+    const challenge = await signIn.passkeyChallenge();
+    keepPasskeyChallenge(req, res, challenge);
+    res.status(status).render('accounts/login', {
+      title: 'Sign in',
+      values,
+      errors,
+      passkeyOptions: JSON.stringify(challenge.options),
+      passkeyNeedsJavaScript: PASSWORDLESS_NEEDS_JAVASCRIPT,
+    });
+  }
+
   async function finish(
     req: Request,
     res: Response,
     account: Account,
     method: string,
-    signedIn: { remember: boolean; next: string; passwordReset?: string; rememberedBrowser?: BrowserRemembered },
+    signedIn: {
+      remember: boolean;
+      next: string;
+      passwordReset?: string;
+      rememberedBrowser?: BrowserRemembered;
+      amr?: string[];
+    },
     note?: { kind: 'info' | 'error'; text: string },
   ) {
     // The second factor a password reset asked for: proven for that reset link, no one signed in.
@@ -81,8 +112,10 @@ export function signInRouter(deps: {
       req.session.passwordResetPassed = { linkHash: signedIn.passwordReset, at: Date.now() };
       return res.redirect(303, safeLocalPath(signedIn.next));
     }
-    await signIn.recordSignIn(account, method, contextOf(req), { browser: browserOf(req, res) });
+    await signIn.recordSignIn(account, method, contextOf(req), { browser: browserOf(req, res) }, signedIn.amr);
     await startSession(req, account, signedIn.remember, lifetime, sessions);
+    // No second factor was asked of this session: changes to how the person signs in ask for one.
+    if (method === REMEMBERED_BROWSER_METHOD) req.session.secondFactorSkipped = true;
     if (signedIn.rememberedBrowser)
       keepRememberedTokens(req, res, [signedIn.rememberedBrowser.token, ...rememberedTokens(req)]);
     // After startSession: the signed-in session is a new one.
@@ -123,12 +156,17 @@ export function signInRouter(deps: {
     return { rememberBrowser };
   }
 
+  /** What every page of a step shows by its state: whether it is a password reset's, not a sign-in, and whether "Don't ask again" is offered. */
+  function stepLocals(res: Response, step: PendingStep) {
+    res.locals.forPasswordReset = step.pending.passwordReset !== undefined;
+    res.locals.rememberBrowserOffered = mayRememberBrowser(step.account, step.pending);
+  }
+
   /** Reads the pending sign-in back; undefined after sending the person to the password step. */
   async function resumed(req: Request, res: Response): Promise<PendingStep | undefined> {
     const result = await signIn.resume(pendingStore(req), contextOf(req));
     if (result.ok) {
-      // The step's pages say when it is a password reset's, not a sign-in.
-      res.locals.forPasswordReset = result.step.pending.passwordReset !== undefined;
+      stepLocals(res, result.step);
       return result.step;
     }
     startAgain(req, res, result.ended);
@@ -137,9 +175,9 @@ export function signInRouter(deps: {
 
   // ---- The password step ----------------------------------------------------------------------
 
-  router.get('/login', redirectIfSignedIn, (req, res) => {
-    renderLogin(res, 200, { email: '', next: nextFrom(req.query) });
-  });
+  router.get('/login', redirectIfSignedIn, noStore, (req, res) =>
+    renderLogin(req, res, 200, { email: '', next: nextFrom(req.query) }),
+  );
 
   router.post('/login', async (req, res) => {
     const values = { email: typedEmail(req.body), next: nextFrom(req.body), remember: false };
@@ -149,8 +187,8 @@ export function signInRouter(deps: {
       const missing = Object.fromEntries(
         Object.entries(form.errors).filter(([, message]) => message.startsWith('Enter your')),
       );
-      if (Object.keys(missing).length) return renderLogin(res, 422, values, missing);
-      return renderLogin(res, 401, values, { form: SIGN_IN_FAILED });
+      if (Object.keys(missing).length) return renderLogin(req, res, 422, values, missing);
+      return renderLogin(req, res, 401, values, { form: SIGN_IN_FAILED });
     }
     values.remember = form.data.remember;
     const { email, password, remember, next } = form.data;
@@ -165,14 +203,37 @@ export function signInRouter(deps: {
           return renderTooMany(res, result.retryAfterSeconds, tooManyAttempts(result.retryAfterSeconds));
         // Said only to someone who knows the password, so it reveals nothing to a guesser.
         case 'locked':
-          return renderLogin(res, 403, values, { form: ACCOUNT_LOCKED });
+          return renderLogin(req, res, 403, values, { form: ACCOUNT_LOCKED });
         case 'wrong_credentials':
-          return renderLogin(res, 401, values, { form: SIGN_IN_FAILED });
+          return renderLogin(req, res, 401, values, { form: SIGN_IN_FAILED });
       }
     }
     if ('signedIn' in result) return finish(req, res, result.signedIn, result.method, { remember, next });
     if (!result.begun.ok) beginFailed(req, res, result.pending.factorKind, result.begun);
     res.redirect(303, VERIFY_PATH);
+  });
+
+  // ---- "Sign in with a passkey": no password ---------------------------------------------------
+
+  router.post('/login/passkey', noStore, async (req, res) => {
+    const values = { email: '', next: nextFrom(req.body), remember: false };
+    // Used once, whatever comes of this answer.
+    const challenge = takePasskeyChallenge(req, res);
+    const form = parseForm(passwordlessForm, req.body);
+    if (!form.ok) return renderLogin(req, res, 422, values, { form: Object.values(form.errors)[0] ?? '' });
+    const { credential, remember, next } = form.data;
+    values.remember = remember;
+    const result = await signIn.passkey({ challenge, answer: credential }, contextOf(req));
+    if (result.ok) return finish(req, res, result.signedIn, result.method, { remember, next, amr: result.amr });
+    switch (result.reason) {
+      case 'rate_limited':
+        return renderTooMany(res, result.retryAfterSeconds, tooManyAttempts(result.retryAfterSeconds));
+      case 'account_locked':
+        return renderLogin(req, res, 403, values, { form: ACCOUNT_LOCKED });
+      default:
+        if (result.retryAfterSeconds) res.set('Retry-After', String(result.retryAfterSeconds));
+        return renderLogin(req, res, PASSKEY_STATUS[result.reason], values, { form: passwordlessRefused(result) });
+    }
   });
 
   /** The step could not begin (its first code did not go out): the step's page says so, with what to do. */
@@ -221,6 +282,7 @@ export function signInRouter(deps: {
       const result = await signIn.again(pendingStore(req), contextOf(req), via);
       if (!result.ok) return startAgain(req, res, result.ended);
       if (!result.begun.ok) {
+        stepLocals(res, result.step);
         const { page, otherWays } = pageOf(result.step);
         return page.againRefused(res, result.step, otherWays, result.begun);
       }

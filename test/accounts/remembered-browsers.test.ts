@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import pg from 'pg';
 import request from 'supertest';
 import {
   confirmPassword,
@@ -17,6 +18,7 @@ import {
   submitForm,
   type Agent,
 } from '../support/app.js';
+import { eventually } from '../support/eventually.js';
 import { appOnTwilio, personWithTwoFactor, turnOnTwoFactor } from '../support/twilio.js';
 
 const COOKIE = 'tfa.remember';
@@ -365,5 +367,88 @@ describe('remembered browsers', () => {
       assert.equal(await prisma().userSession.count({ where: { userId: who.userId } }), 0);
       assert.equal(await passwordStep(tabs[0]!, who.email), '/login/2fa', 'the browser is asked again');
     }
+  });
+
+  it('asks a session that skipped the second factor to sign in again with it before changing how the account signs in', async () => {
+    const who = await rememberedPerson();
+    assert.equal(await passwordStep(who.browser, who.email), '/account');
+    // Adding a passkey, a phone, an app, new recovery codes, 2FA off, a new email: none on the password alone.
+    for (const path of [
+      '/account/passkeys/new',
+      '/account/2fa',
+      '/account/recovery-codes/new',
+      '/account/2fa/disable',
+    ]) {
+      const page = await who.browser.get(path);
+      assert.equal(page.status, 303, path);
+      assert.equal(page.headers.location, `/account/second-factor?next=${encodeURIComponent(path)}`);
+    }
+    // Confirming the password is no way around it.
+    await confirmPassword(who.browser);
+    const refused = await submitForm(who.browser, '/account', '/account/2fa/disable', {});
+    assert.equal(refused.status, 303);
+    assert.match(refused.headers.location as string, /^\/account\/second-factor/);
+    assert.equal((await prisma().userFactor.count({ where: { userId: who.userId } })) > 0, true, 'nothing was changed');
+
+    // "Sign in again": this browser is forgotten and signed out; the next sign-in asks for the code.
+    const page = await who.browser.get('/account/second-factor?next=%2Faccount%2Fpasskeys%2Fnew').expect(200);
+    assert.match(page.text, /Sign in with your second factor/);
+    const again = await who.browser
+      .post('/account/second-factor')
+      .type('form')
+      .send({ _csrf: csrfTokenIn(page.text), next: '/account/passkeys/new' });
+    assert.equal(again.status, 303);
+    assert.equal(again.headers.location, `/login?next=${encodeURIComponent('/account/passkeys/new')}`);
+    assert.equal(await isSignedIn(who.browser), false);
+    assert.equal(await prisma().rememberedBrowser.count({ where: { userId: who.userId } }), 0);
+    await signInWithCode(who.browser, who, false);
+    await confirmPassword(who.browser);
+    assert.equal(
+      (await who.browser.get('/account/passkeys/new')).status,
+      200,
+      'with the second factor, the change is open',
+    );
+  });
+
+  it('neither offers nor honours the box for admins', async () => {
+    const who = await rememberedPerson();
+    await prisma().user.update({ where: { id: who.userId }, data: { role: 'ADMIN' } });
+    assert.equal(await passwordStep(who.browser, who.email), '/login/2fa', 'an admin always gives a second factor');
+    const page = await who.browser.get('/login/2fa').expect(200);
+    assert.ok(!page.text.includes(BOX));
+  });
+
+  it('is not remembered when 2FA is turned off while the sign-in is granted', async () => {
+    const who = await person();
+    const agent = twilio.app.agent();
+    assert.equal(await passwordStep(agent, who.email), '/login/2fa');
+    const page = await agent.get('/login/2fa').expect(200);
+    // Another session of the database turns 2FA off as the app does: the account row locked, its
+    // factors deleted, committed while the sign-in waits to remember the browser.
+    const blocker = new pg.Client({ connectionString: twilio.app.databaseUrl });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      // (NO KEY: the sign-in's audit events, which reference the row, go through; remembering waits.)
+      await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [who.userId]);
+      const answer = agent
+        .post('/login/2fa')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page.text), code: twilio.standIn.lastCodeFor(who.phone)!, rememberBrowser: 'on' })
+        .then((response) => response);
+      await eventually(async () => {
+        await blocker.query('SELECT pg_stat_clear_snapshot()');
+        const waiting = await blocker.query<{ count: string }>(
+          "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        return Number(waiting.rows[0]?.count) > 0;
+      }, 'the sign-in waits on the account row');
+      await blocker.query('DELETE FROM user_factors WHERE user_id = $1', [who.userId]);
+      await blocker.query('COMMIT');
+      await answer;
+    } finally {
+      await blocker.end();
+    }
+    assert.equal(await prisma().rememberedBrowser.count({ where: { userId: who.userId } }), 0);
   });
 });

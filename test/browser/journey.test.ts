@@ -65,7 +65,7 @@ describe('a person in a browser', { skip: withoutChromium }, () => {
     await page.waitForURL(/\/login\?next=%2Faccount$/);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(strongPassword);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${app.url}/login/2fa`);
     await page.screenshot({ path: path.join(screenshots, 'code-step.png'), fullPage: true });
     await page.getByLabel('Code').fill(await latestCode(context, app));

@@ -72,7 +72,7 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await page.getByText('There is a problem').waitFor();
     await check(page, 'signup-errors');
     await page.goto(`${app.url}/login`);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByText('There is a problem').waitFor();
     await check(page, 'login-errors');
     await page.goto(`${app.url}/no-such-page`);
@@ -141,7 +141,7 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await page.waitForURL(`${app.url}/login`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password', { exact: true }).fill(strongPassword);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${app.url}/login/2fa`);
     await check(page, 'sign-in-code');
     await page.getByLabel('Code').fill('000000');
@@ -152,7 +152,7 @@ describe('every page in a browser, at 320, 375 and 1280 px', { skip: withoutChro
     await page.waitForURL(`${app.url}/login/2fa/recovery`);
     await check(page, 'sign-in-recovery-code');
     await page.getByLabel('Recovery code').fill('zzzzz-zzzzz');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByText('There is a problem').waitFor();
     await check(page, 'sign-in-recovery-code-wrong');
     await page.goto(`${app.url}/dev/outbox`);

@@ -60,10 +60,10 @@ describe('a forgotten password, reset from the email link in a browser', { skip:
 
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password', { exact: true }).fill(strongPassword);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     assert.match(await page.locator('main').innerText(), /Incorrect email or password/);
     await page.getByLabel('Password', { exact: true }).fill(newPassword);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${app.url}/account`);
     assert.match(await page.locator('main').innerText(), /Email: verified/);
 

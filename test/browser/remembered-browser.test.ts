@@ -57,7 +57,7 @@ describe('a remembered browser', { skip: withoutChromium }, () => {
         await p.waitForURL(`${app.url}/login`);
         await p.getByLabel('Email').fill(email);
         await p.getByLabel('Password').fill(strongPassword);
-        await p.getByRole('button', { name: 'Sign in' }).click();
+        await p.getByRole('button', { name: 'Sign in', exact: true }).click();
       }
 
       await signOut();

@@ -70,7 +70,7 @@ describe('an authenticator app in a browser', { skip: withoutChromium }, () => {
     await page.waitForURL(`${app.url}/login`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(strongPassword);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${app.url}/login/2fa`);
     await page.getByRole('heading', { name: 'Enter the 6-digit code from your authenticator app' }).waitFor();
     assert.deepEqual(await seriousAxeViolations(page), []);

@@ -37,6 +37,8 @@ export interface AnswerOptions {
   /** The challenge to sign; default: the one in the options. */
   challenge?: string;
   userVerified?: boolean;
+  /** The user handle to answer with (base64url); null: none. Default: the one registered. */
+  userHandle?: string | null;
 }
 
 export class SoftAuthenticator {
@@ -46,6 +48,8 @@ export class SoftAuthenticator {
   private readonly cosePublicKey: Buffer;
   /** The signature counter the next answer carries (then one more). */
   counter = 1;
+  /** The user handle the site gave at registration, which a discoverable passkey answers with. */
+  userHandle: string | undefined;
 
   constructor(
     readonly origin = 'http://localhost:3000',
@@ -76,7 +80,8 @@ export class SoftAuthenticator {
   }
 
   /** The answer to registration options (attestation "none"), as the page posts it. */
-  register(options: { challenge: string }, answer: AnswerOptions = {}): string {
+  register(options: { challenge: string; user?: { id: string } }, answer: AnswerOptions = {}): string {
+    this.userHandle = options.user?.id;
     const idLength = Buffer.alloc(2);
     idLength.writeUInt16BE(this.credentialId.length);
     const attested = Buffer.concat([Buffer.alloc(16), idLength, this.credentialId, this.cosePublicKey]);
@@ -120,6 +125,7 @@ export class SoftAuthenticator {
       answer.origin ?? this.origin,
     );
     const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), this.privateKey);
+    const userHandle = answer.userHandle === undefined ? this.userHandle : answer.userHandle;
     return JSON.stringify({
       id: this.id,
       rawId: this.id,
@@ -128,6 +134,7 @@ export class SoftAuthenticator {
         clientDataJSON: b64url(clientDataJSON),
         authenticatorData: b64url(authData),
         signature: b64url(signature),
+        ...(userHandle ? { userHandle } : {}),
       },
       clientExtensionResults: {},
       authenticatorAttachment: 'platform',
@@ -136,7 +143,11 @@ export class SoftAuthenticator {
 }
 
 /** The WebAuthn options a passkey page hands the browser (its data-passkey-options). */
-export function optionsIn(html: string): { challenge: string; allowCredentials?: Array<{ id: string }> } {
+export function optionsIn(html: string): {
+  challenge: string;
+  allowCredentials?: Array<{ id: string }>;
+  user?: { id: string };
+} {
   const match = /data-passkey-options="([^"]*)"/.exec(html);
   if (!match?.[1]) throw new Error('no passkey options on the page');
   const json = match[1]

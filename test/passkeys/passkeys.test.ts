@@ -17,35 +17,14 @@ import {
 } from '../support/app.js';
 import { personWithApp, roomInStep } from '../totp/support.js';
 import { optionsIn, SoftAuthenticator } from './authenticator.js';
+import { addPasskey, personWithPasskey as personWithOwnPasskey } from './support.js';
 
 describe('passkeys as a second factor', () => {
   const running = appForTests();
   const app = () => running.app;
   const prisma = () => running.app.services.database.prisma;
 
-  /** Opens "Add a passkey" (confirming the password first) and answers it with `authenticator`. */
-  async function addPasskey(agent: Agent, authenticator: SoftAuthenticator, name = 'Laptop', answer = {}) {
-    const page = await agent.get('/account/passkeys/new');
-    if (page.status === 303) {
-      await confirmPassword(agent);
-      return addPasskey(agent, authenticator, name, answer);
-    }
-    assert.equal(page.status, 200);
-    const credential = authenticator.register(optionsIn(page.text), answer);
-    return agent
-      .post('/account/passkeys/new')
-      .type('form')
-      .send({ _csrf: csrfTokenIn(page.text), name, credential });
-  }
-
-  async function personWithPasskey(name = 'Laptop') {
-    const agent = app().agent();
-    const person = await signUp(agent);
-    const authenticator = new SoftAuthenticator();
-    const added = await addPasskey(agent, authenticator, name);
-    assert.equal(added.status, 303, added.text);
-    return { ...person, agent, authenticator };
-  }
+  const personWithPasskey = (name?: string) => personWithOwnPasskey(app(), name);
 
   /** A new sign-in of `email` up to the passkey step: the agent and the step's page. */
   async function passwordStep(email: string) {
@@ -355,6 +334,28 @@ describe('passkeys as a second factor', () => {
     assert.match(refused.text, /not one of the passkeys of this account/);
   });
 
+  it("refuses an answer whose user handle is someone else's, and takes one without a handle", async () => {
+    const person = await personWithPasskey();
+    const other = await personWithPasskey();
+    const { agent, page } = await passwordStep(person.email);
+    const refused = await answerStep(
+      agent,
+      page,
+      person.authenticator.authenticate(optionsIn(page), { userHandle: other.authenticator.userHandle! }),
+    );
+    assert.equal(refused.status, 422);
+    assert.match(refused.text, /could not be verified/);
+    assert.equal(await isSignedIn(agent), false);
+    const event = await prisma().auditEvent.findFirstOrThrow({
+      where: { type: 'code_checked', outcome: 'wrong_code', user: { email: person.email } },
+    });
+    assert.equal((event.detail as { problem?: string }).problem, 'user_handle');
+    // A passkey that is not discoverable answers without a handle: that is no reason to refuse.
+    const fresh = optionsIn((await agent.get('/login/2fa').expect(200)).text);
+    const done = await answerStep(agent, page, person.authenticator.authenticate(fresh, { userHandle: null }));
+    assert.equal(done.status, 303, done.text);
+  });
+
   it('counts refused answers in the shared wrong-code limit', async () => {
     const person = await personWithPasskey();
     const { agent, page } = await passwordStep(person.email);
@@ -463,5 +464,52 @@ describe('passkeys as a second factor', () => {
     assert.equal(unconfirmed.status, 303);
     assert.match(unconfirmed.headers.location!, /^\/account\/confirm-password/);
     assert.equal(await prisma().passkeyCredential.count({ where: { id: row.id } }), 1);
+  });
+
+  it('proves it is the person before deleting the account, once per challenge, and says when no answer came', async () => {
+    const person = await personWithPasskey();
+    const deletePage = async () => {
+      const page = await person.agent.get('/account/delete').expect(200);
+      const factor = /data-passkey-factor="([0-9a-f-]+)"/.exec(page.text)?.[1];
+      assert.ok(factor, 'the page offers the passkey');
+      assert.match(page.text, /One of your passkeys/);
+      return { page: page.text, factor };
+    };
+    const post = (page: string, fields: Record<string, string>) =>
+      person.agent
+        .post('/account/delete')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page), code: '', ...fields });
+    const stillThere = async () => (await prisma().user.count({ where: { email: person.email } })) === 1;
+
+    // Without JavaScript no answer comes: the page says why.
+    const first = await deletePage();
+    const none = await post(first.page, { confirmation: person.email, factor: first.factor, credential: '' });
+    assert.equal(none.status, 422);
+    assert.match(none.text, /did not use a passkey/);
+    assert.ok(await stillThere());
+
+    // An answer sent with a mistyped confirmation deletes nothing, and cannot be sent again.
+    const second = await deletePage();
+    const answer = person.authenticator.authenticate(optionsIn(second.page));
+    const mistyped = await post(second.page, {
+      confirmation: 'someone@example.com',
+      factor: second.factor,
+      credential: answer,
+    });
+    assert.equal(mistyped.status, 422);
+    const replayed = await post(second.page, { confirmation: person.email, factor: second.factor, credential: answer });
+    assert.equal(replayed.status, 422);
+    assert.ok(await stillThere(), 'a replayed answer deletes nothing');
+
+    const third = await deletePage();
+    const deleted = await post(third.page, {
+      confirmation: person.email,
+      factor: third.factor,
+      credential: person.authenticator.authenticate(optionsIn(third.page)),
+    });
+    assert.equal(deleted.status, 303, deleted.text.slice(0, 300));
+    assert.equal(deleted.headers.location, '/account/deleted');
+    assert.equal(await stillThere(), false);
   });
 });

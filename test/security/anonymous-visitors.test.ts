@@ -16,6 +16,7 @@ import {
   strongPassword,
   submitForm,
 } from '../support/app.js';
+import { optionsIn, SoftAuthenticator } from '../passkeys/authenticator.js';
 import { appOnTwilio, personWithTwoFactor } from '../support/twilio.js';
 
 describe(
@@ -65,6 +66,22 @@ describe(
       assert.equal(failed.status, 401);
       const refused = await submitForm(agent, '/signup', '/signup', { email: 'not an email', password: 'x' });
       assert.equal(refused.status, 422);
+      assert.equal(await sessionKeys(), before);
+    });
+
+    it('store nothing for a refused "Sign in with a passkey"', async () => {
+      const before = await sessionKeys();
+      const agent = running.app.agent();
+      const page = await agent.get('/login').expect(200);
+      const refused = await agent
+        .post('/login/passkey')
+        .type('form')
+        .send({
+          _csrf: csrfTokenIn(page.text),
+          credential: new SoftAuthenticator().authenticate(optionsIn(page.text)),
+        });
+      assert.equal(refused.status, 422);
+      assert.equal(sessionCookie(refused), undefined);
       assert.equal(await sessionKeys(), before);
     });
 

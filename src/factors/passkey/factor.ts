@@ -3,9 +3,10 @@
 // passkey_credentials. The browser does the ceremony; this module makes the challenges and
 // checks the answers: the challenge (single-use, short-lived, kept in the person's session by the
 // caller and taken atomically here so a replay is refused even in parallel), the origin and the
-// RP ID from the configuration, the signature, and the signature counter (one going backwards
-// is refused and audited: a cloned authenticator). Answers that fail count in the same wrong-code
-// limit as codes.
+// RP ID from the configuration, the user handle, the signature, and the signature counter (one
+// going backwards is refused and audited: a cloned authenticator). Answers that fail count in the
+// same wrong-code limit as codes. It also checks a sign-in without a password (signInWithoutPassword):
+// the passkey names its account, and must have verified the person (fingerprint, face, PIN).
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -59,6 +60,16 @@ export interface PasskeyChallenge {
   options: PublicKeyCredentialRequestOptionsJSON;
 }
 
+/** What of a challenge is needed to judge its answer: kept by the caller (a passwordless one, in a signed cookie). */
+export type IssuedChallenge = Pick<PasskeyChallenge, 'issuedAt' | 'challenge'>;
+
+/** A passkey that signed someone in without a password: whose, and which factor of theirs it is. */
+export interface PasswordlessPass {
+  ok: true;
+  userId: string;
+  factorId: string;
+}
+
 export type PasskeyReason =
   /** No answer came (the browser has no JavaScript or no WebAuthn, or the person cancelled). */
   | 'no_answer'
@@ -70,8 +81,10 @@ export type PasskeyReason =
   | 'replayed'
   /** The passkey is not one of the person's. */
   | 'unknown_passkey'
-  /** The answer does not hold: signature, origin, RP ID, challenge or flags. */
+  /** The answer does not hold: signature, origin, RP ID, challenge, user handle or flags. */
   | 'not_verified'
+  /** A sign-in without a password, by a passkey that did not verify the person (no fingerprint, face or PIN). */
+  | 'user_not_verified'
   /** The signature counter did not grow: the passkey may have been copied. */
   | 'counter_regressed'
   /** This passkey is registered already (here, to some account). */
@@ -83,13 +96,23 @@ export type PasskeyReason =
   /** Too many wrong answers for this person (the limit codes share). */
   | 'locked';
 
-/** Refusals of a sign-in answer that count toward the wrong-code limit: a forged or copied answer is a guess. */
+/**
+ * Refusals of a sign-in answer that count toward the wrong-code limit: a forged or copied answer
+ * is a guess. A replay is not: it cannot succeed, and a double submit by the person's own browser
+ * would otherwise use up their attempts.
+ */
 const COUNTS_AS_WRONG: ReadonlySet<PasskeyReason> = new Set([
   'unknown_passkey',
   'not_verified',
+  'user_not_verified',
   'counter_regressed',
-  'replayed',
 ]);
+
+/** Refusals of an answer whose signature held: only the passkey's holder can make those. */
+const SIGNED_BY_THE_PASSKEY: ReadonlySet<PasskeyReason> = new Set(['user_not_verified', 'counter_regressed']);
+
+/** Whether a refused sign-in answer was a guess (counted in limits), not a browser's mishap (no answer, or late). */
+export const isPasskeyGuess = (reason: PasskeyReason): boolean => COUNTS_AS_WRONG.has(reason);
 
 /** The answer a page posted, read as a WebAuthn credential's JSON, or why not. */
 function readAnswer<T extends RegistrationResponseJSON | AuthenticationResponseJSON>(
@@ -122,6 +145,16 @@ function problemOf(error: unknown): string {
 
 /** The user handle a passkey carries: the random user id's bytes, which name no one. */
 const userHandleOf = (userId: string) => new Uint8Array(Buffer.from(userId.replace(/-/g, ''), 'hex'));
+
+/** Whether the user handle an answer carries (a discoverable passkey's) is absent, or the person's. */
+function handleFits(handle: unknown, userId: string): boolean {
+  if (handle === undefined || handle === null || handle === '') return true;
+  return typeof handle === 'string' && Buffer.from(handle, 'base64url').equals(Buffer.from(userHandleOf(userId)));
+}
+
+type Judged =
+  | { ok: true; passkey: PasskeyCredential; userVerified: boolean }
+  | { ok: false; reason: PasskeyReason; problem?: string };
 
 export function passkeyFactor(deps: {
   factors: FactorsRepository;
@@ -164,29 +197,42 @@ export function passkeyFactor(deps: {
     }
   }
 
-  /** Checks a sign-in answer against the person's passkeys; the caller accounts for the limit and the audit. */
-  async function judge(
-    factor: UserFactor,
-    use: FactorUse,
-    challenge: PasskeyChallenge | undefined,
+  /** The answer read, and its challenge still fresh and now taken for good (answering it again is a replay). */
+  async function spend(
+    challenge: IssuedChallenge | undefined,
     raw: string,
   ): Promise<
-    | { ok: true; passkey: PasskeyCredential; userVerified: boolean }
-    | { ok: false; reason: PasskeyReason; problem?: string }
+    { ok: true; answer: AuthenticationResponseJSON; challenge: string } | { ok: false; reason: PasskeyReason }
   > {
     const read = readAnswer<AuthenticationResponseJSON>(raw);
     if (!read.ok) return read;
     if (!challenge || !fresh(challenge.issuedAt)) return { ok: false, reason: 'expired' };
     if (!(await takeChallenge(challenge.challenge))) return { ok: false, reason: 'replayed' };
-    const passkey = (await passkeys.listForFactor(factor.id)).find((one) => one.credentialId === read.answer.id);
-    if (!passkey) return { ok: false, reason: 'unknown_passkey' };
+    return { ok: true, answer: read.answer, challenge: challenge.challenge };
+  }
+
+  /**
+   * Checks an answer by `passkey`, one of `use.userId`'s, to `challenge`: its user handle,
+   * signature, origin, RP ID and flags (user verification when `requireUserVerification`), then
+   * the counter. The caller accounts for the limit and the audit.
+   */
+  async function check(
+    passkey: PasskeyCredential,
+    use: FactorUse,
+    challenge: string,
+    answer: AuthenticationResponseJSON,
+    requireUserVerification: boolean,
+  ): Promise<Judged> {
+    // Another account's handle: the authenticator holds this credential for someone else.
+    if (!handleFits(answer.response.userHandle, use.userId))
+      return { ok: false, reason: 'not_verified', problem: 'user_handle' };
     let verified;
     try {
       // The counter is judged below, once the signature holds: a counter going backwards is
       // then a real passkey's (a copy), worth its own audit event, not a forgery's.
       verified = await verifyAuthenticationResponse({
-        response: read.answer,
-        expectedChallenge: challenge.challenge,
+        response: answer,
+        expectedChallenge: challenge,
         expectedOrigin: origins,
         expectedRPID: rpId,
         credential: {
@@ -195,14 +241,16 @@ export function passkeyFactor(deps: {
           counter: 0,
           transports: passkey.transports,
         },
+        // Judged below, so that its refusal has a reason of its own.
         requireUserVerification: false,
       });
     } catch (error) {
       return { ok: false, reason: 'not_verified', problem: problemOf(error) };
     }
     if (!verified.verified) return { ok: false, reason: 'not_verified' };
+    const { userVerified, newCounter: presented } = verified.authenticationInfo;
+    if (requireUserVerification && !userVerified) return { ok: false, reason: 'user_not_verified' };
     const stored = Number(passkey.counter);
-    const presented = verified.authenticationInfo.newCounter;
     const grew = presented > stored || (presented === 0 && stored === 0);
     if (!grew || !(await passkeys.recordUse(passkey.id, presented, new Date(now())))) {
       await audit.record({
@@ -214,7 +262,27 @@ export function passkeyFactor(deps: {
       });
       return { ok: false, reason: 'counter_regressed' };
     }
-    return { ok: true, passkey, userVerified: verified.authenticationInfo.userVerified };
+    return { ok: true, passkey, userVerified };
+  }
+
+  /** Gives back the limit's place unless the answer was a guess, and audits the answer (`detail` added). */
+  async function settle(use: FactorUse, judged: Judged, detail: Record<string, string | boolean> = {}) {
+    if (judged.ok || !COUNTS_AS_WRONG.has(judged.reason)) await limits.giveBackCheck(use.userId);
+    await audit.record({
+      type: 'code_checked',
+      // A failed passkey at sign-in is a failed attempt like a wrong code (the account page counts them).
+      outcome: judged.ok ? 'ok' : COUNTS_AS_WRONG.has(judged.reason) ? 'wrong_code' : judged.reason,
+      userId: use.userId,
+      context: use.context,
+      detail: {
+        purpose: use.purpose,
+        kind: PASSKEY_KIND,
+        ...detail,
+        ...(judged.ok
+          ? { passkey: judged.passkey.id, userVerified: judged.userVerified }
+          : { reason: judged.reason, ...(judged.problem ? { problem: judged.problem } : {}) }),
+      },
+    });
   }
 
   const kind = {
@@ -357,22 +425,16 @@ export function passkeyFactor(deps: {
     ): Promise<{ ok: true } | FactorRefusal<PasskeyReason>> {
       const locked = await reserveCheck(limits, audit, use, { kind: PASSKEY_KIND });
       if (locked) return locked;
-      const judged = await judge(factor, use, challenge, answer);
-      if (judged.ok || !COUNTS_AS_WRONG.has(judged.reason)) await limits.giveBackCheck(use.userId);
-      await audit.record({
-        type: 'code_checked',
-        // A failed passkey at sign-in is a failed attempt like a wrong code (the account page counts them).
-        outcome: judged.ok ? 'ok' : COUNTS_AS_WRONG.has(judged.reason) ? 'wrong_code' : judged.reason,
-        userId: use.userId,
-        context: use.context,
-        detail: {
-          purpose: use.purpose,
-          kind: PASSKEY_KIND,
-          ...(judged.ok
-            ? { passkey: judged.passkey.id, userVerified: judged.userVerified }
-            : { reason: judged.reason, ...(judged.problem ? { problem: judged.problem } : {}) }),
-        },
-      });
+      const spent = await spend(challenge, answer);
+      const passkey = spent.ok
+        ? (await passkeys.listForFactor(factor.id)).find((one) => one.credentialId === spent.answer.id)
+        : undefined;
+      const judged: Judged = !spent.ok
+        ? spent
+        : passkey
+          ? await check(passkey, use, spent.challenge, spent.answer, false)
+          : { ok: false, reason: 'unknown_passkey' };
+      await settle(use, judged);
       return judged.ok ? { ok: true } : { ok: false, reason: judged.reason };
     },
 
@@ -385,6 +447,70 @@ export function passkeyFactor(deps: {
   return {
     ...kind,
     now,
+
+    /**
+     * A challenge for a sign-in without a password: any passkey made here may answer (the
+     * browser offers the discoverable ones), and it must verify the person.
+     */
+    async passwordlessChallenge(): Promise<PasskeyChallenge> {
+      const options = await generateAuthenticationOptions({
+        rpID: rpId,
+        userVerification: 'required',
+        timeout: PASSKEY_CHALLENGE_MS,
+      });
+      return { issuedAt: now(), challenge: options.challenge, options };
+    },
+
+    /**
+     * Checks an answer to a passwordless `challenge` (kept by the caller, bound to the browser):
+     * the challenge is taken for good first; the passkey named (credential IDs are unique) names
+     * the account; user verification is required. Only an answer the passkey signed counts in
+     * (and is held back by) that account's wrong-code limit: credential IDs are not secrets, and
+     * anyone could otherwise lock the owner out with unsigned answers naming theirs (those count
+     * per IP, by the caller). Audited either way. The caller grants the sign-in, by the account's rules.
+     */
+    async signInWithoutPassword(
+      challenge: IssuedChallenge | undefined,
+      answer: string,
+      context: RequestContext,
+    ): Promise<PasswordlessPass | FactorRefusal<PasskeyReason>> {
+      const spent = await spend(challenge, answer);
+      const found = spent.ok ? await passkeys.findByCredentialId(spent.answer.id) : undefined;
+      if (!spent.ok || !found) {
+        const reason = spent.ok ? 'unknown_passkey' : spent.reason;
+        // No account is named: the event has no user.
+        await audit.record({
+          type: 'code_checked',
+          outcome: reason,
+          context,
+          detail: { purpose: 'sign_in', kind: PASSKEY_KIND, passwordless: true },
+        });
+        return { ok: false, reason };
+      }
+      const use: FactorUse = { userId: found.userId, purpose: 'sign_in', context };
+      const judged = await check(found, use, spent.challenge, spent.answer, true);
+      if (!judged.ok && !SIGNED_BY_THE_PASSKEY.has(judged.reason)) {
+        // Not the account's doing: the event names no user, as for an unknown passkey.
+        await audit.record({
+          type: 'code_checked',
+          outcome: judged.reason,
+          context,
+          detail: {
+            purpose: 'sign_in',
+            kind: PASSKEY_KIND,
+            passwordless: true,
+            ...(judged.problem ? { problem: judged.problem } : {}),
+          },
+        });
+        return { ok: false, reason: judged.reason };
+      }
+      const locked = await reserveCheck(limits, audit, use, { kind: PASSKEY_KIND, passwordless: 'true' });
+      if (locked) return locked;
+      await settle(use, judged, { passwordless: true });
+      return judged.ok
+        ? { ok: true, userId: found.userId, factorId: found.factorId }
+        : { ok: false, reason: judged.reason };
+    },
 
     /** The person's passkeys, the oldest first. */
     list: (userId: string): Promise<PasskeyCredential[]> => passkeys.listForUser(userId),

@@ -23,6 +23,20 @@ export function passkeysRepository(prisma: PrismaClient) {
       return db.passkeyCredential.findMany({ where: { factor: { userId } }, orderBy: { createdAt: 'asc' } });
     },
 
+    /** The passkey with this credential ID (they are unique), and whose it is. */
+    async findByCredentialId(
+      credentialId: string,
+      db: DatabaseClient = prisma,
+    ): Promise<(PasskeyCredential & { userId: string }) | undefined> {
+      const found = await db.passkeyCredential.findUnique({
+        where: { credentialId },
+        include: { factor: { select: { userId: true } } },
+      });
+      if (!found) return undefined;
+      const { factor, ...passkey } = found;
+      return { ...passkey, userId: factor.userId };
+    },
+
     /** Whether a credential ID is taken, by anyone. */
     async exists(credentialId: string, db: DatabaseClient = prisma): Promise<boolean> {
       return (await db.passkeyCredential.count({ where: { credentialId } })) > 0;

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { formText, typedText } from '../../core/forms.js';
 import { MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, newPasswordProblems, normaliseEmail } from '../../accounts/index.js';
+import { MAX_PASSKEY_ANSWER } from '../../factors/index.js';
 import { PASSWORD_PROBLEMS, signUpProblems } from '../messages.js';
 
 const text = formText();
@@ -26,7 +27,8 @@ const passwordField = (missing: string) =>
       .max(MAX_PASSWORD_LENGTH * 4, PASSWORD_PROBLEMS.too_long),
   );
 
-const rememberField = z.preprocess((value) => value === 'on' || value === 'true' || value === '1', z.boolean());
+/** A checkbox: on or off. */
+export const rememberField = z.preprocess((value) => value === 'on' || value === 'true' || value === '1', z.boolean());
 
 export const signUpForm = z
   .object({
@@ -83,6 +85,12 @@ export const noticesForm = z.object({ newBrowser: rememberField });
 export const sessionParams = z.object({ id: z.uuid() });
 
 /** The delete-account form: the account's email typed to confirm and, with 2FA on, a way and its code. */
+/** A passkey's answer: WebAuthn's JSON, put in a hidden field by public/js/passkeys.js; bounded, the factor judges it. */
+export const passkeyAnswer = formText(
+  MAX_PASSKEY_ANSWER,
+  'Your browser sent too much: that is not a passkey. Please try again.',
+);
+
 export const deleteAccountForm = z.object({
   confirmation: text.transform(normaliseEmail).pipe(z.string().min(1, 'Type the email address of your account.')),
   factor: z.preprocess(
@@ -90,6 +98,8 @@ export const deleteAccountForm = z.object({
     z.uuid('Choose one of your ways to sign in.').optional(),
   ),
   code: formText(64, 'A code is at most 64 characters.'),
+  /** A passkey's answer, when the way chosen is a passkey. */
+  credential: passkeyAnswer,
 });
 
 /** "Text me a code" / "Call me" on the delete-account page: which phone, and how. */

@@ -2,9 +2,8 @@
 // (WebAuthn's JSON, put in a hidden field by public/js/passkeys.js), bounded; the factor judges it.
 import { z } from 'zod';
 import { formText } from '../../core/forms.js';
-import { MAX_PASSKEY_ANSWER, MAX_PASSKEY_NAME } from '../../factors/index.js';
-
-const answer = formText(MAX_PASSKEY_ANSWER, 'Your browser sent too much: that is not a passkey. Please try again.');
+import { MAX_PASSKEY_NAME } from '../../factors/index.js';
+import { passkeyAnswer as answer, rememberField } from './accounts.js';
 
 // eslint-disable-next-line no-control-regex -- these are what is refused
 const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
@@ -25,5 +24,8 @@ export const addPasskeyForm = z.object({
 
 /** The sign-in step's form: its answer, read as the step's `code`. */
 export const passkeyAnswerForm = z.object({ credential: answer }).transform(({ credential }) => ({ code: credential }));
+
+/** "Sign in with a passkey" on /login: the answer, and the password form's "Remember me" as the script copied it. */
+export const passwordlessForm = z.object({ credential: answer, remember: rememberField, next: formText() });
 
 export const passkeyParams = z.object({ id: z.uuid() });
