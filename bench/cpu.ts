@@ -6,7 +6,8 @@
 // Each checkout (with node_modules) runs its own app on a database of its own; `::` gives one
 // settings of its own (UV_THREADPOOL_SIZE=2, say). Runs are interleaved, after a warm-up.
 // Env: CPU_REQUESTS per run (3000), CPU_ROUNDS (3), CPU_CONNECTIONS (20), CPU_ROUTES (a comma
-// list), CPU_BARE=1 (bench/bare-server.ts too), CPU_PROF=1 (`node --cpu-prof` into
+// list), CPU_SESSIONS (the measured person's other signed-in sessions, 0: each is a sign-in),
+// CPU_BARE=1 (bench/bare-server.ts too), CPU_PROF=1 (`node --cpu-prof` into
 // /tmp/cpu-prof), CPU_REDIS_URL: Redis counts every client's commands, so a Redis of its own
 // (redis-server --port 6390) gives exact counts; TEST_DATABASE_URL, the Postgres server.
 import { spawn } from 'node:child_process';
@@ -23,6 +24,7 @@ const REQUESTS = Number(process.env.CPU_REQUESTS ?? 3000);
 const ROUNDS = Number(process.env.CPU_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.CPU_CONNECTIONS ?? 20);
 const REDIS_URL = process.env.CPU_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SESSIONS = Number(process.env.CPU_SESSIONS ?? 0);
 const PASSWORD = 'correct horse battery staple';
 const dirs = process.argv.slice(2);
 
@@ -123,6 +125,13 @@ async function main() {
         passwordConfirmation: PASSWORD,
       });
       const loginForm = await formOf(app.url, '/login');
+      // An account signed in from many places ("Your sessions" lists them), ten sign-ins at a time.
+      for (let made = 0; made < SESSIONS; made += 10)
+        await Promise.all(
+          Array.from({ length: Math.min(10, SESSIONS - made) }, () =>
+            submit(app.url, '/login', loginForm, { email, password: PASSWORD }),
+          ),
+        );
       servers.push({
         name: spec,
         ...app,

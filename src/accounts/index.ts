@@ -31,6 +31,7 @@ export {
   userSessions,
   userSessionsRepository,
   type ListedSession,
+  type ListedSessions,
   type SessionSignOut,
   type UserSessions,
 } from './user-sessions.js';

@@ -40,10 +40,24 @@ export interface ListedSession {
 
 export type SessionSignOut = { ok: true } | { ok: false; reason: 'not_found' };
 
-/** The account page's list, in plain SQL (see PlainRead): it is read on every view of the page. */
+/** Some of the person's signed-in sessions, and how many there are in all. */
+export interface ListedSessions {
+  sessions: ListedSession[];
+  total: number;
+}
+
+/**
+ * The account page's list, in plain SQL (see PlainRead): it is read on every view of the page.
+ * An account signed in thousands of times has thousands of live rows, so the page gets the
+ * first $4 (session $3 first, then last seen first) and the count of all, in one statement. A
+ * row idle past its timeout (and the last-seen interval) is left out: its session is over.
+ */
 const READ_LISTED = `SELECT id, created_at AS "createdAt", last_seen_at AS "lastSeenAt", ip, browser,
-       idle_seconds AS "idleSeconds"
-  FROM user_sessions WHERE user_id = $1 ORDER BY last_seen_at DESC`;
+       count(*) OVER ()::int AS "total"
+  FROM user_sessions
+ WHERE user_id = $1 AND last_seen_at + make_interval(secs => idle_seconds + ${LAST_SEEN_INTERVAL_MS / 1000}) > $2
+ ORDER BY id = $3 DESC, last_seen_at DESC
+ LIMIT $4`;
 
 export function userSessionsRepository({ prisma, read }: Pick<Database, 'prisma' | 'read'>) {
   return {
@@ -92,8 +106,10 @@ export function userSessionsRepository({ prisma, read }: Pick<Database, 'prisma'
       });
     },
 
-    listForUser(userId: string) {
-      return read<ListedSession & { idleSeconds: number }>(READ_LISTED, [userId]);
+    /** The first `limit` live sessions of `userId` at `now`, `currentId` first, and the count of all. */
+    async listForUser(userId: string, currentId: string | null, now: Date, limit: number): Promise<ListedSessions> {
+      const rows = await read<ListedSession & { total: number }>(READ_LISTED, [userId, now, currentId, limit]);
+      return { sessions: rows.map(({ total: _total, ...row }) => row), total: rows[0]?.total ?? 0 };
     },
 
     /** Removes the session `sessionId` of `userId`; says whether it was there. */
@@ -133,8 +149,6 @@ export function userSessions(deps: {
   const { repository, audit, inTransaction, lifetime } = deps;
   const now = deps.now ?? Date.now;
   const staleBefore = () => new Date(now() - LAST_SEEN_INTERVAL_MS);
-  const alive = (row: { lastSeenAt: Date; idleSeconds: number }) =>
-    row.lastSeenAt.getTime() + row.idleSeconds * 1000 + LAST_SEEN_INTERVAL_MS > now();
 
   return {
     /**
@@ -183,10 +197,12 @@ export function userSessions(deps: {
       return found.user;
     },
 
-    /** The signed-in sessions of the person, last seen first (those past their lifetime left out). */
-    async list(userId: string): Promise<ListedSession[]> {
-      const rows = await repository.listForUser(userId);
-      return rows.filter(alive).map(({ idleSeconds: _idle, ...row }) => row);
+    /**
+     * At most `limit` signed-in sessions of the person, `currentId` (this session) first, then last
+     * seen first, and how many there are in all (those past their idle timeout left out).
+     */
+    list(userId: string, currentId: string | null, limit: number): Promise<ListedSessions> {
+      return repository.listForUser(userId, currentId, new Date(now()), limit);
     },
 
     /** This session is signing out: its row goes. */

@@ -176,7 +176,9 @@ function storeBeforeAnswering(
  * changed nothing. One that cannot be stored is a 503 before any answer goes out. What
  * express-session still does after the answer (extending an unchanged session's expiry) only
  * logs its failure: it would otherwise call `next` again, and Express, finding the answer
- * already sent, would drop the connection.
+ * already sent, would drop the connection. A request without a session cookie gets its session
+ * only if something reads it: most of them are visitors' pages, which would throw it away (about
+ * 80 µs of CPU on `GET /login`, bench/findings.md).
  */
 export function sessions(options: SessionOptions, worthKeeping: (session: session.Session) => boolean): RequestHandler {
   const handle = session(options);
@@ -185,7 +187,7 @@ export function sessions(options: SessionOptions, worthKeeping: (session: sessio
     name: options.name ?? 'connect.sid',
     options: { httpOnly, sameSite, secure: secure === true, path },
   };
-  return (req, res, next) => {
+  const load = (req: Request, res: Response, next: (error?: unknown) => void, then: () => void) => {
     let loaded = false;
     handle(req, res, (error?: unknown) => {
       if (loaded) {
@@ -199,9 +201,50 @@ export function sessions(options: SessionOptions, worthKeeping: (session: sessio
       if (error) return next(error);
       // express-session leaves some requests without a session (a cookie path elsewhere).
       if (req.session) storeBeforeAnswering(req, res, next, clearing, worthKeeping);
-      next();
+      then();
     });
   };
+  const cookiePrefix = `${clearing.name}=`;
+  return (req, res, next) => {
+    if (req.headers.cookie?.includes(cookiePrefix)) return load(req, res, next, next);
+    // No session cookie: a visitor's page (most of them never need a session). The session is
+    // made when something first reads `req.session` or `req.sessionID`, exactly as it is made
+    // here otherwise: express-session makes a new one without waiting for the store.
+    // sessionIfAny() asks whether there is one without making it.
+    const make = () => {
+      lazy.delete(req);
+      delete (req as Partial<Request>).session;
+      delete (req as Partial<Request>).sessionID;
+      // Synchronous without a session cookie (a store not ready leaves no session, as it would here).
+      load(req, res, next, () => undefined);
+    };
+    for (const property of ['session', 'sessionID'] as const)
+      Object.defineProperty(req, property, {
+        configurable: true,
+        enumerable: true,
+        get() {
+          make();
+          return req[property];
+        },
+        set(value: unknown) {
+          make();
+          Object.assign(req, { [property]: value });
+        },
+      });
+    lazy.add(req);
+    next();
+  };
+}
+
+/** Requests whose session is not made yet (see `sessions`). */
+const lazy = new WeakSet<Request>();
+
+/**
+ * The request's session if it has one, without making one for a request that came without a
+ * session cookie: for the middleware that only looks into a session (whether it holds a sign-in).
+ */
+export function sessionIfAny(req: Request): Request['session'] | undefined {
+  return lazy.has(req) ? undefined : req.session;
 }
 
 declare module 'express-session' {
@@ -225,7 +268,7 @@ export interface SessionLifetime {
  */
 export function enforceAbsoluteLifetime(lifetime: SessionLifetime): RequestHandler {
   return (req, _res, next) => {
-    const startedAt = req.session?.signedInAt;
+    const startedAt = sessionIfAny(req)?.signedInAt;
     if (startedAt === undefined) return next();
     const limit = req.session.rememberMe ? lifetime.rememberMeMs : lifetime.absoluteLifetimeMs;
     if (Date.now() - startedAt <= limit) return next();

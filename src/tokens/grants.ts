@@ -16,7 +16,7 @@ import {
   type MfaSessionsRepository,
   type SignInService,
 } from '../sign-in/index.js';
-import type { ApiSignIn, RefreshTokens } from './refresh.js';
+import type { ApiSignIns, RefreshTokens } from './refresh.js';
 import type { AccessClaims, TokenService } from './service.js';
 
 /** A factor as the API lists it (Auth0's authenticator). */
@@ -345,8 +345,8 @@ export function tokenGrants(deps: {
       return holds && !familyRevoked;
     },
 
-    /** The person's API sign-ins that still hold, for "Your sessions". */
-    apiSignIns: (userId: string): Promise<ApiSignIn[]> => refresh.signIns(userId),
+    /** The person's API sign-ins that still hold, at most `limit`, and how many, for "Your sessions". */
+    apiSignIns: (userId: string, limit: number): Promise<ApiSignIns> => refresh.signIns(userId, limit),
 
     /**
      * Signs out one API sign-in of the person from "Your sessions": its family is revoked, so its

@@ -30,15 +30,24 @@ export interface ApiSignIn {
   browser: string | null;
 }
 
+/** Some of a person's API sign-ins, and how many there are in all. */
+export interface ApiSignIns {
+  signIns: ApiSignIn[];
+  total: number;
+}
+
 /**
  * A person's API sign-ins, for the account page (so in plain SQL, see PlainRead): each family's
- * live token, and the family's first token's time, when the sign-in began.
+ * live token, and the family's first token's time, when the sign-in began; the $3 last refreshed
+ * and the count of all (a script signing in again and again makes thousands).
  */
 const READ_SIGN_INS = `SELECT t.family_id AS "familyId", t.created_at AS "lastSeenAt", t.ip, t.browser,
-       (SELECT min(f.created_at) FROM refresh_tokens f WHERE f.family_id = t.family_id) AS "signedInAt"
+       (SELECT min(f.created_at) FROM refresh_tokens f WHERE f.family_id = t.family_id) AS "signedInAt",
+       count(*) OVER ()::int AS "total"
   FROM refresh_tokens t
  WHERE t.user_id = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
- ORDER BY t.created_at DESC`;
+ ORDER BY t.created_at DESC
+ LIMIT $3`;
 
 export function refreshTokens(deps: {
   database: Pick<Database, 'prisma' | 'read'>;
@@ -146,10 +155,14 @@ export function refreshTokens(deps: {
     revokeFamily,
 
     /**
-     * The person's API sign-ins that still hold: each family's live token (unused, unrevoked, in
-     * time) says when and from where it was last refreshed; its first token, when it began.
+     * The person's API sign-ins that still hold, at most `limit` (last refreshed first), and how
+     * many in all: each family's live token (unused, unrevoked, in time) says when and from where
+     * it was last refreshed; its first token, when it began.
      */
-    signIns: (userId: string): Promise<ApiSignIn[]> => read<ApiSignIn>(READ_SIGN_INS, [userId, new Date(now())]),
+    async signIns(userId: string, limit: number): Promise<ApiSignIns> {
+      const rows = await read<ApiSignIn & { total: number }>(READ_SIGN_INS, [userId, new Date(now()), limit]);
+      return { signIns: rows.map(({ total: _total, ...row }) => row), total: rows[0]?.total ?? 0 };
+    },
 
     /** Revokes the family `familyId` when it is `userId`'s and not revoked yet; says whether it was. */
     async revokeFamilyOf(userId: string, familyId: string): Promise<boolean> {

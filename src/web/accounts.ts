@@ -29,6 +29,12 @@ import { noStore, safeLocalPath } from './security.js';
 import { browserOf, keepRememberedTokens, rememberedTokens, startSession } from './session.js';
 import { flash } from './views.js';
 
+/**
+ * "Your sessions" lists this many (this session among them) and says how many more there are:
+ * an account signed in thousands of times would otherwise get a page of thousands of rows.
+ */
+const SESSIONS_SHOWN = 20;
+
 const ACTIVITY_LABELS: Record<SignInAttempt, string> = {
   signed_in: 'Signed in',
   wrong_password: 'Failed attempt: wrong password',
@@ -207,9 +213,9 @@ export function accountsRouter(deps: {
     const [activity, codes, signedIn, browsers, api, ownPasskeys] = await Promise.all([
       accounts.recentSignIns(req.user!.id),
       req.user!.twoFactorEnabled ? recoveryCodes.remaining(req.user!.id) : undefined,
-      sessions.list(req.user!.id),
+      sessions.list(req.user!.id, req.user!.sessionId ?? null, SESSIONS_SHOWN),
       remembered.list(req.user!.id, rememberedTokens(req)),
-      apiSignIns.apiSignIns(req.user!.id),
+      apiSignIns.apiSignIns(req.user!.id, SESSIONS_SHOWN),
       hasPasskeys ? passkeys.list(req.user!.id) : [],
     ]);
     // "Since your last visit": failures after the sign-in before this one.
@@ -245,9 +251,10 @@ export function accountsRouter(deps: {
         // A wrong code came after the right password: whoever typed it knows the password.
         passwordKnown: failedSinceLastVisit.some((event) => event.attempt === 'wrong_code'),
       },
-      // This session first, then the others and the API's sign-ins, last seen first.
+      // This session first, then the others and the API's sign-ins, last seen first: the first
+      // SESSIONS_SHOWN of each list hold the first SESSIONS_SHOWN of both.
       sessions: [
-        ...signedIn.map((session) => ({
+        ...signedIn.sessions.map((session) => ({
           id: session.id,
           action: `/account/sessions/${session.id}/sign-out`,
           current: session.id === req.user!.sessionId,
@@ -256,7 +263,7 @@ export function accountsRouter(deps: {
           signedInAt: session.createdAt,
           lastSeenAt: session.lastSeenAt,
         })),
-        ...api.map((signIn) => ({
+        ...api.signIns.map((signIn) => ({
           id: signIn.familyId,
           action: `/account/api-sign-ins/${signIn.familyId}/sign-out`,
           current: false,
@@ -265,7 +272,10 @@ export function accountsRouter(deps: {
           signedInAt: signIn.signedInAt,
           lastSeenAt: signIn.lastSeenAt,
         })),
-      ].sort((a, b) => Number(b.current) - Number(a.current) || b.lastSeenAt.getTime() - a.lastSeenAt.getTime()),
+      ]
+        .sort((a, b) => Number(b.current) - Number(a.current) || b.lastSeenAt.getTime() - a.lastSeenAt.getTime())
+        .slice(0, SESSIONS_SHOWN),
+      moreSessions: Math.max(0, signedIn.total + api.total - SESSIONS_SHOWN),
       // This browser first, then the newest.
       rememberedBrowsers: browsers
         .sort((a, b) => Number(b.current) - Number(a.current))

@@ -4,6 +4,7 @@
 import type { RequestHandler } from 'express';
 import passport from 'passport';
 import type { Account, SignInService } from '../sign-in/index.js';
+import { sessionIfAny } from '../core/sessions.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -50,16 +51,17 @@ export function createPassport(signIn: SignInService): passport.PassportStatic {
  * person read back from the session. Passport's session middleware finds no one in a session
  * that holds no `passport` entry (a visitor's, or a sign-in still waiting for its second
  * factor) and passes, so it runs only on sessions that hold one: on a visitor's page it cost
- * about 30 µs of CPU for nothing (bench/findings.md). Without a session at all it still runs,
- * and fails as it always did. `compat: false`: no `req._passport`, which only strategies
- * written for passport 0.4 read, and this app uses none.
+ * about 30 µs of CPU for nothing (bench/findings.md). Without a session (a request with no
+ * session cookie: none is made for this) there is no one to read back either. `compat: false`:
+ * no `req._passport`, which only strategies written for passport 0.4 read, and this app uses none.
  */
 export function passportMiddleware(instance: passport.PassportStatic): RequestHandler[] {
   const readBack = instance.session() as RequestHandler;
   return [
     instance.initialize({ compat: false }),
     (req, res, next) => {
-      if (req.session && !(req.session as { passport?: unknown }).passport) return next();
+      const session = sessionIfAny(req);
+      if (!session || !(session as { passport?: unknown }).passport) return next();
       readBack(req, res, next);
     },
   ];

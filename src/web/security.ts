@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 import { doubleCsrf } from 'csrf-csrf';
+import { sessionIfAny } from '../core/sessions.js';
 import { holdsSignIn } from './session.js';
 
 export function securityHeaders(options: { isProduction: boolean }): RequestHandler {
@@ -55,7 +56,7 @@ export function csrfProtection(settings: CookieSettings): RequestHandler {
     getSecret: () => keys,
     // Bound to a session only while it holds a sign-in: that is the one session a browser
     // keeps (a visitor's is never stored, so a token for it binds to none).
-    getSessionIdentifier: (req) => (holdsSignIn(req.session) ? req.sessionID : ''),
+    getSessionIdentifier: (req) => (holdsSignIn(sessionIfAny(req)) ? req.sessionID : ''),
     cookieName: cookieName('tfa.csrf', settings.secure),
     cookieOptions: { sameSite: 'lax', secure: settings.secure, httpOnly: true, path: '/' },
     getCsrfTokenFromRequest: (req) => {

@@ -1,4 +1,5 @@
 // EJS with one layout: each page template renders into `body` of views/layout.ejs.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ejs from 'ejs';
 import type { Express, Request, RequestHandler } from 'express';
@@ -32,16 +33,49 @@ export function timeTag(date: Date, format?: DateTimeFormat): string {
   return `<time datetime="${ejs.escapeXML(date.toISOString())}">${ejs.escapeXML(formatDateTime(date, format))}</time>`;
 }
 
+/**
+ * The `include` views call, in place of EJS's own: a partial (named from the views directory,
+ * `/partials/field`) rendered with the page's data itself, or with a copy that adds the
+ * partial's own values. EJS's include copies the page's data twice per include, a `for ... in`
+ * over every local (app.locals, res.locals, the page's values) with a `hasOwn` on each: 70 % of
+ * the cost of a small partial (bench/findings.md), and the busiest pages have six to ten of them.
+ * Partials only read their data. Views find it because EJS runs a template's code inside
+ * `with (locals)`, where a local named `include` comes before EJS's own; without that, EJS's
+ * include would run instead, slower but the same page.
+ */
+function partials(viewsDir: string) {
+  const compiled = new Map<string, ejs.TemplateFunction>();
+  const partialOf = (name: string, cache: boolean): ejs.TemplateFunction => {
+    const filename = path.join(viewsDir, `${name}.ejs`);
+    const found = cache ? compiled.get(filename) : undefined;
+    if (found) return found;
+    const template = ejs.compile(readFileSync(filename, 'utf8'), { filename, root: viewsDir });
+    if (cache) compiled.set(filename, template);
+    return template;
+  };
+  const includeFor = (data: Record<string, unknown>, cache: boolean) => (name: string, own?: object) => {
+    if (!own) return partialOf(name, cache)(data);
+    // The partial's own values, for it and for what it includes in turn.
+    const copy: Record<string, unknown> = { ...data, ...own };
+    copy.include = includeFor(copy, cache);
+    return partialOf(name, cache)(copy);
+  };
+  return includeFor;
+}
+
 export function useViews(app: Express, viewsDir: string): void {
   const layoutFile = path.join(viewsDir, 'layout.ejs');
+  const includeFor = partials(viewsDir);
   app.engine('ejs', (file: string, options: object, callback: RenderCallback) => {
     // A page adds its own scripts and stylesheets (assets.scripts.push(...)); the layout links
     // them in <head>. EJS copies the data it is given, so they travel in a shared object.
     const assets: PageAssets = { scripts: [], styles: [] };
     // Includes name their file from the views directory (`/partials/field`): EJS then finds
     // them without asking the disk whether a relative one exists, on every render.
-    const data = { ...options, assets };
-    const rendering = { root: viewsDir, cache: (options as { cache?: boolean }).cache === true };
+    const cache = (options as { cache?: boolean }).cache === true;
+    const data: Record<string, unknown> = { ...options, assets };
+    data.include = includeFor(data, cache);
+    const rendering = { root: viewsDir, cache };
     ejs.renderFile(file, data, rendering, (pageError, body) => {
       if (pageError) return callback(pageError);
       ejs.renderFile(layoutFile, { ...data, body }, rendering, callback);

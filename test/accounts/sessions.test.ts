@@ -185,6 +185,54 @@ describe('Your sessions', () => {
     assert.match(response.headers.location ?? '', /^\/login/);
   });
 
+  it('lists the 20 most recent of many, this session among them, and says how many more', async () => {
+    const { user, laptop } = await personOnTwoBrowsers();
+    // This session and the phone seen 30 s ago (not rewritten by the views below), so that 60
+    // sessions seen since push them out of the 20 most recent; rows made as the sign-ins make
+    // them, each seen a second before the last, the newest 20 seconds after this session.
+    const now = Date.now();
+    await prisma().userSession.updateMany({
+      where: { userId: user.id },
+      data: { lastSeenAt: new Date(now - 30_000) },
+    });
+    const many = Array.from({ length: 60 }, (_, index) => ({
+      id: crypto.randomUUID(),
+      userId: user.id,
+      lastSeenAt: new Date(now - 10_000 - index * 1000),
+      expiresAt: new Date(now + 3_600_000),
+      idleSeconds: 3600,
+      ip: '192.0.2.1',
+      browser: 'Chrome on Windows',
+    }));
+    await prisma().userSession.createMany({ data: many });
+    const rows = (html: string) => [...sessionsSection(html).matchAll(/<tr>\s*<td data-label="Browser">/g)].length;
+
+    const section = sessionsSection((await laptop.get('/account').expect(200)).text);
+    assert.equal(rows(section), 20);
+    assert.equal([...section.matchAll(/\(This session\)/g)].length, 1);
+    assert.match(section, /Firefox on Linux <strong>\(This session\)<\/strong>/);
+    // The 19 seen last besides this one; not the 20th, nor the phone, seen before them all.
+    for (const row of many.slice(0, 19)) assert.ok(section.includes(`/account/sessions/${row.id}/sign-out`));
+    assert.ok(!section.includes(`/account/sessions/${many[19]!.id}/sign-out`));
+    assert.doesNotMatch(section, /Safari on iOS/);
+    // 62 in all (60, the phone and this one): 42 more.
+    assert.match(section, /And 42 more sessions, seen less recently, not listed here\./);
+
+    // Signing one out still works, and the next one seen comes into the list.
+    const response = await signOutSession(laptop, `/account/sessions/${many[0]!.id}/sign-out`);
+    assert.equal(response.status, 303);
+    assert.equal(await prisma().userSession.count({ where: { id: many[0]!.id } }), 0);
+    const after = sessionsSection((await laptop.get('/account').expect(200)).text);
+    assert.equal(rows(after), 20);
+    assert.ok(after.includes(`/account/sessions/${many[19]!.id}/sign-out`));
+    assert.match(after, /And 41 more sessions/);
+  });
+
+  it('says nothing more when every session is listed', async () => {
+    const { laptop } = await personOnTwoBrowsers();
+    assert.doesNotMatch(sessionsSection((await laptop.get('/account').expect(200)).text), /more session/);
+  });
+
   describe('sign-ins through the JSON API', () => {
     async function apiSignIn(email: string) {
       const response = await request(running.app.url)
@@ -230,6 +278,28 @@ describe('Your sessions', () => {
           where: { userId: user.id, type: 'token_revoked', detail: { path: ['remote'], equals: true } },
         }),
       );
+    });
+
+    it('count towards the 20 listed and the "more", the most recent first', async () => {
+      const { email, laptop, user } = await personOnTwoBrowsers();
+      // 25 browser sessions, then 3 API sign-ins, the most recent of all.
+      const now = Date.now();
+      await prisma().userSession.createMany({
+        data: Array.from({ length: 25 }, (_, index) => ({
+          userId: user.id,
+          lastSeenAt: new Date(now - 1000 - index),
+          expiresAt: new Date(now + 3_600_000),
+          idleSeconds: 3600,
+          browser: 'Chrome on Windows',
+        })),
+      });
+      await Promise.all([apiSignIn(email), apiSignIn(email), apiSignIn(email)]);
+      const section = sessionsSection((await laptop.get('/account').expect(200)).text);
+      assert.equal([...section.matchAll(/<tr>\s*<td data-label="Browser">/g)].length, 20);
+      assert.equal([...section.matchAll(/"Browser">API sign-in \(curl\)/g)].length, 3);
+      assert.match(section, /\(This session\)/);
+      // 27 browser sessions and 3 API sign-ins: 30 in all, 10 more.
+      assert.match(section, /And 10 more sessions/);
     });
   });
 });

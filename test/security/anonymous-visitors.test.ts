@@ -41,6 +41,24 @@ describe(
       assert.equal(await sessionKeys(), before);
     });
 
+    it('get a session of their own when they sign in from a browser that never had one, 12 at once', async () => {
+      // The session is made only when a sign-in needs one: each of these browsers holds the
+      // form's token cookie and no session cookie when it posts its password.
+      const people = await Promise.all(Array.from({ length: 12 }, () => signUp(running.app.agent())));
+      const browsers = people.map(() => running.app.agent());
+      const signedIn = await Promise.all(
+        people.map((person, index) => signIn(browsers[index]!, person.email, strongPassword)),
+      );
+      const cookies = signedIn.map((response) => sessionCookie(response)?.split(';')[0]);
+      for (const response of signedIn) assert.equal(response.status, 303);
+      assert.equal(new Set(cookies.filter(Boolean)).size, 12, 'twelve sessions, one each');
+      const pages = await Promise.all(browsers.map((browser) => browser.get('/account')));
+      pages.forEach((page, index) => {
+        assert.equal(page.status, 200);
+        assert.ok(page.text.includes(people[index]!.email), 'each browser is signed in as its own person');
+      });
+    });
+
     it('store nothing for a failed sign-in or a refused sign-up', async () => {
       const before = await sessionKeys();
       const agent = running.app.agent();

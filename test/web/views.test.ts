@@ -1,6 +1,10 @@
 // The one way pages show a date: UTC, to the minute or the second, in a <time> element.
 import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import ejs from 'ejs';
 import express from 'express';
 import { formatDateTime, timeTag, useViews } from '../../src/web/views.js';
 
@@ -36,5 +40,43 @@ describe('timeTag', () => {
     useViews(app, 'views');
     assert.equal(app.locals.formatDateTime, formatDateTime);
     assert.equal(app.locals.timeTag, timeTag);
+  });
+});
+
+describe('includes', () => {
+  it("render as EJS's own: the page's data, a partial's own values, and what a partial includes in turn", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'views-'));
+    try {
+      await mkdir(path.join(dir, 'partials'));
+      const files: Record<string, string> = {
+        'layout.ejs': "<main><%- include('/partials/title') %><%- body %></main>",
+        'page.ejs':
+          "<%- include('/partials/field', { name: 'email', label: 'Email <b>' }) %>|<%- include('/partials/title') %>|<%= locals.name ?? 'none' %>",
+        'partials/title.ejs': '<h1><%= title %></h1>',
+        'partials/field.ejs': "<label><%= label %></label><%- include('/partials/name') %><%= title %>",
+        'partials/name.ejs': '[<%= name %>]',
+      };
+      for (const [file, text] of Object.entries(files)) await writeFile(path.join(dir, file), text);
+      const app = express();
+      useViews(app, dir);
+      const render = () =>
+        new Promise<string>((resolve, reject) =>
+          app.render('page', { title: 'T&' }, (error, html) => (error ? reject(error) : resolve(html))),
+        );
+      // EJS's own includes, on the same files.
+      const plain = (file: string, data: object) => ejs.renderFile(path.join(dir, file), data, { root: dir });
+      const expected = await plain('layout.ejs', {
+        title: 'T&',
+        body: await plain('page.ejs', { title: 'T&', assets: {} }),
+      });
+      assert.equal(
+        expected,
+        '<main><h1>T&amp;</h1><label>Email &lt;b&gt;</label>[email]T&amp;|<h1>T&amp;</h1>|none</main>',
+      );
+      assert.equal(await render(), expected);
+      assert.equal(await render(), expected, 'and again, from the compiled partials');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
