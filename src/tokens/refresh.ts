@@ -46,6 +46,8 @@ const READ_SIGN_INS = `SELECT t.family_id AS "familyId", t.created_at AS "lastSe
        count(*) OVER ()::int AS "total"
   FROM refresh_tokens t
  WHERE t.user_id = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $2
+   -- "Sign out everywhere" or a lock raised the generation: such a sign-in no longer holds.
+   AND t.generation = (SELECT u.session_generation FROM users u WHERE u.id = $1)
  ORDER BY t.created_at DESC
  LIMIT $3`;
 

@@ -243,6 +243,16 @@ describe('Your sessions', () => {
       return response.body as { access_token: string; refresh_token: string };
     }
 
+    it('are no longer listed once "Sign out everywhere" ended them', async () => {
+      const { email, laptop } = await personOnTwoBrowsers();
+      await apiSignIn(email);
+      assert.match(sessionsSection((await laptop.get('/account').expect(200)).text), /API sign-in \(curl\)/);
+      assert.equal((await signOutSession(laptop, '/account/sign-out-everywhere')).status, 303);
+      const again = running.app.agent();
+      assert.equal((await signIn(again, email, strongPassword)).status, 303);
+      assert.doesNotMatch(sessionsSection((await again.get('/account').expect(200)).text), /API sign-in/);
+    });
+
     it('are listed as API sign-ins, and signing one out ends its refresh and access tokens', async () => {
       const { email, user, laptop } = await personOnTwoBrowsers();
       const tokens = await apiSignIn(email);
