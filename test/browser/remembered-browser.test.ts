@@ -1,7 +1,8 @@
 // "Don't ask again on this browser for 30 days" in a real browser (Debian's Chromium, headless),
 // at a phone's width and a laptop's: tick the box on the code step, sign out, sign in again and
-// no code is asked; "Forget" this browser on the account page, and the code is asked again.
-// axe-core finds nothing serious on the pages the feature touches.
+// no code is asked; "Forget" this browser on the account page, and the code is asked again; a
+// session that skipped the code signs in again with it before adding a passkey. axe-core finds
+// nothing serious on the pages the feature touches.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -26,7 +27,7 @@ describe('a remembered browser', { skip: withoutChromium }, () => {
     [375, '+33 6 12 34 56 71'],
     [1280, '+33 6 12 34 56 72'],
   ] as const) {
-    it(`at ${width} px: skips the code once ticked, and asks again after "Forget"`, async () => {
+    it(`at ${width} px: skips the code once ticked, asks again after "Forget", and before adding a passkey`, async () => {
       const { app, browser } = running;
       const screenshots = screenshotFolder('remembered-browser', String(width));
       const context = await browser.newContext({ viewport: { width, height: 900 } });
@@ -108,6 +109,32 @@ describe('a remembered browser', { skip: withoutChromium }, () => {
       await page.waitForURL(`${app.url}/login/2fa`);
       await page.getByLabel('Code').waitFor();
       await shot('code-asked-again');
+
+      // Remembered again: a session that skipped the code signs in again with it before adding a passkey.
+      await page.getByLabel('Code').fill(await latestCode(context, app));
+      await page.getByRole('checkbox', { name: BOX }).check();
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL(`${app.url}/account`);
+      await signOut();
+      await password(page);
+      await page.waitForURL(`${app.url}/account`);
+      await page.getByRole('link', { name: 'Add a passkey' }).click();
+      await page.waitForURL(/\/account\/second-factor\?next=/);
+      await page.getByRole('heading', { name: 'Sign in with your second factor' }).waitFor();
+      assert.deepEqual(await seriousAxeViolations(page), []);
+      assert.ok(await page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth'));
+      await shot('second-factor-again');
+      await page.getByRole('button', { name: 'Sign in again' }).click();
+      await page.waitForURL(`${app.url}/login?next=${encodeURIComponent('/account/passkeys/new')}`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(strongPassword);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.waitForURL(`${app.url}/login/2fa`);
+      await page.getByLabel('Code').fill(await latestCode(context, app));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await confirmPasswordInBrowser(page);
+      await page.waitForURL(`${app.url}/account/passkeys/new`);
+      await page.getByRole('heading', { name: 'Add a passkey' }).waitFor();
       assert.deepEqual(problems, []);
       await context.close();
     });
