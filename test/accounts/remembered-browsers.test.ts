@@ -18,7 +18,7 @@ import {
   submitForm,
   type Agent,
 } from '../support/app.js';
-import { eventually } from '../support/eventually.js';
+import { untilWaitingOnLock } from '../support/databases.js';
 import { appOnTwilio, personWithTwoFactor, turnOnTwoFactor } from '../support/twilio.js';
 
 const COOKIE = 'tfa.remember';
@@ -436,13 +436,7 @@ describe('remembered browsers', () => {
         .type('form')
         .send({ _csrf: csrfTokenIn(page.text), code: twilio.standIn.lastCodeFor(who.phone)!, rememberBrowser: 'on' })
         .then((response) => response);
-      await eventually(async () => {
-        await blocker.query('SELECT pg_stat_clear_snapshot()');
-        const waiting = await blocker.query<{ count: string }>(
-          "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        );
-        return Number(waiting.rows[0]?.count) > 0;
-      }, 'the sign-in waits on the account row');
+      await untilWaitingOnLock(blocker, 'the sign-in waits on the account row');
       await blocker.query('DELETE FROM user_factors WHERE user_id = $1', [who.userId]);
       await blocker.query('COMMIT');
       await answer;

@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { strongPassword, uniqueEmail } from '../support/app.js';
-import { browserForTests, latestCode, screenshotFolder, signUpInBrowser, withoutChromium } from '../support/browser.js';
+import {
+  browserForTests,
+  latestCode,
+  problemsOn,
+  screenshotFolder,
+  signUpInBrowser,
+  withoutChromium,
+} from '../support/browser.js';
 
 const screenshots = screenshotFolder();
 
@@ -16,13 +23,7 @@ describe('a person in a browser', { skip: withoutChromium }, () => {
     const { app, browser } = running;
     const context = await browser.newContext();
     const page = await context.newPage();
-    const consoleErrors: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(message.text());
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) consoleErrors.push(`${response.status()} ${response.url()}`);
-    });
+    const consoleErrors = problemsOn(page);
     const email = uniqueEmail('browser');
 
     await signUpInBrowser(page, app, email);

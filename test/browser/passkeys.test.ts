@@ -12,6 +12,7 @@ import { freePort, strongPassword, uniqueEmail } from '../support/app.js';
 import {
   browserForTests,
   confirmPasswordInBrowser,
+  problemsOn,
   screenshotFolder,
   seriousAxeViolations,
   signUpInBrowser,
@@ -36,13 +37,7 @@ describe('passkeys in a browser', { skip: withoutChromium }, () => {
   async function withAuthenticator(viewport?: { width: number; height: number }) {
     const context = await running.browser.newContext(viewport ? { viewport } : {});
     const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
-    });
+    const problems = problemsOn(page);
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {

@@ -12,6 +12,7 @@ import {
   browserForTests,
   confirmPasswordInBrowser,
   latestCode,
+  problemsOn,
   screenshotFolder,
   seriousAxeViolations,
   signUpInBrowser,
@@ -32,13 +33,7 @@ describe('a remembered browser', { skip: withoutChromium }, () => {
       const screenshots = screenshotFolder('remembered-browser', String(width));
       const context = await browser.newContext({ viewport: { width, height: 900 } });
       const page = await context.newPage();
-      const problems: string[] = [];
-      page.on('console', (message) => {
-        if (message.type() === 'error') problems.push(message.text());
-      });
-      page.on('response', (response) => {
-        if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
-      });
+      const problems = problemsOn(page);
       const email = uniqueEmail(`browser-remembered-${width}`);
       const shot = (name: string) => page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
 

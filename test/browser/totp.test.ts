@@ -8,6 +8,7 @@ import { strongPassword, uniqueEmail } from '../support/app.js';
 import {
   browserForTests,
   confirmPasswordInBrowser,
+  problemsOn,
   screenshotFolder,
   seriousAxeViolations,
   signUpInBrowser,
@@ -24,13 +25,7 @@ describe('an authenticator app in a browser', { skip: withoutChromium }, () => {
     const { app, browser } = running;
     const context = await browser.newContext();
     const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
-    });
+    const problems = problemsOn(page);
     const email = uniqueEmail('browser-totp');
     await signUpInBrowser(page, app, email);
 

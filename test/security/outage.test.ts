@@ -22,6 +22,7 @@ import {
   type Agent,
   type TestApp,
 } from '../support/app.js';
+import { untilWaitingOnLock } from '../support/databases.js';
 import { eventually } from '../support/eventually.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 import { Visitor, type Outcome } from '../support/visitor.js';
@@ -53,14 +54,7 @@ async function cutMidRequest<T>(
     await blocker.query('BEGIN');
     await blocker.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
     answer = Promise.resolve(send());
-    await eventually(async () => {
-      // Within a transaction, Postgres shows the activity it saw first unless told to look again.
-      await blocker.query('SELECT pg_stat_clear_snapshot()');
-      const waiting = await blocker.query<{ count: string }>(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-      );
-      return Number(waiting.rows[0]?.count) > 0;
-    }, 'the request waits on the audit trail');
+    await untilWaitingOnLock(blocker, 'the request waits on the audit trail');
     (dependency === 'redis' ? app.redisProxy : app.databaseProxy)!.down();
   } finally {
     await blocker.query('COMMIT').catch(() => {});

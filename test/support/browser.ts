@@ -92,6 +92,21 @@ interface AxeViolation {
 }
 
 /**
+ * What goes wrong on `page` from now on, as a person would never see it: errors in the browser
+ * console (a script, the CSP) and failed requests (any answer of 400 or more).
+ */
+export function problemsOn(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+  });
+  return problems;
+}
+
+/**
  * axe-core's serious and critical findings on the page as it is now. The script is evaluated
  * by Playwright, outside the page's Content Security Policy, so no CSP bypass is needed.
  */

@@ -2,6 +2,7 @@
 // TEST_DATABASE_URL, or else an in-memory PGlite. Either way, real Postgres.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { eventually } from './eventually.js';
 import { startEmbeddedPostgres } from '../../src/core/db/embedded-postgres.js';
 
 export interface TestDatabase {
@@ -45,3 +46,18 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export const withoutPostgresServer = process.env.TEST_DATABASE_URL
   ? false
   : 'needs a Postgres server (set TEST_DATABASE_URL): PGlite runs one session, so no query can wait on a lock another one holds';
+
+/**
+ * Waits until some session of the database `blocker` is connected to waits on a lock (a request
+ * parked on a row or table that `blocker`'s open transaction holds).
+ */
+export function untilWaitingOnLock(blocker: pg.Client, what: string): Promise<void> {
+  return eventually(async () => {
+    // Within a transaction, Postgres shows the activity it saw first unless told to look again.
+    await blocker.query('SELECT pg_stat_clear_snapshot()');
+    const waiting = await blocker.query<{ count: string }>(
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    return Number(waiting.rows[0]?.count) > 0;
+  }, what);
+}
