@@ -144,20 +144,24 @@ export function rememberedBrowsers(deps: {
     },
 
     /**
-     * "Forget" one remembered browser of the person (`{ id }`), or every one (`'all'`). `keep`: the
+     * "Forget" one remembered browser of the person (`{ id }`), the one asking (`'this'`: the rows of
+     * the cookie's tokens), or every one (`'all'`). `keep`: the
      * cookie's tokens that still mean something, so forgetting this browser clears its cookie.
      */
     forget(
       userId: string,
-      which: { id: string } | 'all',
+      which: { id: string } | 'all' | 'this',
       tokens: readonly string[],
       context: RequestContext,
     ): Promise<ForgetResult> {
-      const id = which === 'all' ? undefined : which.id;
+      const id = typeof which === 'object' ? which.id : undefined;
       return inTransaction(async (tx) => {
         // Which of the cookie's tokens are the ones forgotten: read before the rows go.
-        const forgotten = (await ownRows(userId, tokens, tx)).filter((row) => id === undefined || row.id === id);
-        const { count } = await tx.rememberedBrowser.deleteMany({ where: { userId, id } });
+        const own = await ownRows(userId, tokens, tx);
+        const forgotten = which === 'all' ? own : own.filter((row) => which === 'this' || row.id === id);
+        const { count } = await tx.rememberedBrowser.deleteMany({
+          where: which === 'this' ? { userId, id: { in: forgotten.map((row) => row.id) } } : { userId, id },
+        });
         if (!count && id !== undefined) return { ok: false, reason: 'not_found' } as const;
         await audit.record(
           {
@@ -165,7 +169,7 @@ export function rememberedBrowsers(deps: {
             outcome: 'forgotten',
             userId,
             context,
-            detail: { browser: id ?? 'all', count },
+            detail: { browser: typeof which === 'object' ? which.id : which, count },
           },
           tx,
         );

@@ -140,12 +140,8 @@ export function accountsRouter(deps: {
   });
 
   router.post(SECOND_FACTOR_AGAIN_PATH, requireSignedIn, async (req, res, next) => {
-    const tokens = rememberedTokens(req);
-    const here = (await remembered.list(req.user!.id, tokens)).find((browser) => browser.current);
-    if (here) {
-      const result = await remembered.forget(req.user!.id, { id: here.id }, tokens, contextOf(req));
-      if (result.ok) keepRememberedTokens(req, res, result.keep);
-    }
+    const result = await remembered.forget(req.user!.id, 'this', rememberedTokens(req), contextOf(req));
+    if (result.ok) keepRememberedTokens(req, res, result.keep);
     const after = nextFrom(req.body);
     await signOutHere(req, res, next, {
       to: after ? `/login?next=${encodeURIComponent(after)}` : '/login',
