@@ -5,7 +5,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { isDependencyFailure, RateLimitedError } from '../core/errors.js';
 import type { RequestLimit } from '../phone-verification/index.js';
 
-/** The request's ID (pino-http's, also sent as X-Request-Id). */
+/** The request's ID (src/web/request-log.ts; also sent as X-Request-Id). */
 export function requestIdOf(req: Request): string {
   const id = (req as { id?: unknown }).id;
   return typeof id === 'string' || typeof id === 'number' ? String(id) : '';

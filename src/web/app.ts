@@ -1,12 +1,10 @@
 // createApp wires middleware and the page routers around the domain (src/compose.ts) and the
 // services opened elsewhere. It does no I/O, so tests build the very app production runs, on
 // their own databases.
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cookieParser from 'cookie-parser';
 import express, { type Express, type RequestHandler } from 'express';
-import { pinoHttp } from 'pino-http';
 import { apiRouter, jwksRouter } from '../api/index.js';
 import type { Config } from '../config.js';
 import { composeDomain, type Domain } from '../compose.js';
@@ -29,6 +27,7 @@ import { passwordConfirmationRouter, requireRecentPassword } from './password-co
 import { passkeySignInStep, passkeysRouter } from './passkeys.js';
 import { phoneRouter } from './phone.js';
 import { recoveryCodesAfterEnrolment, recoveryCodesRouter } from './recovery-codes.js';
+import { useRequestLog } from './request-log.js';
 import { csrfProtection, securityHeaders } from './security.js';
 import { requireVerifiedEmail } from './guards.js';
 import { holdsSignIn } from './session.js';
@@ -41,7 +40,6 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const FORM_BODY_LIMIT = '16kb';
 /** The pages that add a second factor (REQUIRE_VERIFIED_EMAIL keeps unverified accounts out of them). */
 const ENROLMENT_PAGES = ['/account/2fa', '/account/2fa/verify', '/account/totp', '/account/passkeys/new'];
-const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface AppDeps {
   config: Config;
@@ -49,34 +47,6 @@ export interface AppDeps {
   services: Pick<Services, 'database' | 'sessions' | 'redis' | 'mail'>;
   /** The domain to serve; built from `services` when not given. */
   domain?: Domain;
-}
-
-/** Links mailed to people carry a token in their path; logs name the link, never the token. */
-const LINK_TOKEN = /^(\/(?:reset-password|verify-email|confirm-email)\/)[^/]+/i;
-const withoutLinkTokens = (path: string) => path.replace(LINK_TOKEN, '$1…');
-
-function requestLogger(logger: Logger): RequestHandler {
-  return pinoHttp({
-    logger,
-    genReqId: (req, res) => {
-      const incoming = req.headers['x-request-id'];
-      const id = typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
-    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-    // Method, path and client only: no headers (cookies, tokens) and no query string (a
-    // `next` or a search can carry an email address or anything else a person typed).
-    serializers: {
-      req: (req: { id: string; method: string; url: string; remoteAddress?: string; raw?: { ip?: string } }) => ({
-        id: req.id,
-        method: req.method,
-        url: withoutLinkTokens(req.url.split('?')[0]!),
-        ip: req.raw?.ip ?? req.remoteAddress,
-      }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-  });
 }
 
 /**
@@ -135,7 +105,7 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   );
   app.use(metricsRouter({ metrics, token: config.metrics.token, open: config.metrics.open }));
   app.use(metrics.requestTimer);
-  app.use(requestLogger(logger));
+  useRequestLog(app, logger);
 
   // The JSON API and its public keys: before the pages' sessions, CSRF and form parsing.
   app.use('/api', apiRouter({ domain, corsOrigins: config.api.corsOrigins }));

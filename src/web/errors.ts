@@ -87,7 +87,7 @@ export const notFound: RequestHandler = (_req, _res, next) => {
 export function errorHandler(options: { showDetails: boolean }): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const page = describe(error, req);
-    // pino-http puts this on the request's one log line.
+    // The request log (src/web/request-log.ts) puts this on the request's one line.
     if (page.status >= 500) (res as { err?: unknown }).err = error;
     if (res.headersSent) {
       // A streamed answer broke off: ending it normally would pass a truncated body as whole.

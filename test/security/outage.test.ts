@@ -347,7 +347,8 @@ describe('the HTTP server', () => {
 
 describe('the request log', () => {
   const logs: Array<Record<string, unknown>> = [];
-  const running = appForTests({ logs });
+  const running = appForTests({ logs, proxyDatabase: true });
+  const lineOf = (id: string) => logs.find((entry) => (entry.req as { id?: string } | undefined)?.id === id);
 
   it('names the path, never the query string', async () => {
     await running.app
@@ -358,5 +359,67 @@ describe('the request log', () => {
     const line = logs.find((entry) => (entry.req as { id?: string } | undefined)?.id === 'query-string-check');
     assert.equal((line?.req as { url?: string } | undefined)?.url, '/login');
     assert.ok(!JSON.stringify(logs).includes('query-secret-42'), 'nothing of the query string is logged');
+  });
+
+  it('says one line per request: what was asked, the answer and its time; an error line with the error for a 5xx', async () => {
+    const agent = running.app.agent();
+    const page = await agent.get('/signup').set('X-Request-Id', 'log-line-ok').expect(200);
+    assert.equal(page.headers['x-request-id'], 'log-line-ok');
+    const fresh = await agent.get('/login').set('X-Request-Id', 'not a plain token').expect(200);
+    assert.match(
+      String(fresh.headers['x-request-id']),
+      /^[0-9a-f-]{36}$/,
+      'a new ID for one that is not a plain token',
+    );
+    running.app.databaseProxy!.down();
+    try {
+      await agent
+        .post('/signup')
+        .type('form')
+        .set('X-Request-Id', 'log-line-failed')
+        .send({
+          email: uniqueEmail('log'),
+          password: strongPassword,
+          passwordConfirmation: strongPassword,
+          _csrf: csrfTokenIn(page.text),
+        })
+        .expect(503);
+    } finally {
+      running.app.databaseProxy!.up();
+    }
+    await eventually(() => Promise.resolve(lineOf('log-line-failed') !== undefined), 'the failed request is logged');
+    const ok = lineOf('log-line-ok')!;
+    assert.deepEqual(
+      { ...ok, time: 0, pid: 0, hostname: 0, responseTime: typeof ok.responseTime },
+      {
+        level: 30,
+        time: 0,
+        pid: 0,
+        hostname: 0,
+        req: { id: 'log-line-ok', method: 'GET', url: '/signup', ip: '127.0.0.1' },
+        res: { statusCode: 200 },
+        responseTime: 'number',
+        msg: 'request completed',
+      },
+    );
+    assert.equal(logs.filter((entry) => (entry.req as { id?: string } | undefined)?.id === 'log-line-ok').length, 1);
+    const failed = lineOf('log-line-failed')!;
+    assert.deepEqual(Object.keys(failed), [
+      'level',
+      'time',
+      'pid',
+      'hostname',
+      'req',
+      'res',
+      'err',
+      'responseTime',
+      'msg',
+    ]);
+    assert.equal(failed.level, 50, 'a 5xx is logged as an error');
+    assert.equal(failed.msg, 'request errored');
+    assert.deepEqual(failed.res, { statusCode: 503 });
+    const err = failed.err as { type?: string; message?: string; stack?: string };
+    assert.equal(err.type, 'DependencyUnavailableError', 'the error the error handler met, serialised');
+    assert.ok(err.stack);
   });
 });
