@@ -1,34 +1,59 @@
 // Cross-cutting protections: security headers, CSRF tokens, caching of private pages and
 // the check that keeps `next` redirects on this site.
 import { createHmac } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import helmet from 'helmet';
 import { doubleCsrf } from 'csrf-csrf';
 import { sessionIfAny } from '../core/sessions.js';
 import { holdsSignIn } from './session.js';
 
+/**
+ * Helmet's headers, worked out once. This policy has no nonce, so every answer gets the same
+ * set: run per request, helmet's twelve middleware functions each set one, and the policy was
+ * joined from its directives every time (bench/findings.md). Helmet is run once against a
+ * response that only records what it sets; anything else it might do (a nonce needs `res.locals`,
+ * a header removed needs `removeHeader`) fails here, at start-up.
+ */
+function headersSetBy(middleware: RequestHandler): Array<[string, string]> {
+  const headers: Array<[string, string]> = [];
+  const recorder = { setHeader: (name: string, value: unknown) => headers.push([name, String(value)]) };
+  let passed: { error?: unknown } | undefined;
+  middleware({} as Request, recorder as unknown as Response, (error?: unknown) => (passed = { error }));
+  if (!passed || passed.error)
+    throw new Error('the security headers could not be worked out once', { cause: passed?.error });
+  return headers;
+}
+
 export function securityHeaders(options: { isProduction: boolean }): RequestHandler {
-  return helmet({
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        fontSrc: ["'self'"],
-        connectSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        upgradeInsecureRequests: options.isProduction ? [] : null,
+  const headers = headersSetBy(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          upgradeInsecureRequests: options.isProduction ? [] : null,
+        },
       },
-    },
-    // HSTS only makes sense where the site is served over HTTPS.
-    strictTransportSecurity: options.isProduction,
-    referrerPolicy: { policy: 'same-origin' },
-  });
+      // HSTS only makes sense where the site is served over HTTPS.
+      strictTransportSecurity: options.isProduction,
+      referrerPolicy: { policy: 'same-origin' },
+      // Express sends no X-Powered-By here (the app disables it): nothing to remove.
+      xPoweredBy: false,
+    }),
+  );
+  return (_req, res, next) => {
+    for (const [name, value] of headers) res.setHeader(name, value);
+    next();
+  };
 }
 
 /** Where the site's own cookies (form tokens, messages) live, and what signs them. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, it } from 'node:test';
-import { safeLocalPath } from '../../src/web/security.js';
+import { safeLocalPath, securityHeaders } from '../../src/web/security.js';
 import { csrfTokenIn, signUp, appForTests, strongPassword, uniqueEmail } from '../support/app.js';
 
 describe('safeLocalPath', () => {
@@ -95,6 +95,48 @@ describe('web security basics', () => {
     assert.equal(response.headers['x-content-type-options'], 'nosniff');
     assert.equal(response.headers['x-powered-by'], undefined);
     assert.doesNotMatch(response.text, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script on the page');
+    assert.deepEqual(
+      {
+        coop: response.headers['cross-origin-opener-policy'],
+        corp: response.headers['cross-origin-resource-policy'],
+        oac: response.headers['origin-agent-cluster'],
+        referrer: response.headers['referrer-policy'],
+        dns: response.headers['x-dns-prefetch-control'],
+        download: response.headers['x-download-options'],
+        frame: response.headers['x-frame-options'],
+        crossDomain: response.headers['x-permitted-cross-domain-policies'],
+        xss: response.headers['x-xss-protection'],
+        hsts: response.headers['strict-transport-security'],
+      },
+      {
+        coop: 'same-origin',
+        corp: 'same-origin',
+        oac: '?1',
+        referrer: 'same-origin',
+        dns: 'off',
+        download: 'noopen',
+        frame: 'SAMEORIGIN',
+        crossDomain: 'none',
+        xss: '0',
+        hsts: undefined,
+      },
+    );
+  });
+
+  it('adds HSTS and upgrade-insecure-requests in production only', () => {
+    const headersOf = (isProduction: boolean) => {
+      const set = new Map<string, string>();
+      const res = { setHeader: (name: string, value: string) => set.set(name, value) };
+      securityHeaders({ isProduction })({} as never, res as never, () => undefined);
+      return set;
+    };
+    const production = headersOf(true);
+    assert.match(production.get('Strict-Transport-Security') ?? '', /^max-age=\d+; includeSubDomains$/);
+    assert.match(production.get('Content-Security-Policy') ?? '', /;upgrade-insecure-requests$/);
+    const development = headersOf(false);
+    assert.equal(development.get('Strict-Transport-Security'), undefined);
+    assert.doesNotMatch(development.get('Content-Security-Policy') ?? '', /upgrade-insecure-requests/);
+    assert.equal(development.size, 11);
   });
 
   it('answers an oversized form with 413 and a readable page, storing nothing', async () => {
