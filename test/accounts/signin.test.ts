@@ -156,6 +156,14 @@ describe('sign-in, sign-out and the account page', () => {
     assert.equal(replay.status, 303, 'the old session cookie no longer signs anyone in');
   });
 
+  it('signs out calmly a browser whose session already ended (the form sent from a stale tab)', async () => {
+    const agent = running.app.agent();
+    const response = await submitForm(agent, '/login', '/logout', {});
+    assert.equal(response.status, 303);
+    assert.equal(response.headers.location, '/login');
+    assert.match((await agent.get('/login').expect(200)).text, /You are signed out\./);
+  });
+
   it('marks pages with account data as not to be stored', async () => {
     const agent = running.app.agent();
     assert.equal((await signIn(agent, email, strongPassword)).status, 303);
