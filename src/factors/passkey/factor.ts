@@ -19,6 +19,7 @@ import {
 } from '@simplewebauthn/server';
 import type { AuditLog } from '../../audit/index.js';
 import type { DatabaseClient, InTransaction } from '../../core/db/client.js';
+import { randomBytesFromBlock } from '../../core/random.js';
 import { RateLimitedError, type Limit } from '../../core/rate-limits.js';
 import type { RequestContext } from '../../audit/index.js';
 import type { Begun, FactorKind, FactorRefusal, FactorUse, UserFactor } from '../factor.js';
@@ -42,6 +43,8 @@ export const PASSKEY_KIND = 'passkey';
 export const PASSKEY_CHALLENGE_MS = 5 * 60_000;
 /** The most passkeys one person may have. */
 export const MAX_PASSKEYS = 20;
+/** 32 random bytes, as SimpleWebAuthn makes them (WebAuthn asks for at least 16), drawn from a block: one is made on every view of /login. */
+const newChallenge = () => randomBytesFromBlock(32);
 export const MAX_PASSKEY_NAME = 64;
 /** A WebAuthn answer as the page posts it (JSON); far more than any real one needs. */
 export const MAX_PASSKEY_ANSWER = 12_000;
@@ -300,6 +303,7 @@ export function passkeyFactor(deps: {
       const own = await passkeys.listForUser(use.userId);
       if (own.length >= MAX_PASSKEYS) return { ok: false, reason: 'too_many' };
       const options = await generateRegistrationOptions({
+        challenge: newChallenge(),
         rpName,
         rpID: rpId,
         userName: input.userName,
@@ -406,6 +410,7 @@ export function passkeyFactor(deps: {
       const own = await passkeys.listForFactor(factor.id);
       const options = await generateAuthenticationOptions({
         rpID: rpId,
+        challenge: newChallenge(),
         allowCredentials: own.map((passkey) => ({ id: passkey.credentialId, transports: passkey.transports })),
         userVerification: 'preferred',
         timeout: PASSKEY_CHALLENGE_MS,
@@ -455,6 +460,7 @@ export function passkeyFactor(deps: {
     async passwordlessChallenge(): Promise<PasskeyChallenge> {
       const options = await generateAuthenticationOptions({
         rpID: rpId,
+        challenge: newChallenge(),
         userVerification: 'required',
         timeout: PASSKEY_CHALLENGE_MS,
       });
