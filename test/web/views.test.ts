@@ -75,6 +75,15 @@ describe('includes', () => {
       );
       assert.equal(await render(), expected);
       assert.equal(await render(), expected, 'and again, from the compiled partials');
+      // Their data has no prototype, as EJS's own copies have none: nothing added to
+      // Object.prototype (a prototype pollution) is taken for a local.
+      const prototype = Object.prototype as unknown as Record<string, unknown>;
+      prototype.name = 'polluted';
+      try {
+        assert.equal(await render(), expected);
+      } finally {
+        delete prototype.name;
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
