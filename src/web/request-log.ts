@@ -59,6 +59,11 @@ export function useRequestLog(app: Express, logger: Logger): void {
     },
   });
 
+  // A line of an answer given holds the fields above and nothing else, none of them a path the
+  // logger redacts: it is written unredacted, which was about 1 % of the CPU of /login. Error
+  // lines carry an error, which may hold anything: those are redacted as every other line.
+  const answered = logger.child({}, { redact: [] });
+
   const log: RequestHandler = (req, res, next) => {
     const start = Date.now();
     const incoming = req.headers['x-request-id'];
@@ -78,7 +83,7 @@ export function useRequestLog(app: Express, logger: Logger): void {
         logger[level]({ req: fields, res: { statusCode: res.statusCode }, err, responseTime }, 'request errored');
       } else {
         const message = !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted';
-        logger[level]({ req: fields, res: { statusCode: res.statusCode }, responseTime }, message);
+        answered[level]({ req: fields, res: { statusCode: res.statusCode }, responseTime }, message);
       }
     };
     res.on('finish', done);
