@@ -43,11 +43,14 @@ export const PASSKEY_KIND = 'passkey';
 export const PASSKEY_CHALLENGE_MS = 5 * 60_000;
 /** The most passkeys one person may have. */
 export const MAX_PASSKEYS = 20;
-/** 32 random bytes, as SimpleWebAuthn makes them (WebAuthn asks for at least 16), drawn from a block: one is made on every view of /login. */
-const newChallenge = () => randomBytesFromBlock(32);
 export const MAX_PASSKEY_NAME = 64;
 /** A WebAuthn answer as the page posts it (JSON); far more than any real one needs. */
 export const MAX_PASSKEY_ANSWER = 12_000;
+/**
+ * 32 random bytes, as SimpleWebAuthn makes them (WebAuthn asks for at least 16), cut from a block
+ * drawn at once: a challenge is made on every view of /login.
+ */
+const newChallenge = () => randomBytesFromBlock(32);
 
 /** A registration under way, kept in the session: its challenge and the options the page hands the browser. */
 export interface PasskeyEnrolment {
