@@ -76,6 +76,10 @@ export function createApp({ config, logger, services, domain: given }: AppDeps):
   const app = express();
   app.set('env', config.env);
   app.disable('x-powered-by');
+  // No ETag on what the app sends itself: its pages carry a fresh form token or challenge, and
+  // private ones are no-store, so a tag never matches; hashing each answer for one cost about
+  // 2 % of a page's CPU (bench/findings.md). Static files keep theirs (express.static's own).
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   useViews(app, path.join(root, 'views'));
   app.locals.supportContact = config.supportContact;

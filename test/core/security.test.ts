@@ -202,6 +202,18 @@ describe('web security basics', () => {
     assert.match(css.headers['content-type'] as string, /text\/css/);
   });
 
+  it('sends pages without an ETag (each holds a fresh form token), static files with one', async () => {
+    const page = await running.app.agent().get('/login').expect(200);
+    assert.equal(page.headers.etag, undefined);
+    const css = await running.app.agent().get('/css/app.css').expect(200);
+    assert.ok(css.headers.etag, 'a static file is tagged');
+    await running.app
+      .agent()
+      .get('/css/app.css')
+      .set('If-None-Match', css.headers.etag as string)
+      .expect(304);
+  });
+
   it('links its files under fingerprinted names that may be kept for a year, and a stale name uncached', async () => {
     const page = await running.app.agent().get('/signup').expect(200);
     const linked = [...page.text.matchAll(/(?:href|src)="(\/[^"]+\.[0-9a-f]{10}\.(?:css|js|svg))"/g)].map((m) => m[1]!);
