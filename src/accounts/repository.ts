@@ -72,7 +72,7 @@ export function accountsRepository({ prisma, read }: Pick<Database, 'prisma' | '
 
     /** Outside a transaction in plain SQL: every signed-in request and API call reads its account. */
     async findById(id: string, db?: DatabaseClient): Promise<User | null> {
-      if (db) return db.user.findUnique({ where: { id } });
+      if (db && db !== prisma) return db.user.findUnique({ where: { id } });
       // Postgres refuses a malformed uuid with an error; such an id names no account.
       if (!UUID.test(id)) return null;
       return (await read<User>(READ_USER, [id]))[0] ?? null;
