@@ -1,7 +1,9 @@
 // CPU time per request of each server process (read from /proc), with Postgres' and Redis'
 // CPU and their statement and command counts, for comparing builds side by side on a shared
 // machine, where req/s says little (bench/findings.md). Routes: login, account (signed in),
-// healthz, protected (the API's), signin (POST /login, another person's account).
+// healthz, protected (the API's), signin (POST /login, another person's account), code (POST
+// /login/2fa: the right code of a phone, each request a sign-in of its own waiting at its code
+// step, made before each run; the apps' codes go through the Twilio stand-in).
 //   node --import tsx bench/cpu.ts <checkout>[::NAME=value,...] ...
 // Each checkout (with node_modules) runs its own app on a database of its own; `::` gives one
 // settings of its own (UV_THREADPOOL_SIZE=2, say). Runs are interleaved, after a warm-up.
@@ -18,6 +20,8 @@ import pg from 'pg';
 import { createClient } from 'redis';
 import request from 'supertest';
 import { createTestDatabase } from '../test/support/databases.js';
+import { twilioEnv } from '../test/support/twilio.js';
+import { pendingCodeSteps, startStandIn, type StandIn } from './code-steps.js';
 import { cookiesOf, formOf, submit } from './load.js';
 
 const REQUESTS = Number(process.env.CPU_REQUESTS ?? 3000);
@@ -62,8 +66,26 @@ interface Server {
   pid: number;
   database: string;
   redisPrefix: string;
-  routes: Record<string, autocannon.Request>;
+  /** A route's request, or what makes the requests of a run of `count` (each used once). */
+  routes: Record<string, autocannon.Request | ((count: number) => Promise<autocannon.Request>)>;
   stop: () => Promise<void>;
+}
+
+/** One request per item of `bodies`, in turn: posts of a form, each with its own cookie. */
+function posts(path: string, bodies: Array<{ cookie: string; body: string }>): autocannon.Request {
+  let next = 0;
+  return {
+    method: 'POST',
+    path,
+    setupRequest: (req) => {
+      const { cookie, body } = bodies[next++ % bodies.length]!;
+      return {
+        ...req,
+        headers: { ...req.headers, 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body,
+      };
+    },
+  };
 }
 
 async function main() {
@@ -71,7 +93,11 @@ async function main() {
   await redis.connect();
   const servers: Server[] = [];
   const drops: Array<() => Promise<void>> = [];
+  const routeNames = (process.env.CPU_ROUTES ?? 'login,account,healthz,protected').split(',');
+  // The code step sends its codes through Twilio: the stand-in, one for every app.
+  let standIn: StandIn | undefined;
   try {
+    if (routeNames.includes('code')) standIn = await startStandIn();
     for (const [index, spec] of dirs.entries()) {
       // `dir` or `dir::NAME=value,NAME=value`: the same checkout with settings of its own.
       const [dir, settings] = spec.split('::') as [string, string | undefined];
@@ -98,6 +124,7 @@ async function main() {
           LIMIT_SIGN_IN_LOCK_AFTER: '100000000',
           LIMIT_SIGN_UPS_PER_IP: '100000000',
           LIMIT_CODES_PER_IP: '100000000',
+          ...(standIn ? twilioEnv(standIn.url) : {}),
           ...extra,
         },
         process.env.CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=/tmp/cpu-prof/${index}`] : [],
@@ -148,6 +175,8 @@ async function main() {
             headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: loginForm.cookies.join('; ') },
             body: new URLSearchParams({ email: signer, password: PASSWORD, _csrf: loginForm.token }).toString(),
           },
+          code: async (count) =>
+            posts('/login/2fa', await pendingCodeSteps(app.url, database.url, count, standIn!, PASSWORD)),
         },
       });
     }
@@ -220,24 +249,21 @@ async function main() {
       return ticks;
     };
     const redisPid = Number((await redis.info('server')).match(/process_id:(\d+)/)?.[1]);
-    const routeNames = (process.env.CPU_ROUTES ?? 'login,account,healthz,protected').split(',');
+    const requestOf = async (server: Server, route: string, count: number) => {
+      const req = server.routes[route];
+      return typeof req === 'function' ? req(count) : req;
+    };
     const results = new Map<string, number[][]>();
     for (const route of routeNames) {
       // Warm up each server on the route (JIT, pools) before measuring.
       for (const server of servers) {
-        const req = server.routes[route];
-        if (req)
-          await autocannon({
-            url: server.url,
-            connections: CONNECTIONS,
-            amount: Math.min(1000, REQUESTS),
-            requests: [req],
-            timeout: 30,
-          });
+        const amount = Math.min(1000, REQUESTS);
+        const req = await requestOf(server, route, amount);
+        if (req) await autocannon({ url: server.url, connections: CONNECTIONS, amount, requests: [req], timeout: 30 });
       }
       for (let round = 0; round < ROUNDS; round += 1) {
         for (const server of servers) {
-          const req = server.routes[route];
+          const req = await requestOf(server, route, REQUESTS);
           if (!req) continue;
           await new Promise((resolve) => setTimeout(resolve, 700)); // pg_stat lags a little
           const [cpu0, pg0, r0] = [await cpuTicks(server.pid), await statements(server.database), await redisCalls()];
@@ -284,6 +310,7 @@ async function main() {
   } finally {
     for (const server of servers) await server.stop();
     for (const drop of drops) await drop();
+    await standIn?.stop();
     await redis.quit();
   }
 }

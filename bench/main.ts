@@ -6,17 +6,17 @@
 // argon2id at our parameters; p99 under 50 ms for routes that hash nothing, at 50 connections;
 // resident memory flat over two consecutive mixed runs (sign-ins included); start-up under 3 s.
 import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type autocannon from 'autocannon';
-import pg from 'pg';
 import request from 'supertest';
 import { hashPassword, verifyPassword } from '../src/accounts/passwords.js';
 import { createTestDatabase } from '../test/support/databases.js';
 import { startServer, stop, type RunningServer } from '../test/support/processes.js';
-import { twilioCredentials, twilioEnv } from '../test/support/twilio.js';
+import { twilioEnv } from '../test/support/twilio.js';
+import { pendingCodeSteps, startStandIn } from './code-steps.js';
 import { cookiesOf, formOf, submit, measure, residentMb, type Measured } from './load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -47,48 +47,6 @@ function startBare(env: Record<string, string>): Promise<{ url: string; pid: num
   });
 }
 
-/**
- * The Twilio stand-in in a process of its own (`npm run twilio:stand-in`), so the code step is
- * not measured against a Twilio that shares its CPU with the load generator.
- */
-function startStandIn(): Promise<{
-  url: string;
-  lastCodeFor: (to: string) => Promise<string>;
-  stop: () => Promise<void>;
-}> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/twilio-stand-in/main.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      TWILIO_STAND_IN_PORT: '0',
-      TWILIO_ACCOUNT_SID: twilioCredentials.accountSid,
-      TWILIO_AUTH_TOKEN: twilioCredentials.authToken,
-      TWILIO_VERIFY_SERVICE_SID: twilioCredentials.serviceSid,
-      TWILIO_API_VERIFY_SERVICE_SID: twilioCredentials.apiServiceSid,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let started = false;
-    // Read everything it prints (one line per code sent), or its pipe fills and it stops.
-    child.stdout.on('data', (chunk: Buffer) => {
-      const url = /stand-in on (http:\/\/\S+)/.exec(chunk.toString())?.[1];
-      if (!url || started) return;
-      started = true;
-      resolve({
-        url,
-        async lastCodeFor(to) {
-          const outbox = (await request(url).get('/_stand-in/outbox')).body as Array<{ to: string; code: string }>;
-          const code = outbox.find((message) => message.to === to)?.code;
-          if (!code) throw new Error(`no code went to ${to}`);
-          return code;
-        },
-        stop: () => new Promise((done) => child.once('exit', () => done()).kill('SIGTERM')),
-      });
-    });
-    child.once('exit', (code) => reject(new Error(`the stand-in exited with ${code}`)));
-  });
-}
-
 /** Raw argon2id verifications a second at our parameters, as many at once as the app would run. */
 async function rawVerificationsPerSecond(seconds: number): Promise<number> {
   const hash = await hashPassword(PASSWORD);
@@ -103,48 +61,6 @@ async function rawVerificationsPerSecond(seconds: number): Promise<number> {
     }),
   );
   return Math.round(done / seconds);
-}
-
-/** People with a phone factor, signed in up to the code step: what each code check needs. */
-async function pendingCodeSteps(
-  app: string,
-  databaseUrl: string,
-  count: number,
-  code: (to: string) => Promise<string>,
-) {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  const hash = await hashPassword(PASSWORD);
-  const people = Array.from({ length: count }, (_, index) => ({
-    id: randomUUID(),
-    email: `code-step-${index}@bench.example`,
-    phone: `+3361${String(index).padStart(7, '0')}`,
-  }));
-  for (const person of people) {
-    await client.query('INSERT INTO users (id, email, password_hash, updated_at) VALUES ($1, $2, $3, now())', [
-      person.id,
-      person.email,
-      hash,
-    ]);
-    await client.query("INSERT INTO user_factors (id, user_id, kind, phone_number) VALUES ($1, $2, 'phone', $3)", [
-      randomUUID(),
-      person.id,
-      person.phone,
-    ]);
-  }
-  await client.end();
-  const steps: Array<{ cookie: string; body: string }> = [];
-  for (const person of people) {
-    const login = await formOf(app, '/login');
-    const started = await submit(app, '/login', login, { email: person.email, password: PASSWORD });
-    if (started.headers.location !== '/login/2fa') throw new Error(`no code step: ${started.status}`);
-    const step = await formOf(app, '/login/2fa', cookiesOf(started));
-    steps.push({
-      cookie: step.cookies.join('; '),
-      body: new URLSearchParams({ code: await code(person.phone), _csrf: step.token }).toString(),
-    });
-  }
-  return steps;
 }
 
 interface Row {
@@ -295,7 +211,7 @@ async function main(): Promise<number> {
     console.log(`raw argon2id verifications: ${raw}/s`);
 
     // The code step: each check needs a sign-in of its own waiting for its code.
-    const steps = await pendingCodeSteps(app.url, database.url, CODE_CHECKS, (to) => standIn.lastCodeFor(to));
+    const steps = await pendingCodeSteps(app.url, database.url, CODE_CHECKS, standIn, PASSWORD);
     let next = 0;
     const codeStep = await measure({
       url: app.url,

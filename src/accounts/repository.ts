@@ -63,16 +63,19 @@ export const USER_COLUMNS = {
 } satisfies Record<keyof User, string>;
 
 const READ_USER = `SELECT ${selectList(USER_COLUMNS)} FROM users WHERE id = $1`;
+const READ_USER_BY_EMAIL = `SELECT ${selectList(USER_COLUMNS)} FROM users WHERE email = $1`;
 
 export function accountsRepository({ prisma, read }: Pick<Database, 'prisma' | 'read'>) {
   return {
-    findByEmail(email: string, db: DatabaseClient = prisma): Promise<User | null> {
-      return db.user.findUnique({ where: { email } });
+    /** Outside a transaction in plain SQL: every sign-in reads its account by email. */
+    async findByEmail(email: string, db?: DatabaseClient): Promise<User | null> {
+      if (db && db !== prisma) return db.user.findUnique({ where: { email } });
+      return (await read<User>(READ_USER_BY_EMAIL, [email]))[0] ?? null;
     },
 
     /** Outside a transaction in plain SQL: every signed-in request and API call reads its account. */
     async findById(id: string, db?: DatabaseClient): Promise<User | null> {
-      if (db) return db.user.findUnique({ where: { id } });
+      if (db && db !== prisma) return db.user.findUnique({ where: { id } });
       // Postgres refuses a malformed uuid with an error; such an id names no account.
       if (!UUID.test(id)) return null;
       return (await read<User>(READ_USER, [id]))[0] ?? null;

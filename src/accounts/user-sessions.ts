@@ -59,28 +59,49 @@ const READ_LISTED = `SELECT id, created_at AS "createdAt", last_seen_at AS "last
  ORDER BY id = $3 DESC, last_seen_at DESC
  LIMIT $4`;
 
-export function userSessionsRepository({ prisma, read }: Pick<Database, 'prisma' | 'read'>) {
+/**
+ * A session's row ($1, of the user $2, at $3), made only while the account holds generation $4
+ * and is not locked, its row held FOR SHARE (see `create`). On the way, every row past its
+ * absolute lifetime goes (indexed), and the user's rows idle for longer than their timeout (and
+ * the last-seen interval); another person's idle rows wait for their own next sign-in or their
+ * absolute lifetime, and are not listed meanwhile.
+ */
+const START = `WITH pruned AS (
+  DELETE FROM user_sessions
+   WHERE expires_at < $3
+      OR (user_id = $2::uuid AND last_seen_at + make_interval(secs => idle_seconds + ${LAST_SEEN_INTERVAL_MS / 1000}) < $3)
+), holder AS (
+  SELECT id FROM users WHERE id = $2::uuid AND session_generation = $4 AND locked_at IS NULL FOR SHARE
+)
+INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, idle_seconds, ip, browser)
+SELECT $1::uuid, id, $3, $3, $5, $6, $7, $8 FROM holder`;
+
+export function userSessionsRepository({ prisma, read, write }: Pick<Database, 'prisma' | 'read' | 'write'>) {
   return {
     /**
      * Adds the row of a session just signed in, unless every session of the account ended since
-     * the sign-in read it (its generation moved on) or the account is gone: the account row is
-     * held (FOR SHARE) meanwhile, so "sign out everywhere", a lock or a deletion running beside
-     * it either comes after and removes this row, or came before and no row is made.
+     * the sign-in read it (its generation moved on), the account is locked or gone: the account
+     * row is held (FOR SHARE) meanwhile, so "sign out everywhere", a lock or a deletion running
+     * beside it either comes after and removes this row, or came before and no row is made.
+     * Forgets expired rows on the way (see START). One statement, so one transaction.
      */
     async create(
       row: { id: string; userId: string; generation: number; expiresAt: Date; idleSeconds: number } & Pick<
         ListedSession,
         'ip' | 'browser'
       >,
-      tx: DatabaseClient,
-    ): Promise<boolean> {
-      const [user] = await tx.$queryRaw<Array<{ generation: number; locked: boolean }>>`
-        SELECT session_generation AS generation, locked_at IS NOT NULL AS locked
-        FROM users WHERE id = ${row.userId}::uuid FOR SHARE`;
-      if (!user || user.locked || user.generation !== row.generation) return false;
-      const { generation: _generation, ...data } = row;
-      await tx.userSession.create({ data });
-      return true;
+      now: Date,
+    ): Promise<void> {
+      await write(START, [
+        row.id,
+        row.userId,
+        now,
+        row.generation,
+        row.expiresAt,
+        row.idleSeconds,
+        row.ip,
+        row.browser,
+      ]);
     },
 
     /**
@@ -121,19 +142,6 @@ export function userSessionsRepository({ prisma, read }: Pick<Database, 'prisma'
     async removeAll(userId: string, db: DatabaseClient = prisma): Promise<void> {
       await db.userSession.deleteMany({ where: { userId } });
     },
-
-    /**
-     * Forgets every row past its absolute lifetime (indexed), and the rows of `userId` idle for
-     * longer than their timeout (and the last-seen interval). Another person's idle rows wait for
-     * their own next sign-in or their absolute lifetime; they are not listed meanwhile.
-     */
-    async pruneExpired(userId: string, now: Date, db: DatabaseClient = prisma): Promise<void> {
-      await db.$executeRaw`
-        DELETE FROM user_sessions
-        WHERE expires_at < ${now}
-           OR (user_id = ${userId}::uuid
-               AND last_seen_at + make_interval(secs => idle_seconds + ${LAST_SEEN_INTERVAL_MS / 1000}) < ${now})`;
-    },
   };
 }
 
@@ -166,21 +174,18 @@ export function userSessions(deps: {
       const lasts = remember ? lifetime.rememberMeMs : lifetime.absoluteLifetimeMs;
       // With "Remember me" the cookie, and so the idle timeout, lasts as long as the session.
       const idle = remember ? lifetime.rememberMeMs : lifetime.idleTimeoutMs;
-      await inTransaction(async (tx) => {
-        await repository.pruneExpired(account.id, new Date(at), tx);
-        await repository.create(
-          {
-            id,
-            userId: account.id,
-            generation: account.sessionGeneration,
-            expiresAt: new Date(at + lasts),
-            idleSeconds: Math.ceil(idle / 1000),
-            ip: validIp(context.ip),
-            browser: describeBrowser(context.userAgent),
-          },
-          tx,
-        );
-      });
+      await repository.create(
+        {
+          id,
+          userId: account.id,
+          generation: account.sessionGeneration,
+          expiresAt: new Date(at + lasts),
+          idleSeconds: Math.ceil(idle / 1000),
+          ip: validIp(context.ip),
+          browser: describeBrowser(context.userAgent),
+        },
+        new Date(at),
+      );
       return id;
     },
 

@@ -82,6 +82,10 @@ function filterWhere(filter: AuditEventFilter): Prisma.AuditEventWhereInput {
 
 const MAX_USER_AGENT = 256;
 
+// An event outside a transaction; the time is the app's clock, as it is through Prisma.
+const RECORD_EVENT = `INSERT INTO audit_events (at, type, outcome, user_id, ip, user_agent, detail)
+  VALUES ($1, $2, $3, $4::uuid, $5, $6, $7::jsonb)`;
+
 const SIGN_IN_ATTEMPTS: Record<string, SignInAttempt> = {
   sign_in: 'signed_in',
   sign_in_password: 'wrong_password',
@@ -114,7 +118,7 @@ function scrubbed(detail: Detail, userId: string, email: string, pseudonym: stri
  * transaction (security notices queue their mail there).
  */
 export function auditLog(
-  { prisma, read }: Pick<Database, 'prisma' | 'read'>,
+  { prisma, read, write }: Pick<Database, 'prisma' | 'read' | 'write'>,
   counted: (entry: AuditEntry) => void = () => {},
   pseudonymKey: string = 'audit pseudonyms',
   followed: (entry: AuditEntry, db: DatabaseClient) => Promise<void> = () => Promise.resolve(),
@@ -148,16 +152,26 @@ export function auditLog(
 
     /** Writes the event; pass the transaction of the change it records, so both land or neither. */
     async record(entry: AuditEntry, db: DatabaseClient = prisma): Promise<void> {
-      await db.auditEvent.create({
-        data: {
-          type: entry.type,
-          outcome: entry.outcome,
-          userId: entry.userId ?? null,
-          ip: validIp(entry.context.ip),
-          userAgent: entry.context.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
-          ...(entry.detail ? { detail: entry.detail } : {}),
-        },
-      });
+      const event = {
+        at: new Date(),
+        type: entry.type,
+        outcome: entry.outcome,
+        userId: entry.userId ?? null,
+        ip: validIp(entry.context.ip),
+        userAgent: entry.context.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
+      };
+      // Outside a transaction, in plain SQL: every sign-in and code check writes events.
+      if (db === prisma)
+        await write(RECORD_EVENT, [
+          event.at,
+          event.type,
+          event.outcome,
+          event.userId,
+          event.ip,
+          event.userAgent,
+          entry.detail ? JSON.stringify(entry.detail) : null,
+        ]);
+      else await db.auditEvent.create({ data: { ...event, ...(entry.detail ? { detail: entry.detail } : {}) } });
       await followed(entry, db);
       counted(entry);
     },

@@ -52,6 +52,13 @@ function answering<T>(timeLimitMs: number | undefined, callback: ((error?: unkno
 }
 
 /**
+ * Sessions stored by storeBeforeAnswering as the answer goes out: nothing changes them after,
+ * and express-session, which then saves a session whose ID changed (a sign-in's) again or touches
+ * one that did not, would store the same thing twice (the cookie's expiry a moment later).
+ */
+const storedForTheAnswer = new WeakSet<object>();
+
+/**
  * The store as express-session and Passport use it (load, save, touch, and destroy for
  * regenerate and sign-out), its errors and silences made DependencyUnavailableError, so each
  * of those failures is the calm 503 wherever it happens.
@@ -69,6 +76,7 @@ class ReportingStore extends Store {
   }
 
   set(sid: string, data: SessionData, callback?: Callback): void {
+    if (storedForTheAnswer.has(data)) return void callback?.();
     this.inner.set(sid, data, answering(this.timeLimitMs, callback));
   }
 
@@ -77,7 +85,8 @@ class ReportingStore extends Store {
   }
 
   override touch(sid: string, data: SessionData, callback?: Callback): void {
-    if (this.inner.touch) this.inner.touch(sid, data, answering(this.timeLimitMs, callback));
+    if (storedForTheAnswer.has(data)) callback?.();
+    else if (this.inner.touch) this.inner.touch(sid, data, answering(this.timeLimitMs, callback));
     else callback?.();
   }
 }
@@ -158,8 +167,12 @@ function storeBeforeAnswering(
     const content = req.session && contentOf(req.session);
     const changed = content !== undefined && (req.sessionID !== loadedId || content !== loadedContent);
     if (!changed || res.headersSent) return end(...args);
-    req.session.save((error) => {
-      if (!error) return void end(...args);
+    const stored = req.session;
+    stored.save((error) => {
+      if (!error) {
+        storedForTheAnswer.add(stored);
+        return void end(...args);
+      }
       // Forget the session: nothing of it is stored or sent from here on.
       delete (req as { session?: unknown }).session;
       // An error page (the error handler's own, say) goes out as it is, without its session.

@@ -261,9 +261,10 @@ export function signInService(deps: {
     };
     if (!pending) return { ok: false, ended: 'none' };
     if (now() - pending.startedAt > pendingLifetimeMs) return end('expired');
-    const user = await accounts.findUser(pending.userId);
+    // The account and its factors at once, as signedInAccount reads them.
+    const [user, userFactors] = await Promise.all([accounts.findUser(pending.userId), factors.list(pending.userId)]);
     if (!user) return end('ended');
-    const account = await accountOf(user);
+    const account = toAccount(user, userFactors, isBackup);
     const factor = account.factors.find((candidate) => candidate.id === pending.factorId);
     if (!factor) return end('ended');
     if (user.lockedAt) {
@@ -273,6 +274,20 @@ export function signInService(deps: {
     // Every session of the account was ended since the password step: this sign-in with them.
     if (user.sessionGeneration !== pending.generation) return end('ended');
     return { ok: true, step: { pending, account, factor } };
+  }
+
+  /**
+   * The step `resumed` as this request read it, while the store still holds that very state
+   * (nothing began or switched since): read again a moment later, the account would say the
+   * same. Otherwise, or without it, read back (resume).
+   */
+  async function stepOf(
+    store: PendingSignInStore,
+    context: RequestContext,
+    resumed: PendingStep | undefined,
+  ): Promise<{ ok: true; step: PendingStep } | { ok: false; ended: PendingEnd }> {
+    if (resumed && store.read() === resumed.pending) return { ok: true, step: resumed };
+    return resume(store, context);
   }
 
   /**
@@ -521,15 +536,17 @@ export function signInService(deps: {
 
     /**
      * Checks the person's answer to the current factor; when it is right and the account can
-     * still sign in, the sign-in is granted (and recorded) and the pending state cleared.
+     * still sign in, the sign-in is granted (and recorded) and the pending state cleared. The
+     * account is read again after the check whatever `step` (what this request resumed) says.
      */
     async verify(
       store: PendingSignInStore,
       context: RequestContext,
       answer: string,
       options: AnswerOptions = {},
+      step?: PendingStep,
     ): Promise<FactorStep> {
-      const resumed = await resume(store, context);
+      const resumed = await stepOf(store, context, step);
       if (!resumed.ok) return resumed;
       const { pending, factor } = resumed.step;
       return answered(store, context, pending, factor, pending.challenges[factor.id], answer, options);
@@ -546,8 +563,9 @@ export function signInService(deps: {
       factorId: string,
       answer: string,
       options: AnswerOptions = {},
+      step?: PendingStep,
     ): Promise<FactorStep | { ok: false; ended: 'no_such_factor' }> {
-      const resumed = await resume(store, context);
+      const resumed = await stepOf(store, context, step);
       if (!resumed.ok) return resumed;
       const { pending, account } = resumed.step;
       const backup = account.factors.find((factor) => factor.id === factorId && registry.isBackup(factor));

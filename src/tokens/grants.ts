@@ -268,7 +268,7 @@ export function tokenGrants(deps: {
               context,
             );
         }
-        return finished(await signIn.verify(store, context, otp), state, app, context);
+        return finished(await signIn.verify(store, context, otp, {}, resumed.step), state, app, context);
       });
     },
 
@@ -286,7 +286,12 @@ export function tokenGrants(deps: {
           return { result: { ok: false, reason: 'invalid_authenticator' } };
         const resumed = await signIn.resume(store, context);
         if (!resumed.ok) return finished(resumed, state, undefined, context);
-        return finished(await signIn.verify(store, context, bindingCode), state, resumed.step.factor, context);
+        return finished(
+          await signIn.verify(store, context, bindingCode, {}, resumed.step),
+          state,
+          resumed.step.factor,
+          context,
+        );
       });
     },
 
@@ -297,7 +302,7 @@ export function tokenGrants(deps: {
         if (!resumed.ok) return finished(resumed, state, undefined, context);
         const set = resumed.step.account.factors.find((factor) => factor.kind === 'recovery_codes');
         if (!set) return { result: { ok: false, reason: 'invalid_authenticator' } };
-        return finished(await signIn.verifyBackup(store, context, set.id, code), state, set, context);
+        return finished(await signIn.verifyBackup(store, context, set.id, code, {}, resumed.step), state, set, context);
       });
     },
 

@@ -267,7 +267,7 @@ export function signInRouter(deps: {
     const form = parseForm(page.answerForm ?? answerForm, req.body);
     if (!form.ok) return page.render(res, 422, step, otherWays, form.errors);
     await afterChange(CODE_MAY_BE_USED_UP.signIn, async () => {
-      const result = await signIn.verify(pendingStore(req), contextOf(req), form.data.code, options);
+      const result = await signIn.verify(pendingStore(req), contextOf(req), form.data.code, options, step);
       if (result.ok) return finish(req, res, result.signedIn, result.method, result);
       if (result.ended) return startAgain(req, res, result.ended);
       // What the step remembers now (a passkey's new challenge), for the page shown again.
@@ -353,7 +353,7 @@ export function signInRouter(deps: {
     const options = rememberBrowserOf(req, res);
     const form = parseForm(recoveryCodeForm, req.body);
     if (!form.ok) return renderRecoveryCode(res, 422, step, form.errors);
-    const result = await signIn.verifyBackup(pendingStore(req), contextOf(req), set.id, form.data.code, options);
+    const result = await signIn.verifyBackup(pendingStore(req), contextOf(req), set.id, form.data.code, options, step);
     if (result.ok) {
       const left = (await recoveryCodes.remaining(result.signedIn.id))?.left ?? 0;
       return finish(req, res, result.signedIn, result.method, result, recoveryCodesLeft(left));

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import request from 'supertest';
+import { userSessions, userSessionsRepository } from '../../src/accounts/index.js';
+import { auditLog } from '../../src/audit/index.js';
 import {
   appForTests,
   csrfTokenIn,
@@ -166,6 +168,35 @@ describe('Your sessions', () => {
       strongPassword,
     );
     assert.equal(await prisma().userSession.count({ where: { userId: user.id, lastSeenAt: idle } }), 0);
+  });
+
+  it('makes a row only for a sign-in its account still holds (its generation, not locked), pruning idle ones', async () => {
+    const { user, phoneSession } = await personOnTwoBrowsers();
+    const { config } = running.app;
+    const { database } = running.app.services;
+    const sessions = userSessions({
+      repository: userSessionsRepository(database),
+      audit: auditLog(database),
+      inTransaction: database.inTransaction,
+      lifetime: config.session,
+    });
+    const context = { ip: '127.0.0.1', userAgent: FIREFOX };
+    const rowOf = (id: string) => prisma().userSession.findUnique({ where: { id } });
+    // "Sign out everywhere" or a lock since the sign-in read the account: an id with no row.
+    const later = await sessions.start({ id: user.id, sessionGeneration: user.sessionGeneration + 1 }, false, context);
+    assert.equal(await rowOf(later), null);
+    await prisma().user.update({ where: { id: user.id }, data: { lockedAt: new Date() } });
+    const locked = await sessions.start(user, false, context);
+    assert.equal(await rowOf(locked), null);
+    await prisma().user.update({ where: { id: user.id }, data: { lockedAt: null } });
+    // A row idle past its timeout goes with the next sign-in of its account.
+    await prisma().userSession.update({ where: { id: phoneSession.id }, data: { lastSeenAt: new Date(0) } });
+    const held = await sessions.start(user, true, context);
+    const row = await rowOf(held);
+    assert.ok(row, 'a sign-in the account holds gets its row');
+    assert.equal(row.browser, 'Firefox on Linux');
+    assert.equal(row.idleSeconds, config.session.rememberMeMs / 1000);
+    assert.equal(await rowOf(phoneSession.id), null);
   });
 
   it('treats a session signed in before the rows existed (no row id) as signed out, without an error', async () => {

@@ -27,6 +27,14 @@ export type InTransaction = <T>(work: (tx: DatabaseClient) => Promise<T>) => Pro
 export type PlainRead = <Row>(text: string, values: unknown[]) => Promise<Row[]>;
 
 /**
+ * One plain SQL statement that writes, outside any transaction: the statement is its own, so
+ * it is kept whole or not at all. For the few writes every sign-in makes (its audit events, its
+ * session's row), which through Prisma cost several times the CPU (bench/findings.md). Answers
+ * the number of rows it wrote. Fails as PlainRead does.
+ */
+export type PlainWrite = (text: string, values: unknown[]) => Promise<number>;
+
+/**
  * The select list that reads a model's rows with PlainRead, from each field's column: declared
  * `satisfies Record<keyof Model, string>`, a field added to the model and not here fails to compile.
  */
@@ -38,6 +46,7 @@ export const selectList = (columns: Record<string, string>): string =>
 export interface Database {
   prisma: PrismaClient;
   read: PlainRead;
+  write: PlainWrite;
   inTransaction: InTransaction;
   /** Resolves when the database answers a query, rejects otherwise. */
   check(): Promise<void>;
@@ -88,7 +97,7 @@ export async function openDatabase(config: Config['database'], logger: Logger): 
     transactionOptions: { maxWait: CONNECT_TIMEOUT_MS, timeout: QUERY_TIMEOUT_MS },
   });
 
-  // Each read's statement is prepared once per connection and then only bound and run: Postgres
+  // Each plain statement is prepared once per connection and then only bound and run: Postgres
   // skips parsing and planning it on every request (bench/findings.md). The texts are the code's
   // own constants, so the names stay few. Not where connections share sessions (PGlite's socket
   // server runs one session for all of them; a pooler in transaction mode hands a connection's
@@ -97,22 +106,24 @@ export async function openDatabase(config: Config['database'], logger: Logger): 
   const statementName = (text: string) => {
     if (embedded || !config.preparedStatements) return undefined;
     let name = statementNames.get(text);
-    if (!name) statementNames.set(text, (name = `read_${statementNames.size + 1}`));
+    if (!name) statementNames.set(text, (name = `plain_${statementNames.size + 1}`));
     return name;
+  };
+  const plain = async (text: string, values: unknown[]) => {
+    try {
+      return await pool.query({ name: statementName(text), text, values });
+    } catch (error) {
+      // Postgres' own answer to the statement (a syntax or type error) is a bug of ours;
+      // anything else (no connection, a time-out, a server going away) is the database failing.
+      if (error instanceof pg.DatabaseError && !isDependencyFailure(error)) throw error;
+      throw new DependencyUnavailableError('database', { cause: error });
+    }
   };
 
   return {
     prisma,
-    async read<Row>(text: string, values: unknown[]) {
-      try {
-        return (await pool.query({ name: statementName(text), text, values })).rows as Row[];
-      } catch (error) {
-        // Postgres' own answer to the statement (a syntax or type error) is a bug of ours;
-        // anything else (no connection, a time-out, a server going away) is the database failing.
-        if (error instanceof pg.DatabaseError && !isDependencyFailure(error)) throw error;
-        throw new DependencyUnavailableError('database', { cause: error });
-      }
-    },
+    read: async <Row>(text: string, values: unknown[]) => (await plain(text, values)).rows as Row[],
+    write: async (text, values) => (await plain(text, values)).rowCount ?? 0,
     async inTransaction(work) {
       let outcome: { failed: false } | { failed: true; error: unknown } | undefined;
       try {
