@@ -166,7 +166,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
   });
   const recoveryCodes = recoveryCodesFactor({
     factors: factorRows,
-    codes: recoveryCodesRepository(prisma),
+    codes: recoveryCodesRepository(database),
     inTransaction,
     audit,
     limits,

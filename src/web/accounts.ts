@@ -208,7 +208,7 @@ export function accountsRouter(deps: {
     const hasPasskeys = req.user!.factors.some((factor) => factor.kind === PASSKEY_KIND);
     const [activity, codes, signedIn, browsers, api, ownPasskeys] = await Promise.all([
       accounts.recentSignIns(req.user!.id),
-      req.user!.twoFactorEnabled ? recoveryCodes.remaining(req.user!.id) : undefined,
+      req.user!.twoFactorEnabled ? recoveryCodes.remaining(req.user!.factors) : undefined,
       sessions.list(req.user!.id, req.user!.sessionId ?? null, SESSIONS_SHOWN),
       remembered.list(req.user!.id, rememberedTokens(req)),
       apiSignIns.apiSignIns(req.user!.id, SESSIONS_SHOWN),
