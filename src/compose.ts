@@ -173,7 +173,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
   });
   const passkey = passkeyFactor({
     factors: factorRows,
-    passkeys: passkeysRepository(prisma),
+    passkeys: passkeysRepository(database),
     inTransaction,
     audit,
     limits,
