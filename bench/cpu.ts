@@ -9,7 +9,8 @@
 // settings of its own (UV_THREADPOOL_SIZE=2, say). Runs are interleaved, after a warm-up.
 // Env: CPU_REQUESTS per run (3000), CPU_ROUNDS (3), CPU_CONNECTIONS (20), CPU_ROUTES (a comma
 // list), CPU_SESSIONS (the measured person's other signed-in sessions, 0: each is a sign-in),
-// CPU_BARE=1 (bench/bare-server.ts too), CPU_PROF=1 (`node --cpu-prof` into
+// CPU_TWO_FACTOR=1 (the measured person has a phone, a passkey and recovery codes, written
+// straight into the database), CPU_BARE=1 (bench/bare-server.ts too), CPU_PROF=1 (`node --cpu-prof` into
 // /tmp/cpu-prof), CPU_REDIS_URL: Redis counts every client's commands, so a Redis of its own
 // (redis-server --port 6390) gives exact counts; TEST_DATABASE_URL, the Postgres server.
 import { spawn } from 'node:child_process';
@@ -29,6 +30,7 @@ const ROUNDS = Number(process.env.CPU_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.CPU_CONNECTIONS ?? 20);
 const REDIS_URL = process.env.CPU_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SESSIONS = Number(process.env.CPU_SESSIONS ?? 0);
+const TWO_FACTOR = Boolean(process.env.CPU_TWO_FACTOR);
 const PASSWORD = 'correct horse battery staple';
 const dirs = process.argv.slice(2);
 
@@ -88,6 +90,35 @@ function posts(path: string, bodies: Array<{ cookie: string; body: string }>): a
   };
 }
 
+/** Two-factor authentication for `email`, as enrolling would leave it: a phone, a passkey, ten recovery codes. */
+async function giveTwoFactor(url: string, email: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const factor = async (kind: string, phone: string | null) =>
+      (
+        await client.query<{ id: string }>(
+          `INSERT INTO user_factors (id, user_id, kind, phone_number)
+           SELECT gen_random_uuid(), id, $2, $3 FROM users WHERE email = $1 RETURNING id`,
+          [email, kind, phone],
+        )
+      ).rows[0]!.id;
+    await factor('phone', '+33612345678');
+    await client.query(
+      `INSERT INTO passkey_credentials (id, factor_id, credential_id, public_key, transports, name)
+       VALUES (gen_random_uuid(), $1, $2, '\\x00', '{internal}', 'Work laptop')`,
+      [await factor('passkey', null), randomBytes(16).toString('base64url')],
+    );
+    await client.query(
+      `INSERT INTO recovery_codes (id, factor_id, code_hash)
+       SELECT gen_random_uuid(), $1, encode(sha256(n::text::bytea), 'hex') FROM generate_series(1, 10) n`,
+      [await factor('recovery_codes', null)],
+    );
+  } finally {
+    await client.end();
+  }
+}
+
 async function main() {
   const redis = createClient({ url: REDIS_URL });
   await redis.connect();
@@ -137,6 +168,7 @@ async function main() {
         passwordConfirmation: PASSWORD,
       });
       const session = cookiesOf(created).filter((cookie) => !cookie.startsWith('tfa.flash='));
+      if (TWO_FACTOR) await giveTwoFactor(database.url, email);
       const firstPage = await request(app.url).get('/account').set('Cookie', session.join('; '));
       const cookie = [...session, ...cookiesOf(firstPage).filter((c) => c.startsWith('tfa.csrf='))].join('; ');
       const token = await request(app.url)

@@ -44,7 +44,7 @@ import {
   TwilioTotpBackend,
 } from './factors/index.js';
 import { phoneVerificationService, phoneVerificationsRepository } from './phone-verification/index.js';
-import { mfaSessionsRepository, signInService } from './sign-in/index.js';
+import { mfaSessionsRepository, signedInRepository, signInService } from './sign-in/index.js';
 import { refreshTokens, tokenGrants, tokenService, tokensRepository } from './tokens/index.js';
 
 export interface DomainDeps {
@@ -166,14 +166,14 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
   });
   const recoveryCodes = recoveryCodesFactor({
     factors: factorRows,
-    codes: recoveryCodesRepository(prisma),
+    codes: recoveryCodesRepository(database),
     inTransaction,
     audit,
     limits,
   });
   const passkey = passkeyFactor({
     factors: factorRows,
-    passkeys: passkeysRepository(prisma),
+    passkeys: passkeysRepository(database),
     inTransaction,
     audit,
     limits,
@@ -199,6 +199,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
   const signIn = signInService({
     accounts,
     sessions,
+    signedIn: signedInRepository(database),
     factors,
     registry,
     audit,

@@ -6,6 +6,8 @@ export {
   type AccountSummary,
   type Role,
   type User,
+  USER_COLUMNS,
+  UUID,
 } from './repository.js';
 export {
   accountsService,

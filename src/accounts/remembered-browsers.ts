@@ -7,7 +7,7 @@
 // turning 2FA off forgets them through the factors' hook (compose.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { describeBrowser, type AuditLog, type RequestContext } from '../audit/index.js';
-import type { Database, DatabaseClient, InTransaction } from '../core/db/client.js';
+import { selectList, type Database, type DatabaseClient, type InTransaction } from '../core/db/client.js';
 
 /** How long a browser stays remembered: from the moment it was, never extended by use. */
 export const REMEMBER_BROWSER_DAYS = 30;
@@ -31,6 +31,21 @@ export interface RememberedBrowser {
   current: boolean;
 }
 
+/**
+ * The account page's list, in plain SQL (it is read on every view of the page by a person with
+ * 2FA): the rows not past their 30 days ($2), newest first, each marked `current` when its token
+ * is one of the cookie's (their hashes, $3), in one statement.
+ */
+const READ_LISTED = `SELECT ${selectList({
+  id: 'id',
+  device: 'device',
+  createdAt: 'created_at',
+  expiresAt: 'expires_at',
+  lastUsedAt: 'last_used_at',
+  current: 'token_hash = ANY($3::text[])',
+} satisfies Record<keyof RememberedBrowser, string>)}
+  FROM remembered_browsers WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC`;
+
 export type ForgetResult = { ok: true; keep: string[] } | { ok: false; reason: 'not_found' };
 
 /** Forgets every remembered browser of the account, inside the caller's transaction. */
@@ -39,12 +54,12 @@ export async function forgetRememberedBrowsersOf(userId: string, db: DatabaseCli
 }
 
 export function rememberedBrowsers(deps: {
-  database: Pick<Database, 'prisma'>;
+  database: Pick<Database, 'prisma' | 'read'>;
   audit: AuditLog;
   inTransaction: InTransaction;
   now?: () => number;
 }) {
-  const { prisma } = deps.database;
+  const { prisma, read } = deps.database;
   const { audit, inTransaction } = deps;
   const now = deps.now ?? Date.now;
 
@@ -130,17 +145,8 @@ export function rememberedBrowsers(deps: {
     },
 
     /** The person's remembered browsers not past their 30 days, newest first. */
-    async list(userId: string, tokens: readonly string[]): Promise<RememberedBrowser[]> {
-      const [rows, own] = await Promise.all([
-        prisma.rememberedBrowser.findMany({
-          where: { userId, expiresAt: { gt: new Date(now()) } },
-          orderBy: { createdAt: 'desc' },
-          select: { id: true, device: true, createdAt: true, expiresAt: true, lastUsedAt: true },
-        }),
-        ownRows(userId, tokens),
-      ]);
-      const current = new Set(own.map((row) => row.id));
-      return rows.map((row) => ({ ...row, current: current.has(row.id) }));
+    list(userId: string, tokens: readonly string[]): Promise<RememberedBrowser[]> {
+      return read<RememberedBrowser>(READ_LISTED, [userId, new Date(now()), tokensIn(tokens).map(hashOf)]);
     },
 
     /**

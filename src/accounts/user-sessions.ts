@@ -1,26 +1,16 @@
 // The signed-in sessions of the pages ("Your sessions" on /account): one row of user_sessions
 // per signed-in session, its random id kept in the session beside the user id and generation.
-// Every request checks the row in the same query that reads the account, so a session signed
-// out from another device (or by "sign out everywhere", a lock, a deletion) is dead from its
-// next request, on whichever instance it lands: nothing of this lives in a process. The rows
-// are this feature's because everything that ends every session of an account (sign out
-// everywhere, a lock, a deletion) is an account change made here, in the same transaction.
+// Every request checks the row in the same statement that reads the account (src/sign-in), so
+// a session signed out from another device (or by "sign out everywhere", a lock, a deletion) is
+// dead from its next request, on whichever instance it lands: nothing of this lives in a
+// process. The rows are this feature's because everything that ends every session of an account
+// (sign out everywhere, a lock, a deletion) is an account change made here, in the same
+// transaction.
 import { randomUUID } from 'node:crypto';
 import { describeBrowser, type AuditLog, type RequestContext } from '../audit/index.js';
-import { selectList, type Database, type DatabaseClient, type InTransaction } from '../core/db/client.js';
+import type { Database, DatabaseClient, InTransaction } from '../core/db/client.js';
 import { validIp } from '../core/ip.js';
 import type { SessionLifetime } from '../core/sessions.js';
-import { USER_COLUMNS, UUID, type User } from './repository.js';
-
-/**
- * The account of a signed-in session, if the session's row is still there, and whether its last
- * seen is older than $3: one plain SQL read, made by every signed-in request.
- */
-const READ_SIGNED_IN = `SELECT ${selectList(
-  Object.fromEntries(Object.entries(USER_COLUMNS).map(([field, column]) => [field, `u.${column}`])),
-)}, s.last_seen_at < $3 AS "stale"
-  FROM users u JOIN user_sessions s ON s.user_id = u.id
- WHERE u.id = $1 AND s.id = $2`;
 
 /**
  * Last seen is written at most once in this interval, not on every request. A row counts as
@@ -104,21 +94,6 @@ export function userSessionsRepository({ prisma, read, write }: Pick<Database, '
       ]);
     },
 
-    /**
-     * The account, when this session of it still holds a row, and whether the row's last seen is
-     * older than `staleBefore`: one query.
-     */
-    async findSignedIn(
-      userId: string,
-      sessionId: string,
-      staleBefore: Date,
-    ): Promise<{ user: User; stale: boolean } | undefined> {
-      const [found] = await read<User & { stale: boolean }>(READ_SIGNED_IN, [userId, sessionId, staleBefore]);
-      if (!found) return undefined;
-      const { stale, ...user } = found;
-      return { user, stale };
-    },
-
     /** Moves the row's last seen to `now`, unless another request did since `staleBefore`. */
     async touch(sessionId: string, now: Date, staleBefore: Date): Promise<void> {
       await prisma.userSession.updateMany({
@@ -190,16 +165,14 @@ export function userSessions(deps: {
     },
 
     /**
-     * The account of a signed-in session, when the session still holds its row; its last seen
-     * is moved on when it is older than a minute.
+     * A session's last seen older than this is moved on (`seen`): the read of the signed-in
+     * person, which checks the session's row on every request (src/sign-in), asks it.
      */
-    async signedInUser(userId: string, sessionId: string): Promise<User | undefined> {
-      // Both were written by us into the session; anything else is no session (never a SQL error).
-      if (!UUID.test(userId) || !UUID.test(sessionId)) return undefined;
-      const found = await repository.findSignedIn(userId, sessionId, staleBefore());
-      if (!found) return undefined;
-      if (found.stale) await repository.touch(sessionId, new Date(now()), staleBefore());
-      return found.user;
+    staleBefore,
+
+    /** A request of the session found its last seen older than `staleBefore()`: it moves on. */
+    async seen(sessionId: string): Promise<void> {
+      await repository.touch(sessionId, new Date(now()), staleBefore());
     },
 
     /**

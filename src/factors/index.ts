@@ -1,6 +1,12 @@
 // The factors feature, as the rest of the app uses it.
 export type { Begun, Challenge, FactorKind, FactorRefusal, FactorUse, UserFactor } from './factor.js';
-export { factorsRepository, type FactorsRepository } from './repository.js';
+export {
+  factorsAsJson,
+  factorsFromJson,
+  factorsRepository,
+  type FactorJson,
+  type FactorsRepository,
+} from './repository.js';
 export { factorRegistry, type FactorKindName, type FactorKinds, type FactorRegistry } from './registry.js';
 export { factorsService, type FactorsService } from './service.js';
 export {

@@ -5,6 +5,7 @@ export {
   type MfaSessionState,
   type MfaSessionsRepository,
 } from './mfa-sessions.js';
+export { signedInRepository, type SignedInRead, type SignedInRepository } from './signed-in.js';
 export {
   mayRememberBrowser,
   REMEMBERED_BROWSER_METHOD,

@@ -35,6 +35,7 @@ import {
   type PasskeyReason,
   type UserFactor,
 } from '../factors/index.js';
+import type { SignedInRepository } from './signed-in.js';
 
 /** A signed-in person as the app sees them: the account and its factors, never the password hash. */
 export interface Account {
@@ -179,7 +180,9 @@ export function toAccount(
 export function signInService(deps: {
   accounts: AccountsService;
   /** The signed-in sessions of the pages, each checked on every request. */
-  sessions: Pick<UserSessions, 'signedInUser'>;
+  sessions: Pick<UserSessions, 'staleBefore' | 'seen'>;
+  /** The read of the signed-in person every signed-in request makes. */
+  signedIn: SignedInRepository;
   factors: FactorsService;
   registry: FactorRegistry;
   audit: AuditLog;
@@ -193,7 +196,8 @@ export function signInService(deps: {
   pendingLifetimeMs: number;
   now?: () => number;
 }) {
-  const { accounts, sessions, factors, registry, audit, passkeys, limits, remembered, pendingLifetimeMs } = deps;
+  const { accounts, sessions, signedIn, factors, registry, audit, passkeys, limits, remembered, pendingLifetimeMs } =
+    deps;
   const now = deps.now ?? Date.now;
 
   const isBackup = (factor: UserFactor) => registry.isBackup(factor);
@@ -364,17 +368,20 @@ export function signInService(deps: {
 
     /**
      * The signed-in account, or undefined when its sign-in no longer holds. A session of the
-     * pages names its row (`sessionId`), read with the account: a session signed out from
-     * elsewhere has none. `null` for an API sign-in, which its refresh-token family stands for.
+     * pages names its row (`sessionId`), read with the account and its factors in one statement:
+     * a session signed out from elsewhere has none. `null` for an API sign-in, which its
+     * refresh-token family stands for.
      */
     async signedInAccount(userId: string, generation: number, sessionId: string | null): Promise<Account | undefined> {
-      // The account and its factors at once: the one read of the signed-in person a request makes.
-      const [user, userFactors] = await Promise.all([
-        sessionId === null ? accounts.findUser(userId) : sessions.signedInUser(userId, sessionId),
-        factors.list(userId),
-      ]);
-      if (!user || !holds(user, generation)) return undefined;
-      return { ...toAccount(user, userFactors, isBackup), ...(sessionId === null ? {} : { sessionId }) };
+      const found = await signedIn.read(
+        userId,
+        sessionId === null ? null : { id: sessionId, staleBefore: sessions.staleBefore() },
+      );
+      if (!found) return undefined;
+      // Last seen moves on at most once a minute, not on every request.
+      if (sessionId !== null && found.stale) await sessions.seen(sessionId);
+      if (!holds(found.user, generation)) return undefined;
+      return { ...toAccount(found.user, found.factors, isBackup), ...(sessionId === null ? {} : { sessionId }) };
     },
 
     /**

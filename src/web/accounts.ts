@@ -208,9 +208,11 @@ export function accountsRouter(deps: {
     const hasPasskeys = req.user!.factors.some((factor) => factor.kind === PASSKEY_KIND);
     const [activity, codes, signedIn, browsers, api, ownPasskeys] = await Promise.all([
       accounts.recentSignIns(req.user!.id),
-      req.user!.twoFactorEnabled ? recoveryCodes.remaining(req.user!.id) : undefined,
+      req.user!.twoFactorEnabled ? recoveryCodes.remaining(req.user!.factors) : undefined,
       sessions.list(req.user!.id, req.user!.sessionId ?? null, SESSIONS_SHOWN),
-      remembered.list(req.user!.id, rememberedTokens(req)),
+      // A browser is remembered only while the account has a factor, and every one is forgotten
+      // when the last goes (src/accounts/remembered-browsers.ts): without factors, none to list.
+      req.user!.factors.length ? remembered.list(req.user!.id, rememberedTokens(req)) : [],
       apiSignIns.apiSignIns(req.user!.id, SESSIONS_SHOWN),
       hasPasskeys ? passkeys.list(req.user!.id) : [],
     ]);

@@ -355,7 +355,7 @@ export function signInRouter(deps: {
     if (!form.ok) return renderRecoveryCode(res, 422, step, form.errors);
     const result = await signIn.verifyBackup(pendingStore(req), contextOf(req), set.id, form.data.code, options, step);
     if (result.ok) {
-      const left = (await recoveryCodes.remaining(result.signedIn.id))?.left ?? 0;
+      const left = (await recoveryCodes.remaining(result.signedIn.factors))?.left ?? 0;
       return finish(req, res, result.signedIn, result.method, result, recoveryCodesLeft(left));
     }
     if (result.ended === 'no_such_factor') return res.redirect(303, VERIFY_PATH);

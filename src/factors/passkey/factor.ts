@@ -25,7 +25,12 @@ import type { RequestContext } from '../../audit/index.js';
 import type { Begun, FactorKind, FactorRefusal, FactorUse, UserFactor } from '../factor.js';
 import type { FactorsRepository } from '../repository.js';
 import { reserveCheck, type WrongCodeLimit } from '../wrong-code-limit.js';
-import { CredentialTakenError, type PasskeyCredential, type PasskeysRepository } from './repository.js';
+import {
+  CredentialTakenError,
+  type ListedPasskey,
+  type PasskeyCredential,
+  type PasskeysRepository,
+} from './repository.js';
 
 /** The transports WebAuthn names (AuthenticatorTransport); anything else a browser sends is dropped. */
 const KNOWN_TRANSPORTS: ReadonlySet<string> = new Set([
@@ -521,8 +526,8 @@ export function passkeyFactor(deps: {
         : { ok: false, reason: judged.reason };
     },
 
-    /** The person's passkeys, the oldest first. */
-    list: (userId: string): Promise<PasskeyCredential[]> => passkeys.listForUser(userId),
+    /** The person's passkeys as the pages list them, the oldest first. */
+    list: (userId: string): Promise<ListedPasskey[]> => passkeys.listedForUser(userId),
 
     /**
      * Removes one passkey of the person (with the password confirmed by the caller). The last

@@ -1,8 +1,24 @@
 // The only place that reads and writes `passkey_credentials`: the passkeys of a person's factor
 // of kind passkey. Rows come and go with the factor's row (ON DELETE CASCADE).
-import type { DatabaseClient, PasskeyCredential, PrismaClient } from '../../core/db/client.js';
+import { selectList, type Database, type DatabaseClient, type PasskeyCredential } from '../../core/db/client.js';
 
 export type { PasskeyCredential };
+
+/** A passkey as the pages list it: what the person sees of it, never its key. */
+export type ListedPasskey = Pick<PasskeyCredential, 'id' | 'name' | 'createdAt' | 'lastUsedAt'>;
+
+/**
+ * The pages' list, in plain SQL: the account page of a person with passkeys reads it on every
+ * view.
+ */
+const READ_LISTED = `SELECT ${selectList({
+  id: 'c.id',
+  name: 'c.name',
+  createdAt: 'c.created_at',
+  lastUsedAt: 'c.last_used_at',
+} satisfies Record<keyof ListedPasskey, string>)}
+  FROM passkey_credentials c JOIN user_factors f ON f.id = c.factor_id
+ WHERE f.user_id = $1 ORDER BY c.created_at ASC`;
 
 export class CredentialTakenError extends Error {
   constructor() {
@@ -11,11 +27,16 @@ export class CredentialTakenError extends Error {
   }
 }
 
-export function passkeysRepository(prisma: PrismaClient) {
+export function passkeysRepository({ prisma, read }: Pick<Database, 'prisma' | 'read'>) {
   return {
     /** The passkeys of a factor, the oldest first. */
     listForFactor(factorId: string, db: DatabaseClient = prisma): Promise<PasskeyCredential[]> {
       return db.passkeyCredential.findMany({ where: { factorId }, orderBy: { createdAt: 'asc' } });
+    },
+
+    /** Every passkey of the person as the pages list it, the oldest first. */
+    listedForUser(userId: string): Promise<ListedPasskey[]> {
+      return read<ListedPasskey>(READ_LISTED, [userId]);
     },
 
     /** Every passkey of the person, the oldest first. */

@@ -157,9 +157,12 @@ export function recoveryCodesFactor(deps: {
       });
     },
 
-    /** How many of the person's recovery codes are left, of how many; undefined without a set. */
-    async remaining(userId: string): Promise<{ left: number; total: number } | undefined> {
-      const set = await setOf(userId);
+    /**
+     * How many recovery codes are left, of how many, in the set among `factors` (the person's, as
+     * the request read them: not read again); undefined without a set.
+     */
+    async remaining(factors: UserFactor[]): Promise<{ left: number; total: number } | undefined> {
+      const set = factors.find((factor) => factor.kind === RECOVERY_CODES_KIND);
       return set ? codes.counts(set.id) : undefined;
     },
 
