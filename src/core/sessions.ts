@@ -168,6 +168,10 @@ function storeBeforeAnswering(
     const changed = content !== undefined && (req.sessionID !== loadedId || content !== loadedContent);
     if (!changed || res.headersSent) return end(...args);
     const stored = req.session;
+    // The idle timeout runs from this request: express-session would move the cookie's expiry
+    // on only as it writes the headers, after this save, and the store sets the session's own
+    // expiry from the one it is given (the last save's, or long past for an active person).
+    stored.touch();
     stored.save((error) => {
       if (!error) {
         storedForTheAnswer.add(stored);

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import request from 'supertest';
 import {
+  confirmPassword,
   cookiesSet,
   csrfTokenIn,
+  editStoredSession,
   sessionCookie,
   signIn,
   signUp,
@@ -136,6 +138,18 @@ describe('sign-in, sign-out and the account page', () => {
     assert.ok(plainLife > 25 * minute && plainLife <= 30 * minute + 5_000, `idle timeout: ${plainLife} ms`);
     const rememberedLife = lifetime(remembered);
     assert.ok(rememberedLife > 29 * 24 * 60 * minute, `remember me: ${rememberedLife} ms`);
+  });
+
+  it('keeps a session for the whole idle timeout after a request that changes it, however long ago it was last stored', async () => {
+    const agent = running.app.agent();
+    const cookie = sessionCookie(await signIn(agent, email, strongPassword))!;
+    // As if it was stored an idle timeout ago, with requests since (which only move its expiry on).
+    await editStoredSession<{ cookie: { expires: string } }>(running.app, cookie, (stored) => {
+      stored.cookie.expires = new Date(Date.now() + 1_000).toISOString();
+    });
+    await confirmPassword(agent); // a request that writes to the session
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await agent.get('/account').expect(200);
   });
 
   it('signs out with a POST, destroying the session on the server', async () => {
