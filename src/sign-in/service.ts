@@ -265,10 +265,11 @@ export function signInService(deps: {
     };
     if (!pending) return { ok: false, ended: 'none' };
     if (now() - pending.startedAt > pendingLifetimeMs) return end('expired');
-    // The account and its factors at once, as signedInAccount reads them.
-    const [user, userFactors] = await Promise.all([accounts.findUser(pending.userId), factors.list(pending.userId)]);
-    if (!user) return end('ended');
-    const account = toAccount(user, userFactors, isBackup);
+    // The account and its factors in one statement, as signedInAccount reads them.
+    const found = await signedIn.read(pending.userId, null);
+    if (!found) return end('ended');
+    const { user } = found;
+    const account = toAccount(user, found.factors, isBackup);
     const factor = account.factors.find((candidate) => candidate.id === pending.factorId);
     if (!factor) return end('ended');
     if (user.lockedAt) {
