@@ -18,7 +18,7 @@ import { HttpError } from '../core/errors.js';
 import { formText, parseForm, searchText, typedText, type FieldErrors } from '../core/forms.js';
 import { countries, maskPhone, MAX_PHONE_INPUT, parsePhone, readCode } from '../factors/index.js';
 import { codeForm, countryField, phoneField } from './forms/phone.js';
-import { requireSignedIn } from './guards.js';
+import { requireSecondFactorPassed, requireSignedIn } from './guards.js';
 import {
   ADMIN_REFUSED,
   benchMeaning,
@@ -89,12 +89,15 @@ export function adminRouter(deps: {
   const { admin, requireRecentPassword, requireTwoFactor, defaultCountry } = deps;
   const router = Router();
 
-  const requireAdmin: RequestHandler = async (req, _res, next) => {
+  const requireAdmin: RequestHandler = async (req, res, next) => {
     const user = req.user!;
     if (user.role !== 'ADMIN') {
       await admin.recordDenied(user.id, contextOf(req), req.originalUrl);
       throw new HttpError(403, "This area is for the site's administrators.", 'Admins only');
     }
+    // Every admin session has passed a second factor: one made admin while signed in on a
+    // remembered browser signs in again with it first.
+    if (req.session.secondFactorSkipped) return requireSecondFactorPassed(req, res, next);
     if (requireTwoFactor && !user.twoFactorEnabled) {
       await admin.recordDenied(user.id, contextOf(req), req.originalUrl);
       throw new HttpError(

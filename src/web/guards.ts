@@ -16,10 +16,23 @@ export const redirectIfSignedIn: RequestHandler = (req, res, next) => {
   res.redirect(303, safeLocalPath(req.query.next));
 };
 
-/** The `next` of a query or a form, when it is a path on this site; '' otherwise. */
 /** Where a session that skipped the second factor (a remembered browser) goes before a sensitive change. */
 export const SECOND_FACTOR_AGAIN_PATH = '/account/second-factor';
 
+/**
+ * Sends a session signed in on a remembered browser, which passed no second factor, to sign in
+ * again with one: the password and a copied cookie must not be enough to change how the account
+ * signs in (its password, its factors: a passkey outlives a password change) or to reach the
+ * admin area. A form sent changes nothing, and says so.
+ */
+export const requireSecondFactorPassed: RequestHandler = (req, res, next) => {
+  if (!req.session.secondFactorSkipped) return next();
+  if (req.method !== 'GET')
+    flash(req, { kind: 'error', text: 'Nothing was changed: sign in with your second factor first.' });
+  res.redirect(303, `${SECOND_FACTOR_AGAIN_PATH}?next=${encodeURIComponent(req.originalUrl)}`);
+};
+
+/** The `next` of a query or a form, when it is a path on this site; '' otherwise. */
 export function nextFrom(source: unknown): string {
   const next = (source as { next?: unknown } | undefined)?.next;
   return typeof next === 'string' ? safeLocalPath(next, '') : '';

@@ -6,7 +6,7 @@ import type { AccountsService } from '../accounts/index.js';
 import { contextOf } from '../audit/index.js';
 import { parseForm, type FieldErrors } from '../core/forms.js';
 import { confirmPasswordForm } from './forms/accounts.js';
-import { nextFrom, requireSignedIn, SECOND_FACTOR_AGAIN_PATH } from './guards.js';
+import { nextFrom, requireSecondFactorPassed, requireSignedIn } from './guards.js';
 import { ACCOUNT_LOCKED, tooManyPasswords, waitText } from './messages.js';
 import { noStore, safeLocalPath } from './security.js';
 import { flash } from './views.js';
@@ -30,11 +30,7 @@ const CONFIRM_PATH = '/account/confirm-password';
  */
 export function requireRecentPassword(maxAgeMs: number): RequestHandler {
   return (req, res, next) => {
-    if (req.session.secondFactorSkipped) {
-      if (req.method !== 'GET')
-        flash(req, { kind: 'error', text: 'Nothing was changed: sign in with your second factor first.' });
-      return res.redirect(303, `${SECOND_FACTOR_AGAIN_PATH}?next=${encodeURIComponent(req.originalUrl)}`);
-    }
+    if (req.session.secondFactorSkipped) return requireSecondFactorPassed(req, res, next);
     const confirmedAt = req.session.passwordConfirmedAt;
     if (confirmedAt !== undefined && Date.now() - confirmedAt < maxAgeMs) return next();
     if (req.method !== 'GET')

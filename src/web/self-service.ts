@@ -22,7 +22,7 @@ import {
   resetPasswordForm,
   typedEmail,
 } from './forms/accounts.js';
-import { requireSignedIn } from './guards.js';
+import { requireSecondFactorPassed, requireSignedIn } from './guards.js';
 import {
   ACCOUNT_LOCKED,
   ALREADY_VERIFIED,
@@ -154,7 +154,8 @@ export function selfServiceRouter(deps: {
 
   // ---- Change password --------------------------------------------------------------------------
 
-  router.use('/account/password', requireSignedIn, noStore);
+  // A new password changes how the account signs in: not on the password and a remembered browser alone.
+  router.use('/account/password', requireSignedIn, noStore, requireSecondFactorPassed);
 
   const renderChangePassword = (res: Response, status: number, errors: FieldErrors = {}) =>
     res.status(status).render('accounts/change-password', { title: 'Change password', errors });

@@ -378,6 +378,7 @@ describe('remembered browsers', () => {
       '/account/2fa',
       '/account/recovery-codes/new',
       '/account/2fa/disable',
+      '/account/password',
     ]) {
       const page = await who.browser.get(path);
       assert.equal(page.status, 303, path);
@@ -389,6 +390,16 @@ describe('remembered browsers', () => {
     assert.equal(refused.status, 303);
     assert.match(refused.headers.location as string, /^\/account\/second-factor/);
     assert.equal((await prisma().userFactor.count({ where: { userId: who.userId } })) > 0, true, 'nothing was changed');
+    // Nor is a new password (which started the session afresh, forgetting that it skipped the factor).
+    const newPassword = `${strongPassword} again`;
+    const changed = await submitForm(who.browser, '/account', '/account/password', {
+      currentPassword: strongPassword,
+      password: newPassword,
+      passwordConfirmation: newPassword,
+    });
+    assert.equal(changed.status, 303);
+    assert.match(changed.headers.location as string, /^\/account\/second-factor/);
+    assert.equal(await passwordStep(twilio.app.agent(), who.email), '/login/2fa', 'the password is unchanged');
 
     // "Sign in again": this browser is forgotten and signed out; the next sign-in asks for the code.
     const page = await who.browser.get('/account/second-factor?next=%2Faccount%2Fpasskeys%2Fnew').expect(200);
@@ -408,6 +419,17 @@ describe('remembered browsers', () => {
       200,
       'with the second factor, the change is open',
     );
+  });
+
+  it('sends a session that skipped the second factor, made admin meanwhile, to give it before the admin area', async () => {
+    const who = await rememberedPerson();
+    assert.equal(await passwordStep(who.browser, who.email), '/account');
+    await prisma().user.update({ where: { id: who.userId }, data: { role: 'ADMIN' } });
+    for (const path of ['/admin', '/admin/audit']) {
+      const page = await who.browser.get(path);
+      assert.equal(page.status, 303, path);
+      assert.equal(page.headers.location, `/account/second-factor?next=${encodeURIComponent(path)}`);
+    }
   });
 
   it('neither offers nor honours the box for admins', async () => {
