@@ -164,8 +164,8 @@ export function tokenService(deps: {
       if (!presented.ok) return false;
       const { jti } = presented.claims;
       const expiresAt = new Date(presented.claims.exp * 1000);
-      if (expiresAt.getTime() > now()) {
-        await repository.revoke(jti, expiresAt);
+      // Audited once: revoking it again changes nothing, and anyone holding the token may repeat it.
+      if (expiresAt.getTime() > now() && (await repository.revoke(jti, expiresAt))) {
         // An account's token is in its owner's trail; a verified number's has no account.
         const userId = presented.claims.gen === undefined ? undefined : presented.claims.sub;
         await audit.record({ type: 'token_revoked', outcome: 'ok', userId, context, detail: { kind: 'access', jti } });

@@ -392,6 +392,32 @@ describe('JSON API: account sign-in with an MFA step', () => {
     assert.equal((await token({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token })).status, 400);
   });
 
+  it('revokes an access token once, audited once however often it is sent, and answers 200 for a deleted account too', async () => {
+    const browser = twilio.app.agent();
+    const { email } = await signUp(browser);
+    const user = await prisma().user.findUniqueOrThrow({ where: { email } });
+    const first = (await password(email)).body;
+    const again = await Promise.all(
+      [1, 2, 3, 4].map(() => call('POST', '/api/auth/revoke', { token: first.access_token })),
+    );
+    for (const answer of again) assert.equal(answer.status, 200);
+    assert.equal(await prisma().auditEvent.count({ where: { userId: user.id, type: 'token_revoked' } }), 1);
+
+    // The account goes; a token it held is still answered as any string is: 200, nothing said.
+    const second = (await password(email)).body;
+    await confirmPassword(browser);
+    const page = await browser.get('/account/delete').expect(200);
+    const deleted = await browser
+      .post('/account/delete')
+      .type('form')
+      .send({ confirmation: email, _csrf: csrfTokenIn(page.text) });
+    assert.equal(deleted.status, 303);
+    assert.equal(await prisma().user.count({ where: { id: user.id } }), 0);
+    const revoked = await call('POST', '/api/auth/revoke', { token: second.access_token });
+    assert.equal(revoked.status, 200);
+    assert.deepEqual(revoked.body, {});
+  });
+
   it("an admin's lock ends the account's API tokens", async () => {
     const adminEmail = uniqueEmail('api-admin');
     const made = await runScript('src/cli/admin-create.ts', [adminEmail], {
