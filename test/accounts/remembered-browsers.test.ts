@@ -18,7 +18,7 @@ import {
   submitForm,
   type Agent,
 } from '../support/app.js';
-import { untilWaitingOnLock } from '../support/databases.js';
+import { untilWaitingOnLock, withoutPostgresServer } from '../support/databases.js';
 import { appOnTwilio, personWithTwoFactor, turnOnTwoFactor } from '../support/twilio.js';
 
 const COOKIE = 'tfa.remember';
@@ -440,31 +440,35 @@ describe('remembered browsers', () => {
     assert.ok(!page.text.includes(BOX));
   });
 
-  it('is not remembered when 2FA is turned off while the sign-in is granted', async () => {
-    const who = await person();
-    const agent = twilio.app.agent();
-    assert.equal(await passwordStep(agent, who.email), '/login/2fa');
-    const page = await agent.get('/login/2fa').expect(200);
-    // Another session of the database turns 2FA off as the app does: the account row locked, its
-    // factors deleted, committed while the sign-in waits to remember the browser.
-    const blocker = new pg.Client({ connectionString: twilio.app.databaseUrl });
-    await blocker.connect();
-    try {
-      await blocker.query('BEGIN');
-      // (NO KEY: the sign-in's audit events, which reference the row, go through; remembering waits.)
-      await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [who.userId]);
-      const answer = agent
-        .post('/login/2fa')
-        .type('form')
-        .send({ _csrf: csrfTokenIn(page.text), code: twilio.standIn.lastCodeFor(who.phone)!, rememberBrowser: 'on' })
-        .then((response) => response);
-      await untilWaitingOnLock(blocker, 'the sign-in waits on the account row');
-      await blocker.query('DELETE FROM user_factors WHERE user_id = $1', [who.userId]);
-      await blocker.query('COMMIT');
-      await answer;
-    } finally {
-      await blocker.end();
-    }
-    assert.equal(await prisma().rememberedBrowser.count({ where: { userId: who.userId } }), 0);
-  });
+  it(
+    'is not remembered when 2FA is turned off while the sign-in is granted',
+    { skip: withoutPostgresServer },
+    async () => {
+      const who = await person();
+      const agent = twilio.app.agent();
+      assert.equal(await passwordStep(agent, who.email), '/login/2fa');
+      const page = await agent.get('/login/2fa').expect(200);
+      // Another session of the database turns 2FA off as the app does: the account row locked, its
+      // factors deleted, committed while the sign-in waits to remember the browser.
+      const blocker = new pg.Client({ connectionString: twilio.app.databaseUrl });
+      await blocker.connect();
+      try {
+        await blocker.query('BEGIN');
+        // (NO KEY: the sign-in's audit events, which reference the row, go through; remembering waits.)
+        await blocker.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [who.userId]);
+        const answer = agent
+          .post('/login/2fa')
+          .type('form')
+          .send({ _csrf: csrfTokenIn(page.text), code: twilio.standIn.lastCodeFor(who.phone)!, rememberBrowser: 'on' })
+          .then((response) => response);
+        await untilWaitingOnLock(blocker, 'the sign-in waits on the account row');
+        await blocker.query('DELETE FROM user_factors WHERE user_id = $1', [who.userId]);
+        await blocker.query('COMMIT');
+        await answer;
+      } finally {
+        await blocker.end();
+      }
+      assert.equal(await prisma().rememberedBrowser.count({ where: { userId: who.userId } }), 0);
+    },
+  );
 });
