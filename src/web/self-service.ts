@@ -22,7 +22,7 @@ import {
   resetPasswordForm,
   typedEmail,
 } from './forms/accounts.js';
-import { requireSignedIn } from './guards.js';
+import { answerSignedOut, requireSignedIn } from './guards.js';
 import {
   ACCOUNT_LOCKED,
   ALREADY_VERIFIED,
@@ -171,6 +171,8 @@ export function selfServiceRouter(deps: {
           return renderTooMany(res, result.retryAfterSeconds, tooManyAttempts(result.retryAfterSeconds));
         case 'locked':
           return renderChangePassword(res, 403, { form: ACCOUNT_LOCKED });
+        case 'signed_out':
+          return answerSignedOut(req, res);
         case 'wrong_password':
           return renderChangePassword(res, 401, { currentPassword: WRONG_CURRENT_PASSWORD });
         case 'weak_password':
