@@ -1,6 +1,7 @@
 // Revocation against sign-ins racing it: "sign out everywhere" and an admin lock end every
 // session that began before them, whatever is in flight, and no later press can miss one; and
-// a password change asked by a session the press ends is not made after it.
+// a change asked by a session the press ends (a new password, a change-of-email or verification
+// link) is not made after it.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -12,6 +13,7 @@ import {
   signIn,
   signUp,
   strongPassword,
+  uniqueEmail,
   type Agent,
   type TestApp,
 } from '../support/app.js';
@@ -289,6 +291,42 @@ describe('a change in flight and sign out everywhere', { skip: withoutPostgresSe
       (await signIn(running.app.agent(), who.email, strongPassword)).headers.location,
       '/account',
       'the owner signs in with their own password',
+    );
+  });
+
+  it('issues no change-of-email link asked for while the press ran', async () => {
+    const who = await ownerAndIntruder();
+    await confirmPassword(who.intruder);
+    const page = await who.intruder.get('/account/email').expect(200);
+    const answer = await changeDuringPress(who, async () =>
+      who.intruder
+        .post('/account/email')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page.text), email: uniqueEmail('intruder') }),
+    );
+    assert.equal(answer.headers.location, toSignIn('/account/email'), 'answered as a signed-out session');
+    assert.equal(
+      await prisma().emailToken.count({ where: { userId: who.userId, purpose: 'change_email', usedAt: null } }),
+      0,
+      'no live change-of-email link',
+    );
+    assert.equal(await prisma().auditEvent.count({ where: { userId: who.userId, type: 'email_change_requested' } }), 0);
+  });
+
+  it('sends no verification link asked for again while the press ran', async () => {
+    const who = await ownerAndIntruder();
+    const account = await who.intruder.get('/account').expect(200);
+    const answer = await changeDuringPress(who, async () =>
+      who.intruder
+        .post('/account/email/verify')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(account.text) }),
+    );
+    assert.equal(answer.headers.location, toSignIn('/account/email/verify'), 'answered as a signed-out session');
+    // The sign-up's own link was the only one.
+    assert.equal(
+      await prisma().auditEvent.count({ where: { userId: who.userId, type: 'email_verification_sent' } }),
+      1,
     );
   });
 });
