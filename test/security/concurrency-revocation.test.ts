@@ -1,7 +1,7 @@
 // Revocation against sign-ins racing it: "sign out everywhere" and an admin lock end every
 // session that began before them, whatever is in flight, and no later press can miss one; and
 // a change asked by a session the press ends (a new password, a change-of-email or verification
-// link) is not made after it.
+// link, 2FA off, the account's deletion) is not made after it.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -328,5 +328,35 @@ describe('a change in flight and sign out everywhere', { skip: withoutPostgresSe
       await prisma().auditEvent.count({ where: { userId: who.userId, type: 'email_verification_sent' } }),
       1,
     );
+  });
+
+  it('does not turn 2FA off when asked while the press ran', async () => {
+    const who = await ownerAndIntruder();
+    // A second factor added once both are signed in (the intruder's session is a full one).
+    await prisma().userFactor.create({ data: { userId: who.userId, kind: 'phone', phoneNumber: '+33612349876' } });
+    await confirmPassword(who.intruder);
+    const page = await who.intruder.get('/account/2fa/disable').expect(200);
+    const answer = await changeDuringPress(who, async () =>
+      who.intruder
+        .post('/account/2fa/disable')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page.text) }),
+    );
+    assert.equal(answer.headers.location, toSignIn('/account/2fa/disable'), 'answered as a signed-out session');
+    assert.equal(await prisma().userFactor.count({ where: { userId: who.userId } }), 1, '2FA is still on');
+  });
+
+  it('does not delete the account when asked while the press ran', async () => {
+    const who = await ownerAndIntruder();
+    await confirmPassword(who.intruder);
+    const page = await who.intruder.get('/account/delete').expect(200);
+    const answer = await changeDuringPress(who, async () =>
+      who.intruder
+        .post('/account/delete')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page.text), confirmation: who.email }),
+    );
+    assert.equal(answer.headers.location, toSignIn('/account/delete'), 'answered as a signed-out session');
+    assert.equal(await prisma().user.count({ where: { id: who.userId } }), 1, 'the account is still there');
   });
 });
