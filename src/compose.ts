@@ -193,6 +193,7 @@ export function composeDomain({ config, logger, database, redis, metrics, mail }
     audit,
     inTransaction,
     twoFactorOff: forgetRememberedBrowsersOf,
+    sessionHolds: (session, tx) => users.sessionHolds(session, tx),
   });
   const remembered = rememberedBrowsers({ database, audit, inTransaction });
   const deletion = accountDeletion({ users, factors, audit, inTransaction });

@@ -7,7 +7,7 @@
 import type { AuditLog, RequestContext } from '../audit/index.js';
 import type { DatabaseClient, InTransaction } from '../core/db/client.js';
 import type { Challenge, FactorRefusal, FactorsService } from '../factors/index.js';
-import type { AccountsRepository } from './repository.js';
+import type { AccountsRepository, SignedInSession } from './repository.js';
 
 /** An answer to one of the person's factors, with what its step remembered (a code sent). */
 export interface FactorAnswer {
@@ -27,7 +27,9 @@ export type DeletionRefusal =
   /** The person is the last admin who is not locked. */
   | { ok: false; reason: 'last_admin' }
   /** The account is already gone. */
-  | { ok: false; reason: 'gone' };
+  | { ok: false; reason: 'gone' }
+  /** The session asking ended (sign out everywhere, a lock) while the factor was checked: nothing was deleted. */
+  | { ok: false; reason: 'signed_out' };
 
 export type Deletion = { ok: true } | DeletionRefusal;
 
@@ -39,11 +41,16 @@ export function accountDeletion(deps: {
 }) {
   const { users, factors, audit, inTransaction } = deps;
 
-  /** Inside `tx`, under the admin-changes lock: refuses for the last active admin, else deletes. */
-  async function deleteIn(tx: DatabaseClient, userId: string, context: RequestContext): Promise<Deletion> {
+  /**
+   * Inside `tx`, under the admin-changes lock: refuses for the last active admin, or when the
+   * session asking no longer holds, else deletes.
+   */
+  async function deleteIn(tx: DatabaseClient, session: SignedInSession, context: RequestContext): Promise<Deletion> {
+    const userId = session.id;
     await users.takeAdminChangesTurn(tx);
     const user = await users.findById(userId, tx);
     if (!user) return { ok: false, reason: 'gone' };
+    if (!(await users.sessionHolds(session, tx))) return { ok: false, reason: 'signed_out' };
     if (user.role === 'ADMIN' && !user.lockedAt && (await users.countActiveAdmins(tx)) <= 1)
       return { ok: false, reason: 'last_admin' };
     // Through each factor's kind, so that an app kept by Twilio goes there too.
@@ -71,7 +78,7 @@ export function accountDeletion(deps: {
      * wrong one deletes nothing and counts toward the wrong-code lock).
      */
     async delete(
-      user: { id: string; email: string },
+      user: SignedInSession & { email: string },
       input: { confirmation: string; factor: FactorAnswer | undefined },
       context: RequestContext,
     ): Promise<Deletion> {
@@ -86,7 +93,7 @@ export function accountDeletion(deps: {
           return { ok: false, reason: 'factor_refused', kind, refusal };
         }
       }
-      const deleted = await inTransaction((tx) => deleteIn(tx, user.id, context));
+      const deleted = await inTransaction((tx) => deleteIn(tx, user, context));
       if (!deleted.ok && deleted.reason === 'last_admin')
         await audit.record({
           type: 'account_deleted',

@@ -11,6 +11,16 @@ export type { User };
  */
 export const END_EVERY_SESSION = { sessionGeneration: { increment: 1 } } satisfies Prisma.UserUpdateInput;
 
+/**
+ * A signed-in session asking for a change: its account, the generation it signed in with, and
+ * (for a session of the pages) its row in user_sessions. The API's access tokens have no row.
+ */
+export interface SignedInSession {
+  id: string;
+  sessionGeneration: number;
+  sessionId?: string;
+}
+
 /** What the admin area's list shows of an account. */
 export type AccountSummary = Pick<User, 'id' | 'email' | 'role' | 'lockedAt' | 'createdAt'>;
 
@@ -97,6 +107,29 @@ export function accountsRepository({ prisma, read }: Pick<Database, 'prisma' | '
     async endEverySession(id: string, db: DatabaseClient = prisma): Promise<void> {
       await db.user.update({ where: { id }, data: END_EVERY_SESSION });
       await forgetSessionsOf(id, db);
+    },
+
+    /**
+     * Inside the transaction `tx`, first: takes the account row and says whether `session` still
+     * holds (its generation, the account not locked, its row still there). "Sign out everywhere",
+     * a lock or a deletion either committed before, and this says no, or waits for `tx` to end:
+     * a change checked here cannot land after one of them. NO KEY UPDATE, what changing the row
+     * takes anyway: audit events of the account (which reference it) are not held back, and a
+     * single session signed out beside it (its row deleted, then audited) cannot deadlock with it.
+     */
+    async sessionHolds(session: SignedInSession, tx: DatabaseClient): Promise<boolean> {
+      const [user] = await tx.$queryRaw<Array<{ holds: boolean }>>`
+        SELECT locked_at IS NULL AND session_generation = ${session.sessionGeneration} AS holds
+          FROM users WHERE id = ${session.id}::uuid FOR NO KEY UPDATE`;
+      if (!user?.holds) return false;
+      if (session.sessionId === undefined) return true;
+      // Its own statement, after the lock (a subquery of the locking one would read the rows as
+      // they were before the transaction it waited for). KEY SHARE: a sign-out of this session
+      // beside it waits until the change is made, and then ends the session as usual.
+      const rows = await tx.$queryRaw<unknown[]>`
+        SELECT 1 FROM user_sessions WHERE id = ${session.sessionId}::uuid AND user_id = ${session.id}::uuid
+           FOR KEY SHARE`;
+      return rows.length === 1;
     },
 
     count(): Promise<number> {

@@ -10,7 +10,13 @@ import type { Email } from '../mail/index.js';
 import { addressHint } from '../mail/index.js';
 import type { EmailTokensRepository } from './email-tokens.js';
 import { hashPassword, newPasswordProblems, normalisePassword, type NewPasswordProblems } from './passwords.js';
-import { EmailTakenError, END_EVERY_SESSION, type AccountsRepository, type User } from './repository.js';
+import {
+  EmailTakenError,
+  END_EVERY_SESSION,
+  type AccountsRepository,
+  type SignedInSession,
+  type User,
+} from './repository.js';
 
 export const PASSWORD_RESET_MINUTES = 30;
 const VERIFY_EMAIL_MINUTES = 24 * 60;
@@ -22,12 +28,15 @@ export type SendMail = (to: string, email: Email, db: DatabaseClient) => Promise
 
 export type Limited = { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
 
+/** The session asking ended (sign out everywhere, a lock) before its link could be issued: none was. */
+export type SignedOut = { ok: false; reason: 'signed_out' };
+
 export type ResetPasswordResult =
   | { ok: true; userId: string }
   | { ok: false; reason: 'invalid_link' | 'second_factor_required' }
   | { ok: false; reason: 'weak_password'; problems: NewPasswordProblems };
 
-export type EmailChangeResult = { ok: true } | { ok: false; reason: 'same_email' } | Limited;
+export type EmailChangeResult = { ok: true } | { ok: false; reason: 'same_email' } | Limited | SignedOut;
 
 export type ConfirmEmailChangeResult = { ok: true; userId: string } | { ok: false; reason: 'invalid_link' | 'taken' };
 
@@ -77,18 +86,26 @@ export function selfService(deps: {
     /** The first verification mail, in the sign-up's own transaction. */
     sendVerification,
 
-    /** "Send the link again": a new link (the old one stops working), limited per account. */
+    /**
+     * "Send the link again": a new link (the old one stops working), limited per account; none
+     * when `signedIn`'s session ended meanwhile.
+     */
     async resendVerification(
-      userId: string,
+      signedIn: SignedInSession,
       context: RequestContext,
-    ): Promise<{ ok: true } | { ok: false; reason: 'already_verified' } | Limited> {
+    ): Promise<{ ok: true } | { ok: false; reason: 'already_verified' } | Limited | SignedOut> {
+      const userId = signedIn.id;
       const user = await users.findById(userId);
       if (!user) throw new Error('the signed-in account is gone');
       if (user.emailVerifiedAt) return { ok: false, reason: 'already_verified' };
       const limited = await within([() => mailsByUser.take(userId)], context, userId);
       if (limited) return limited;
-      await inTransaction((tx) => sendVerification(user, context, tx));
-      return { ok: true };
+      const sent = await inTransaction(async (tx) => {
+        if (!(await users.sessionHolds(signedIn, tx))) return false;
+        await sendVerification(user, context, tx);
+        return true;
+      });
+      return sent ? { ok: true } : { ok: false, reason: 'signed_out' };
     },
 
     /** The address the link confirms, while it is still good (the page asks before using it). */
@@ -203,14 +220,22 @@ export function selfService(deps: {
     /**
      * A change of email: a link to the new address makes it, a notice goes to the old one.
      * Whether the new address has an account is not said here (the link's use says it is taken).
+     * No link when `signedIn`'s session ended before it was issued: "sign out everywhere" voids
+     * pending changes, and one issued after it would survive it.
      */
-    async requestEmailChange(userId: string, newEmail: string, context: RequestContext): Promise<EmailChangeResult> {
+    async requestEmailChange(
+      signedIn: SignedInSession,
+      newEmail: string,
+      context: RequestContext,
+    ): Promise<EmailChangeResult> {
+      const userId = signedIn.id;
       const user = await users.findById(userId);
       if (!user) throw new Error('the signed-in account is gone');
       if (user.email === newEmail) return { ok: false, reason: 'same_email' };
       const limited = await within([() => mailsByUser.take(userId)], context, userId);
       if (limited) return limited;
-      await inTransaction(async (tx) => {
+      const issued = await inTransaction(async (tx) => {
+        if (!(await users.sessionHolds(signedIn, tx))) return false;
         const token = await tokens.issue(
           { userId, purpose: 'change_email', email: newEmail, lifetimeMs: VERIFY_EMAIL_MINUTES * 60_000 },
           tx,
@@ -218,8 +243,9 @@ export function selfService(deps: {
         await sendMail(newEmail, { kind: 'change_email', token, minutes: VERIFY_EMAIL_MINUTES }, tx);
         await sendMail(user.email, { kind: 'email_change_asked', newAddressHint: addressHint(newEmail) }, tx);
         await audit.record({ type: 'email_change_requested', outcome: 'ok', userId, context }, tx);
+        return true;
       });
-      return { ok: true };
+      return issued ? { ok: true } : { ok: false, reason: 'signed_out' };
     },
 
     /** The new address a change link confirms, while it is still good. */

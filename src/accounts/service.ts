@@ -19,6 +19,7 @@ import {
   type AccountsRepository,
   type AccountSummary,
   type Role,
+  type SignedInSession,
   type User,
 } from './repository.js';
 import type { EmailTokensRepository } from './email-tokens.js';
@@ -54,6 +55,8 @@ export type AdminCreation =
 export type PasswordChange =
   | { ok: true; user: User }
   | { ok: false; reason: 'wrong_password' | 'locked' }
+  /** The session asking ended (sign out everywhere, a lock) before the change could be made. */
+  | { ok: false; reason: 'signed_out' }
   | { ok: false; reason: 'weak_password'; problems: NewPasswordProblems }
   | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
 
@@ -197,10 +200,12 @@ export function accountsService(
     /**
      * "Change password": the current one (counted toward the account lock like any password
      * check), then the new one by the sign-up rules. Every session and API sign-in of the
-     * account ends (the caller starts this one again) and reset links stop working.
+     * account ends (the caller starts this one again) and reset links stop working. Refused
+     * when `signedIn`'s session ended while the new password was hashed: a "sign out
+     * everywhere" meanwhile wins, and the session that asked stays signed out.
      */
     async changePassword(
-      signedIn: { id: string; email: string },
+      signedIn: SignedInSession & { email: string },
       input: { currentPassword: string; password: string; passwordConfirmation: string },
       context: RequestContext,
     ): Promise<PasswordChange> {
@@ -210,11 +215,13 @@ export function accountsService(
       if (Object.keys(problems).length) return { ok: false, reason: 'weak_password', problems };
       const passwordHash = await hashPassword(normalisePassword(input.password));
       const user = await inTransaction(async (tx) => {
+        if (!(await users.sessionHolds(signedIn, tx))) return 'signed_out' as const;
         await users.changeStanding(signedIn.id, { passwordHash, ...END_EVERY_SESSION }, tx);
         await email.tokens.voidAll(signedIn.id, ['password_reset'], tx);
         await audit.record({ type: 'password_changed', outcome: 'ok', userId: signedIn.id, context }, tx);
         return users.findById(signedIn.id, tx);
       });
+      if (user === 'signed_out') return { ok: false, reason: 'signed_out' };
       if (!user) throw new Error('the signed-in account is gone');
       return { ok: true, user };
     },

@@ -7,6 +7,9 @@ import type { Begun, Challenge, FactorKind, FactorRefusal, UserFactor } from './
 import type { FactorRegistry } from './registry.js';
 import type { FactorsRepository } from './repository.js';
 
+/** A signed-in session of the account (src/accounts: SignedInSession). */
+type Session = { id: string; sessionGeneration: number; sessionId?: string };
+
 export function factorsService(deps: {
   repository: FactorsRepository;
   registry: FactorRegistry;
@@ -17,9 +20,14 @@ export function factorsService(deps: {
    * the browsers remembered for skipping it (accounts), so turning 2FA on again asks again.
    */
   twoFactorOff: (userId: string, tx: DatabaseClient) => Promise<void>;
+  /**
+   * Inside `tx`, first: takes the account row and says whether `session` still holds
+   * (accounts), so that a "sign out everywhere" made first is not followed by its change.
+   */
+  sessionHolds: (session: Session, tx: DatabaseClient) => Promise<boolean>;
   now?: () => Date;
 }) {
-  const { repository, registry, audit, inTransaction, twoFactorOff } = deps;
+  const { repository, registry, audit, inTransaction, twoFactorOff, sessionHolds } = deps;
   const now = deps.now ?? (() => new Date());
 
   async function removeAllIn(tx: DatabaseClient, userId: string, context: RequestContext): Promise<number> {
@@ -128,11 +136,16 @@ export function factorsService(deps: {
     /** Records that a sign-in was finished with this factor, so it is offered first next time. */
     markUsed: (factor: UserFactor): Promise<void> => repository.markUsed(factor.id, now()),
 
-    /** Turns two-factor authentication off: every factor goes, in one transaction with its audit event. */
-    disable(userId: string, context: RequestContext): Promise<void> {
+    /**
+     * Turns two-factor authentication off: every factor goes, in one transaction with its audit
+     * event; nothing does when `signedIn`'s session ended meanwhile.
+     */
+    disable(signedIn: Session, context: RequestContext): Promise<{ ok: true } | { ok: false; reason: 'signed_out' }> {
       return inTransaction(async (tx) => {
-        await removeAllIn(tx, userId, context);
-        await audit.record({ type: 'two_factor_disabled', outcome: 'ok', userId, context }, tx);
+        if (!(await sessionHolds(signedIn, tx))) return { ok: false, reason: 'signed_out' } as const;
+        await removeAllIn(tx, signedIn.id, context);
+        await audit.record({ type: 'two_factor_disabled', outcome: 'ok', userId: signedIn.id, context }, tx);
+        return { ok: true } as const;
       });
     },
 

@@ -18,7 +18,7 @@ import {
 } from '../factors/index.js';
 import { afterChange } from './errors.js';
 import { deleteAccountForm, deletionCodeForm } from './forms/accounts.js';
-import { requireSignedIn } from './guards.js';
+import { answerSignedOut, requireSignedIn } from './guards.js';
 import { DELETION_REFUSED, factorCheckRefused, PASSKEYS_NEED_JAVASCRIPT, sendRefused, STATUS } from './messages.js';
 import { noStore } from './security.js';
 import { flash } from './views.js';
@@ -172,6 +172,8 @@ export function accountDeletionRouter(deps: {
     switch (result.reason) {
       case 'gone':
         return res.redirect(303, '/login');
+      case 'signed_out':
+        return answerSignedOut(req, res);
       case 'factor_refused': {
         const said = factorCheckRefused(result.kind, result.refusal);
         if (result.refusal.retryAfterSeconds) res.set('Retry-After', String(result.refusal.retryAfterSeconds));

@@ -17,7 +17,7 @@ import { REMEMBERED_BROWSER_METHOD, toAccount, type SignInService } from '../sig
 import type { TokenGrants } from '../tokens/index.js';
 import { afterChange } from './errors.js';
 import { sessionParams, signUpForm, typedEmail } from './forms/accounts.js';
-import { nextFrom, redirectIfSignedIn, requireSignedIn, SECOND_FACTOR_AGAIN_PATH } from './guards.js';
+import { answerSignedOut, nextFrom, redirectIfSignedIn, requireSignedIn, SECOND_FACTOR_AGAIN_PATH } from './guards.js';
 import {
   apiSignInName,
   RECOVERY_CODES_FEW,
@@ -300,7 +300,8 @@ export function accountsRouter(deps: {
   });
 
   router.post('/account/2fa/disable', requireRecentPassword, async (req, res) => {
-    await factors.disable(req.user!.id, contextOf(req));
+    const result = await factors.disable(req.user!, contextOf(req));
+    if (!result.ok) return answerSignedOut(req, res);
     flash(req, { kind: 'success', text: 'Two-factor authentication is off. Signing in now needs only your password.' });
     res.redirect(303, '/account');
   });

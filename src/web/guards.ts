@@ -1,14 +1,26 @@
 // Who may see a page: checked before any route that needs it.
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { VERIFY_EMAIL_FIRST } from './messages.js';
 import { safeLocalPath } from './security.js';
 import { flash } from './views.js';
 
+/** To the sign-in page, remembering where the visitor was going. */
+function toSignIn(req: Request, res: Response): void {
+  res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+}
+
 /** Sends anonymous visitors to the sign-in page, remembering where they were going. */
 export const requireSignedIn: RequestHandler = (req, res, next) => {
   if (req.user) return next();
-  res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+  toSignIn(req, res);
 };
+
+/**
+ * A service refused the change because this session ended while the request ran (a "sign out
+ * everywhere" made first): answered as any request of an ended session. Its next request finds
+ * it signed out.
+ */
+export const answerSignedOut = toSignIn;
 
 /** Sends someone already signed in on to where they were going. */
 export const redirectIfSignedIn: RequestHandler = (req, res, next) => {

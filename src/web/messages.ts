@@ -485,7 +485,7 @@ export function tooManyMails(retryAfterSeconds: number): string {
 
 /** Why a deletion was refused, by field, and its status; a factor's own refusal is worded by factorCheckRefused. */
 export const DELETION_REFUSED: Record<
-  Exclude<DeletionRefusal['reason'], 'factor_refused' | 'gone'>,
+  Exclude<DeletionRefusal['reason'], 'factor_refused' | 'gone' | 'signed_out'>,
   { status: number; field: string; text: string }
 > = {
   confirmation_mismatch: {

@@ -22,7 +22,7 @@ import {
   resetPasswordForm,
   typedEmail,
 } from './forms/accounts.js';
-import { requireSecondFactorPassed, requireSignedIn } from './guards.js';
+import { answerSignedOut, requireSecondFactorPassed, requireSignedIn } from './guards.js';
 import {
   ACCOUNT_LOCKED,
   ALREADY_VERIFIED,
@@ -172,6 +172,8 @@ export function selfServiceRouter(deps: {
           return renderTooMany(res, result.retryAfterSeconds, tooManyAttempts(result.retryAfterSeconds));
         case 'locked':
           return renderChangePassword(res, 403, { form: ACCOUNT_LOCKED });
+        case 'signed_out':
+          return answerSignedOut(req, res);
         case 'wrong_password':
           return renderChangePassword(res, 401, { currentPassword: WRONG_CURRENT_PASSWORD });
         case 'weak_password':
@@ -191,7 +193,8 @@ export function selfServiceRouter(deps: {
   // ---- The email address --------------------------------------------------------------------------
 
   router.post('/account/email/verify', requireSignedIn, async (req, res) => {
-    const result = await selfService.resendVerification(req.user!.id, contextOf(req));
+    const result = await selfService.resendVerification(req.user!, contextOf(req));
+    if (!result.ok && result.reason === 'signed_out') return answerSignedOut(req, res);
     if (!result.ok && result.reason === 'rate_limited')
       return renderTooMany(res, result.retryAfterSeconds, tooManyMails(result.retryAfterSeconds));
     flash(req, { kind: 'info', text: result.ok ? VERIFICATION_SENT : ALREADY_VERIFIED });
@@ -230,9 +233,10 @@ export function selfServiceRouter(deps: {
   router.post('/account/email', requireRecentPassword, async (req, res) => {
     const form = parseForm(changeEmailForm, req.body);
     if (!form.ok) return renderChangeEmail(res, 422, typedEmail(req.body), form.errors);
-    const result = await selfService.requestEmailChange(req.user!.id, form.data.email, contextOf(req));
+    const result = await selfService.requestEmailChange(req.user!, form.data.email, contextOf(req));
     if (!result.ok) {
       if (result.reason === 'same_email') return renderChangeEmail(res, 422, form.data.email, { email: SAME_EMAIL });
+      if (result.reason === 'signed_out') return answerSignedOut(req, res);
       return renderTooMany(res, result.retryAfterSeconds, tooManyMails(result.retryAfterSeconds));
     }
     flash(req, { kind: 'info', text: EMAIL_CHANGE_SENT(form.data.email) });

@@ -1,7 +1,10 @@
 // Revocation against sign-ins racing it: "sign out everywhere" and an admin lock end every
-// session that began before them, whatever is in flight, and no later press can miss one.
+// session that began before them, whatever is in flight, and no later press can miss one; and
+// a change asked by a session the press ends (a new password, a change-of-email or verification
+// link, 2FA off, the account's deletion) is not made after it.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import pg from 'pg';
 import {
   appForTests,
   confirmPassword,
@@ -10,9 +13,11 @@ import {
   signIn,
   signUp,
   strongPassword,
+  uniqueEmail,
   type Agent,
   type TestApp,
 } from '../support/app.js';
+import { untilWaitingOnLock, withoutPostgresServer } from '../support/databases.js';
 import { appOnTwilio, turnOnTwoFactor } from '../support/twilio.js';
 
 const ROUNDS = 8;
@@ -219,5 +224,139 @@ describe('a pending code step and sign out everywhere', () => {
       assert.ok([303, 410, 422].includes(entered.status), `the code step answered ${entered.status}`);
       assert.equal(await isSignedIn(pending), false, `round ${round}: a code step begun before the press signed in`);
     }
+  });
+});
+
+describe('a change in flight and sign out everywhere', { skip: withoutPostgresServer }, () => {
+  const running = appForTests();
+  const prisma = () => running.app.services.database.prisma;
+
+  /** The owner signed in on one agent, an intruder who knows the password on another. */
+  async function ownerAndIntruder() {
+    const owner = running.app.agent();
+    const { email } = await signUp(owner);
+    const intruder = running.app.agent();
+    assert.equal((await signIn(intruder, email, strongPassword)).headers.location, '/account');
+    const user = await prisma().user.findUniqueOrThrow({ where: { email } });
+    return { owner, intruder, email, userId: user.id };
+  }
+
+  /**
+   * The owner's press, held open after it raised the generation (another session of the
+   * database holds the sessions' rows it deletes next), then the intruder's `change`, parked
+   * behind it, then the press let go: the press commits first, whatever the change does.
+   */
+  async function changeDuringPress(
+    who: { owner: Agent; userId: string },
+    change: () => Promise<{ status: number; headers: Record<string, string> }>,
+  ) {
+    const blocker = new pg.Client({ connectionString: running.app.databaseUrl });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT 1 FROM user_sessions WHERE user_id = $1 FOR UPDATE', [who.userId]);
+      const press = pressSignOutEverywhere(who.owner).then((response) => response);
+      await untilWaitingOnLock(blocker, 'the press waits on the sessions it ends');
+      const answer = change();
+      await untilWaitingOnLock(blocker, 'the change waits on the press', 2);
+      await blocker.query('COMMIT');
+      assert.equal((await press).status, 303);
+      return await answer;
+    } finally {
+      await blocker.end();
+    }
+  }
+
+  const toSignIn = (path: string) => `/login?next=${encodeURIComponent(path)}`;
+
+  it('refuses a password change whose hash was running when the press committed', async () => {
+    const who = await ownerAndIntruder();
+    const page = await who.intruder.get('/account/password').expect(200);
+    const answer = await changeDuringPress(who, async () =>
+      who.intruder
+        .post('/account/password')
+        .type('form')
+        .send({
+          _csrf: csrfTokenIn(page.text),
+          currentPassword: strongPassword,
+          password: 'an intruder took this one over',
+          passwordConfirmation: 'an intruder took this one over',
+        }),
+    );
+    assert.equal(answer.status, 303);
+    assert.equal(answer.headers.location, toSignIn('/account/password'), 'answered as a signed-out session');
+    assert.equal(await isSignedIn(who.intruder), false, 'the intruder stays signed out');
+    assert.equal(await prisma().auditEvent.count({ where: { userId: who.userId, type: 'password_changed' } }), 0);
+    assert.equal(
+      (await signIn(running.app.agent(), who.email, strongPassword)).headers.location,
+      '/account',
+      'the owner signs in with their own password',
+    );
+  });
+
+  it('issues no change-of-email link asked for while the press ran', async () => {
+    const who = await ownerAndIntruder();
+    await confirmPassword(who.intruder);
+    const page = await who.intruder.get('/account/email').expect(200);
+    const answer = await changeDuringPress(who, async () =>
+      who.intruder
+        .post('/account/email')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page.text), email: uniqueEmail('intruder') }),
+    );
+    assert.equal(answer.headers.location, toSignIn('/account/email'), 'answered as a signed-out session');
+    assert.equal(
+      await prisma().emailToken.count({ where: { userId: who.userId, purpose: 'change_email', usedAt: null } }),
+      0,
+      'no live change-of-email link',
+    );
+    assert.equal(await prisma().auditEvent.count({ where: { userId: who.userId, type: 'email_change_requested' } }), 0);
+  });
+
+  it('sends no verification link asked for again while the press ran', async () => {
+    const who = await ownerAndIntruder();
+    const account = await who.intruder.get('/account').expect(200);
+    const answer = await changeDuringPress(who, async () =>
+      who.intruder
+        .post('/account/email/verify')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(account.text) }),
+    );
+    assert.equal(answer.headers.location, toSignIn('/account/email/verify'), 'answered as a signed-out session');
+    // The sign-up's own link was the only one.
+    assert.equal(
+      await prisma().auditEvent.count({ where: { userId: who.userId, type: 'email_verification_sent' } }),
+      1,
+    );
+  });
+
+  it('does not turn 2FA off when asked while the press ran', async () => {
+    const who = await ownerAndIntruder();
+    // A second factor added once both are signed in (the intruder's session is a full one).
+    await prisma().userFactor.create({ data: { userId: who.userId, kind: 'phone', phoneNumber: '+33612349876' } });
+    await confirmPassword(who.intruder);
+    const page = await who.intruder.get('/account/2fa/disable').expect(200);
+    const answer = await changeDuringPress(who, async () =>
+      who.intruder
+        .post('/account/2fa/disable')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page.text) }),
+    );
+    assert.equal(answer.headers.location, toSignIn('/account/2fa/disable'), 'answered as a signed-out session');
+    assert.equal(await prisma().userFactor.count({ where: { userId: who.userId } }), 1, '2FA is still on');
+  });
+
+  it('does not delete the account when asked while the press ran', async () => {
+    const who = await ownerAndIntruder();
+    await confirmPassword(who.intruder);
+    const page = await who.intruder.get('/account/delete').expect(200);
+    const answer = await changeDuringPress(who, async () =>
+      who.intruder
+        .post('/account/delete')
+        .type('form')
+        .send({ _csrf: csrfTokenIn(page.text), confirmation: who.email }),
+    );
+    assert.equal(answer.headers.location, toSignIn('/account/delete'), 'answered as a signed-out session');
+    assert.equal(await prisma().user.count({ where: { id: who.userId } }), 1, 'the account is still there');
   });
 });

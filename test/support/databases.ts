@@ -49,15 +49,15 @@ export const withoutPostgresServer = process.env.TEST_DATABASE_URL
 
 /**
  * Waits until some session of the database `blocker` is connected to waits on a lock (a request
- * parked on a row or table that `blocker`'s open transaction holds).
+ * parked on a row or table that `blocker`'s open transaction holds), or `sessions` of them do.
  */
-export function untilWaitingOnLock(blocker: pg.Client, what: string): Promise<void> {
+export function untilWaitingOnLock(blocker: pg.Client, what: string, sessions = 1): Promise<void> {
   return eventually(async () => {
     // Within a transaction, Postgres shows the activity it saw first unless told to look again.
     await blocker.query('SELECT pg_stat_clear_snapshot()');
     const waiting = await blocker.query<{ count: string }>(
       "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
     );
-    return Number(waiting.rows[0]?.count) > 0;
+    return Number(waiting.rows[0]?.count) >= sessions;
   }, what);
 }
